@@ -1,0 +1,127 @@
+// Package storage declares the two small interfaces every storage engine
+// implements: Log, an append-only record log per shard, and Catalog, a
+// versioned key-value store for metadata. The domain (package streams) is
+// written against these interfaces only; engines never import the domain.
+//
+// The contract, checked for every engine by package storagetest:
+//   - The engine assigns sequence numbers on Append: strictly increasing
+//     within a shard, contiguous within one Append, gaps allowed between
+//     Appends. The first record of a shard never gets a number below 1.
+//   - Arrival timestamps are given by the caller, one per Append; the engine
+//     raises one that is older than the shard's last arrival to that last
+//     arrival, so arrivals never decrease within a shard.
+//   - Append is all-or-nothing for one shard and durable (fsync'd) when it
+//     returns without error. There is no cross-shard atomicity.
+//   - Read never returns a record whose Append has not returned (a reader
+//     never sees data that a crash could still take away).
+//   - Read returns records in order and never more than maxBytes, except that
+//     a first record larger than maxBytes is returned alone.
+//   - SeekTime finds the first record that arrived at or after a time.
+//   - Trim drops whole records that arrived before a time; reads after it
+//     never return them.
+//   - Catalog writes are compare-and-set on a revision.
+//   - After kill -9 at any instant, every acknowledged Append is there after
+//     restart, in order, with the same sequence numbers; nothing
+//     unacknowledged appears half-written.
+package storage
+
+import (
+	"context"
+	"errors"
+)
+
+// ShardKey names one shard's log. Stream is a number the domain gives each
+// stream incarnation and never reuses (a stream deleted and created again
+// under the same name gets a new one); Shard is the shard's index within it.
+type ShardKey struct {
+	Stream uint64
+	Shard  uint32
+}
+
+// Entry is one record to append.
+type Entry struct {
+	PartitionKey []byte
+	Data         []byte
+}
+
+// Record is one stored record.
+type Record struct {
+	Seq          uint64 // engine-assigned, strictly increasing within the shard
+	Arrival      int64  // milliseconds since the Unix epoch
+	PartitionKey []byte
+	Data         []byte
+}
+
+// Size is the record's size as the read byte limits count it: data plus
+// partition key.
+func (r *Record) Size() int { return len(r.Data) + len(r.PartitionKey) }
+
+// AppendResult tells where an Append landed.
+type AppendResult struct {
+	FirstSeq uint64 // the i-th entry got FirstSeq+i
+	Arrival  int64  // the arrival time stored with every entry of the Append
+}
+
+// Bounds describes a shard's log as readers see it.
+type Bounds struct {
+	// First is the sequence number of the oldest record still stored, or Next
+	// when the shard holds no record.
+	First uint64
+	// Next is one more than the newest durable record's sequence number (1
+	// for a shard never written): the position a reader starting at LATEST
+	// takes.
+	Next uint64
+	// LastArrival is the arrival time of the newest record, 0 if none.
+	LastArrival int64
+}
+
+// Log is an append-only, per-shard record log.
+type Log interface {
+	// Append writes entries as one unit at the end of the shard's log and
+	// returns once they are durable.
+	Append(ctx context.Context, shard ShardKey, arrival int64, entries []Entry) (AppendResult, error)
+	// Read returns up to maxRecords records with Seq >= from, in order, whose
+	// sizes add up to at most maxBytes (a first record larger than maxBytes
+	// is returned alone). The returned slices may be retained by the caller.
+	Read(ctx context.Context, shard ShardKey, from uint64, maxRecords, maxBytes int) ([]Record, error)
+	// Bounds reports the shard's first and next sequence numbers.
+	Bounds(ctx context.Context, shard ShardKey) (Bounds, error)
+	// SeekTime returns the sequence number of the first record whose arrival
+	// is at or after t (milliseconds), or Bounds().Next when there is none.
+	SeekTime(ctx context.Context, shard ShardKey, t int64) (uint64, error)
+	// Trim drops every record that arrived before t (milliseconds).
+	Trim(ctx context.Context, shard ShardKey, before int64) error
+	// DeleteShard drops the shard's whole log.
+	DeleteShard(ctx context.Context, shard ShardKey) error
+}
+
+// KV is one catalog entry.
+type KV struct {
+	Key   string
+	Value []byte
+	Rev   uint64
+}
+
+// Catalog is a small, durable key-value store for metadata, with
+// compare-and-set on a per-key revision so that two writers can never both
+// win.
+type Catalog interface {
+	// Get returns the value and revision stored at key, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, uint64, error)
+	// Put stores value at key if the key's current revision is expectRev
+	// (0: the key must not exist) and returns the new revision; otherwise it
+	// returns ErrConflict and changes nothing.
+	Put(ctx context.Context, key string, value []byte, expectRev uint64) (uint64, error)
+	// Delete removes key if its current revision is expectRev; ErrConflict
+	// otherwise, ErrNotFound if it does not exist.
+	Delete(ctx context.Context, key string, expectRev uint64) error
+	// List returns every entry whose key starts with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]KV, error)
+}
+
+// Errors every engine returns, matched with errors.Is.
+var (
+	ErrNotFound = errors.New("storage: not found")
+	ErrConflict = errors.New("storage: revision conflict")
+	ErrClosed   = errors.New("storage: closed")
+)
