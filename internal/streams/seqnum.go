@@ -1,0 +1,205 @@
+package streams
+
+import (
+	"math/bits"
+)
+
+// Sequence numbers follow the layout kinesalite reverse-engineered from AWS
+// (the "version 2" numbers AWS has issued since 2015), read as one 188-bit
+// hexadecimal number and written in decimal, about 56 digits:
+//
+//	'2' | shardCreateSecs (9 hex) | shard index low nibble (1 hex) |
+//	seqIndex (16 hex) | '00' | recordSecs (9 hex) | shard index (8 hex) | '2'
+//
+// seqIndex is the storage engine's per-shard sequence number, so numbers
+// increase with it within a shard whatever the record times are. The shard
+// index and the shard's creation second let GetShardIterator reject a number
+// that belongs to another shard or to another stream, as AWS does.
+
+// seqNum is a decoded sequence number.
+type seqNum struct {
+	ShardCreateSecs uint64 // 36 bits: the shard's creation time in seconds
+	Index           uint64 // the engine's per-shard sequence number (63 bits)
+	RecordSecs      uint64 // 36 bits: the record's arrival in seconds
+	Shard           uint32 // the shard's index
+}
+
+const (
+	maxSecs     = 1<<36 - 1
+	maxSeqIndex = 1<<63 - 1
+	// maxSeqDigits is the model's pattern limit: 0|([1-9]\d{0,128}).
+	maxSeqDigits = 129
+)
+
+// u192 is an unsigned 192-bit integer, most significant word first.
+type u192 [3]uint64
+
+// field returns the n-bit field (n <= 64) whose lowest bit is bit lo.
+func (v u192) field(lo, n uint) uint64 {
+	w := 2 - lo/64 // word holding bit lo
+	off := lo % 64
+	x := v[w] >> off
+	if off != 0 && off+n > 64 && w > 0 {
+		x |= v[w-1] << (64 - off)
+	}
+	if n == 64 {
+		return x
+	}
+	return x & (1<<n - 1)
+}
+
+// put ORs the n-bit value x into v at bit lo.
+func (v *u192) put(lo, n uint, x uint64) {
+	if n < 64 {
+		x &= 1<<n - 1
+	}
+	w := 2 - lo/64
+	off := lo % 64
+	v[w] |= x << off
+	if off != 0 && off+n > 64 && w > 0 {
+		v[w-1] |= x >> (64 - off)
+	}
+}
+
+// Bit positions of the fields, counted from the least significant bit.
+const (
+	posTrailer    = 0   // 4 bits, '2'
+	posShard      = 4   // 32 bits
+	posRecordSecs = 36  // 36 bits
+	posByte       = 72  // 8 bits, always 0
+	posIndex      = 80  // 64 bits
+	posNibble     = 144 // 4 bits, shard index & 0xf
+	posCreateSecs = 148 // 36 bits
+	posVersion    = 184 // 4 bits, '2'
+)
+
+// encode packs n into its 188-bit form.
+func (n seqNum) encode() u192 {
+	var v u192
+	v.put(posVersion, 4, 2)
+	v.put(posCreateSecs, 36, n.ShardCreateSecs)
+	v.put(posNibble, 4, uint64(n.Shard&0xf))
+	v.put(posIndex, 64, n.Index)
+	v.put(posRecordSecs, 36, n.RecordSecs)
+	v.put(posShard, 32, uint64(n.Shard))
+	v.put(posTrailer, 4, 2)
+	return v
+}
+
+// String returns the decimal form clients see.
+func (n seqNum) String() string { return n.encode().decimal() }
+
+// decimal formats v in base 10.
+func (v u192) decimal() string {
+	if v == (u192{}) {
+		return "0"
+	}
+	// Peel off 19 decimal digits at a time: 10^19 fits in a uint64.
+	const chunk = 10_000_000_000_000_000_000
+	var parts [4]uint64 // 192 bits is at most 58 digits: 4 chunks
+	np := 0
+	for v != (u192{}) {
+		var r uint64
+		for i := 0; i < 3; i++ {
+			v[i], r = bits.Div64(r, v[i], chunk)
+		}
+		parts[np] = r
+		np++
+	}
+	var buf [4 * 19]byte
+	pos := len(buf)
+	for i := 0; i < np; i++ {
+		p := parts[i]
+		for d := 0; d < 19; d++ {
+			if i == np-1 && p == 0 {
+				break
+			}
+			pos--
+			buf[pos] = byte('0' + p%10)
+			p /= 10
+		}
+	}
+	return string(buf[pos:])
+}
+
+// parseDecimal reads a decimal number of at most 192 bits; ok is false on
+// anything else.
+func parseDecimal(s string) (v u192, ok bool) {
+	if s == "" {
+		return v, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return u192{}, false
+		}
+		// v = v*10 + digit, failing on overflow.
+		var carry uint64 = uint64(c - '0')
+		for w := 2; w >= 0; w-- {
+			hi, lo := bits.Mul64(v[w], 10)
+			lo, c1 := bits.Add64(lo, carry, 0)
+			v[w] = lo
+			carry = hi + c1
+		}
+		if carry != 0 {
+			return u192{}, false
+		}
+	}
+	return v, true
+}
+
+// validSeqPattern reports whether s matches the model's pattern for
+// sequence numbers, 0|([1-9]\d{0,128}).
+func validSeqPattern(s string) bool {
+	if s == "0" {
+		return true
+	}
+	if s == "" || len(s) > maxSeqDigits || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseSeqNum decodes a sequence number in the layout above. ok is false for
+// anything this server could not have issued: a bad pattern, another
+// version, a shard index that disagrees with its nibble, or a sequence index
+// above 2^63-1.
+func parseSeqNum(s string) (n seqNum, ok bool) {
+	if !validSeqPattern(s) {
+		return n, false
+	}
+	v, ok := parseDecimal(s)
+	if !ok || v[0]>>60 != 0 { // more than 188 bits
+		return n, false
+	}
+	if v.field(posVersion, 4) != 2 || v.field(posTrailer, 4) != 2 || v.field(posByte, 8) != 0 {
+		return n, false
+	}
+	n = seqNum{
+		ShardCreateSecs: v.field(posCreateSecs, 36),
+		Index:           v.field(posIndex, 64),
+		RecordSecs:      v.field(posRecordSecs, 36),
+		Shard:           uint32(v.field(posShard, 32)),
+	}
+	if uint64(n.Shard&0xf) != v.field(posNibble, 4) || n.Index > maxSeqIndex || n.Shard > 1<<31-1 {
+		return seqNum{}, false
+	}
+	return n, true
+}
+
+// secs converts milliseconds since the epoch to the 36-bit seconds field.
+func secs(ms int64) uint64 {
+	if ms <= 0 {
+		return 0
+	}
+	s := uint64(ms / 1000)
+	if s > maxSecs {
+		return maxSecs
+	}
+	return s
+}
