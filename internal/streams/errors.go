@@ -9,16 +9,16 @@ type Kind int
 // The kinds of domain error. The comment names the AWS error code each maps
 // to.
 const (
-	KindNotFound          Kind = iota + 1 // ResourceNotFoundException
-	KindInUse                             // ResourceInUseException
-	KindInvalidArgument                   // InvalidArgumentException
-	KindLimitExceeded                     // LimitExceededException
-	KindExpiredIterator                   // ExpiredIteratorException
-	KindExpiredNextToken                  // ExpiredNextTokenException
-	KindValidation                        // ValidationException
-	KindThroughputExceeded                // ProvisionedThroughputExceededException
-	KindAccessDenied                      // AccessDeniedException
-	KindInternal                          // InternalFailure
+	KindNotFound           Kind = iota + 1 // ResourceNotFoundException
+	KindInUse                              // ResourceInUseException
+	KindInvalidArgument                    // InvalidArgumentException
+	KindLimitExceeded                      // LimitExceededException
+	KindExpiredIterator                    // ExpiredIteratorException
+	KindExpiredNextToken                   // ExpiredNextTokenException
+	KindValidation                         // ValidationException
+	KindThroughputExceeded                 // ProvisionedThroughputExceededException
+	KindAccessDenied                       // AccessDeniedException
+	KindInternal                           // InternalFailure
 )
 
 // Error is a domain error: a kind and a message in AWS's wording.

@@ -1,0 +1,343 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// Status is a stream's lifecycle state.
+type Status string
+
+// The stream states, as the API reports them.
+const (
+	StatusCreating Status = "CREATING"
+	StatusActive   Status = "ACTIVE"
+	StatusUpdating Status = "UPDATING"
+	StatusDeleting Status = "DELETING"
+)
+
+// Capacity modes.
+const (
+	ModeProvisioned = "PROVISIONED"
+	ModeOnDemand    = "ON_DEMAND"
+)
+
+// StreamRef names a stream as a request does: by name or ARN, within the
+// caller's account and region. The API layer fills Account and Region from
+// the request; an ARN's account and region win over the caller's.
+type StreamRef struct{ Account, Region, Name, ARN string }
+
+// Stream is an immutable snapshot of one stream's metadata. A published
+// *Stream is never mutated: every change builds a new snapshot, stores it in
+// the catalog and then replaces the old one in the in-memory map, so the data
+// path can hold a snapshot without locks.
+type Stream struct {
+	ID               uint64  `json:"id"` // storage.ShardKey.Stream; never reused
+	Account          string  `json:"account"`
+	Region           string  `json:"region"`
+	Name             string  `json:"name"`
+	ARN              string  `json:"arn"`
+	Status           Status  `json:"status"`
+	Mode             string  `json:"mode"`
+	CreatedAt        int64   `json:"createdAt"` // ms since the epoch
+	RetentionHours   int     `json:"retentionHours"`
+	MaxRecordSizeKiB int     `json:"maxRecordSizeKiB"`
+	Shards           []Shard `json:"shards"` // indexed by Shard.Index
+
+	// Deadline is when the current CREATING, UPDATING or DELETING state ends
+	// (ms since the epoch). It is stored so that a restart resumes the
+	// transition.
+	Deadline int64 `json:"deadline,omitempty"`
+	// RetentionFloor is a time (ms) before which records stay invisible even
+	// if the retention period grows: increasing retention does not revive
+	// records that had already expired.
+	RetentionFloor int64 `json:"retentionFloor,omitempty"`
+
+	Tags              map[string]string `json:"tags,omitempty"`
+	ShardLevelMetrics []string          `json:"shardLevelMetrics,omitempty"` // sorted
+	Policy            string            `json:"policy,omitempty"`
+	EncryptionType    string            `json:"encryptionType,omitempty"` // "" means NONE
+	KeyID             string            `json:"keyId,omitempty"`
+
+	rev uint64 // catalog revision this snapshot was stored at
+}
+
+// Shard is one shard of a stream.
+type Shard struct {
+	Index               uint32  `json:"index"`
+	StartingHashKey     HashKey `json:"start"`
+	EndingHashKey       HashKey `json:"end"`
+	ParentIndex         int64   `json:"parent"`         // -1 if none
+	AdjacentParentIndex int64   `json:"adjacentParent"` // -1 if none
+	CreatedAt           int64   `json:"createdAt"`      // ms since the epoch
+	ClosedAt            int64   `json:"closedAt,omitempty"`
+	EndingSeq           uint64  `json:"endingSeq,omitempty"` // engine seq of the last record once closed
+}
+
+// ID returns the shard id the API uses.
+func (sh *Shard) ID() string { return fmt.Sprintf("shardId-%012d", sh.Index) }
+
+// IsOpen reports whether the shard still takes writes.
+func (sh *Shard) IsOpen() bool { return sh.ClosedAt == 0 }
+
+// Key returns the storage key of one of the stream's shards.
+func (st *Stream) Key(shard uint32) storage.ShardKey {
+	return storage.ShardKey{Stream: st.ID, Shard: shard}
+}
+
+// OpenShards returns the open shards sorted by StartingHashKey.
+func (st *Stream) OpenShards() []*Shard {
+	out := make([]*Shard, 0, len(st.Shards))
+	for i := range st.Shards {
+		if st.Shards[i].IsOpen() {
+			out = append(out, &st.Shards[i])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartingHashKey.Cmp(out[j].StartingHashKey) < 0 })
+	return out
+}
+
+// RetentionCutoff returns the arrival time (ms) before which records are no
+// longer readable at now: the retention period, and never earlier than the
+// floor left by past retention changes.
+func (st *Stream) RetentionCutoff(now time.Time) int64 {
+	cut := now.Add(-time.Duration(st.RetentionHours) * time.Hour).UnixMilli()
+	if st.RetentionFloor > cut {
+		return st.RetentionFloor
+	}
+	return cut
+}
+
+// clone returns a copy of st that can be changed and published as a new
+// snapshot. Slices and maps are copied; the copy is unpublished (rev kept).
+func (st *Stream) clone() *Stream {
+	c := *st
+	c.Shards = append([]Shard(nil), st.Shards...)
+	if st.Tags != nil {
+		c.Tags = make(map[string]string, len(st.Tags))
+		for k, v := range st.Tags {
+			c.Tags[k] = v
+		}
+	}
+	c.ShardLevelMetrics = append([]string(nil), st.ShardLevelMetrics...)
+	return &c
+}
+
+// StreamARN returns the ARN of a stream.
+func StreamARN(region, account, name string) string {
+	return "arn:aws:kinesis:" + region + ":" + account + ":stream/" + name
+}
+
+// Options configure the domain.
+type Options struct {
+	Log     storage.Log
+	Catalog storage.Catalog
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+
+	IteratorTTL time.Duration
+	// CreateDelay, DeleteDelay and UpdateDelay are how long a stream stays
+	// CREATING, DELETING and UPDATING; 0 moves on before the call returns.
+	CreateDelay, DeleteDelay, UpdateDelay time.Duration
+	// ShardLimit is the per-account, per-region open shard quota;
+	// OnDemandStreamLimit the quota of on-demand streams.
+	ShardLimit, OnDemandStreamLimit int
+	// RetentionCheckInterval is how often expired records are trimmed.
+	RetentionCheckInterval time.Duration
+}
+
+// Defaults used for zero Options fields.
+const (
+	DefaultIteratorTTL            = 5 * time.Minute
+	DefaultShardLimit             = 20000
+	DefaultOnDemandStreamLimit    = 50
+	DefaultRetentionCheckInterval = time.Minute
+)
+
+func (o *Options) ensureDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IteratorTTL <= 0 {
+		o.IteratorTTL = DefaultIteratorTTL
+	}
+	if o.ShardLimit <= 0 {
+		o.ShardLimit = DefaultShardLimit
+	}
+	if o.OnDemandStreamLimit <= 0 {
+		o.OnDemandStreamLimit = DefaultOnDemandStreamLimit
+	}
+	if o.RetentionCheckInterval <= 0 {
+		o.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+}
+
+// streamKey identifies a stream within the server.
+type streamKey struct{ account, region, name string }
+
+// Streams is the domain: every stream of every account and region, their
+// lifecycle, limits and background retention.
+type Streams struct {
+	opts   Options
+	log    storage.Log
+	cat    storage.Catalog
+	logger *slog.Logger
+	keys   *keyring
+
+	// mu guards streams and accounts. The data path takes only RLock.
+	mu       sync.RWMutex
+	streams  map[streamKey]*Stream
+	accounts map[accountKey]*AccountSettings
+
+	// ctl serialises metadata changes: every control-plane change reads the
+	// current snapshot, stores its successor with compare-and-set, then
+	// publishes it, all under ctl.
+	ctl sync.Mutex
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// New loads every stream from the catalog, resumes pending state
+// transitions and starts the retention loop.
+func New(ctx context.Context, opts Options) (*Streams, error) {
+	if opts.Log == nil || opts.Catalog == nil {
+		return nil, errors.New("streams: Options.Log and Options.Catalog are required")
+	}
+	opts.ensureDefaults()
+	keys, err := loadKeyring(ctx, opts.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("streams: loading the server key: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s := &Streams{
+		opts:     opts,
+		log:      opts.Log,
+		cat:      opts.Catalog,
+		logger:   opts.Logger,
+		keys:     keys,
+		streams:  make(map[streamKey]*Stream),
+		accounts: make(map[accountKey]*AccountSettings),
+		ctx:      bg,
+		cancel:   cancel,
+	}
+	if err := s.load(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.resume(ctx); err != nil {
+		cancel()
+		s.wg.Wait()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.retentionLoop()
+	return s, nil
+}
+
+// Close stops the background work (pending transitions resume at the next
+// New) and waits for it to finish. It does not close the storage.
+func (s *Streams) Close() error {
+	s.ctl.Lock()
+	s.closed = true
+	s.ctl.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Streams) now() time.Time { return s.opts.Now() }
+
+// lookup returns the current snapshot of the stream ref names, without a
+// catalog read.
+func (s *Streams) lookup(ref StreamRef) (*Stream, error) {
+	k, err := ref.key()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	st := s.streams[k]
+	s.mu.RUnlock()
+	if st == nil {
+		return nil, notFound(k)
+	}
+	return st, nil
+}
+
+// lookupLive is lookup for operations that treat a DELETING stream as gone.
+func (s *Streams) lookupLive(ref StreamRef) (*Stream, error) {
+	st, err := s.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status == StatusDeleting {
+		return nil, notFound(streamKey{st.Account, st.Region, st.Name})
+	}
+	return st, nil
+}
+
+func notFound(k streamKey) *Error {
+	return errorf(KindNotFound, "Stream %s under account %s not found.", k.name, k.account)
+}
+
+// key resolves a reference to a map key. An ARN's account and region win;
+// a name and an ARN that disagree are rejected.
+func (ref StreamRef) key() (streamKey, error) {
+	k := streamKey{account: ref.Account, region: ref.Region, name: ref.Name}
+	if ref.ARN != "" {
+		region, account, name, ok := parseStreamARN(ref.ARN)
+		if !ok {
+			return k, errorf(KindInvalidArgument, "Invalid StreamARN %s.", ref.ARN)
+		}
+		if ref.Name != "" && ref.Name != name {
+			return k, errorf(KindInvalidArgument, "StreamARN %s and StreamName %s do not refer to the same stream.", ref.ARN, ref.Name)
+		}
+		k = streamKey{account: account, region: region, name: name}
+	}
+	if k.name == "" {
+		return k, errorf(KindValidation, "Either StreamName or StreamARN must be provided.")
+	}
+	return k, nil
+}
+
+// parseStreamARN splits arn:<partition>:kinesis:<region>:<account>:stream/<name>.
+func parseStreamARN(arn string) (region, account, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kinesis" {
+		return "", "", "", false
+	}
+	rest, found := strings.CutPrefix(parts[5], "stream/")
+	if !found || rest == "" || strings.Contains(rest, "/") || !validAccount(parts[4]) {
+		return "", "", "", false
+	}
+	return parts[3], parts[4], rest, true
+}
+
+func validAccount(a string) bool {
+	if len(a) != 12 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe returns the current snapshot of a stream; a DELETING stream is
+// still described (AWS reports DELETING until it is gone).
+func (s *Streams) Describe(ref StreamRef) (*Stream, error) { return s.lookup(ref) }
