@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"sort"
+	"strings"
 )
 
 // Record size limits in KiB.
@@ -219,24 +220,53 @@ func requireActive(st *Stream) error {
 type StreamPage struct {
 	Streams []*Stream
 	HasMore bool
+	// NextToken continues the listing after this page; "" on the last page.
+	NextToken string
 }
 
-// ListStreams returns up to limit streams of an account and region whose
-// names sort after exclusiveStart, by name.
-func (s *Streams) ListStreams(account, region, exclusiveStart string, limit int) StreamPage {
+// ListParams is a ListStreams request.
+type ListParams struct {
+	Account, Region string
+	ExclusiveStart  string
+	NextToken       string
+	Limit           int // 1..100 after the API layer's defaults
+}
+
+// ListStreams returns up to Limit streams of an account and region by name,
+// after ExclusiveStart or where NextToken left off. The token is sealed with
+// the server key and valid for 300 seconds.
+func (s *Streams) ListStreams(p ListParams) (StreamPage, error) {
+	after := p.ExclusiveStart
+	if p.NextToken != "" {
+		if p.ExclusiveStart != "" {
+			return StreamPage{}, errorf(KindInvalidArgument, "NextToken and ExclusiveStartStreamName cannot be provided together.")
+		}
+		payload, err := s.keys.openToken(purposeListToken, p.NextToken, s.now())
+		if err != nil {
+			return StreamPage{}, err
+		}
+		parts := strings.SplitN(string(payload), "\x00", 3)
+		if len(parts) != 3 || parts[0] != p.Account || parts[1] != p.Region {
+			return StreamPage{}, errorf(KindInvalidArgument, "Invalid NextToken.")
+		}
+		after = parts[2]
+	}
 	var all []*Stream
 	s.mu.RLock()
 	for k, st := range s.streams {
-		if k.account == account && k.region == region && k.name > exclusiveStart {
+		if k.account == p.Account && k.region == p.Region && k.name > after {
 			all = append(all, st)
 		}
 	}
 	s.mu.RUnlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-	if len(all) > limit {
-		return StreamPage{Streams: all[:limit], HasMore: true}
+	if p.Limit <= 0 || len(all) <= p.Limit {
+		return StreamPage{Streams: all}, nil
 	}
-	return StreamPage{Streams: all}
+	page := StreamPage{Streams: all[:p.Limit], HasMore: true}
+	last := page.Streams[p.Limit-1].Name
+	page.NextToken = s.keys.sealToken(purposeListToken, s.now(), []byte(p.Account+"\x00"+p.Region+"\x00"+last))
+	return page, nil
 }
 
 // UpdateMaxRecordSize changes the largest record a stream accepts.
