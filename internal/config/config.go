@@ -2,9 +2,21 @@
 // increasing order of precedence, from defaults, a config file (TOML or
 // YAML), MILLRACE_* environment variables and command-line flags, then
 // checked by Validate before anything starts.
+//
+// The settings table (Settings) is the single description of every setting:
+// flags, environment variables, config-file keys, help text and the
+// documentation's reference table are all derived from it, so they cannot
+// drift apart.
 package config
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+)
 
 // Config is the whole server configuration.
 type Config struct {
@@ -42,4 +54,105 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `toml:"log-level" yaml:"log-level"`
 	LogFormat string `toml:"log-format" yaml:"log-format"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:      "127.0.0.1:4567",
+		DataDir:     "./millrace-data",
+		Region:      "us-east-1",
+		AccountID:   "000000000000",
+		IteratorTTL: 5 * time.Minute,
+		CreateDelay: 100 * time.Millisecond,
+		DeleteDelay: 100 * time.Millisecond,
+		UpdateDelay: 100 * time.Millisecond,
+		// AWS's default open-shard quota in us-east-1, us-west-2 and
+		// eu-west-1 (500 elsewhere).
+		ShardLimit:          20000,
+		OnDemandStreamLimit: 50,
+		// A 10 MiB PutRecords grows by a third when its blobs are base64
+		// encoded in JSON; 16 MiB leaves room for that and the envelope.
+		MaxRequestBytes:        16 << 20,
+		RetentionCheckInterval: time.Minute,
+		ShutdownTimeout:        30 * time.Second,
+		LogLevel:               "info",
+		LogFormat:              "text",
+	}
+}
+
+var (
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	// Region names as AWS spells them ("us-east-1", "eu-central-2"), kept
+	// loose enough for private or future partitions.
+	regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+)
+
+// Validate checks every setting and reports each bad one, naming the
+// setting as its flag and config key do and quoting the bad value.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+
+	if c.Listen == "" {
+		bad("listen", "must not be empty (host:port, e.g. 127.0.0.1:4567)")
+	} else if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port (e.g. 127.0.0.1:4567 or :4567)", c.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		bad("listen", "%q has an invalid port %q (0-65535; 0 picks a free port)", c.Listen, port)
+	}
+	if !c.InMemory && c.DataDir == "" {
+		bad("data-dir", "must not be empty unless in-memory is set")
+	}
+	if c.Region == "" {
+		bad("region", "must not be empty")
+	} else if !regionPattern.MatchString(c.Region) {
+		bad("region", "%q is not a region name (e.g. us-east-1)", c.Region)
+	}
+	if !accountIDPattern.MatchString(c.AccountID) {
+		bad("account-id", "%q must be exactly 12 digits", c.AccountID)
+	}
+	if c.IteratorTTL <= 0 {
+		bad("iterator-ttl", "%s must be greater than 0", c.IteratorTTL)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"create-delay", c.CreateDelay},
+		{"delete-delay", c.DeleteDelay},
+		{"update-delay", c.UpdateDelay},
+	} {
+		if d.v < 0 {
+			bad(d.name, "%s must not be negative", d.v)
+		}
+	}
+	if c.ShardLimit <= 0 {
+		bad("shard-limit", "%d must be greater than 0", c.ShardLimit)
+	}
+	if c.OnDemandStreamLimit <= 0 {
+		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	if c.MaxRequestBytes <= 0 {
+		bad("max-request-bytes", "%d must be greater than 0", c.MaxRequestBytes)
+	}
+	if c.RetentionCheckInterval <= 0 {
+		bad("retention-check-interval", "%s must be greater than 0", c.RetentionCheckInterval)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "%s must be greater than 0", c.ShutdownTimeout)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q must be one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log-format", "%q must be text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
 }

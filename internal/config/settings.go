@@ -1,0 +1,279 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kind is how a setting's value is written and parsed.
+type kind int
+
+const (
+	kindString kind = iota
+	kindBool
+	kindInt
+	kindBytes
+	kindDuration
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindBool:
+		return "bool"
+	case kindInt:
+		return "int"
+	case kindBytes:
+		return "bytes"
+	case kindDuration:
+		return "duration"
+	default:
+		return "string"
+	}
+}
+
+func (k kind) describe() string {
+	switch k {
+	case kindBool:
+		return "a boolean"
+	case kindInt:
+		return "an integer"
+	case kindBytes:
+		return "a byte size (integer or string such as \"16MiB\")"
+	case kindDuration:
+		return "a duration string such as \"100ms\""
+	default:
+		return "a string"
+	}
+}
+
+// Setting describes one configuration setting. Its name is at once the
+// command-line flag (--name), the config-file key and, upper-cased with
+// MILLRACE_ in front, the environment variable.
+type Setting struct {
+	// Name is the flag name and config-file key, e.g. "data-dir".
+	Name string
+	// Help is one sentence saying what the setting does.
+	Help string
+	kind kind
+	// field returns a pointer to the setting's field in c.
+	field func(c *Config) any
+}
+
+// Env is the environment variable that sets s, e.g. MILLRACE_DATA_DIR.
+func (s Setting) Env() string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+}
+
+// Flag is the command-line flag that sets s, e.g. --data-dir.
+func (s Setting) Flag() string { return "--" + s.Name }
+
+// Type names the kind of value s takes: string, bool, int, bytes (an
+// integer, optionally with a KiB, MiB or GiB suffix) or duration (a Go
+// duration such as 100ms or 5m).
+func (s Setting) Type() string { return s.kind.String() }
+
+// IsBool reports whether s is a switch (a flag given without a value).
+func (s Setting) IsBool() bool { return s.kind == kindBool }
+
+// Get returns s's value in c, written the way Set accepts it.
+func (s Setting) Get(c *Config) string {
+	switch p := s.field(c).(type) {
+	case *string:
+		return *p
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		if s.kind == kindBytes {
+			return formatBytes(*p)
+		}
+		return strconv.FormatInt(*p, 10)
+	case *time.Duration:
+		return formatDuration(*p)
+	}
+	panic("config: setting " + s.Name + " has an unsupported field type")
+}
+
+// Default returns s's default value, written the way Set accepts it.
+func (s Setting) Default() string {
+	c := Default()
+	return s.Get(&c)
+}
+
+// Set parses v and stores it in c. The error describes the value and what
+// was expected, without the setting's name (the caller knows where the value
+// came from and says so).
+func (s Setting) Set(c *Config, v string) error {
+	switch p := s.field(c).(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q (use true or false)", v)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", v)
+		}
+		*p = n
+	case *int64:
+		var n int64
+		var err error
+		if s.kind == kindBytes {
+			n, err = parseBytes(v)
+		} else {
+			n, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				err = fmt.Errorf("invalid integer %q", v)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (use a number with a unit, e.g. 100ms, 30s, 5m)", v)
+		}
+		*p = d
+	default:
+		panic("config: setting " + s.Name + " has an unsupported field type")
+	}
+	return nil
+}
+
+// EnvPrefix starts every environment variable Millrace reads.
+const EnvPrefix = "MILLRACE_"
+
+// ConfigFlag is the flag (and, as MILLRACE_CONFIG, the environment variable)
+// naming the config file. It is not itself a setting: a config file cannot
+// name another one.
+const ConfigFlag = "config"
+
+// ConfigEnv is the environment variable naming the config file.
+const ConfigEnv = EnvPrefix + "CONFIG"
+
+var settings = []Setting{
+	{Name: "listen", kind: kindString,
+		Help:  "Address of the API listener, host:port; port 0 picks a free port.",
+		field: func(c *Config) any { return &c.Listen }},
+	{Name: "data-dir", kind: kindString,
+		Help:  "Directory where the storage engine keeps its files; created if missing.",
+		field: func(c *Config) any { return &c.DataDir }},
+	{Name: "in-memory", kind: kindBool,
+		Help:  "Keep all data in memory (same engine, in-memory filesystem); nothing survives a restart and data-dir is not used.",
+		field: func(c *Config) any { return &c.InMemory }},
+	{Name: "region", kind: kindString,
+		Help:  "Region used when a request's SigV4 credential scope names none.",
+		field: func(c *Config) any { return &c.Region }},
+	{Name: "account-id", kind: kindString,
+		Help:  "Account used when the access key id is not a 12-digit number (a 12-digit access key id selects that account).",
+		field: func(c *Config) any { return &c.AccountID }},
+	{Name: "iterator-ttl", kind: kindDuration,
+		Help:  "How long a shard iterator stays valid (AWS: 5m).",
+		field: func(c *Config) any { return &c.IteratorTTL }},
+	{Name: "create-delay", kind: kindDuration,
+		Help:  "How long a new stream stays CREATING before it becomes ACTIVE; 0 makes it ACTIVE at once.",
+		field: func(c *Config) any { return &c.CreateDelay }},
+	{Name: "delete-delay", kind: kindDuration,
+		Help:  "How long a stream stays DELETING before it disappears; 0 removes it at once.",
+		field: func(c *Config) any { return &c.DeleteDelay }},
+	{Name: "update-delay", kind: kindDuration,
+		Help:  "How long a stream stays UPDATING after a change before it is ACTIVE again; 0 allowed.",
+		field: func(c *Config) any { return &c.UpdateDelay }},
+	{Name: "shard-limit", kind: kindInt,
+		Help:  "Open-shard quota per account and region (AWS default in us-east-1: 20000).",
+		field: func(c *Config) any { return &c.ShardLimit }},
+	{Name: "on-demand-stream-limit", kind: kindInt,
+		Help:  "Quota of on-demand streams per account and region (AWS default: 50).",
+		field: func(c *Config) any { return &c.OnDemandStreamLimit }},
+	{Name: "max-request-bytes", kind: kindBytes,
+		Help:  "Largest request body accepted, in bytes (suffixes KiB, MiB, GiB allowed); larger requests are refused.",
+		field: func(c *Config) any { return &c.MaxRequestBytes }},
+	{Name: "retention-check-interval", kind: kindDuration,
+		Help:  "How often records older than their stream's retention period are trimmed (reads never return them either way).",
+		field: func(c *Config) any { return &c.RetentionCheckInterval }},
+	{Name: "shutdown-timeout", kind: kindDuration,
+		Help:  "How long a graceful stop waits for in-flight requests before cutting them off.",
+		field: func(c *Config) any { return &c.ShutdownTimeout }},
+	{Name: "log-level", kind: kindString,
+		Help:  "Least severe log level written: debug, info, warn or error.",
+		field: func(c *Config) any { return &c.LogLevel }},
+	{Name: "log-format", kind: kindString,
+		Help:  "Log format on stderr: text or json.",
+		field: func(c *Config) any { return &c.LogFormat }},
+}
+
+// Settings returns every setting, in the order help and documentation list
+// them.
+func Settings() []Setting {
+	return append([]Setting(nil), settings...)
+}
+
+// Lookup finds a setting by name.
+func Lookup(name string) (Setting, bool) {
+	for _, s := range settings {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+var byteUnits = []struct {
+	suffix string
+	size   int64
+}{
+	{"GiB", 1 << 30},
+	{"MiB", 1 << 20},
+	{"KiB", 1 << 10},
+	{"B", 1},
+}
+
+// parseBytes reads a byte count: digits, optionally followed by B, KiB, MiB
+// or GiB.
+func parseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			s = strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			mult = u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid byte size %q (use an integer, optionally with KiB, MiB or GiB, e.g. 16MiB)", v)
+	}
+	return n * mult, nil
+}
+
+func formatBytes(n int64) string {
+	for _, u := range byteUnits[:3] {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// formatDuration writes d as time.ParseDuration reads it, without the
+// trailing zero units of Duration.String ("5m", not "5m0s").
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
