@@ -1,0 +1,38 @@
+package awsproto
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// RequestInfo describes the request being served: who sent it, where, and
+// how. The router puts it in the handler's context.
+type RequestInfo struct {
+	RequestID   string
+	Operation   string
+	AccountID   string
+	Region      string
+	AccessKeyID string
+	SourceIP    string
+	UserAgent   string
+	Protocol    Protocol
+	Received    time.Time
+	HTTP        *http.Request
+}
+
+type infoKey struct{}
+
+// WithInfo returns a context that carries info.
+func WithInfo(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// Info returns the request's RequestInfo. Inside a handler the router has
+// set it; elsewhere Info returns an empty RequestInfo, never nil.
+func Info(ctx context.Context) *RequestInfo {
+	if info, ok := ctx.Value(infoKey{}).(*RequestInfo); ok && info != nil {
+		return info
+	}
+	return &RequestInfo{}
+}

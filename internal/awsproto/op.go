@@ -1,0 +1,65 @@
+package awsproto
+
+import (
+	"context"
+)
+
+// Empty is the output of operations that return no body.
+type Empty struct{}
+
+// Handler serves one operation: it gets the raw request body and returns
+// the output shape to encode (nil for an empty body) or an error.
+type Handler func(ctx context.Context, body []byte) (any, error)
+
+// validator is implemented by generated input shapes.
+type validator interface{ Validate() error }
+
+// Op adapts a typed operation to a Handler. It decodes the body with the
+// request's protocol into a new In (SerializationException on bad input),
+// runs In.Validate when In has it (ValidationException), calls fn and
+// returns its output. An empty body is accepted as an empty input for
+// operations that need none; for the others it is a SerializationException,
+// as on AWS.
+func Op[In, Out any](fn func(ctx context.Context, in *In) (*Out, error)) Handler {
+	return func(ctx context.Context, body []byte) (any, error) {
+		in := new(In)
+		if len(body) > 0 {
+			if err := Decode(Info(ctx).Protocol, body, in); err != nil {
+				return nil, err
+			}
+		}
+		if v, ok := any(in).(validator); ok {
+			if err := v.Validate(); err != nil {
+				if len(body) == 0 {
+					// AWS answers an empty body with a SerializationException
+					// when the operation needs input.
+					return nil, serializationError("The request body is empty.")
+				}
+				return nil, err
+			}
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return nil, nil
+		}
+		if _, empty := any(out).(*Empty); empty {
+			return nil, nil
+		}
+		return out, nil
+	}
+}
+
+// Ptr returns a pointer to v, for filling optional members.
+func Ptr[T any](v T) *T { return &v }
+
+// Value returns *p, or the zero value when p is nil.
+func Value[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
