@@ -1,0 +1,316 @@
+package awsproto
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DefaultMaxBodyBytes is the request size limit when RouterOptions leaves
+// it zero: 7 MiB, as kinesalite observed from AWS, above the 5 MiB a
+// PutRecords request may carry in base64.
+const DefaultMaxBodyBytes = 7 << 20
+
+// RouterOptions configures a Router.
+type RouterOptions struct {
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// DefaultRegion and DefaultAccountID apply when the request's
+	// credentials do not name a region or a 12-digit account.
+	DefaultRegion, DefaultAccountID string
+}
+
+type service struct {
+	jsonContentType string
+	ops             map[string]Handler
+}
+
+// Router dispatches AWS JSON/CBOR requests by X-Amz-Target to registered
+// operations, and turns their results and errors into AWS responses.
+type Router struct {
+	opts     RouterOptions
+	log      *slog.Logger
+	services map[string]*service
+}
+
+// NewRouter returns a Router with no services.
+func NewRouter(opts RouterOptions) *Router {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.DefaultRegion == "" {
+		opts.DefaultRegion = "us-east-1"
+	}
+	if opts.DefaultAccountID == "" {
+		opts.DefaultAccountID = "000000000000"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Router{opts: opts, log: log, services: map[string]*service{}}
+}
+
+// Register serves ops under "X-Amz-Target: <targetPrefix>.<Op>".
+// jsonVersion is "1.1" (Kinesis, Firehose) or "1.0" (DynamoDB); CBOR
+// (application/x-amz-cbor-1.1) is accepted for every service. Register is
+// meant for setup, before the router serves requests.
+func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handler) {
+	s := r.services[targetPrefix]
+	if s == nil {
+		s = &service{ops: map[string]Handler{}}
+		r.services[targetPrefix] = s
+	}
+	s.jsonContentType = "application/x-amz-json-" + jsonVersion
+	for name, h := range ops {
+		s.ops[name] = h
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	received := time.Now()
+	h := w.Header()
+	requestID := uuid.NewString()
+	h.Set("x-amzn-RequestId", requestID)
+	origin := req.Header.Get("Origin")
+	if req.Method != http.MethodOptions || origin == "" {
+		h.Set("x-amz-id-2", amzID2())
+	}
+	if origin != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+		if req.Method == http.MethodOptions {
+			if v := req.Header.Get("Access-Control-Request-Headers"); v != "" {
+				h.Set("Access-Control-Allow-Headers", v)
+			}
+			if v := req.Header.Get("Access-Control-Request-Method"); v != "" {
+				h.Set("Access-Control-Allow-Methods", v)
+			}
+			h.Set("Access-Control-Max-Age", "172800")
+			h.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date")
+	}
+	if req.Method != http.MethodPost {
+		writeXMLError(w, http.StatusForbidden, CodeAccessDenied, "Unable to determine service/operation name to be authorized")
+		return
+	}
+
+	// What the request is, before its body: AWS rejects bad targets and
+	// content types without reading it.
+	svcName, opName, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+	svc := r.services[svcName]
+	var handler Handler
+	if svc != nil {
+		handler = svc.ops[opName]
+	}
+	ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	var proto Protocol
+	switch {
+	case ct == ContentTypeCBOR11:
+		proto = ProtocolCBOR
+	case svc != nil && ct == svc.jsonContentType, svc == nil && (ct == ContentTypeJSON11 || ct == ContentTypeJSON10):
+		proto = ProtocolJSON
+	default:
+		if svcName == "" || opName == "" {
+			writeXMLError(w, http.StatusForbidden, CodeAccessDenied, "Unable to determine service/operation name to be authorized")
+			return
+		}
+		// AWS answers 404 with an empty XML element here.
+		h.Set("Content-Length", strconv.Itoa(len("<UnknownOperationException/>\n")))
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "<UnknownOperationException/>\n")
+		return
+	}
+	contentType := ct
+	if handler == nil {
+		r.writeError(w, proto, contentType, requestID, NewError(CodeUnknownOperation, ""))
+		return
+	}
+
+	if req.ContentLength > r.opts.MaxBodyBytes {
+		r.writeTooLarge(w, proto, contentType, requestID)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			r.writeTooLarge(w, proto, contentType, requestID)
+			return
+		}
+		r.log.Warn("reading request body", "request_id", requestID, "err", err)
+		r.writeError(w, proto, contentType, requestID, serializationError("Could not read the request body."))
+		return
+	}
+
+	sig, aerr := ParseSigV4(req)
+	if aerr != nil {
+		r.writeError(w, proto, contentType, requestID, aerr)
+		return
+	}
+	info := &RequestInfo{
+		RequestID:   requestID,
+		Operation:   opName,
+		AccessKeyID: sig.Credential.AccessKeyID,
+		AccountID:   AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID),
+		Region:      sig.Credential.Region,
+		SourceIP:    sourceIP(req.RemoteAddr),
+		UserAgent:   req.UserAgent(),
+		Protocol:    proto,
+		Received:    received,
+		HTTP:        req,
+	}
+	if info.Region == "" {
+		info.Region = r.opts.DefaultRegion
+	}
+	out, err := r.call(WithInfo(req.Context(), info), handler, body)
+	if err != nil {
+		var ae *Error
+		if !errors.As(err, &ae) {
+			r.log.Error("operation failed", "request_id", requestID, "operation", opName, "err", err)
+			ae = internalFailure()
+		}
+		r.writeError(w, proto, contentType, requestID, ae)
+		return
+	}
+	r.writeOutput(w, proto, contentType, requestID, out)
+}
+
+// call runs a handler, turning a panic into an InternalFailure so that
+// the server keeps serving.
+func (r *Router) call(ctx context.Context, h Handler, body []byte) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			info := Info(ctx)
+			r.log.Error("operation panicked", "request_id", info.RequestID, "operation", info.Operation,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = nil, internalFailure()
+		}
+	}()
+	return h(ctx, body)
+}
+
+func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType, requestID string, out any) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	if out == nil {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	body, err := Encode(proto, out)
+	if err != nil {
+		r.log.Error("encoding response", "request_id", requestID, "err", err)
+		r.writeError(w, proto, contentType, requestID, internalFailure())
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func (r *Router) writeTooLarge(w http.ResponseWriter, proto Protocol, contentType, requestID string) {
+	// The rest of the body is not read; the connection must not be reused.
+	w.Header().Set("Connection", "close")
+	r.writeError(w, proto, contentType, requestID, &Error{
+		Code:    CodeRequestEntityTooLarge,
+		Message: fmt.Sprintf("Request body exceeds the maximum of %d bytes.", r.opts.MaxBodyBytes),
+		Status:  http.StatusRequestEntityTooLarge,
+	})
+}
+
+// writeError writes the AWS error envelope: {"__type": ..., "message": ...}
+// in the request's protocol, with X-Amzn-ErrorType.
+func (r *Router) writeError(w http.ResponseWriter, proto Protocol, contentType, requestID string, e *Error) {
+	body, err := EncodeError(proto, e)
+	if err != nil {
+		r.log.Error("encoding error response", "request_id", requestID, "err", err)
+		body, proto, contentType = []byte(`{"__type":"InternalFailure"}`), ProtocolJSON, ContentTypeJSON11
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Amzn-ErrorType", e.Code)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// EncodeError encodes an error body in protocol p. AWS writes the message
+// of SerializationExceptions under "Message" and omits empty messages.
+func EncodeError(p Protocol, e *Error) ([]byte, error) {
+	if p == ProtocolCBOR {
+		m := map[string]string{"__type": e.Code}
+		if e.Message != "" {
+			m[messageKey(e)] = e.Message
+		}
+		return cborEncMode.Marshal(m)
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"__type":`)
+	writeJSONString(&b, e.Code)
+	if e.Message != "" {
+		b.WriteString(`,"` + messageKey(e) + `":`)
+		writeJSONString(&b, e.Message)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func messageKey(e *Error) string {
+	if e.capitalMessage {
+		return "Message"
+	}
+	return "message"
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
+}
+
+func writeXMLError(w http.ResponseWriter, status int, code, msg string) {
+	body := "<" + code + ">\n  <Message>" + msg + "</Message>\n</" + code + ">\n"
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+func amzID2() string {
+	var b [72]byte
+	rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func sourceIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+var _ http.Handler = (*Router)(nil)
