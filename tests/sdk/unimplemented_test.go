@@ -1,0 +1,124 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+)
+
+// Operations that later work brings (resharding, consumers and
+// SubscribeToShard, encryption, mode changes, channels) must fail with a
+// clear API error rather than pretend to succeed, and must change nothing.
+func TestNotYetImplementedOperations(t *testing.T) {
+	t.Parallel()
+	_, c := start(t)
+	createStream(t, c, "fixed", 2)
+	name := aws.String("fixed")
+	arn := aws.String(streamARN("fixed"))
+	consumerARN := aws.String(streamARN("fixed") + "/consumer/c1:1700000000")
+
+	calls := map[string]func(ctx context.Context) error{
+		"SplitShard": func(ctx context.Context) error {
+			_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: name, ShardToSplit: aws.String(shardID(0)), NewStartingHashKey: aws.String("1000")})
+			return err
+		},
+		"MergeShards": func(ctx context.Context) error {
+			_, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: name, ShardToMerge: aws.String(shardID(0)), AdjacentShardToMerge: aws.String(shardID(1))})
+			return err
+		},
+		"UpdateShardCount": func(ctx context.Context) error {
+			_, err := c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: name, TargetShardCount: aws.Int32(4), ScalingType: types.ScalingTypeUniformScaling})
+			return err
+		},
+		"UpdateStreamMode": func(ctx context.Context) error {
+			_, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
+			return err
+		},
+		"StartStreamEncryption": func(ctx context.Context) error {
+			_, err := c.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: name, EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")})
+			return err
+		},
+		"StopStreamEncryption": func(ctx context.Context) error {
+			_, err := c.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: name, EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")})
+			return err
+		},
+		"RegisterStreamConsumer": func(ctx context.Context) error {
+			_, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+			return err
+		},
+		"DescribeStreamConsumer": func(ctx context.Context) error {
+			_, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: consumerARN})
+			return err
+		},
+		"ListStreamConsumers": func(ctx context.Context) error {
+			out, err := c.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: arn})
+			// An empty list is a truthful answer while consumers cannot
+			// be registered.
+			if err == nil && len(out.Consumers) == 0 {
+				return errEmptyOK
+			}
+			return err
+		},
+		"DeregisterStreamConsumer": func(ctx context.Context) error {
+			_, err := c.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: consumerARN})
+			return err
+		},
+		"SubscribeToShard": func(ctx context.Context) error {
+			out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: consumerARN, ShardId: aws.String(shardID(0)),
+				StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+			if err == nil {
+				out.GetStream().Close()
+			}
+			return err
+		},
+		"UpdateStreamWarmThroughput": func(ctx context.Context) error {
+			_, err := c.UpdateStreamWarmThroughput(ctx, &kinesis.UpdateStreamWarmThroughputInput{StreamName: name, WarmThroughputMiBps: aws.Int32(10)})
+			return err
+		},
+		"UpdateStreamRecordDistributionStrategy": func(ctx context.Context) error {
+			_, err := c.UpdateStreamRecordDistributionStrategy(ctx, &kinesis.UpdateStreamRecordDistributionStrategyInput{StreamARN: arn, RecordDistributionStrategy: types.RecordDistributionStrategyAuto})
+			return err
+		},
+	}
+	for op, call := range calls {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err := call(ctx)
+		cancel()
+		if errors.Is(err, errEmptyOK) {
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s succeeded; it must return an error until it is implemented", op)
+			continue
+		}
+		var ae smithy.APIError
+		if !errors.As(err, &ae) {
+			t.Errorf("%s: %v is not an AWS API error", op, err)
+			continue
+		}
+		if ae.ErrorCode() == "" || ae.ErrorMessage() == "" || ae.ErrorCode() == "InternalFailure" {
+			t.Errorf("%s: unclear error %q %q", op, ae.ErrorCode(), ae.ErrorMessage())
+		}
+	}
+
+	// Nothing changed: still two open provisioned shards, ACTIVE, and no
+	// encryption.
+	out, err := c.DescribeStream(t.Context(), &kinesis.DescribeStreamInput{StreamName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := out.StreamDescription
+	if len(d.Shards) != 2 || d.StreamStatus != types.StreamStatusActive ||
+		d.StreamModeDetails == nil || d.StreamModeDetails.StreamMode != types.StreamModeProvisioned ||
+		(d.EncryptionType != "" && d.EncryptionType != types.EncryptionTypeNone) {
+		t.Errorf("stream changed: %d shards, %s, %+v, encryption %s", len(d.Shards), d.StreamStatus, d.StreamModeDetails, d.EncryptionType)
+	}
+}
+
+var errEmptyOK = errors.New("empty list")
