@@ -146,7 +146,11 @@ func timestampFromCBOR(v any) (Timestamp, error) {
 		if math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > float64(maxMillis) {
 			return Timestamp{}, errors.New("timestamp out of range")
 		}
-		return Timestamp{time.Unix(0, int64(math.Round(n*1e6))).UTC()}, nil
+		// Split off the fraction: n*1e6 would lose precision at today's
+		// epoch milliseconds.
+		whole := math.Floor(n)
+		ns := int64(whole)*int64(time.Millisecond) + int64(math.Round((n-whole)*1e6))
+		return Timestamp{time.Unix(0, ns).UTC()}, nil
 	case float32:
 		return timestampFromCBOR(float64(n))
 	}
