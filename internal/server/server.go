@@ -1,0 +1,245 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/kinesis"
+	"github.com/millrace/millrace/internal/storage/pebble"
+	"github.com/millrace/millrace/internal/streams"
+)
+
+// Server is a running Millrace server.
+type Server struct {
+	cfg    config.Config
+	logger *slog.Logger
+	ln     net.Listener
+	http   *http.Server
+	engine *pebble.Engine
+	// streams is the domain; its background work stops before the engine
+	// closes.
+	streams *streams.Streams
+
+	// cancelRequests cancels the context of every request; Close uses it
+	// when the graceful period runs out.
+	cancelRequests context.CancelFunc
+	inflight       sync.WaitGroup
+
+	serveErr  chan error // Serve's result, buffered
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Timeouts of the HTTP listener. There is deliberately no WriteTimeout:
+// long responses (large GetRecords now, SubscribeToShard event streams
+// later) must not be cut off mid-body.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// Start validates cfg, binds cfg.Listen, opens the storage engine, builds
+// the services and serves in the background. ctx bounds the start only;
+// stop the server with Close. Errors say what went wrong and what to do.
+func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	// Bind first: a port conflict is the most common start failure and is
+	// reported before any storage is touched.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, listenError(cfg.Listen, err)
+	}
+
+	if !cfg.InMemory {
+		if err := prepareDataDir(cfg.DataDir); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	dir := cfg.DataDir
+	if cfg.InMemory {
+		dir = "" // the data directory is not used: nothing touches the disk
+	}
+	engine, err := pebble.Open(pebble.Options{
+		Dir:      dir,
+		InMemory: cfg.InMemory,
+		Logger:   logger, // the engine tags its lines component=pebble
+	})
+	if err != nil {
+		ln.Close()
+		return nil, openError(cfg.DataDir, err)
+	}
+
+	st, err := streams.New(ctx, streams.Options{
+		Log:                    engine,
+		Catalog:                engine,
+		Logger:                 logger.With("component", "streams"),
+		IteratorTTL:            cfg.IteratorTTL,
+		CreateDelay:            cfg.CreateDelay,
+		DeleteDelay:            cfg.DeleteDelay,
+		UpdateDelay:            cfg.UpdateDelay,
+		ShardLimit:             cfg.ShardLimit,
+		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
+		RetentionCheckInterval: cfg.RetentionCheckInterval,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, errors.Join(fmt.Errorf("loading streams from %s: %w", dataLocation(cfg), err), engine.Close())
+	}
+
+	router := awsproto.NewRouter(awsproto.RouterOptions{
+		Logger:           logger.With("component", "api"),
+		MaxBodyBytes:     cfg.MaxRequestBytes,
+		DefaultRegion:    cfg.Region,
+		DefaultAccountID: cfg.AccountID,
+	})
+	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+
+	reqCtx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:            cfg,
+		logger:         logger,
+		ln:             ln,
+		engine:         engine,
+		streams:        st,
+		cancelRequests: cancel,
+		serveErr:       make(chan error, 1),
+	}
+	s.http = &http.Server{
+		Handler:           s.track(routes(router)),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+	return s, nil
+}
+
+// track counts the requests in flight so that Close can wait for the
+// handlers it had to cut off before it closes the storage under them.
+func (s *Server) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Addr is the address the listener is bound to (with the real port when
+// cfg.Listen asked for port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL is the endpoint URL clients use, e.g. "http://127.0.0.1:4567". A
+// wildcard listen address (0.0.0.0, ::) is given as 127.0.0.1, which
+// reaches it from the same machine.
+func (s *Server) URL() string {
+	host, port := "127.0.0.1", ""
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+		if !a.IP.IsUnspecified() {
+			host = a.IP.String()
+		}
+	} else {
+		h, p, _ := net.SplitHostPort(s.ln.Addr().String())
+		host, port = h, p
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Config returns the configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Close stops the server gracefully: the listener stops accepting, requests
+// in flight finish (until ctx is done; then they are cancelled and their
+// connections closed), background work stops and the storage engine is
+// closed cleanly. Calling Close again returns the first result.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
+	return s.closeErr
+}
+
+func (s *Server) close(ctx context.Context) error {
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.logger.Warn("graceful stop timed out; cancelling requests still in flight", "err", err)
+		s.cancelRequests()
+		if err := s.http.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing connections: %w", err))
+		}
+	}
+	s.cancelRequests()
+	// Handlers cut off above return promptly: their context is cancelled
+	// and the storage fails every call made after it closes.
+	s.inflight.Wait()
+	if err := <-s.serveErr; err != nil {
+		errs = append(errs, fmt.Errorf("serving: %w", err))
+	}
+	if err := s.streams.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping streams: %w", err))
+	}
+	if err := s.engine.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing storage: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the server, logs one line with its endpoint and data location,
+// serves until ctx is done and then stops gracefully within
+// cfg.ShutdownTimeout.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := Start(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg))
+
+	select {
+	case <-ctx.Done():
+	case err := <-s.serveErr:
+		// The listener failed; put the result back for Close to report.
+		s.serveErr <- err
+	}
+	logger.Info("millrace stopping", "timeout", cfg.ShutdownTimeout.String())
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.Close(stopCtx); err != nil {
+		return err
+	}
+	logger.Info("millrace stopped")
+	return nil
+}
+
+// dataLocation describes where the data lives, for logs and errors.
+func dataLocation(cfg config.Config) string {
+	if cfg.InMemory {
+		return "in memory"
+	}
+	return cfg.DataDir
+}

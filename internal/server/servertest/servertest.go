@@ -1,0 +1,151 @@
+// Package servertest starts a real Millrace server inside a test: on a free
+// port of 127.0.0.1, with its data in t.TempDir(), state-transition delays
+// of zero and its logs (warnings and errors) in the test's log. It is for
+// tests only.
+package servertest
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/server"
+)
+
+// Credentials the clients of Kinesis sign with: AWS's documented example
+// key, which is not a 12-digit number, so requests land in the configured
+// account (000000000000 by default).
+const (
+	AccessKeyID     = "AKIAIOSFODNN7EXAMPLE"
+	SecretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	Region          = "us-east-1"
+)
+
+// Server is a server started by Start.
+type Server struct {
+	// URL is the endpoint, e.g. "http://127.0.0.1:41234". It stays the same
+	// across Restart.
+	URL string
+	// Config is the configuration the server runs with. After Start its
+	// Listen holds the bound address, so a restart binds the same port.
+	Config config.Config
+
+	mu  sync.Mutex
+	srv *server.Server
+	log *testLog
+}
+
+// Start starts a server for t and stops it when the test ends. opts adjust
+// the configuration before the start.
+func Start(t testing.TB, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.CreateDelay, cfg.DeleteDelay, cfg.UpdateDelay = 0, 0, 0
+	cfg.ShutdownTimeout = 10 * time.Second
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{Config: cfg, log: &testLog{t: t}}
+	s.start(t)
+	s.Config.Listen = s.srv.Addr().String()
+	s.URL = s.srv.URL()
+	t.Cleanup(func() {
+		s.Stop(t)
+		s.log.close()
+	})
+	return s
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.Start(context.Background(), s.Config, logger)
+	if err != nil {
+		t.Fatalf("servertest: starting the server: %v", err)
+	}
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+}
+
+// Server returns the running server, or nil after Stop.
+func (s *Server) Server() *server.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv
+}
+
+// Kinesis returns an aws-sdk-go-v2 Kinesis client for the server: region
+// us-east-1, static example credentials, no retries (so a test sees the
+// first answer). opts adjust the client options.
+func (s *Server) Kinesis(opts ...func(*kinesis.Options)) *kinesis.Client {
+	o := kinesis.Options{
+		Region:           Region,
+		BaseEndpoint:     aws.String(s.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+	}
+	return kinesis.New(o, opts...)
+}
+
+// Restart stops the server gracefully and starts it again on the same data
+// directory and address. With InMemory set the data does not survive.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop(t)
+	s.start(t)
+	if got := s.srv.URL(); got != s.URL {
+		t.Fatalf("servertest: restarted server serves %s, want %s", got, s.URL)
+	}
+}
+
+// Stop stops the server gracefully. Stopping a stopped server does nothing.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Errorf("servertest: stopping the server: %v", err)
+	}
+}
+
+// testLog writes log lines to the test's log until the test ends; lines
+// written later (a background goroutine outliving its test) are dropped
+// rather than panicking the test binary.
+type testLog struct {
+	mu     sync.Mutex
+	t      testing.TB
+	closed bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (l *testLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+}
