@@ -135,7 +135,7 @@ func TestRouter(t *testing.T) {
 			errType: "SerializationException", body: `{"__type":"SerializationException","Message":"Start of structure or map found where not expected."}`},
 		{name: "validation error", req: reqSpec{target: "Kinesis_20131202.DeleteStream", contentType: j, body: `{"StreamName":"a b"}`, auth: testAuth}, status: 400,
 			errType: "ValidationException",
-			body: `{"__type":"ValidationException","message":"1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"}`},
+			body:    `{"__type":"ValidationException","message":"1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"}`},
 		{name: "empty body for an operation that needs input", req: reqSpec{target: "Kinesis_20131202.GetShardIterator", contentType: j, auth: testAuth}, status: 400,
 			errType: "SerializationException"},
 		{name: "empty body for an operation without input", req: reqSpec{target: "Kinesis_20131202.DescribeLimits", contentType: j, auth: testAuth}, status: 200,

@@ -1,0 +1,171 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+var (
+	_ storage.Log     = (*Engine)(nil)
+	_ storage.Catalog = (*Engine)(nil)
+)
+
+// Options configures an Engine.
+type Options struct {
+	// Dir is the data directory. It holds exactly one database; a second
+	// Open of the same directory fails while the first is open.
+	Dir string
+	// InMemory runs the engine on Pebble's in-memory filesystem: the same
+	// code path, nothing written to disk, everything lost on Close.
+	InMemory bool
+	// Logger receives Pebble's warnings and errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// memTableSize is large enough for many PutRecords calls of 5 MiB, so that
+// a busy shard does not force a flush every few calls.
+const memTableSize = 64 << 20
+
+// Engine is the default storage engine: a Pebble database holding every
+// shard's log and the catalog.
+type Engine struct {
+	db     *pdb.DB
+	logger *slog.Logger
+
+	// closeMu is held for reading by every operation and for writing by
+	// Close, so that Close waits for operations in flight and no operation
+	// touches the database after it is closed.
+	closeMu sync.RWMutex
+	closed  bool
+
+	// failed is set when a WAL sync fails: from then on the engine can no
+	// longer promise durability and every write fails with it.
+	failMu sync.Mutex
+	failed error
+
+	shardsMu sync.RWMutex
+	shards   map[storage.ShardKey]*shardState
+
+	catalogMu  sync.Mutex
+	catalogRev uint64 // last revision handed out; 0 until loaded
+	revLoaded  bool
+}
+
+// Open opens (creating it if needed) the database in opts.Dir, or a fresh
+// in-memory one when opts.InMemory is set.
+func Open(opts Options) (*Engine, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	dir := opts.Dir
+	po := &pdb.Options{
+		MemTableSize:       memTableSize,
+		FormatMajorVersion: pdb.FormatNewest,
+		Logger:             pebbleLogger{logger},
+	}
+	if opts.InMemory {
+		po.FS = vfs.NewMem()
+		if dir == "" {
+			dir = "mem"
+		}
+	} else if dir == "" {
+		return nil, errors.New("pebble: Options.Dir is empty")
+	}
+	db, err := pdb.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	return &Engine{
+		db:     db,
+		logger: logger,
+		shards: make(map[storage.ShardKey]*shardState),
+	}, nil
+}
+
+// Close waits for operations in flight, flushes the memtable (so the next
+// Open does not replay the WAL) and closes the database. Every operation
+// after Close returns storage.ErrClosed.
+func (e *Engine) Close() error {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed {
+		return storage.ErrClosed
+	}
+	e.closed = true
+	var ferr error
+	if e.failure() == nil {
+		if err := e.db.Flush(); err != nil {
+			ferr = fmt.Errorf("pebble: flush: %w", err)
+		}
+	}
+	if err := e.db.Close(); err != nil {
+		return errors.Join(ferr, fmt.Errorf("pebble: close: %w", err))
+	}
+	return ferr
+}
+
+// enter starts an operation: it fails when ctx is done or the engine is
+// closed, and otherwise holds off Close until the returned func is called.
+func (e *Engine) enter(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e.closeMu.RLock()
+	if e.closed {
+		e.closeMu.RUnlock()
+		return nil, storage.ErrClosed
+	}
+	return e.closeMu.RUnlock, nil
+}
+
+func (e *Engine) failure() error {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	return e.failed
+}
+
+func (e *Engine) fail(err error) error {
+	e.failMu.Lock()
+	defer e.failMu.Unlock()
+	if e.failed == nil {
+		e.failed = fmt.Errorf("pebble: write-ahead log sync failed, engine stopped: %w", err)
+		e.logger.Error("storage engine stopped", "err", err)
+	}
+	return e.failed
+}
+
+var syncWrite = pdb.Sync
+
+// pebbleLogger routes Pebble's log through slog. Pebble logs routine
+// events (flushes, compactions, WAL recycling) at info level; those go to
+// debug so that they do not drown the server's own log.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	if !p.l.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Warn(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf is called by Pebble on an unrecoverable inconsistency; Pebble does
+// not expect it to return.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
+}
