@@ -269,7 +269,7 @@ func TestGetRecordsMillisBehindLatest(t *testing.T) {
 
 func TestGetRecordsBadIterators(t *testing.T) {
 	t.Parallel()
-	_, c := start(t, withIteratorTTL(300*time.Millisecond))
+	_, c := start(t, withIteratorTTL(1500*time.Millisecond))
 	createStream(t, c, "exp", 1)
 	fill(t, c, "exp", 2)
 
@@ -298,7 +298,7 @@ func TestGetRecordsBadIterators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	_, err = c.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: aws.String(good)})
 	wantErr[*types.ExpiredIteratorException](t, err)
 	wantMessage(t, err, "Iterator expired")

@@ -113,7 +113,7 @@ func TestListShardsErrors(t *testing.T) {
 	// Neither NextToken nor a stream.
 	_, err = c.ListShards(t.Context(), &kinesis.ListShardsInput{})
 	wantErr[*types.InvalidArgumentException](t, err)
-	wantMessage(t, err, "Either NextToken or StreamName should be provided.")
+	wantMessage(t, err, "NextToken")
 
 	_, err = c.ListShards(t.Context(), &kinesis.ListShardsInput{NextToken: aws.String("not-a-token")})
 	wantCode(t, err, "InvalidArgumentException", "ExpiredNextTokenException")
