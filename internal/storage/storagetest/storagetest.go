@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T, dir string) Engine, opts ...Optio
 	t.Run("catalog-race", s.testCatalogRace)
 	t.Run("catalog-list", s.testCatalogList)
 	t.Run("reopen", s.testReopen)
+	t.Run("crash", s.testCrash)
 }
 
 // engine opens an engine on a fresh directory and closes it when the test
