@@ -203,3 +203,52 @@ func secs(ms int64) uint64 {
 	}
 	return s
 }
+
+// StartingSequenceNumber is the first number of the shard's range: sequence
+// index 0 at the shard's creation, below every record's number.
+func (sh *Shard) StartingSequenceNumber() string {
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), RecordSecs: secs(sh.CreatedAt), Shard: sh.Index}.String()
+}
+
+// EndingSequenceNumber is the last number of a closed shard's range, "" while
+// the shard is open. kinesalite saw AWS put 2^63-1 in the index field; this
+// server uses the index of the shard's last record (at the closing second),
+// which is at least that record's number and below any later one, so a
+// reader that compares its position with the end, or starts
+// AT_SEQUENCE_NUMBER from it, finds exactly the shard's last record.
+func (sh *Shard) EndingSequenceNumber() string {
+	if sh.IsOpen() {
+		return ""
+	}
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: sh.EndingSeq, RecordSecs: secs(sh.ClosedAt), Shard: sh.Index}.String()
+}
+
+// SequenceNumber returns the number of the record with engine sequence seq
+// that arrived at arrival (ms) in shard sh of st.
+func (st *Stream) SequenceNumber(sh *Shard, seq uint64, arrival int64) string {
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: seq, RecordSecs: secs(arrival), Shard: sh.Index}.String()
+}
+
+// startingSequence resolves the StartingSequenceNumber of a GetShardIterator
+// call on shard sh to the engine sequence it names, with AWS's errors for a
+// number this server did not issue, one from another shard and one from
+// another stream (or an earlier stream of the same name).
+func (st *Stream) startingSequence(sh *Shard, s string) (uint64, error) {
+	n, ok := parseSeqNum(s)
+	if !ok {
+		return 0, errorf(KindInvalidArgument,
+			"StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.",
+			s, sh.ID(), st.Name, st.Account)
+	}
+	if n.Shard != sh.Index {
+		return 0, errorf(KindInvalidArgument,
+			"Invalid StartingSequenceNumber. It encodes shardId-%012d, while it was used in a call to a shard with %s",
+			n.Shard, sh.ID())
+	}
+	if n.ShardCreateSecs != secs(sh.CreatedAt) {
+		return 0, errorf(KindInvalidArgument,
+			"StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.",
+			s, sh.ID(), st.Name, st.Account)
+	}
+	return n.Index, nil
+}

@@ -1,0 +1,543 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// The data path: PutRecord(s), GetShardIterator and GetRecords. Each call
+// takes one snapshot of its stream from memory and never reads the catalog.
+
+// Request limits of the data path.
+const (
+	// MaxPutRecordsEntries is the most entries one PutRecords takes.
+	MaxPutRecordsEntries = 500
+	// MaxGetRecordsLimit is the most records, and the default number, one
+	// GetRecords returns.
+	MaxGetRecordsLimit = 10000
+	// maxGetRecordsBytes is the most data one GetRecords returns.
+	maxGetRecordsBytes = 10 << 20
+)
+
+// putRecordsLimit is the most data (data plus partition keys) one PutRecords
+// carries. AWS has long rejected more than 5 MiB with "Records size exceeds
+// 5 MB limit" on streams with the default 1 MiB record size; the current
+// documentation, written for streams taking records up to 10 MiB, gives 10
+// MiB. A stream keeps the 5 MiB limit while its records are capped at 1 MiB
+// and gets 10 MiB once its MaxRecordSizeInKiB is raised.
+func putRecordsLimit(st *Stream) (bytes int, label string) {
+	if st.MaxRecordSizeKiB <= DefaultMaxRecordSizeKiB {
+		return 5 << 20, "5 MB"
+	}
+	return 10 << 20, "10 MB"
+}
+
+// PutEntry is one record to write.
+type PutEntry struct {
+	Data         []byte
+	PartitionKey string
+	// ExplicitHashKey overrides the partition key's MD5 when not "".
+	ExplicitHashKey string
+}
+
+// PutResult is the outcome of one entry: ShardID and SequenceNumber on
+// success, ErrorCode and ErrorMessage on failure.
+type PutResult struct {
+	ShardID, SequenceNumber string
+	ErrorCode, ErrorMessage string
+}
+
+// PutRecordsResult is a PutRecords response.
+type PutRecordsResult struct {
+	Records        []PutResult // in request order
+	FailedCount    int
+	EncryptionType string // "NONE" or "KMS"
+}
+
+// writableStream returns the snapshot of a stream that takes writes: AWS
+// answers ResourceNotFoundException for a stream still CREATING or already
+// DELETING.
+func (s *Streams) writableStream(ref StreamRef) (*Stream, error) {
+	st, err := s.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status != StatusActive && st.Status != StatusUpdating {
+		return nil, notFound(st.mapKey())
+	}
+	return st, nil
+}
+
+func encryptionType(st *Stream) string {
+	if st.EncryptionType == "" {
+		return "NONE"
+	}
+	return st.EncryptionType
+}
+
+// PutRecord writes one record. sequenceNumberForOrdering, when not "", must be
+// a sequence number this server issued; numbers are strictly increasing per
+// shard regardless, which is the ordering it asks for.
+func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequenceNumberForOrdering string) (PutResult, string, error) {
+	st, err := s.writableStream(ref)
+	if err != nil {
+		return PutResult{}, "", err
+	}
+	now := s.now()
+	if sequenceNumberForOrdering != "" {
+		n, ok := parseSeqNum(sequenceNumberForOrdering)
+		if !ok || int64(n.RecordSecs) > now.Unix() {
+			return PutResult{}, "", errorf(KindInvalidArgument,
+				"ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.",
+				sequenceNumberForOrdering, st.Name, st.Account)
+		}
+	}
+	if err := checkRecordSize(st, &e, "data"); err != nil {
+		return PutResult{}, "", err
+	}
+	sh, err := route(st, &e)
+	if err != nil {
+		return PutResult{}, "", err
+	}
+	entry := []storage.Entry{{PartitionKey: []byte(e.PartitionKey), Data: e.Data}}
+	res, err := s.log.Append(ctx, st.Key(sh.Index), now.UnixMilli(), entry)
+	if err != nil {
+		return PutResult{}, "", s.storageError("append", st, sh, err)
+	}
+	return PutResult{ShardID: sh.ID(), SequenceNumber: st.SequenceNumber(sh, res.FirstSeq, res.Arrival)}, encryptionType(st), nil
+}
+
+// PutRecords writes up to 500 records. Entries are grouped per shard and each
+// shard's group is appended as one unit, the shards concurrently so that their
+// fsyncs share commits. A storage failure on one shard fails only that
+// shard's entries (ErrorCode InternalFailure); the call as a whole succeeds,
+// as on AWS, where PutRecords is not atomic.
+func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEntry) (*PutRecordsResult, error) {
+	st, err := s.writableStream(ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 || len(entries) > MaxPutRecordsEntries {
+		return nil, errorf(KindValidation,
+			"1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", MaxPutRecordsEntries)
+	}
+	limit, label := putRecordsLimit(st)
+	total := 0
+	shardOf := make([]*Shard, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if err := checkRecordSize(st, e, "records."+strconv.Itoa(i+1)+".member.data"); err != nil {
+			return nil, err
+		}
+		total += len(e.Data) + len(e.PartitionKey)
+		if shardOf[i], err = route(st, e); err != nil {
+			return nil, err
+		}
+	}
+	if total > limit {
+		return nil, errorf(KindInvalidArgument, "Records size exceeds %s limit", label)
+	}
+
+	// Group the entries per shard, keeping request order within a shard.
+	type group struct {
+		sh      *Shard
+		idx     []int
+		entries []storage.Entry
+		res     storage.AppendResult
+		err     error
+	}
+	var groups []*group
+	byShard := make(map[uint32]*group, 4)
+	for i, sh := range shardOf {
+		g := byShard[sh.Index]
+		if g == nil {
+			g = &group{sh: sh}
+			byShard[sh.Index] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+		g.entries = append(g.entries, storage.Entry{PartitionKey: []byte(entries[i].PartitionKey), Data: entries[i].Data})
+	}
+	arrival := s.now().UnixMilli()
+	appendGroup := func(g *group) {
+		g.res, g.err = s.log.Append(ctx, st.Key(g.sh.Index), arrival, g.entries)
+	}
+	if len(groups) == 1 {
+		appendGroup(groups[0])
+	} else {
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				appendGroup(g)
+			}()
+		}
+		wg.Wait()
+	}
+
+	out := &PutRecordsResult{Records: make([]PutResult, len(entries)), EncryptionType: encryptionType(st)}
+	for _, g := range groups {
+		if g.err != nil {
+			s.logger.Error("appending records failed", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx), "err", g.err)
+			for _, i := range g.idx {
+				out.Records[i] = PutResult{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."}
+			}
+			out.FailedCount += len(g.idx)
+			continue
+		}
+		id := g.sh.ID()
+		for j, i := range g.idx {
+			out.Records[i] = PutResult{ShardID: id, SequenceNumber: st.SequenceNumber(g.sh, g.res.FirstSeq+uint64(j), g.res.Arrival)}
+		}
+	}
+	return out, nil
+}
+
+// checkRecordSize applies the stream's maximum record size, which counts the
+// data and the partition key. Data alone over the limit gets the validation
+// error AWS's model gives an oversized blob; data that fits but does not
+// leave room for its partition key gets InvalidArgumentException.
+func checkRecordSize(st *Stream, e *PutEntry, member string) error {
+	max := st.MaxRecordSizeKiB * 1024
+	if max <= 0 {
+		max = DefaultMaxRecordSizeKiB * 1024
+	}
+	if len(e.Data) > max {
+		return errorf(KindValidation,
+			"1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, max)
+	}
+	if size := len(e.Data) + len(e.PartitionKey); size > max {
+		return errorf(KindInvalidArgument,
+			"Record size %d bytes (data plus partition key) exceeds the maximum record size of %d bytes of stream %s under account %s.",
+			size, max, st.Name, st.Account)
+	}
+	return nil
+}
+
+// route finds the open shard whose hash key range holds the entry's hash key.
+func route(st *Stream, e *PutEntry) (*Shard, error) {
+	var key HashKey
+	if e.ExplicitHashKey != "" {
+		k, ok := ParseHashKey(e.ExplicitHashKey)
+		if !ok {
+			return nil, errorf(KindInvalidArgument,
+				"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", e.ExplicitHashKey)
+		}
+		key = k
+	} else {
+		key = HashPartitionKey([]byte(e.PartitionKey))
+	}
+	open := st.OpenShards()
+	// The last open shard starting at or below key.
+	i := sort.Search(len(open), func(i int) bool { return open[i].StartingHashKey.Cmp(key) > 0 }) - 1
+	if i < 0 || open[i].EndingHashKey.Cmp(key) < 0 {
+		// Open shards always cover the whole key space; a gap is a bug.
+		return nil, errorf(KindInternal, "No open shard of stream %s under account %s covers hash key %s.", st.Name, st.Account, key)
+	}
+	return open[i], nil
+}
+
+// storageError logs a storage failure and turns it into InternalFailure.
+func (s *Streams) storageError(op string, st *Stream, sh *Shard, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s.logger.Error("storage "+op+" failed", "stream", st.Name, "shard", sh.ID(), "err", err)
+	return errorf(KindInternal, "Internal service failure.")
+}
+
+// Shard iterator types.
+const (
+	AtSequenceNumber    = "AT_SEQUENCE_NUMBER"
+	AfterSequenceNumber = "AFTER_SEQUENCE_NUMBER"
+	TrimHorizon         = "TRIM_HORIZON"
+	Latest              = "LATEST"
+	AtTimestamp         = "AT_TIMESTAMP"
+)
+
+// IteratorParams is a GetShardIterator request.
+type IteratorParams struct {
+	Ref     StreamRef
+	ShardID string
+	Type    string
+	// StartingSequenceNumber is "" when the request has none.
+	StartingSequenceNumber string
+	// Timestamp is nil when the request has none.
+	Timestamp *time.Time
+}
+
+// parseShardID reads a shard id the way AWS does: the number after the
+// first '-' ("shardId-000000000001", "shardId-1"), or a bare number.
+func parseShardID(id string) (uint32, bool) {
+	digits := id
+	if _, after, found := strings.Cut(id, "-"); found {
+		digits = after
+	}
+	if digits == "" || len(digits) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || n > 1<<31-1 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// shardOf resolves a shard id within a stream snapshot.
+func shardOf(st *Stream, id string) (*Shard, error) {
+	idx, ok := parseShardID(id)
+	if !ok {
+		return nil, errorf(KindNotFound, "Could not find shard %s in stream %s under account %s.", id, st.Name, st.Account)
+	}
+	if int(idx) >= len(st.Shards) {
+		return nil, shardNotFound(st.Name, st.Account, idx)
+	}
+	return &st.Shards[idx], nil
+}
+
+func shardNotFound(stream, account string, idx uint32) *Error {
+	return errorf(KindNotFound, "Shard shardId-%012d in stream %s under account %s does not exist", idx, stream, account)
+}
+
+// GetShardIterator returns an iterator for one shard, positioned by type.
+func (s *Streams) GetShardIterator(ctx context.Context, p IteratorParams) (string, error) {
+	st, err := s.lookup(p.Ref)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Kind == KindNotFound {
+			// AWS names the shard when the stream does not exist.
+			if k, kerr := p.Ref.key(); kerr == nil {
+				if idx, ok := parseShardID(p.ShardID); ok {
+					return "", shardNotFound(k.name, k.account, idx)
+				}
+			}
+		}
+		return "", err
+	}
+	sh, err := shardOf(st, p.ShardID)
+	if err != nil {
+		return "", err
+	}
+	key := st.Key(sh.Index)
+	now := s.now()
+	var pos uint64
+	switch p.Type {
+	case AtSequenceNumber, AfterSequenceNumber:
+		if p.StartingSequenceNumber == "" {
+			return "", errorf(KindInvalidArgument,
+				"Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and no StartingSequenceNumber.", p.Type)
+		}
+		if pos, err = st.startingSequence(sh, p.StartingSequenceNumber); err != nil {
+			return "", err
+		}
+		if p.Type == AfterSequenceNumber {
+			pos++
+		}
+	case TrimHorizon, Latest:
+		if p.StartingSequenceNumber != "" {
+			return "", errorf(KindInvalidArgument,
+				"Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", p.Type)
+		}
+		if p.Type == Latest {
+			b, err := s.log.Bounds(ctx, key)
+			if err != nil {
+				return "", s.storageError("bounds", st, sh, err)
+			}
+			pos = b.Next
+		} else if pos, err = s.log.SeekTime(ctx, key, st.RetentionCutoff(now)); err != nil {
+			// The oldest record still within the retention period.
+			return "", s.storageError("seek", st, sh, err)
+		}
+	case AtTimestamp:
+		if p.Timestamp == nil {
+			return "", errorf(KindInvalidArgument,
+				"Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+		}
+		ts := p.Timestamp.UnixMilli()
+		if ts > now.UnixMilli() {
+			return "", errorf(KindInvalidArgument,
+				"The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d",
+				ts, now.UnixMilli())
+		}
+		// A time before the trim horizon starts at the trim horizon.
+		ts = max(ts, st.RetentionCutoff(now))
+		if pos, err = s.log.SeekTime(ctx, key, ts); err != nil {
+			return "", s.storageError("seek", st, sh, err)
+		}
+	default:
+		return "", errorf(KindInvalidArgument, "Invalid ShardIteratorType %s.", p.Type)
+	}
+	return s.keys.encodeIterator(&iterator{
+		Created: now.UnixMilli(), StreamID: st.ID, Shard: sh.Index, Position: pos,
+		Account: st.Account, Region: st.Region, Name: st.Name,
+	}), nil
+}
+
+// Record is one record as GetRecords returns it.
+type Record struct {
+	SequenceNumber string
+	Arrival        int64 // ms since the epoch
+	Data           []byte
+	PartitionKey   string
+	// EncryptionType is "KMS" for an encrypted record and "" otherwise: AWS
+	// leaves the member out for unencrypted records.
+	EncryptionType string
+}
+
+// ChildShard is a shard created from a closed shard by a split or merge.
+type ChildShard struct {
+	ShardID                        string
+	ParentShards                   []string
+	StartingHashKey, EndingHashKey HashKey
+}
+
+// GetRecordsResult is a GetRecords response.
+type GetRecordsResult struct {
+	Records []Record
+	// NextShardIterator is "" once the end of a closed shard is reached.
+	NextShardIterator  string
+	MillisBehindLatest int64
+	// ChildShards is set once the end of a closed shard is reached.
+	ChildShards []ChildShard
+}
+
+// GetRecords reads from the position an iterator holds. limit is 0 for the
+// default (10,000). Every call returns a new iterator, also when it returns no
+// records, except at the end of a closed shard, where it returns the shard's
+// children instead.
+func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit int) (*GetRecordsResult, error) {
+	if limit == 0 {
+		limit = MaxGetRecordsLimit
+	}
+	if limit < 1 || limit > MaxGetRecordsLimit {
+		return nil, errorf(KindInvalidArgument, "Limit %d is not in the range [1, %d].", limit, MaxGetRecordsLimit)
+	}
+	now := s.now()
+	it, err := s.keys.decodeIterator(shardIterator, now, s.opts.IteratorTTL)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.lookup(StreamRef{Account: it.Account, Region: it.Region, Name: it.Name})
+	if err != nil || st.ID != it.StreamID || int(it.Shard) >= len(st.Shards) {
+		// Deleted, or deleted and created again: the iterator's shard is gone.
+		return nil, shardNotFound(it.Name, it.Account, it.Shard)
+	}
+	sh := &st.Shards[it.Shard]
+	key := st.Key(sh.Index)
+	out := &GetRecordsResult{}
+	pos := it.Position
+
+	if !sh.IsOpen() && pos > sh.EndingSeq {
+		out.ChildShards = childShards(st, sh)
+		out.Records = []Record{}
+		return out, nil
+	}
+
+	cutoff := st.RetentionCutoff(now)
+	recs, err := s.log.Read(ctx, key, pos, limit, maxGetRecordsBytes)
+	if err != nil {
+		return nil, s.storageError("read", st, sh, err)
+	}
+	if len(recs) > 0 && recs[0].Arrival < cutoff {
+		// Expired records not trimmed yet: skip straight past them.
+		if pos, err = s.log.SeekTime(ctx, key, cutoff); err != nil {
+			return nil, s.storageError("seek", st, sh, err)
+		}
+		if recs, err = s.log.Read(ctx, key, pos, limit, maxGetRecordsBytes); err != nil {
+			return nil, s.storageError("read", st, sh, err)
+		}
+	}
+	enc := ""
+	if st.EncryptionType != "" && st.EncryptionType != "NONE" {
+		enc = st.EncryptionType
+	}
+	out.Records = make([]Record, 0, len(recs))
+	next := pos
+	for i := range recs {
+		r := &recs[i]
+		if r.Arrival < cutoff {
+			next = r.Seq + 1
+			continue
+		}
+		if !sh.IsOpen() && r.Seq > sh.EndingSeq {
+			break
+		}
+		out.Records = append(out.Records, Record{
+			SequenceNumber: st.SequenceNumber(sh, r.Seq, r.Arrival),
+			Arrival:        r.Arrival,
+			Data:           r.Data,
+			PartitionKey:   string(r.PartitionKey),
+			EncryptionType: enc,
+		})
+		next = r.Seq + 1
+	}
+
+	if !sh.IsOpen() && next > sh.EndingSeq {
+		out.ChildShards = childShards(st, sh)
+		return out, nil
+	}
+	out.NextShardIterator = s.keys.encodeIterator(&iterator{
+		Created: now.UnixMilli(), StreamID: st.ID, Shard: sh.Index, Position: next,
+		Account: st.Account, Region: st.Region, Name: st.Name,
+	})
+	if out.MillisBehindLatest, err = s.behind(ctx, st, sh, next, out.Records, now); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// behind computes MillisBehindLatest: 0 when the reader has caught up with
+// the shard's newest record; otherwise how old the oldest record it has not
+// read yet is, approximated by the newest record this call returned (the
+// next unread one arrived at or after it). When the call returned nothing
+// but the reader is behind, the next unread record is read to date it.
+func (s *Streams) behind(ctx context.Context, st *Stream, sh *Shard, next uint64, recs []Record, now time.Time) (int64, error) {
+	b, err := s.log.Bounds(ctx, st.Key(sh.Index))
+	if err != nil {
+		return 0, s.storageError("bounds", st, sh, err)
+	}
+	if next >= b.Next {
+		return 0, nil
+	}
+	var at int64
+	if len(recs) > 0 {
+		at = recs[len(recs)-1].Arrival
+	} else {
+		peek, err := s.log.Read(ctx, st.Key(sh.Index), next, 1, 1)
+		if err != nil {
+			return 0, s.storageError("read", st, sh, err)
+		}
+		if len(peek) == 0 {
+			return 0, nil
+		}
+		at = peek[0].Arrival
+	}
+	return max(0, now.UnixMilli()-at), nil
+}
+
+// childShards lists the shards created from sh by a split or merge.
+func childShards(st *Stream, sh *Shard) []ChildShard {
+	var out []ChildShard
+	for i := range st.Shards {
+		c := &st.Shards[i]
+		if c.ParentIndex != int64(sh.Index) && c.AdjacentParentIndex != int64(sh.Index) {
+			continue
+		}
+		cs := ChildShard{ShardID: c.ID(), StartingHashKey: c.StartingHashKey, EndingHashKey: c.EndingHashKey}
+		for _, p := range [...]int64{c.ParentIndex, c.AdjacentParentIndex} {
+			if p >= 0 && int(p) < len(st.Shards) {
+				cs.ParentShards = append(cs.ParentShards, st.Shards[p].ID())
+			}
+		}
+		out = append(out, cs)
+	}
+	return out
+}
