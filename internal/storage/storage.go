@@ -71,27 +71,36 @@ type Bounds struct {
 	// for a shard never written): the position a reader starting at LATEST
 	// takes.
 	Next uint64
-	// LastArrival is the arrival time of the newest record, 0 if none.
+	// LastArrival is the arrival time of the newest record ever appended,
+	// kept when Trim drops that record (so that arrivals keep not
+	// decreasing); 0 for a shard never written.
 	LastArrival int64
 }
 
 // Log is an append-only, per-shard record log.
 type Log interface {
 	// Append writes entries as one unit at the end of the shard's log and
-	// returns once they are durable.
+	// returns once they are durable. entries must not be empty.
 	Append(ctx context.Context, shard ShardKey, arrival int64, entries []Entry) (AppendResult, error)
 	// Read returns up to maxRecords records with Seq >= from, in order, whose
 	// sizes add up to at most maxBytes (a first record larger than maxBytes
-	// is returned alone). The returned slices may be retained by the caller.
+	// is returned alone). Both limits must be at least 1. A from below the
+	// first stored record starts at that record. The returned slices may be
+	// retained by the caller.
 	Read(ctx context.Context, shard ShardKey, from uint64, maxRecords, maxBytes int) ([]Record, error)
 	// Bounds reports the shard's first and next sequence numbers.
 	Bounds(ctx context.Context, shard ShardKey) (Bounds, error)
 	// SeekTime returns the sequence number of the first record whose arrival
 	// is at or after t (milliseconds), or Bounds().Next when there is none.
 	SeekTime(ctx context.Context, shard ShardKey, t int64) (uint64, error)
-	// Trim drops every record that arrived before t (milliseconds).
+	// Trim drops every record that arrived before t (milliseconds). Since
+	// all records of one Append share an arrival, it drops whole Appends.
+	// Sequence numbers are not reused: the next Append still numbers above
+	// every record ever appended.
 	Trim(ctx context.Context, shard ShardKey, before int64) error
-	// DeleteShard drops the shard's whole log.
+	// DeleteShard drops the shard's whole log. A later Append to the same
+	// key starts a new log (stream numbers are never reused, so the domain
+	// never does that).
 	DeleteShard(ctx context.Context, shard ShardKey) error
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -49,9 +50,10 @@ type Engine struct {
 
 	// failed is set when a WAL sync fails: from then on the engine can no
 	// longer promise durability and every write fails with it.
-	failMu sync.Mutex
-	failed error
+	failed atomic.Pointer[error]
 
+	// Lock order: closeMu (read), then a shard's mu, then shardsMu;
+	// catalogMu is never held with a shard's mu.
 	shardsMu sync.RWMutex
 	shards   map[storage.ShardKey]*shardState
 
@@ -129,19 +131,18 @@ func (e *Engine) enter(ctx context.Context) (func(), error) {
 }
 
 func (e *Engine) failure() error {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	return e.failed
+	if p := e.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (e *Engine) fail(err error) error {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	if e.failed == nil {
-		e.failed = fmt.Errorf("pebble: write-ahead log sync failed, engine stopped: %w", err)
+	wrapped := fmt.Errorf("pebble: write-ahead log sync failed, engine stopped: %w", err)
+	if e.failed.CompareAndSwap(nil, &wrapped) {
 		e.logger.Error("storage engine stopped", "err", err)
 	}
-	return e.failed
+	return e.failure()
 }
 
 var syncWrite = pdb.Sync

@@ -98,6 +98,9 @@ func (s *suite) testAllOrNothing(t *testing.T) {
 	if _, err := e.Append(ctx, shardA, 2, entries("x", 3, 8)); err == nil {
 		t.Fatal("Append with a cancelled context succeeded")
 	}
+	if _, err := e.Append(context.Background(), shardA, 2, nil); err == nil {
+		t.Fatal("Append of no entries succeeded")
+	}
 	if after := mustBounds(t, e, shardA); after != before {
 		t.Fatalf("failed Append changed bounds from %+v to %+v", before, after)
 	}
@@ -217,6 +220,12 @@ func (s *suite) testReadLimits(t *testing.T) {
 		}
 		if tt.wantN > 0 && recs[0].Seq != tt.wantFirst {
 			t.Fatalf("%s: first seq %d, want %d", tt.name, recs[0].Seq, tt.wantFirst)
+		}
+	}
+
+	for _, lim := range [][2]int{{0, 100}, {100, 0}, {-1, -1}} {
+		if _, err := e.Read(ctx, shardA, 0, lim[0], lim[1]); err == nil {
+			t.Fatalf("Read with limits %d records, %d bytes succeeded", lim[0], lim[1])
 		}
 	}
 
