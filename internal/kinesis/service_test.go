@@ -126,7 +126,7 @@ func TestStreamControlPlane(t *testing.T) {
 
 	a.fails("DescribeStream", `{"StreamName":"nope"}`, 400, "ResourceNotFoundException", "Stream nope under account 123456789012 not found.")
 	a.fails("DescribeStream", `{"StreamName":"x","StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/s"}`, 400, "InvalidArgumentException", "same stream")
-	a.fails("DescribeStream", `{}`, 400, "ValidationException", "Either StreamName or StreamARN")
+	a.fails("DescribeStream", `{}`, 400, "InvalidArgumentException", "Either StreamName or StreamARN")
 
 	l := a.ok("ListStreams", `{"Limit":1}`)
 	if l["HasMoreStreams"] != false || len(l["StreamNames"].([]any)) != 1 || len(l["StreamSummaries"].([]any)) != 1 {

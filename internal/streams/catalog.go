@@ -66,7 +66,9 @@ func (s *Streams) store(ctx context.Context, st *Stream) error {
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			// Another writer changed the stream behind our back; the
-			// in-memory snapshot is stale. Report it as a busy resource.
+			// in-memory snapshot is stale. Take the stored one and report a
+			// busy resource: a retry works on fresh metadata.
+			s.refresh(ctx, st.mapKey())
 			return errorf(KindInUse, "Stream %s under account %s is being modified concurrently; retry the request.", st.Name, st.Account)
 		}
 		return fmt.Errorf("streams: storing stream %s: %w", st.Name, err)
@@ -140,4 +142,28 @@ func (s *Streams) current(k streamKey) *Stream {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.streams[k]
+}
+
+// refresh replaces the in-memory snapshot of k with what the catalog holds.
+// The caller holds s.ctl.
+func (s *Streams) refresh(ctx context.Context, k streamKey) {
+	val, rev, err := s.cat.Get(ctx, streamCatalogKey(k))
+	if errors.Is(err, storage.ErrNotFound) {
+		s.mu.Lock()
+		delete(s.streams, k)
+		s.mu.Unlock()
+		return
+	}
+	st := new(Stream)
+	if err == nil {
+		err = json.Unmarshal(val, st)
+	}
+	if err != nil {
+		s.logger.Warn("reloading stream metadata failed", "stream", k.name, "err", err)
+		return
+	}
+	st.rev = rev
+	s.mu.Lock()
+	s.streams[k] = st
+	s.mu.Unlock()
 }

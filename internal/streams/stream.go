@@ -308,7 +308,9 @@ func (ref StreamRef) key() (streamKey, error) {
 		k = streamKey{account: account, region: region, name: name}
 	}
 	if k.name == "" {
-		return k, errorf(KindValidation, "Either StreamName or StreamARN must be provided.")
+		// DescribeStream and most operations list no ValidationException, so
+		// AWS reports a missing stream identifier as an invalid argument.
+		return k, errorf(KindInvalidArgument, "Either StreamName or StreamARN must be provided.")
 	}
 	return k, nil
 }
