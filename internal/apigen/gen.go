@@ -290,7 +290,9 @@ func (g *generator) structure(name string, s *shape) error {
 		if d := firstSentence(ref.Documentation); d != "" {
 			g.p("// %s: %s", exported(mn), d)
 		}
-		tag := mn + ",omitempty"
+		// omitzero leaves out nil members but keeps an empty list or map
+		// that the server set on purpose (AWS writes "ShardLevelMetrics": []).
+		tag := mn + ",omitzero"
 		if g.outputs[name] && required[mn] {
 			// Required output members are always written, as AWS does.
 			tag = mn

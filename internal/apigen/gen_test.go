@@ -59,8 +59,8 @@ func TestGenerateTinyModel(t *testing.T) {
 		"KindOnDemand Kind = \"ON_DEMAND\"",
 		"KindIncomingBytes Kind = \"IncomingBytes\"",
 		"KindS3 Kind = \"S3\"",
-		"Items []Item `json:\"Items\"`",           // required output member: no omitempty
-		"Items []Item `json:\"Items,omitempty\"`", // input member
+		"Items []Item `json:\"Items\"`",          // required output member: no omitempty
+		"Items []Item `json:\"Items,omitzero\"`", // input member
 		"Attrs map[string]string",
 		"At *awsproto.Timestamp",
 		"Count *int32",

@@ -68,11 +68,11 @@ var Operations = []Operation{
 // AddTagsToStreamInput: Represents the input for AddTagsToStream.
 type AddTagsToStreamInput struct {
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// Tags: A set of up to 50 key-value pairs to use to create the tags.
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero"`
 }
 
 // ChildShard: Output parameter of the GetRecords API.
@@ -130,53 +130,53 @@ func (ConsumerStatus) Values() []ConsumerStatus {
 // CreateStreamInput: Represents the input for CreateStream.
 type CreateStreamInput struct {
 	// MaxRecordSizeInKiB: The maximum record size of a single record in kibibyte (KiB) that you can write to, and read from a stream.
-	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitempty"`
+	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitzero"`
 	// ShardCount: The number of shards that the stream will use.
-	ShardCount *int32 `json:"ShardCount,omitempty"`
+	ShardCount *int32 `json:"ShardCount,omitzero"`
 	// StreamModeDetails: Indicates the capacity mode of the data stream.
-	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitempty"`
+	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitzero"`
 	// StreamName: A name to identify the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// Tags: A set of up to 50 key-value pairs to use to create the tags.
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero"`
 	// WarmThroughputMiBps: The target warm throughput in MB/s that the stream should be scaled to handle.
-	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitempty"`
+	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitzero"`
 }
 
 // DecreaseStreamRetentionPeriodInput: Represents the input for DecreaseStreamRetentionPeriod.
 type DecreaseStreamRetentionPeriodInput struct {
 	// RetentionPeriodHours: The new retention period of the stream, in hours.
-	RetentionPeriodHours *int32 `json:"RetentionPeriodHours,omitempty"`
+	RetentionPeriodHours *int32 `json:"RetentionPeriodHours,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to modify.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // DeleteResourcePolicyInput is the model's DeleteResourcePolicyInput shape.
 type DeleteResourcePolicyInput struct {
 	// ResourceARN: The Amazon Resource Name (ARN) of the data stream or consumer.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 }
 
 // DeleteStreamInput: Represents the input for DeleteStream.
 type DeleteStreamInput struct {
 	// EnforceConsumerDeletion: If this parameter is unset ( null ) or if you set it to false, and the stream has registered consumers, the call to DeleteStream fails with a ResourceInUseException.
-	EnforceConsumerDeletion *bool `json:"EnforceConsumerDeletion,omitempty"`
+	EnforceConsumerDeletion *bool `json:"EnforceConsumerDeletion,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to delete.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // DeregisterStreamConsumerInput is the model's DeregisterStreamConsumerInput shape.
 type DeregisterStreamConsumerInput struct {
 	// ConsumerARN: The ARN returned by Kinesis Data Streams when you registered the consumer.
-	ConsumerARN *string `json:"ConsumerARN,omitempty"`
+	ConsumerARN *string `json:"ConsumerARN,omitzero"`
 	// ConsumerName: The name that you gave to the consumer.
-	ConsumerName *string `json:"ConsumerName,omitempty"`
+	ConsumerName *string `json:"ConsumerName,omitzero"`
 	// StreamARN: The ARN of the Kinesis data stream that the consumer is registered with.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 }
 
 // DescribeAccountSettingsInput is the model's DescribeAccountSettingsInput shape.
@@ -186,7 +186,7 @@ type DescribeAccountSettingsInput struct {
 // DescribeAccountSettingsOutput is the model's DescribeAccountSettingsOutput shape.
 type DescribeAccountSettingsOutput struct {
 	// MinimumThroughputBillingCommitment: The current configuration of the minimum throughput billing commitment for your Amazon Web Services account.
-	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentOutput `json:"MinimumThroughputBillingCommitment,omitempty"`
+	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentOutput `json:"MinimumThroughputBillingCommitment,omitzero"`
 }
 
 // DescribeLimitsInput is the model's DescribeLimitsInput shape.
@@ -208,11 +208,11 @@ type DescribeLimitsOutput struct {
 // DescribeStreamConsumerInput is the model's DescribeStreamConsumerInput shape.
 type DescribeStreamConsumerInput struct {
 	// ConsumerARN: The ARN returned by Kinesis Data Streams when you registered the consumer.
-	ConsumerARN *string `json:"ConsumerARN,omitempty"`
+	ConsumerARN *string `json:"ConsumerARN,omitzero"`
 	// ConsumerName: The name that you gave to the consumer.
-	ConsumerName *string `json:"ConsumerName,omitempty"`
+	ConsumerName *string `json:"ConsumerName,omitzero"`
 	// StreamARN: The ARN of the Kinesis data stream that the consumer is registered with.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 }
 
 // DescribeStreamConsumerOutput is the model's DescribeStreamConsumerOutput shape.
@@ -224,13 +224,13 @@ type DescribeStreamConsumerOutput struct {
 // DescribeStreamInput: Represents the input for DescribeStream.
 type DescribeStreamInput struct {
 	// ExclusiveStartShardId: The shard ID of the shard to start with.
-	ExclusiveStartShardId *string `json:"ExclusiveStartShardId,omitempty"`
+	ExclusiveStartShardId *string `json:"ExclusiveStartShardId,omitzero"`
 	// Limit: The maximum number of shards to return in a single call.
-	Limit *int32 `json:"Limit,omitempty"`
+	Limit *int32 `json:"Limit,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to describe.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // DescribeStreamOutput: Represents the output for DescribeStream.
@@ -242,9 +242,9 @@ type DescribeStreamOutput struct {
 // DescribeStreamSummaryInput is the model's DescribeStreamSummaryInput shape.
 type DescribeStreamSummaryInput struct {
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to describe.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // DescribeStreamSummaryOutput is the model's DescribeStreamSummaryOutput shape.
@@ -256,21 +256,21 @@ type DescribeStreamSummaryOutput struct {
 // DisableEnhancedMonitoringInput: Represents the input for DisableEnhancedMonitoring.
 type DisableEnhancedMonitoringInput struct {
 	// ShardLevelMetrics: List of shard-level metrics to disable.
-	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitempty"`
+	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the Kinesis data stream for which to disable enhanced monitoring.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // EnableEnhancedMonitoringInput: Represents the input for EnableEnhancedMonitoring.
 type EnableEnhancedMonitoringInput struct {
 	// ShardLevelMetrics: List of shard-level metrics to enable.
-	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitempty"`
+	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream for which to enable enhanced monitoring.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // EncryptionType is the model's EncryptionType shape.
@@ -293,39 +293,39 @@ func (EncryptionType) Values() []EncryptionType {
 // EnhancedMetrics: Represents enhanced metrics types.
 type EnhancedMetrics struct {
 	// ShardLevelMetrics: List of shard-level metrics.
-	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitempty"`
+	ShardLevelMetrics []MetricsName `json:"ShardLevelMetrics,omitzero"`
 }
 
 // EnhancedMonitoringOutput: Represents the output for EnableEnhancedMonitoring and DisableEnhancedMonitoring.
 type EnhancedMonitoringOutput struct {
 	// CurrentShardLevelMetrics: Represents the current state of the metrics that are in the enhanced state before the operation.
-	CurrentShardLevelMetrics []MetricsName `json:"CurrentShardLevelMetrics,omitempty"`
+	CurrentShardLevelMetrics []MetricsName `json:"CurrentShardLevelMetrics,omitzero"`
 	// DesiredShardLevelMetrics: Represents the list of all the metrics that would be in the enhanced state after the operation.
-	DesiredShardLevelMetrics []MetricsName `json:"DesiredShardLevelMetrics,omitempty"`
+	DesiredShardLevelMetrics []MetricsName `json:"DesiredShardLevelMetrics,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the Kinesis data stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // GetRecordsInput: Represents the input for GetRecords.
 type GetRecordsInput struct {
 	// Limit: The maximum number of records to return.
-	Limit *int32 `json:"Limit,omitempty"`
+	Limit *int32 `json:"Limit,omitzero"`
 	// ShardIterator: The position in the shard from which you want to start sequentially reading data records.
-	ShardIterator *string `json:"ShardIterator,omitempty"`
+	ShardIterator *string `json:"ShardIterator,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 }
 
 // GetRecordsOutput: Represents the output for GetRecords.
 type GetRecordsOutput struct {
 	// ChildShards: The list of the current shard's child shards, returned in the GetRecords API's response only when the end of the current shard is reached.
-	ChildShards []ChildShard `json:"ChildShards,omitempty"`
+	ChildShards []ChildShard `json:"ChildShards,omitzero"`
 	// MillisBehindLatest: The number of milliseconds the GetRecords response is from the tip of the stream, indicating how far behind current time the consumer is.
-	MillisBehindLatest *int64 `json:"MillisBehindLatest,omitempty"`
+	MillisBehindLatest *int64 `json:"MillisBehindLatest,omitzero"`
 	// NextShardIterator: The next position in the shard from which to start sequentially reading data records.
-	NextShardIterator *string `json:"NextShardIterator,omitempty"`
+	NextShardIterator *string `json:"NextShardIterator,omitzero"`
 	// Records: The data records retrieved from the shard.
 	Records []Record `json:"Records"`
 }
@@ -333,7 +333,7 @@ type GetRecordsOutput struct {
 // GetResourcePolicyInput is the model's GetResourcePolicyInput shape.
 type GetResourcePolicyInput struct {
 	// ResourceARN: The Amazon Resource Name (ARN) of the data stream or consumer.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 }
 
 // GetResourcePolicyOutput is the model's GetResourcePolicyOutput shape.
@@ -345,23 +345,23 @@ type GetResourcePolicyOutput struct {
 // GetShardIteratorInput: Represents the input for GetShardIterator.
 type GetShardIteratorInput struct {
 	// ShardId: The shard ID of the Kinesis Data Streams shard to get the iterator for.
-	ShardId *string `json:"ShardId,omitempty"`
+	ShardId *string `json:"ShardId,omitzero"`
 	// ShardIteratorType: Determines how the shard iterator is used to start reading data records from the shard.
-	ShardIteratorType *ShardIteratorType `json:"ShardIteratorType,omitempty"`
+	ShardIteratorType *ShardIteratorType `json:"ShardIteratorType,omitzero"`
 	// StartingSequenceNumber: The sequence number of the data record in the shard from which to start reading.
-	StartingSequenceNumber *string `json:"StartingSequenceNumber,omitempty"`
+	StartingSequenceNumber *string `json:"StartingSequenceNumber,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the Amazon Kinesis data stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// Timestamp: The time stamp of the data record from which to start reading.
-	Timestamp *awsproto.Timestamp `json:"Timestamp,omitempty"`
+	Timestamp *awsproto.Timestamp `json:"Timestamp,omitzero"`
 }
 
 // GetShardIteratorOutput: Represents the output for GetShardIterator.
 type GetShardIteratorOutput struct {
 	// ShardIterator: The position in the shard from which to start reading data records sequentially.
-	ShardIterator *string `json:"ShardIterator,omitempty"`
+	ShardIterator *string `json:"ShardIterator,omitzero"`
 }
 
 // HashKeyRange: The range of possible hash key values for the shard, which is a set of ordered contiguous positive integers.
@@ -375,141 +375,141 @@ type HashKeyRange struct {
 // IncreaseStreamRetentionPeriodInput: Represents the input for IncreaseStreamRetentionPeriod.
 type IncreaseStreamRetentionPeriodInput struct {
 	// RetentionPeriodHours: The new retention period of the stream, in hours.
-	RetentionPeriodHours *int32 `json:"RetentionPeriodHours,omitempty"`
+	RetentionPeriodHours *int32 `json:"RetentionPeriodHours,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to modify.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // InternalFailureException: The processing of the request failed because of an unknown error, exception, or failure.
 type InternalFailureException struct {
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSAccessDeniedException: The ciphertext references a key that doesn't exist or that you don't have access to.
 type KMSAccessDeniedException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSDisabledException: The request was rejected because the specified customer master key (CMK) isn't enabled.
 type KMSDisabledException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSInvalidStateException: The request was rejected because the state of the specified resource isn't valid for this request.
 type KMSInvalidStateException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSNotFoundException: The request was rejected because the specified entity or resource can't be found.
 type KMSNotFoundException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSOptInRequired: The Amazon Web Services access key ID needs a subscription for the service.
 type KMSOptInRequired struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // KMSThrottlingException: The request was denied due to request throttling.
 type KMSThrottlingException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // ListShardsInput is the model's ListShardsInput shape.
 type ListShardsInput struct {
 	// ExclusiveStartShardId: Specify this parameter to indicate that you want to list the shards starting with the shard whose ID immediately follows ExclusiveStartShardId.
-	ExclusiveStartShardId *string `json:"ExclusiveStartShardId,omitempty"`
+	ExclusiveStartShardId *string `json:"ExclusiveStartShardId,omitzero"`
 	// MaxResults: The maximum number of shards to return in a single call to ListShards.
-	MaxResults *int32 `json:"MaxResults,omitempty"`
+	MaxResults *int32 `json:"MaxResults,omitzero"`
 	// NextToken: When the number of shards in the data stream is greater than the default value for the MaxResults parameter, or if you explicitly specify a value for MaxResults that is less than the number of shards in the data stream, the response includes a pagination token named NextToken.
-	NextToken *string `json:"NextToken,omitempty"`
+	NextToken *string `json:"NextToken,omitzero"`
 	// ShardFilter: Enables you to filter out the response of the ListShards API.
-	ShardFilter *ShardFilter `json:"ShardFilter,omitempty"`
+	ShardFilter *ShardFilter `json:"ShardFilter,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamCreationTimestamp: Specify this input parameter to distinguish data streams that have the same name.
-	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitempty"`
+	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitzero"`
 	// StreamName: The name of the data stream whose shards you want to list.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // ListShardsOutput is the model's ListShardsOutput shape.
 type ListShardsOutput struct {
 	// NextToken: When the number of shards in the data stream is greater than the default value for the MaxResults parameter, or if you explicitly specify a value for MaxResults that is less than the number of shards in the data stream, the response includes a pagination token named NextToken.
-	NextToken *string `json:"NextToken,omitempty"`
+	NextToken *string `json:"NextToken,omitzero"`
 	// Shards: An array of JSON objects.
-	Shards []Shard `json:"Shards,omitempty"`
+	Shards []Shard `json:"Shards,omitzero"`
 }
 
 // ListStreamConsumersInput is the model's ListStreamConsumersInput shape.
 type ListStreamConsumersInput struct {
 	// MaxResults: The maximum number of consumers that you want a single call of ListStreamConsumers to return.
-	MaxResults *int32 `json:"MaxResults,omitempty"`
+	MaxResults *int32 `json:"MaxResults,omitzero"`
 	// NextToken: When the number of consumers that are registered with the data stream is greater than the default value for the MaxResults parameter, or if you explicitly specify a value for MaxResults that is less than the number of consumers that are registered with the data stream, the response includes a pagination token named NextToken.
-	NextToken *string `json:"NextToken,omitempty"`
+	NextToken *string `json:"NextToken,omitzero"`
 	// StreamARN: The ARN of the Kinesis data stream for which you want to list the registered consumers.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamCreationTimestamp: Specify this input parameter to distinguish data streams that have the same name.
-	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitempty"`
+	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitzero"`
 }
 
 // ListStreamConsumersOutput is the model's ListStreamConsumersOutput shape.
 type ListStreamConsumersOutput struct {
 	// Consumers: An array of JSON objects.
-	Consumers []Consumer `json:"Consumers,omitempty"`
+	Consumers []Consumer `json:"Consumers,omitzero"`
 	// NextToken: When the number of consumers that are registered with the data stream is greater than the default value for the MaxResults parameter, or if you explicitly specify a value for MaxResults that is less than the number of registered consumers, the response includes a pagination token named NextToken.
-	NextToken *string `json:"NextToken,omitempty"`
+	NextToken *string `json:"NextToken,omitzero"`
 }
 
 // ListStreamsInput: Represents the input for ListStreams.
 type ListStreamsInput struct {
 	// ExclusiveStartStreamName: The name of the stream to start the list with.
-	ExclusiveStartStreamName *string `json:"ExclusiveStartStreamName,omitempty"`
+	ExclusiveStartStreamName *string `json:"ExclusiveStartStreamName,omitzero"`
 	// Limit: The maximum number of streams to list.
-	Limit     *int32  `json:"Limit,omitempty"`
-	NextToken *string `json:"NextToken,omitempty"`
+	Limit     *int32  `json:"Limit,omitzero"`
+	NextToken *string `json:"NextToken,omitzero"`
 }
 
 // ListStreamsOutput: Represents the output for ListStreams.
 type ListStreamsOutput struct {
 	// HasMoreStreams: If set to true, there are more streams available to list.
 	HasMoreStreams *bool   `json:"HasMoreStreams"`
-	NextToken      *string `json:"NextToken,omitempty"`
+	NextToken      *string `json:"NextToken,omitzero"`
 	// StreamNames: The names of the streams that are associated with the Amazon Web Services account making the ListStreams request.
 	StreamNames     []string        `json:"StreamNames"`
-	StreamSummaries []StreamSummary `json:"StreamSummaries,omitempty"`
+	StreamSummaries []StreamSummary `json:"StreamSummaries,omitzero"`
 }
 
 // ListTagsForResourceInput is the model's ListTagsForResourceInput shape.
 type ListTagsForResourceInput struct {
 	// ResourceARN: The Amazon Resource Name (ARN) of the Kinesis resource for which to list tags.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 }
 
 // ListTagsForResourceOutput is the model's ListTagsForResourceOutput shape.
 type ListTagsForResourceOutput struct {
 	// Tags: An array of tags associated with the specified Kinesis resource.
-	Tags []Tag `json:"Tags,omitempty"`
+	Tags []Tag `json:"Tags,omitzero"`
 }
 
 // ListTagsForStreamInput: Represents the input for ListTagsForStream.
 type ListTagsForStreamInput struct {
 	// ExclusiveStartTagKey: The key to use as the starting point for the list of tags.
-	ExclusiveStartTagKey *string `json:"ExclusiveStartTagKey,omitempty"`
+	ExclusiveStartTagKey *string `json:"ExclusiveStartTagKey,omitzero"`
 	// Limit: The number of tags to return.
-	Limit *int32 `json:"Limit,omitempty"`
+	Limit *int32 `json:"Limit,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // ListTagsForStreamOutput: Represents the output for ListTagsForStream.
@@ -523,13 +523,13 @@ type ListTagsForStreamOutput struct {
 // MergeShardsInput: Represents the input for MergeShards.
 type MergeShardsInput struct {
 	// AdjacentShardToMerge: The shard ID of the adjacent shard for the merge.
-	AdjacentShardToMerge *string `json:"AdjacentShardToMerge,omitempty"`
+	AdjacentShardToMerge *string `json:"AdjacentShardToMerge,omitzero"`
 	// ShardToMerge: The shard ID of the shard to combine with the adjacent shard for the merge.
-	ShardToMerge *string `json:"ShardToMerge,omitempty"`
+	ShardToMerge *string `json:"ShardToMerge,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream for the merge.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // MetricsName is the model's MetricsName shape.
@@ -564,7 +564,7 @@ func (MetricsName) Values() []MetricsName {
 // MinimumThroughputBillingCommitmentInput: Represents the request parameters for configuring minimum throughput billing commitment.
 type MinimumThroughputBillingCommitmentInput struct {
 	// Status: The desired status of the minimum throughput billing commitment.
-	Status *MinimumThroughputBillingCommitmentInputStatus `json:"Status,omitempty"`
+	Status *MinimumThroughputBillingCommitmentInputStatus `json:"Status,omitzero"`
 }
 
 // MinimumThroughputBillingCommitmentInputStatus is the model's MinimumThroughputBillingCommitmentInputStatus shape.
@@ -587,11 +587,11 @@ func (MinimumThroughputBillingCommitmentInputStatus) Values() []MinimumThroughpu
 // MinimumThroughputBillingCommitmentOutput: Represents the current status of minimum throughput billing commitment for an account.
 type MinimumThroughputBillingCommitmentOutput struct {
 	// EarliestAllowedEndAt: The earliest timestamp when the commitment can be ended.
-	EarliestAllowedEndAt *awsproto.Timestamp `json:"EarliestAllowedEndAt,omitempty"`
+	EarliestAllowedEndAt *awsproto.Timestamp `json:"EarliestAllowedEndAt,omitzero"`
 	// EndedAt: The timestamp when the commitment was ended.
-	EndedAt *awsproto.Timestamp `json:"EndedAt,omitempty"`
+	EndedAt *awsproto.Timestamp `json:"EndedAt,omitzero"`
 	// StartedAt: The timestamp when the commitment was started.
-	StartedAt *awsproto.Timestamp `json:"StartedAt,omitempty"`
+	StartedAt *awsproto.Timestamp `json:"StartedAt,omitzero"`
 	// Status: The current status of the minimum throughput billing commitment.
 	Status *MinimumThroughputBillingCommitmentOutputStatus `json:"Status"`
 }
@@ -618,23 +618,23 @@ func (MinimumThroughputBillingCommitmentOutputStatus) Values() []MinimumThroughp
 // PutRecordInput: Represents the input for PutRecord.
 type PutRecordInput struct {
 	// Data: The data blob to put into the record, which is base64-encoded when the blob is serialized.
-	Data []byte `json:"Data,omitempty"`
+	Data []byte `json:"Data,omitzero"`
 	// ExplicitHashKey: The hash value used to explicitly determine the shard the data record is assigned to by overriding the partition key hash.
-	ExplicitHashKey *string `json:"ExplicitHashKey,omitempty"`
+	ExplicitHashKey *string `json:"ExplicitHashKey,omitzero"`
 	// PartitionKey: Determines which shard in the stream the data record is assigned to.
-	PartitionKey *string `json:"PartitionKey,omitempty"`
+	PartitionKey *string `json:"PartitionKey,omitzero"`
 	// SequenceNumberForOrdering: Guarantees strictly increasing sequence numbers, for puts from the same client and to the same partition key.
-	SequenceNumberForOrdering *string `json:"SequenceNumberForOrdering,omitempty"`
+	SequenceNumberForOrdering *string `json:"SequenceNumberForOrdering,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to put the data record into.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // PutRecordOutput: Represents the output for PutRecord.
 type PutRecordOutput struct {
 	// EncryptionType: The encryption type to use on the record.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// SequenceNumber: The sequence number identifier that was assigned to the put data record.
 	SequenceNumber *string `json:"SequenceNumber"`
 	// ShardId: The shard ID of the shard where the data record was placed.
@@ -644,19 +644,19 @@ type PutRecordOutput struct {
 // PutRecordsInput: A PutRecords request.
 type PutRecordsInput struct {
 	// Records: The records associated with the request.
-	Records []PutRecordsRequestEntry `json:"Records,omitempty"`
+	Records []PutRecordsRequestEntry `json:"Records,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The stream name associated with the request.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // PutRecordsOutput: PutRecords results.
 type PutRecordsOutput struct {
 	// EncryptionType: The encryption type used on the records.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// FailedRecordCount: The number of unsuccessfully processed records in a PutRecords request.
-	FailedRecordCount *int32 `json:"FailedRecordCount,omitempty"`
+	FailedRecordCount *int32 `json:"FailedRecordCount,omitzero"`
 	// Records: An array of successfully and unsuccessfully processed record results.
 	Records []PutRecordsResultEntry `json:"Records"`
 }
@@ -664,41 +664,41 @@ type PutRecordsOutput struct {
 // PutRecordsRequestEntry: Represents the output for PutRecords.
 type PutRecordsRequestEntry struct {
 	// Data: The data blob to put into the record, which is base64-encoded when the blob is serialized.
-	Data []byte `json:"Data,omitempty"`
+	Data []byte `json:"Data,omitzero"`
 	// ExplicitHashKey: The hash value used to determine explicitly the shard that the data record is assigned to by overriding the partition key hash.
-	ExplicitHashKey *string `json:"ExplicitHashKey,omitempty"`
+	ExplicitHashKey *string `json:"ExplicitHashKey,omitzero"`
 	// PartitionKey: Determines which shard in the stream the data record is assigned to.
-	PartitionKey *string `json:"PartitionKey,omitempty"`
+	PartitionKey *string `json:"PartitionKey,omitzero"`
 }
 
 // PutRecordsResultEntry: Represents the result of an individual record from a PutRecords request.
 type PutRecordsResultEntry struct {
 	// ErrorCode: The error code for an individual record result.
-	ErrorCode *string `json:"ErrorCode,omitempty"`
+	ErrorCode *string `json:"ErrorCode,omitzero"`
 	// ErrorMessage: The error message for an individual record result.
-	ErrorMessage *string `json:"ErrorMessage,omitempty"`
+	ErrorMessage *string `json:"ErrorMessage,omitzero"`
 	// SequenceNumber: The sequence number for an individual record result.
-	SequenceNumber *string `json:"SequenceNumber,omitempty"`
+	SequenceNumber *string `json:"SequenceNumber,omitzero"`
 	// ShardId: The shard ID for an individual record result.
-	ShardId *string `json:"ShardId,omitempty"`
+	ShardId *string `json:"ShardId,omitzero"`
 }
 
 // PutResourcePolicyInput is the model's PutResourcePolicyInput shape.
 type PutResourcePolicyInput struct {
 	// Policy: Details of the resource policy.
-	Policy *string `json:"Policy,omitempty"`
+	Policy *string `json:"Policy,omitzero"`
 	// ResourceARN: The Amazon Resource Name (ARN) of the data stream or consumer.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 }
 
 // Record: The unit of data of the Kinesis data stream, which is composed of a sequence number, a partition key, and a data blob.
 type Record struct {
 	// ApproximateArrivalTimestamp: The approximate time that the record was inserted into the stream.
-	ApproximateArrivalTimestamp *awsproto.Timestamp `json:"ApproximateArrivalTimestamp,omitempty"`
+	ApproximateArrivalTimestamp *awsproto.Timestamp `json:"ApproximateArrivalTimestamp,omitzero"`
 	// Data: The data blob.
 	Data []byte `json:"Data"`
 	// EncryptionType: The encryption type used on the record.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// PartitionKey: Identifies which shard in the stream the data record is assigned to.
 	PartitionKey *string `json:"PartitionKey"`
 	// SequenceNumber: The unique identifier of the record within its shard.
@@ -708,11 +708,11 @@ type Record struct {
 // RegisterStreamConsumerInput is the model's RegisterStreamConsumerInput shape.
 type RegisterStreamConsumerInput struct {
 	// ConsumerName: For a given Kinesis data stream, each consumer must have a unique name.
-	ConsumerName *string `json:"ConsumerName,omitempty"`
+	ConsumerName *string `json:"ConsumerName,omitzero"`
 	// StreamARN: The ARN of the Kinesis data stream that you want to register the consumer with.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// Tags: A set of up to 50 key-value pairs.
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero"`
 }
 
 // RegisterStreamConsumerOutput is the model's RegisterStreamConsumerOutput shape.
@@ -724,23 +724,23 @@ type RegisterStreamConsumerOutput struct {
 // RemoveTagsFromStreamInput: Represents the input for RemoveTagsFromStream.
 type RemoveTagsFromStreamInput struct {
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// TagKeys: A list of tag keys.
-	TagKeys []string `json:"TagKeys,omitempty"`
+	TagKeys []string `json:"TagKeys,omitzero"`
 }
 
 // ResourceInUseException: The resource is not available for this operation.
 type ResourceInUseException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // ResourceNotFoundException: The requested resource could not be found.
 type ResourceNotFoundException struct {
 	// Message: A message that provides information about the error.
-	Message *string `json:"message,omitempty"`
+	Message *string `json:"message,omitzero"`
 }
 
 // ScalingType is the model's ScalingType shape.
@@ -761,7 +761,7 @@ func (ScalingType) Values() []ScalingType {
 // SequenceNumberRange: The range of possible sequence numbers for the shard.
 type SequenceNumberRange struct {
 	// EndingSequenceNumber: The ending sequence number for the range.
-	EndingSequenceNumber *string `json:"EndingSequenceNumber,omitempty"`
+	EndingSequenceNumber *string `json:"EndingSequenceNumber,omitzero"`
 	// StartingSequenceNumber: The starting sequence number for the range.
 	StartingSequenceNumber *string `json:"StartingSequenceNumber"`
 }
@@ -769,11 +769,11 @@ type SequenceNumberRange struct {
 // Shard: A uniquely identified group of data records in a Kinesis data stream.
 type Shard struct {
 	// AdjacentParentShardId: The shard ID of the shard adjacent to the shard's parent.
-	AdjacentParentShardId *string `json:"AdjacentParentShardId,omitempty"`
+	AdjacentParentShardId *string `json:"AdjacentParentShardId,omitzero"`
 	// HashKeyRange: The range of possible hash key values for the shard, which is a set of ordered contiguous positive integers.
 	HashKeyRange *HashKeyRange `json:"HashKeyRange"`
 	// ParentShardId: The shard ID of the shard's parent.
-	ParentShardId *string `json:"ParentShardId,omitempty"`
+	ParentShardId *string `json:"ParentShardId,omitzero"`
 	// SequenceNumberRange: The range of possible sequence numbers for the shard.
 	SequenceNumberRange *SequenceNumberRange `json:"SequenceNumberRange"`
 	// ShardId: The unique identifier of the shard within the stream.
@@ -783,11 +783,11 @@ type Shard struct {
 // ShardFilter: The request parameter used to filter out the response of the ListShards API.
 type ShardFilter struct {
 	// ShardId: The exclusive start shardID speified in the ShardFilter parameter.
-	ShardId *string `json:"ShardId,omitempty"`
+	ShardId *string `json:"ShardId,omitzero"`
 	// Timestamp: The timestamps specified in the ShardFilter parameter.
-	Timestamp *awsproto.Timestamp `json:"Timestamp,omitempty"`
+	Timestamp *awsproto.Timestamp `json:"Timestamp,omitzero"`
 	// Type: The shard type specified in the ShardFilter parameter.
-	Type *ShardFilterType `json:"Type,omitempty"`
+	Type *ShardFilterType `json:"Type,omitzero"`
 }
 
 // ShardFilterType is the model's ShardFilterType shape.
@@ -841,59 +841,59 @@ func (ShardIteratorType) Values() []ShardIteratorType {
 // SplitShardInput: Represents the input for SplitShard.
 type SplitShardInput struct {
 	// NewStartingHashKey: A hash key value for the starting hash key of one of the child shards created by the split.
-	NewStartingHashKey *string `json:"NewStartingHashKey,omitempty"`
+	NewStartingHashKey *string `json:"NewStartingHashKey,omitzero"`
 	// ShardToSplit: The shard ID of the shard to split.
-	ShardToSplit *string `json:"ShardToSplit,omitempty"`
+	ShardToSplit *string `json:"ShardToSplit,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream for the shard split.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // StartStreamEncryptionInput is the model's StartStreamEncryptionInput shape.
 type StartStreamEncryptionInput struct {
 	// EncryptionType: The encryption type to use.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// KeyId: The GUID for the customer-managed Amazon Web Services KMS key to use for encryption.
-	KeyId *string `json:"KeyId,omitempty"`
+	KeyId *string `json:"KeyId,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream for which to start encrypting records.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // StartingPosition: The starting position in the data stream from which to start streaming.
 type StartingPosition struct {
 	// SequenceNumber: The sequence number of the data record in the shard from which to start streaming.
-	SequenceNumber *string `json:"SequenceNumber,omitempty"`
+	SequenceNumber *string `json:"SequenceNumber,omitzero"`
 	// Timestamp: The time stamp of the data record from which to start reading.
-	Timestamp *awsproto.Timestamp `json:"Timestamp,omitempty"`
+	Timestamp *awsproto.Timestamp `json:"Timestamp,omitzero"`
 	// Type: You can set the starting position to one of the following values: AT_SEQUENCE_NUMBER : Start streaming from the position denoted by the sequence number specified in the SequenceNumber field.
-	Type *ShardIteratorType `json:"Type,omitempty"`
+	Type *ShardIteratorType `json:"Type,omitzero"`
 }
 
 // StopStreamEncryptionInput is the model's StopStreamEncryptionInput shape.
 type StopStreamEncryptionInput struct {
 	// EncryptionType: The encryption type.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// KeyId: The GUID for the customer-managed Amazon Web Services KMS key to use for encryption.
-	KeyId *string `json:"KeyId,omitempty"`
+	KeyId *string `json:"KeyId,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream on which to stop encrypting records.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 }
 
 // StreamDescription: Represents the output for DescribeStream.
 type StreamDescription struct {
 	// EncryptionType: The server-side encryption type used on the stream.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// EnhancedMonitoring: Represents the current enhanced monitoring settings of the stream.
 	EnhancedMonitoring []EnhancedMetrics `json:"EnhancedMonitoring"`
 	// HasMoreShards: If set to true, more shards in the stream are available to describe.
 	HasMoreShards *bool `json:"HasMoreShards"`
 	// KeyId: The GUID for the customer-managed Amazon Web Services KMS key to use for encryption.
-	KeyId *string `json:"KeyId,omitempty"`
+	KeyId *string `json:"KeyId,omitzero"`
 	// RetentionPeriodHours: The current retention period, in hours.
 	RetentionPeriodHours *int32 `json:"RetentionPeriodHours"`
 	// Shards: The shards that comprise the stream.
@@ -903,7 +903,7 @@ type StreamDescription struct {
 	// StreamCreationTimestamp: The approximate time that the stream was created.
 	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp"`
 	// StreamModeDetails: Specifies the capacity mode to which you want to set your data stream.
-	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitempty"`
+	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitzero"`
 	// StreamName: The name of the stream being described.
 	StreamName *string `json:"StreamName"`
 	// StreamStatus: The current status of the stream being described.
@@ -913,15 +913,15 @@ type StreamDescription struct {
 // StreamDescriptionSummary: Represents the output for DescribeStreamSummary
 type StreamDescriptionSummary struct {
 	// ConsumerCount: The number of enhanced fan-out consumers registered with the stream.
-	ConsumerCount *int32 `json:"ConsumerCount,omitempty"`
+	ConsumerCount *int32 `json:"ConsumerCount,omitzero"`
 	// EncryptionType: The encryption type used.
-	EncryptionType *EncryptionType `json:"EncryptionType,omitempty"`
+	EncryptionType *EncryptionType `json:"EncryptionType,omitzero"`
 	// EnhancedMonitoring: Represents the current enhanced monitoring settings of the stream.
 	EnhancedMonitoring []EnhancedMetrics `json:"EnhancedMonitoring"`
 	// KeyId: The GUID for the customer-managed Amazon Web Services KMS key to use for encryption.
-	KeyId *string `json:"KeyId,omitempty"`
+	KeyId *string `json:"KeyId,omitzero"`
 	// MaxRecordSizeInKiB: The maximum record size of a single record in kibibyte (KiB) that you can write to, and read from a stream.
-	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitempty"`
+	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitzero"`
 	// OpenShardCount: The number of open shards in the stream.
 	OpenShardCount *int32 `json:"OpenShardCount"`
 	// RetentionPeriodHours: The current retention period, in hours.
@@ -931,13 +931,13 @@ type StreamDescriptionSummary struct {
 	// StreamCreationTimestamp: The approximate time that the stream was created.
 	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp"`
 	// StreamModeDetails: Specifies the capacity mode to which you want to set your data stream.
-	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitempty"`
+	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitzero"`
 	// StreamName: The name of the stream being described.
 	StreamName *string `json:"StreamName"`
 	// StreamStatus: The current status of the stream being described.
 	StreamStatus *StreamStatus `json:"StreamStatus"`
 	// WarmThroughput: The warm throughput in MB/s for the stream.
-	WarmThroughput *WarmThroughputObject `json:"WarmThroughput,omitempty"`
+	WarmThroughput *WarmThroughputObject `json:"WarmThroughput,omitzero"`
 }
 
 // StreamMode is the model's StreamMode shape.
@@ -989,8 +989,8 @@ type StreamSummary struct {
 	// StreamARN: The ARN of the stream.
 	StreamARN *string `json:"StreamARN"`
 	// StreamCreationTimestamp: The timestamp at which the stream was created.
-	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitempty"`
-	StreamModeDetails       *StreamModeDetails  `json:"StreamModeDetails,omitempty"`
+	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitzero"`
+	StreamModeDetails       *StreamModeDetails  `json:"StreamModeDetails,omitzero"`
 	// StreamName: The name of a stream.
 	StreamName *string `json:"StreamName"`
 	// StreamStatus: The status of the stream.
@@ -1000,7 +1000,7 @@ type StreamSummary struct {
 // SubscribeToShardEvent: After you call SubscribeToShard, Kinesis Data Streams sends events of this type over an HTTP/2 connection to your consumer.
 type SubscribeToShardEvent struct {
 	// ChildShards: The list of the child shards of the current shard, returned only at the end of the current shard.
-	ChildShards []ChildShard `json:"ChildShards,omitempty"`
+	ChildShards []ChildShard `json:"ChildShards,omitzero"`
 	// ContinuationSequenceNumber: Use this as SequenceNumber in the next call to SubscribeToShard, with StartingPosition set to AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER.
 	ContinuationSequenceNumber *string `json:"ContinuationSequenceNumber"`
 	// MillisBehindLatest: The number of milliseconds the read records are from the tip of the stream, indicating how far behind current time the consumer is.
@@ -1011,15 +1011,15 @@ type SubscribeToShardEvent struct {
 // SubscribeToShardEventStream: This is a tagged union for all of the types of events an enhanced fan-out consumer can receive over HTTP/2 after a call to SubscribeToShard.
 type SubscribeToShardEventStream struct {
 	// InternalFailureException: The processing of the request failed because of an unknown error, exception, or failure.
-	InternalFailureException  *InternalFailureException  `json:"InternalFailureException,omitempty"`
-	KMSAccessDeniedException  *KMSAccessDeniedException  `json:"KMSAccessDeniedException,omitempty"`
-	KMSDisabledException      *KMSDisabledException      `json:"KMSDisabledException,omitempty"`
-	KMSInvalidStateException  *KMSInvalidStateException  `json:"KMSInvalidStateException,omitempty"`
-	KMSNotFoundException      *KMSNotFoundException      `json:"KMSNotFoundException,omitempty"`
-	KMSOptInRequired          *KMSOptInRequired          `json:"KMSOptInRequired,omitempty"`
-	KMSThrottlingException    *KMSThrottlingException    `json:"KMSThrottlingException,omitempty"`
-	ResourceInUseException    *ResourceInUseException    `json:"ResourceInUseException,omitempty"`
-	ResourceNotFoundException *ResourceNotFoundException `json:"ResourceNotFoundException,omitempty"`
+	InternalFailureException  *InternalFailureException  `json:"InternalFailureException,omitzero"`
+	KMSAccessDeniedException  *KMSAccessDeniedException  `json:"KMSAccessDeniedException,omitzero"`
+	KMSDisabledException      *KMSDisabledException      `json:"KMSDisabledException,omitzero"`
+	KMSInvalidStateException  *KMSInvalidStateException  `json:"KMSInvalidStateException,omitzero"`
+	KMSNotFoundException      *KMSNotFoundException      `json:"KMSNotFoundException,omitzero"`
+	KMSOptInRequired          *KMSOptInRequired          `json:"KMSOptInRequired,omitzero"`
+	KMSThrottlingException    *KMSThrottlingException    `json:"KMSThrottlingException,omitzero"`
+	ResourceInUseException    *ResourceInUseException    `json:"ResourceInUseException,omitzero"`
+	ResourceNotFoundException *ResourceNotFoundException `json:"ResourceNotFoundException,omitzero"`
 	// SubscribeToShardEvent: After you call SubscribeToShard, Kinesis Data Streams sends events of this type to your consumer.
 	SubscribeToShardEvent *SubscribeToShardEvent `json:"SubscribeToShardEvent"`
 }
@@ -1027,11 +1027,11 @@ type SubscribeToShardEventStream struct {
 // SubscribeToShardInput is the model's SubscribeToShardInput shape.
 type SubscribeToShardInput struct {
 	// ConsumerARN: For this parameter, use the value you obtained when you called RegisterStreamConsumer.
-	ConsumerARN *string `json:"ConsumerARN,omitempty"`
+	ConsumerARN *string `json:"ConsumerARN,omitzero"`
 	// ShardId: The ID of the shard you want to subscribe to.
-	ShardId *string `json:"ShardId,omitempty"`
+	ShardId *string `json:"ShardId,omitzero"`
 	// StartingPosition: The starting position in the data stream from which to start streaming.
-	StartingPosition *StartingPosition `json:"StartingPosition,omitempty"`
+	StartingPosition *StartingPosition `json:"StartingPosition,omitzero"`
 }
 
 // SubscribeToShardOutput is the model's SubscribeToShardOutput shape.
@@ -1045,105 +1045,105 @@ type Tag struct {
 	// Key: A unique identifier for the tag.
 	Key *string `json:"Key"`
 	// Value: An optional string, typically used to describe or define the tag.
-	Value *string `json:"Value,omitempty"`
+	Value *string `json:"Value,omitzero"`
 }
 
 // TagResourceInput is the model's TagResourceInput shape.
 type TagResourceInput struct {
 	// ResourceARN: The Amazon Resource Name (ARN) of the Kinesis resource to which to add tags.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 	// Tags: An array of tags to be added to the Kinesis resource.
-	Tags map[string]string `json:"Tags,omitempty"`
+	Tags map[string]string `json:"Tags,omitzero"`
 }
 
 // UntagResourceInput is the model's UntagResourceInput shape.
 type UntagResourceInput struct {
 	// ResourceARN: The Amazon Resource Name (ARN) of the Kinesis resource from which to remove tags.
-	ResourceARN *string `json:"ResourceARN,omitempty"`
+	ResourceARN *string `json:"ResourceARN,omitzero"`
 	// TagKeys: A list of tag key-value pairs.
-	TagKeys []string `json:"TagKeys,omitempty"`
+	TagKeys []string `json:"TagKeys,omitzero"`
 }
 
 // UpdateAccountSettingsInput is the model's UpdateAccountSettingsInput shape.
 type UpdateAccountSettingsInput struct {
 	// MinimumThroughputBillingCommitment: Specifies the minimum throughput billing commitment configuration for your account.
-	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentInput `json:"MinimumThroughputBillingCommitment,omitempty"`
+	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentInput `json:"MinimumThroughputBillingCommitment,omitzero"`
 }
 
 // UpdateAccountSettingsOutput is the model's UpdateAccountSettingsOutput shape.
 type UpdateAccountSettingsOutput struct {
 	// MinimumThroughputBillingCommitment: The updated configuration of the minimum throughput billing commitment for your account.
-	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentOutput `json:"MinimumThroughputBillingCommitment,omitempty"`
+	MinimumThroughputBillingCommitment *MinimumThroughputBillingCommitmentOutput `json:"MinimumThroughputBillingCommitment,omitzero"`
 }
 
 // UpdateMaxRecordSizeInput is the model's UpdateMaxRecordSizeInput shape.
 type UpdateMaxRecordSizeInput struct {
 	// MaxRecordSizeInKiB: The maximum record size of a single record in KiB that you can write to, and read from a stream.
-	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitempty"`
+	MaxRecordSizeInKiB *int32 `json:"MaxRecordSizeInKiB,omitzero"`
 	// StreamARN: The Amazon Resource Name (ARN) of the stream for the MaxRecordSize update.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 }
 
 // UpdateShardCountInput is the model's UpdateShardCountInput shape.
 type UpdateShardCountInput struct {
 	// ScalingType: The scaling type.
-	ScalingType *ScalingType `json:"ScalingType,omitempty"`
+	ScalingType *ScalingType `json:"ScalingType,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// TargetShardCount: The new number of shards.
-	TargetShardCount *int32 `json:"TargetShardCount,omitempty"`
+	TargetShardCount *int32 `json:"TargetShardCount,omitzero"`
 }
 
 // UpdateShardCountOutput is the model's UpdateShardCountOutput shape.
 type UpdateShardCountOutput struct {
 	// CurrentShardCount: The current number of shards.
-	CurrentShardCount *int32 `json:"CurrentShardCount,omitempty"`
+	CurrentShardCount *int32 `json:"CurrentShardCount,omitzero"`
 	// StreamARN: The ARN of the stream.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// TargetShardCount: The updated number of shards.
-	TargetShardCount *int32 `json:"TargetShardCount,omitempty"`
+	TargetShardCount *int32 `json:"TargetShardCount,omitzero"`
 }
 
 // UpdateStreamModeInput is the model's UpdateStreamModeInput shape.
 type UpdateStreamModeInput struct {
 	// StreamARN: Specifies the ARN of the data stream whose capacity mode you want to update.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamModeDetails: Specifies the capacity mode to which you want to set your data stream.
-	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitempty"`
+	StreamModeDetails *StreamModeDetails `json:"StreamModeDetails,omitzero"`
 	// WarmThroughputMiBps: The target warm throughput in MB/s that the stream should be scaled to handle.
-	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitempty"`
+	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitzero"`
 }
 
 // UpdateStreamWarmThroughputInput is the model's UpdateStreamWarmThroughputInput shape.
 type UpdateStreamWarmThroughputInput struct {
 	// StreamARN: The ARN of the stream to be updated.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream to be updated.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// WarmThroughputMiBps: The target warm throughput in MB/s that the stream should be scaled to handle.
-	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitempty"`
+	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitzero"`
 }
 
 // UpdateStreamWarmThroughputOutput is the model's UpdateStreamWarmThroughputOutput shape.
 type UpdateStreamWarmThroughputOutput struct {
 	// StreamARN: The ARN of the stream that was updated.
-	StreamARN *string `json:"StreamARN,omitempty"`
+	StreamARN *string `json:"StreamARN,omitzero"`
 	// StreamName: The name of the stream that was updated.
-	StreamName *string `json:"StreamName,omitempty"`
+	StreamName *string `json:"StreamName,omitzero"`
 	// WarmThroughput: Specifies the updated warm throughput configuration for your data stream.
-	WarmThroughput *WarmThroughputObject `json:"WarmThroughput,omitempty"`
+	WarmThroughput *WarmThroughputObject `json:"WarmThroughput,omitzero"`
 }
 
 // WarmThroughputObject: Represents the warm throughput configuration on the stream.
 type WarmThroughputObject struct {
 	// CurrentMiBps: The current warm throughput value on the stream.
-	CurrentMiBps *int32 `json:"CurrentMiBps,omitempty"`
+	CurrentMiBps *int32 `json:"CurrentMiBps,omitzero"`
 	// TargetMiBps: The target warm throughput value on the stream.
-	TargetMiBps *int32 `json:"TargetMiBps,omitempty"`
+	TargetMiBps *int32 `json:"TargetMiBps,omitzero"`
 }
 
 // Validate checks the model's constraints and returns a ValidationException
