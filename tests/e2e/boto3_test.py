@@ -229,7 +229,7 @@ DURABLE = "e2e-durable"
 
 def write(state_path):
     k = client()
-    step(f"create {DURABLE} (2 shards) and write 300 records")
+    step(f"create {DURABLE} (2 shards) and write 320 records")
     k.create_stream(StreamName=DURABLE, ShardCount=2)
     k.get_waiter("stream_exists").wait(StreamName=DURABLE, WaiterConfig=WAIT)
     k.add_tags_to_stream(StreamName=DURABLE, Tags={"durable": "yes"})

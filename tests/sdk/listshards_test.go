@@ -181,8 +181,4 @@ func TestListShardsFilters(t *testing.T) {
 		}
 		wantCode(t, err, "InvalidArgumentException", "ValidationException")
 	}
-	// A ShardId only belongs with AFTER_SHARD_ID.
-	_, err := c.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String("lsf"),
-		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest, ShardId: aws.String(shardID(0))}})
-	wantCode(t, err, "InvalidArgumentException", "ValidationException")
 }
