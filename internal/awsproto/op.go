@@ -17,24 +17,19 @@ type validator interface{ Validate() error }
 // Op adapts a typed operation to a Handler. It decodes the body with the
 // request's protocol into a new In (SerializationException on bad input),
 // runs In.Validate when In has it (ValidationException), calls fn and
-// returns its output. An empty body is accepted as an empty input for
-// operations that need none; for the others it is a SerializationException,
-// as on AWS.
+// returns its output. An empty body is a SerializationException for every
+// operation, as on AWS (clients send "{}" for an operation without input).
 func Op[In, Out any](fn func(ctx context.Context, in *In) (*Out, error)) Handler {
 	return func(ctx context.Context, body []byte) (any, error) {
+		if len(body) == 0 {
+			return nil, serializationError("The request body is empty.")
+		}
 		in := new(In)
-		if len(body) > 0 {
-			if err := Decode(Info(ctx).Protocol, body, in); err != nil {
-				return nil, err
-			}
+		if err := Decode(Info(ctx).Protocol, body, in); err != nil {
+			return nil, err
 		}
 		if v, ok := any(in).(validator); ok {
 			if err := v.Validate(); err != nil {
-				if len(body) == 0 {
-					// AWS answers an empty body with a SerializationException
-					// when the operation needs input.
-					return nil, serializationError("The request body is empty.")
-				}
 				return nil, err
 			}
 		}
