@@ -301,9 +301,25 @@ func TestDescribeStreamPaging(t *testing.T) {
 		t.Errorf("paginator: %d pages %v, want 3 pages %v", pages, all, want)
 	}
 
-	// A Limit above 100 is accepted (AWS returns at most 100 shards).
-	if _, err := c.DescribeStream(t.Context(), &kinesis.DescribeStreamInput{StreamName: aws.String("paged"), Limit: aws.Int32(10000)}); err != nil {
-		t.Errorf("Limit 10000: %v", err)
+	// Limit may be up to 10000, but one call returns at most 100 shards.
+	createStream(t, c, "wide", 150)
+	out, err = c.DescribeStream(t.Context(), &kinesis.DescribeStreamInput{StreamName: aws.String("wide"), Limit: aws.Int32(10000)})
+	if err != nil {
+		t.Fatalf("Limit 10000: %v", err)
+	}
+	if n := len(out.StreamDescription.Shards); n != 100 || !aws.ToBool(out.StreamDescription.HasMoreShards) {
+		t.Errorf("150 shards, Limit 10000: %d shards, HasMoreShards %v; want 100, true", n, aws.ToBool(out.StreamDescription.HasMoreShards))
+	}
+	out, err = c.DescribeStream(t.Context(), &kinesis.DescribeStreamInput{StreamName: aws.String("wide")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.StreamDescription.Shards); n != 100 {
+		t.Errorf("150 shards, no Limit: %d shards, want 100", n)
+	}
+	// ListShards returns up to 1000 by default.
+	if n := len(listShards(t, c, "wide")); n != 150 {
+		t.Errorf("ListShards of 150 shards: %d", n)
 	}
 	_, err = c.DescribeStream(t.Context(), &kinesis.DescribeStreamInput{StreamName: aws.String("paged"), Limit: aws.Int32(0)})
 	wantCode(t, err, "ValidationException")
