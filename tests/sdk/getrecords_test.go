@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -313,4 +314,34 @@ func TestGetRecordsBadIterators(t *testing.T) {
 	waitGone(t, c, "exp")
 	_, err = c.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: aws.String(fresh)})
 	wantCode(t, err, "ResourceNotFoundException", "ExpiredIteratorException")
+}
+
+// One GetRecords call returns at most 10 MiB.
+func TestGetRecordsTenMiBCap(t *testing.T) {
+	t.Parallel()
+	_, c := start(t)
+	createStream(t, c, "cap10", 1)
+	data := bytes.Repeat([]byte{9}, oneMiB-2)
+	for range 12 {
+		put(t, c, "cap10", "pk", data)
+	}
+	out, err := c.GetRecords(t.Context(), &kinesis.GetRecordsInput{
+		ShardIterator: aws.String(iterator(t, c, "cap10", shardID(0), types.ShardIteratorTypeTrimHorizon, nil, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for _, r := range out.Records {
+		size += len(r.Data) + len(aws.ToString(r.PartitionKey))
+	}
+	if len(out.Records) == 0 || size > 10*oneMiB {
+		t.Errorf("GetRecords returned %d records, %d bytes; want 1..10 MiB", len(out.Records), size)
+	}
+	if len(out.Records) == 12 {
+		t.Error("all 12 MiB came back in one call")
+	}
+	if aws.ToInt64(out.MillisBehindLatest) == 0 && len(out.Records) < 12 && out.NextShardIterator == nil {
+		t.Error("no way to read on")
+	}
 }

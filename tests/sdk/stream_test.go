@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/millrace/millrace/internal/config"
 )
 
 func TestCreateStreamProvisioned(t *testing.T) {
@@ -545,4 +547,39 @@ func tagMap(tags []types.Tag) map[string]string {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return m
+}
+
+// CreateStream: "You can create up to five streams simultaneously in the
+// CREATING state"; a sixth gets LimitExceededException.
+func TestCreatingStreamsLimit(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, withDelays(3*time.Second, 0))
+	for i := range 5 {
+		if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(fmt.Sprintf("c%d", i)), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+	}
+	sum, err := c.DescribeStreamSummary(t.Context(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("c4")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.StreamDescriptionSummary.StreamStatus != types.StreamStatusCreating {
+		t.Skipf("the machine was too slow: c4 is already %s", sum.StreamDescriptionSummary.StreamStatus)
+	}
+	_, err = c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String("c5"), ShardCount: aws.Int32(1)})
+	wantErr[*types.LimitExceededException](t, err)
+}
+
+func TestOnDemandStreamLimit(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, func(cfg *config.Config) { cfg.OnDemandStreamLimit = 1 })
+	od := &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}
+	if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String("od1"), StreamModeDetails: od}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, c, "od1")
+	_, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String("od2"), StreamModeDetails: od})
+	wantErr[*types.LimitExceededException](t, err)
+	// Provisioned streams do not count against it.
+	createStream(t, c, "prov", 1)
 }
