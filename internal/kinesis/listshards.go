@@ -32,7 +32,7 @@ func (svc *Service) listShards(ctx context.Context, in *kinesisapi.ListShardsInp
 	}
 	out := &kinesisapi.ListShardsOutput{Shards: make([]kinesisapi.Shard, len(page.Shards))}
 	for i, sh := range page.Shards {
-		out.Shards[i] = shardShape(sh)
+		out.Shards[i] = shardShape(page.Stream, sh)
 	}
 	if page.NextToken != "" {
 		out.NextToken = ptr(page.NextToken)

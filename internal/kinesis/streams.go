@@ -63,7 +63,7 @@ func (svc *Service) describeStream(ctx context.Context, in *kinesisapi.DescribeS
 			more = true
 			break
 		}
-		shards = append(shards, shardShape(sh))
+		shards = append(shards, shardShape(st, sh))
 	}
 	return &kinesisapi.DescribeStreamOutput{StreamDescription: &kinesisapi.StreamDescription{
 		StreamName:              ptr(st.Name),
@@ -92,7 +92,7 @@ func shardIndex(id string) int64 {
 	return n
 }
 
-func shardShape(sh *streams.Shard) kinesisapi.Shard {
+func shardShape(st *streams.Stream, sh *streams.Shard) kinesisapi.Shard {
 	out := kinesisapi.Shard{
 		ShardId: ptr(sh.ID()),
 		HashKeyRange: &kinesisapi.HashKeyRange{
@@ -100,10 +100,10 @@ func shardShape(sh *streams.Shard) kinesisapi.Shard {
 			EndingHashKey:   ptr(sh.EndingHashKey.String()),
 		},
 		SequenceNumberRange: &kinesisapi.SequenceNumberRange{
-			StartingSequenceNumber: ptr(sh.StartingSequenceNumber()),
+			StartingSequenceNumber: ptr(st.StartingSequenceNumber(sh)),
 		},
 	}
-	if end := sh.EndingSequenceNumber(); end != "" {
+	if end := st.EndingSequenceNumber(sh); end != "" {
 		out.SequenceNumberRange.EndingSequenceNumber = ptr(end)
 	}
 	if sh.ParentIndex >= 0 {

@@ -72,7 +72,7 @@ func TestPutRecordsRoutesByMD5(t *testing.T) {
 			t.Errorf("record %d: %s not above %s", i, n, p)
 		}
 		last[r.ShardID] = n
-		if n.Cmp(seqBig(want.StartingSequenceNumber())) <= 0 {
+		if n.Cmp(seqBig(st.StartingSequenceNumber(want))) <= 0 {
 			t.Errorf("record %d: %s not above the shard's starting number", i, n)
 		}
 	}
@@ -244,7 +244,7 @@ func TestGetShardIteratorTypes(t *testing.T) {
 		{AtSequenceNumber, seqs[2], "shardId-000000000000", 2, 3},
 		{AfterSequenceNumber, seqs[2], "shardId-000000000000", 3, 2},
 		{AfterSequenceNumber, seqs[4], "shardId-000000000000", -1, 0},
-		{AtSequenceNumber, e.describe("s").Shards[0].StartingSequenceNumber(), "shardId-000000000000", 0, 5},
+		{AtSequenceNumber, e.describe("s").StartingSequenceNumber(&e.describe("s").Shards[0]), "shardId-000000000000", 0, 5},
 		{Latest, "", "shardId-000000000000", -1, 0},
 	} {
 		got, n := first(iter(t, e, "s", c.shard, c.typ, c.seq))
@@ -444,8 +444,8 @@ func TestGetRecordsClosedShard(t *testing.T) {
 	it := iter(t, e, "s", "shardId-000000000000", TrimHorizon, "")
 	e.clk.advance(time.Second)
 	st := splitShard0(t, e, "s")
-	if st.Shards[0].EndingSequenceNumber() == "" || seqBig(st.Shards[0].EndingSequenceNumber()).Cmp(seqBig(st.Shards[0].StartingSequenceNumber())) <= 0 {
-		t.Fatalf("ending number %q", st.Shards[0].EndingSequenceNumber())
+	if st.EndingSequenceNumber(&st.Shards[0]) == "" || seqBig(st.EndingSequenceNumber(&st.Shards[0])).Cmp(seqBig(st.StartingSequenceNumber(&st.Shards[0]))) <= 0 {
+		t.Fatalf("ending number %q", st.EndingSequenceNumber(&st.Shards[0]))
 	}
 	// Reading to the end returns the records, then the children and no
 	// iterator.
@@ -462,7 +462,7 @@ func TestGetRecordsClosedShard(t *testing.T) {
 		t.Errorf("child %+v", c)
 	}
 	// The ending sequence number names the last record.
-	res = get(t, e, iter(t, e, "s", "shardId-000000000000", AtSequenceNumber, st.Shards[0].EndingSequenceNumber()), 0)
+	res = get(t, e, iter(t, e, "s", "shardId-000000000000", AtSequenceNumber, st.EndingSequenceNumber(&st.Shards[0])), 0)
 	if len(res.Records) != 1 || res.Records[0].Data[0] != 2 || len(res.ChildShards) != 2 {
 		t.Errorf("AT ending number: %+v", res)
 	}

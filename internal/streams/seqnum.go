@@ -22,6 +22,7 @@ type seqNum struct {
 	Index           uint64 // the engine's per-shard sequence number (63 bits)
 	RecordSecs      uint64 // 36 bits: the record's arrival in seconds
 	Shard           uint32 // the shard's index
+	StreamTag       uint8  // low 8 bits of the stream id: tells apart streams whose shards were created in the same second
 }
 
 const (
@@ -66,7 +67,7 @@ const (
 	posTrailer    = 0   // 4 bits, '2'
 	posShard      = 4   // 32 bits
 	posRecordSecs = 36  // 36 bits
-	posByte       = 72  // 8 bits, always 0
+	posByte       = 72  // 8 bits, the stream tag (AWS's numbers show 0 here)
 	posIndex      = 80  // 64 bits
 	posNibble     = 144 // 4 bits, shard index & 0xf
 	posCreateSecs = 148 // 36 bits
@@ -81,6 +82,7 @@ func (n seqNum) encode() u192 {
 	v.put(posNibble, 4, uint64(n.Shard&0xf))
 	v.put(posIndex, 64, n.Index)
 	v.put(posRecordSecs, 36, n.RecordSecs)
+	v.put(posByte, 8, uint64(n.StreamTag))
 	v.put(posShard, 32, uint64(n.Shard))
 	v.put(posTrailer, 4, 2)
 	return v
@@ -177,7 +179,7 @@ func parseSeqNum(s string) (n seqNum, ok bool) {
 	if !ok || v[0]>>60 != 0 { // more than 188 bits
 		return n, false
 	}
-	if v.field(posVersion, 4) != 2 || v.field(posTrailer, 4) != 2 || v.field(posByte, 8) != 0 {
+	if v.field(posVersion, 4) != 2 || v.field(posTrailer, 4) != 2 {
 		return n, false
 	}
 	n = seqNum{
@@ -185,6 +187,7 @@ func parseSeqNum(s string) (n seqNum, ok bool) {
 		Index:           v.field(posIndex, 64),
 		RecordSecs:      v.field(posRecordSecs, 36),
 		Shard:           uint32(v.field(posShard, 32)),
+		StreamTag:       uint8(v.field(posByte, 8)),
 	}
 	if uint64(n.Shard&0xf) != v.field(posNibble, 4) || n.Index > maxSeqIndex || n.Shard > 1<<31-1 {
 		return seqNum{}, false
@@ -206,8 +209,8 @@ func secs(ms int64) uint64 {
 
 // StartingSequenceNumber is the first number of the shard's range: sequence
 // index 0 at the shard's creation, below every record's number.
-func (sh *Shard) StartingSequenceNumber() string {
-	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), RecordSecs: secs(sh.CreatedAt), Shard: sh.Index}.String()
+func (st *Stream) StartingSequenceNumber(sh *Shard) string {
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), RecordSecs: secs(sh.CreatedAt), Shard: sh.Index, StreamTag: uint8(st.ID)}.String()
 }
 
 // EndingSequenceNumber is the last number of a closed shard's range, "" while
@@ -216,17 +219,17 @@ func (sh *Shard) StartingSequenceNumber() string {
 // which is at least that record's number and below any later one, so a
 // reader that compares its position with the end, or starts
 // AT_SEQUENCE_NUMBER from it, finds exactly the shard's last record.
-func (sh *Shard) EndingSequenceNumber() string {
+func (st *Stream) EndingSequenceNumber(sh *Shard) string {
 	if sh.IsOpen() {
 		return ""
 	}
-	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: sh.EndingSeq, RecordSecs: secs(sh.ClosedAt), Shard: sh.Index}.String()
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: sh.EndingSeq, RecordSecs: secs(sh.ClosedAt), Shard: sh.Index, StreamTag: uint8(st.ID)}.String()
 }
 
 // SequenceNumber returns the number of the record with engine sequence seq
 // that arrived at arrival (ms) in shard sh of st.
 func (st *Stream) SequenceNumber(sh *Shard, seq uint64, arrival int64) string {
-	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: seq, RecordSecs: secs(arrival), Shard: sh.Index}.String()
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: seq, RecordSecs: secs(arrival), Shard: sh.Index, StreamTag: uint8(st.ID)}.String()
 }
 
 // startingSequence resolves the StartingSequenceNumber of a GetShardIterator
@@ -245,7 +248,7 @@ func (st *Stream) startingSequence(sh *Shard, s string) (uint64, error) {
 			"Invalid StartingSequenceNumber. It encodes shardId-%012d, while it was used in a call to a shard with %s",
 			n.Shard, sh.ID())
 	}
-	if n.ShardCreateSecs != secs(sh.CreatedAt) {
+	if n.ShardCreateSecs != secs(sh.CreatedAt) || n.StreamTag != uint8(st.ID) {
 		return 0, errorf(KindInvalidArgument,
 			"StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.",
 			s, sh.ID(), st.Name, st.Account)
