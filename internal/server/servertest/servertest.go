@@ -7,6 +7,7 @@ package servertest
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,9 @@ type Server struct {
 	mu  sync.Mutex
 	srv *server.Server
 	log *testLog
+	// transports of the clients handed out; their idle connections go
+	// with the server that accepted them.
+	transports []*http.Transport
 }
 
 // Start starts a server for t and stops it when the test ends. opts adjust
@@ -89,11 +93,16 @@ func (s *Server) Server() *server.Server {
 // us-east-1, static example credentials, no retries (so a test sees the
 // first answer). opts adjust the client options.
 func (s *Server) Kinesis(opts ...func(*kinesis.Options)) *kinesis.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.mu.Lock()
+	s.transports = append(s.transports, tr)
+	s.mu.Unlock()
 	o := kinesis.Options{
 		Region:           Region,
 		BaseEndpoint:     aws.String(s.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Transport: tr},
 	}
 	return kinesis.New(o, opts...)
 }
@@ -124,6 +133,14 @@ func (s *Server) Stop(t testing.TB) {
 	if err := srv.Close(ctx); err != nil {
 		t.Errorf("servertest: stopping the server: %v", err)
 	}
+	// The server closed its keep-alive connections; drop the clients' ends
+	// too, or the first request after a Restart fails on a dead one (the
+	// clients do not retry).
+	s.mu.Lock()
+	for _, tr := range s.transports {
+		tr.CloseIdleConnections()
+	}
+	s.mu.Unlock()
 }
 
 // testLog writes log lines to the test's log until the test ends; lines
