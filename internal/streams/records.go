@@ -90,6 +90,8 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	if err != nil {
 		return PutResult{}, "", err
 	}
+	st, layout := s.pinLayout(st)
+	defer layout.RUnlock()
 	now := s.now()
 	if sequenceNumberForOrdering != "" {
 		n, ok := parseSeqNum(sequenceNumberForOrdering)
@@ -124,6 +126,8 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 	if err != nil {
 		return nil, err
 	}
+	st, layout := s.pinLayout(st)
+	defer layout.RUnlock()
 	if len(entries) == 0 || len(entries) > MaxPutRecordsEntries {
 		return nil, errorf(KindValidation,
 			"1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", MaxPutRecordsEntries)
@@ -478,6 +482,11 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 			EncryptionType: enc,
 		})
 		next = r.Seq + 1
+	}
+	if !sh.IsOpen() && len(recs) == 0 {
+		// Nothing left at or after the position in a closed shard: its
+		// records are all read, or expired and reclaimed.
+		next = max(next, sh.EndingSeq+1)
 	}
 
 	if !sh.IsOpen() && next > sh.EndingSeq {

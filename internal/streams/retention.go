@@ -42,6 +42,9 @@ func (s *Streams) trimAll(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if s.reclaimShard(ctx, st, &st.Shards[i], cut) {
+				continue
+			}
 			if err := s.log.Trim(ctx, st.Key(st.Shards[i].Index), cut); err != nil && ctx.Err() == nil {
 				s.logger.Warn("trimming expired records failed",
 					"stream", st.Name, "shard", st.Shards[i].ID(), "err", err)

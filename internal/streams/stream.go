@@ -67,6 +67,10 @@ type Stream struct {
 	EncryptionType    string            `json:"encryptionType,omitempty"` // "" means NONE
 	KeyID             string            `json:"keyId,omitempty"`
 
+	// ShardCountUpdates are the times (ms) of the UpdateShardCount calls of
+	// the last 24 hours, for the calls-per-day limit. Never changed in place.
+	ShardCountUpdates []int64 `json:"shardCountUpdates,omitempty"`
+
 	rev uint64 // catalog revision this snapshot was stored at
 }
 
@@ -199,6 +203,9 @@ type Streams struct {
 	mu       sync.RWMutex
 	streams  map[streamKey]*Stream
 	accounts map[accountKey]*AccountSettings
+
+	// rs orders writes against reshards and remembers reclaimed shards.
+	rs reshardState
 
 	// ctl serialises metadata changes: every control-plane change reads the
 	// current snapshot, stores its successor with compare-and-set, then
