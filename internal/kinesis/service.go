@@ -65,10 +65,11 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		"GetShardIterator": handle(svc.getShardIterator),
 		"GetRecords":       handle(svc.getRecords),
 		"ListShards":       handle(svc.listShards),
-		// Later releases: resharding, capacity modes, encryption, consumers.
-		"SplitShard":                 notImplemented[kinesisapi.SplitShardInput]("SplitShard"),
-		"MergeShards":                notImplemented[kinesisapi.MergeShardsInput]("MergeShards"),
-		"UpdateShardCount":           notImplemented[kinesisapi.UpdateShardCountInput]("UpdateShardCount"),
+		// Resharding.
+		"SplitShard":       handle(svc.splitShard),
+		"MergeShards":      handle(svc.mergeShards),
+		"UpdateShardCount": handle(svc.updateShardCount),
+		// Later releases: capacity modes, encryption, consumers.
 		"UpdateStreamMode":           notImplemented[kinesisapi.UpdateStreamModeInput]("UpdateStreamMode"),
 		"UpdateStreamWarmThroughput": notImplemented[kinesisapi.UpdateStreamWarmThroughputInput]("UpdateStreamWarmThroughput"),
 		"StartStreamEncryption":      notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),

@@ -93,8 +93,8 @@ func TestEveryOperationRegistered(t *testing.T) {
 
 func TestLaterOperationsSayNotImplemented(t *testing.T) {
 	a := newAPI(t)
-	a.fails("SplitShard", `{"StreamName":"s","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"5"}`,
-		http.StatusNotImplemented, "NotImplemented", "Millrace does not implement SplitShard yet")
+	a.fails("StartStreamEncryption", `{"StreamName":"s","EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}`,
+		http.StatusNotImplemented, "NotImplemented", "Millrace does not implement StartStreamEncryption yet")
 	// Bad input is still a validation error, as on AWS.
 	a.fails("SplitShard", `{"StreamName":"s","NewStartingHashKey":"5"}`, http.StatusBadRequest, "ValidationException", "shardToSplit")
 	a.fails("RegisterStreamConsumer", `{"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/s","ConsumerName":"c"}`,

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Operations that later work brings (resharding, consumers and
+// Operations that later work brings (consumers and
 // SubscribeToShard, encryption, mode changes, channels) must fail with a
 // clear API error rather than pretend to succeed, and must change nothing.
 func TestNotYetImplementedOperations(t *testing.T) {
@@ -24,18 +24,6 @@ func TestNotYetImplementedOperations(t *testing.T) {
 	consumerARN := aws.String(streamARN("fixed") + "/consumer/c1:1700000000")
 
 	calls := map[string]func(ctx context.Context) error{
-		"SplitShard": func(ctx context.Context) error {
-			_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: name, ShardToSplit: aws.String(shardID(0)), NewStartingHashKey: aws.String("1000")})
-			return err
-		},
-		"MergeShards": func(ctx context.Context) error {
-			_, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: name, ShardToMerge: aws.String(shardID(0)), AdjacentShardToMerge: aws.String(shardID(1))})
-			return err
-		},
-		"UpdateShardCount": func(ctx context.Context) error {
-			_, err := c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: name, TargetShardCount: aws.Int32(4), ScalingType: types.ScalingTypeUniformScaling})
-			return err
-		},
 		"UpdateStreamMode": func(ctx context.Context) error {
 			_, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
 			return err
