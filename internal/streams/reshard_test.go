@@ -1,0 +1,462 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// midKey returns the middle of a shard's hash key range.
+func midKey(sh *Shard) string {
+	m := new(big.Int).Add(sh.StartingHashKey.Big(), sh.EndingHashKey.Big())
+	return m.Rsh(m, 1).String()
+}
+
+func openByStart(t *testing.T, e *env, name string) []*Shard {
+	t.Helper()
+	return e.describe(name).OpenShards()
+}
+
+func TestSplitShardErrorsAndLineage(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(o *Options) { o.ShardLimit = 4 })
+	e.create("s", 2)
+	st := e.describe("s")
+	sh0 := st.Shards[0]
+
+	wantErr(t, e.s.SplitShard(ctx, ref("nope"), "shardId-000000000000", "5"), KindNotFound, "Stream nope under account "+acct+" not found.")
+	wantErr(t, e.s.SplitShard(ctx, ref("s"), "shardId-000000000007", "5"), KindNotFound,
+		"Could not find shard shardId-000000000007 in stream s under account "+acct+".")
+	for _, k := range []string{"0", "1", sh0.EndingHashKey.String(), sh0.StartingHashKey.Add1().String(), "340282366920938463463374607431768211456"} {
+		wantErr(t, e.s.SplitShard(ctx, ref("s"), "shardId-000000000000", k), KindInvalidArgument,
+			"NewStartingHashKey "+k+" used in SplitShard() on shard shardId-000000000000 in stream s under account "+acct+
+				" is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey "+sh0.EndingHashKey.String()+".")
+	}
+
+	put(t, e, "s", PutEntry{Data: []byte("before"), ExplicitHashKey: "10"})
+	if err := e.s.SplitShard(ctx, ref("s"), "shardId-000000000000", "2"); err != nil {
+		t.Fatal(err)
+	}
+	st = e.describe("s")
+	if len(st.Shards) != 4 || st.Status != StatusActive {
+		t.Fatalf("after split: %d shards, %s", len(st.Shards), st.Status)
+	}
+	p, lo, hi := st.Shards[0], st.Shards[2], st.Shards[3]
+	if p.IsOpen() || p.EndingSeq == 0 || st.EndingSequenceNumber(&p) == "" {
+		t.Errorf("parent not closed with its last record: %+v", p)
+	}
+	if lo.ParentIndex != 0 || hi.ParentIndex != 0 || lo.AdjacentParentIndex != -1 ||
+		lo.StartingHashKey.String() != "0" || lo.EndingHashKey.String() != "1" ||
+		hi.StartingHashKey.String() != "2" || hi.EndingHashKey != p.EndingHashKey {
+		t.Errorf("children %+v %+v", lo, hi)
+	}
+	wantErr(t, e.s.SplitShard(ctx, ref("s"), "shardId-000000000000", "5"), KindInvalidArgument,
+		"Shard shardId-000000000000 in stream s under account "+acct+" has already been merged or split, and thus is not eligible for merging or splitting.")
+	wantErr(t, e.s.MergeShards(ctx, ref("s"), "shardId-000000000000", "shardId-000000000001"), KindInvalidArgument,
+		"has already been merged or split")
+
+	// Three open shards; the limit of four allows one more split only.
+	if err := e.s.SplitShard(ctx, ref("s"), "shardId-000000000001", midKey(&st.Shards[1])); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, e.s.SplitShard(ctx, ref("s"), "shardId-000000000004", midKey(&e.describe("s").Shards[4])), KindLimitExceeded,
+		"This request would exceed the shard limit for the account "+acct+" in "+region+". Current shard count for the account: 4. Limit: 4. Number of additional shards that would have resulted from this request: 1.")
+
+	// The closed parent reads to its end, then names its children.
+	res := get(t, e, iter(t, e, "s", "shardId-000000000000", TrimHorizon, ""), 0)
+	if len(res.Records) != 1 || res.NextShardIterator != "" || len(res.ChildShards) != 2 ||
+		res.ChildShards[0].ShardID != "shardId-000000000002" || res.ChildShards[0].ParentShards[0] != "shardId-000000000000" {
+		t.Errorf("closed parent read: %+v", res)
+	}
+	res = get(t, e, iter(t, e, "s", "shardId-000000000000", Latest, ""), 0)
+	if len(res.Records) != 0 || res.NextShardIterator != "" || len(res.ChildShards) != 2 {
+		t.Errorf("LATEST on a closed parent: %+v", res)
+	}
+}
+
+func TestReshardRefusedOnDemandAndWhenNotActive(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(o *Options) { o.UpdateDelay = time.Hour })
+	if err := e.s.CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "od", Mode: ModeOnDemand}); err != nil {
+		t.Fatal(err)
+	}
+	msg := "Request is invalid. Stream od under account " + acct + " is in On-Demand mode."
+	wantErr(t, e.s.SplitShard(ctx, ref("od"), "shardId-000000000000", "5"), KindValidation, msg)
+	wantErr(t, e.s.MergeShards(ctx, ref("od"), "shardId-000000000000", "shardId-000000000001"), KindValidation, msg)
+	_, err := e.s.UpdateShardCount(ctx, ref("od"), 5, UniformScaling)
+	wantErr(t, err, KindValidation, msg)
+
+	e.create("p", 2)
+	if err := e.s.MergeShards(ctx, ref("p"), "shardId-000000000001", "shardId-000000000000"); err != nil {
+		t.Fatal(err)
+	}
+	st := e.describe("p")
+	if st.Status != StatusUpdating || len(st.OpenShards()) != 1 {
+		t.Fatalf("after merge: %s, %d open", st.Status, len(st.OpenShards()))
+	}
+	c := st.Shards[2]
+	if c.ParentIndex != 1 || c.AdjacentParentIndex != 0 || c.StartingHashKey != (HashKey{}) || c.EndingHashKey != MaxHashKey {
+		t.Errorf("merged child %+v", c)
+	}
+	// Writes and reads work while UPDATING, on the child.
+	r := put(t, e, "p", PutEntry{Data: []byte("x"), PartitionKey: "k"})
+	if r.Records[0].ShardID != "shardId-000000000002" {
+		t.Errorf("write during UPDATING went to %s", r.Records[0].ShardID)
+	}
+	notActive := "Stream p under account " + acct + " not ACTIVE, instead in state UPDATING"
+	wantErr(t, e.s.SplitShard(ctx, ref("p"), "shardId-000000000002", "5"), KindInUse, notActive)
+	_, err = e.s.UpdateShardCount(ctx, ref("p"), 2, UniformScaling)
+	wantErr(t, err, KindInUse, notActive)
+}
+
+func TestMergeShardsNotAdjacent(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.create("s", 3)
+	wantErr(t, e.s.MergeShards(ctx, ref("s"), "shardId-000000000000", "shardId-000000000002"), KindInvalidArgument,
+		"Shards shardId-000000000000 and shardId-000000000002 in stream s under account "+acct+" are not an adjacent pair of shards eligible for merging")
+	wantErr(t, e.s.MergeShards(ctx, ref("s"), "shardId-000000000001", "shardId-000000000001"), KindInvalidArgument, "not an adjacent pair")
+	wantErr(t, e.s.MergeShards(ctx, ref("s"), "shardId-000000000001", "shardId-000000000009"), KindNotFound,
+		"Could not find shard shardId-000000000009 in stream s under account "+acct+".")
+}
+
+// checkUniform checks that the open shards cover the hash key space with n
+// ranges within a hair of 2^128/n each.
+func checkUniform(t *testing.T, open []*Shard, n int) {
+	t.Helper()
+	if len(open) != n {
+		t.Fatalf("%d open shards, want %d", len(open), n)
+	}
+	starts, _ := InitialRanges(n)
+	width := new(big.Int).Div(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(int64(n)))
+	tol := new(big.Int).Rsh(width, 30)
+	next := HashKey{}
+	for i, sh := range open {
+		if sh.StartingHashKey != next {
+			t.Fatalf("shard %d starts at %s, want %s (gap or overlap)", i, sh.StartingHashKey, next)
+		}
+		d := new(big.Int).Sub(sh.StartingHashKey.Big(), starts[i].Big())
+		if d.Abs(d).Cmp(tol) > 0 {
+			t.Errorf("shard %d starts at %s, want about %s", i, sh.StartingHashKey, starts[i])
+		}
+		next = sh.EndingHashKey.Add1()
+	}
+	if open[n-1].EndingHashKey != MaxHashKey {
+		t.Errorf("last shard ends at %s", open[n-1].EndingHashKey)
+	}
+}
+
+func TestUpdateShardCountUniform(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, c := range []struct {
+		name  string
+		start int
+		steps []int
+	}{
+		{"a", 3, []int{6, 3, 5, 4, 8, 4, 7, 4, 2, 1}},
+		{"b", 4, []int{8, 4}},
+		{"c", 1, []int{2, 1, 2, 3}},
+	} {
+		e.create(c.name, c.start)
+		cur := c.start
+		for _, n := range c.steps {
+			res, err := e.s.UpdateShardCount(ctx, ref(c.name), n, UniformScaling)
+			if err != nil {
+				t.Fatalf("%s: %d -> %d: %v", c.name, cur, n, err)
+			}
+			if res.Current != cur || res.Target != n || res.Stream.Name != c.name {
+				t.Errorf("%s: result %+v", c.name, res)
+			}
+			checkUniform(t, openByStart(t, e, c.name), n)
+			cur = n
+		}
+	}
+	// Doubling and halving a uniform stream take one split or merge per
+	// shard: no short-lived shards.
+	st := e.describe("b")
+	if len(st.Shards) != 4+8+4 {
+		t.Errorf("4 -> 8 -> 4 made %d shards, want 16", len(st.Shards))
+	}
+}
+
+func TestUpdateShardCountLimits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(o *Options) { o.ShardLimit = 12 })
+	e.create("s", 3)
+	fail := "UpdateShardCount failed for stream s under account " + acct + ". "
+	_, err := e.s.UpdateShardCount(ctx, ref("s"), 7, UniformScaling)
+	wantErr(t, err, KindLimitExceeded, fail+"Cannot scale up to more than double the current open shard count: 3")
+	_, err = e.s.UpdateShardCount(ctx, ref("s"), 1, UniformScaling)
+	wantErr(t, err, KindLimitExceeded, fail+"Cannot scale down to less than half the current open shard count: 3")
+	_, err = e.s.UpdateShardCount(ctx, ref("s"), 3, "SPLIT")
+	wantErr(t, err, KindValidation, "Member must satisfy enum value set: [UNIFORM_SCALING]")
+	e.create("t", 8)
+	_, err = e.s.UpdateShardCount(ctx, ref("s"), 6, UniformScaling)
+	wantErr(t, err, KindLimitExceeded, "Current shard count for the account: 11. Limit: 12. Number of additional shards that would have resulted from this request: 3.")
+
+	// Ten calls per rolling 24 hours.
+	for i := 0; i < 10; i++ {
+		if _, err := e.s.UpdateShardCount(ctx, ref("s"), 3+i%2, UniformScaling); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		e.clk.advance(time.Hour)
+	}
+	_, err = e.s.UpdateShardCount(ctx, ref("s"), 4, UniformScaling)
+	wantErr(t, err, KindLimitExceeded, fail+"Cannot update the shard count more than 10 times in a rolling 24 hour period.")
+	e.clk.advance(15 * time.Hour) // the first call is now 25 h old
+	if _, err := e.s.UpdateShardCount(ctx, ref("s"), 4, UniformScaling); err != nil {
+		t.Fatalf("after the window moved: %v", err)
+	}
+	// The history survives a restart: nine calls are in the window now.
+	e.restart(func(o *Options) { o.ShardLimit = 12 })
+	if _, err := e.s.UpdateShardCount(ctx, ref("s"), 3, UniformScaling); err != nil {
+		t.Fatalf("tenth call in the window: %v", err)
+	}
+	_, err = e.s.UpdateShardCount(ctx, ref("s"), 4, UniformScaling)
+	wantErr(t, err, KindLimitExceeded, "more than 10 times")
+}
+
+func TestExpiredClosedShardReclaimed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.create("s", 1)
+	put(t, e, "s", PutEntry{Data: []byte("old"), PartitionKey: "k"})
+	if err := e.s.SplitShard(ctx, ref("s"), "shardId-000000000000", midKey(&e.describe("s").Shards[0])); err != nil {
+		t.Fatal(err)
+	}
+	it := iter(t, e, "s", "shardId-000000000000", TrimHorizon, "")
+	e.clk.advance(25 * time.Hour)
+	e.s.trimAll(ctx)
+	st := e.describe("s")
+	if !e.log.wasDeleted(st.Key(0)) || e.log.wasDeleted(st.Key(1)) {
+		t.Errorf("reclaimed: parent %v, child %v", e.log.wasDeleted(st.Key(0)), e.log.wasDeleted(st.Key(1)))
+	}
+	page, err := e.s.ListShards(ListShardsParams{Ref: ref("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Shards) != 2 || page.Shards[0].Index != 1 {
+		t.Errorf("listing after expiry: %d shards", len(page.Shards))
+	}
+	// A reader still holding an iterator on the parent moves on to the
+	// children.
+	e.clk.advance(-25*time.Hour + time.Minute)
+	res := get(t, e, it, 0)
+	if len(res.Records) != 0 || res.NextShardIterator != "" || len(res.ChildShards) != 2 {
+		t.Errorf("read of a reclaimed shard: %+v", res)
+	}
+}
+
+// readLineage reads every shard of a stream from the trim horizon, each
+// parent to its end before any of its children (following ChildShards and
+// ParentIndex), and returns the data of every record in read order per
+// partition key.
+func readLineage(t *testing.T, e *env, name string) map[string][]string {
+	t.Helper()
+	st := e.describe(name)
+	done := map[string]bool{}
+	started := map[string]bool{}
+	var queue []string
+	for i := range st.Shards {
+		if st.Shards[i].ParentIndex < 0 {
+			queue = append(queue, st.Shards[i].ID())
+			started[st.Shards[i].ID()] = true
+		}
+	}
+	parents := func(id string) []string {
+		idx, _ := parseShardID(id)
+		sh := &e.describe(name).Shards[idx]
+		var out []string
+		for _, p := range []int64{sh.ParentIndex, sh.AdjacentParentIndex} {
+			if p >= 0 {
+				out = append(out, fmt.Sprintf("shardId-%012d", p))
+			}
+		}
+		return out
+	}
+	byKey := map[string][]string{}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		it := iter(t, e, name, id, TrimHorizon, "")
+		for it != "" {
+			res := get(t, e, it, 1000)
+			for _, r := range res.Records {
+				byKey[r.PartitionKey] = append(byKey[r.PartitionKey], string(r.Data))
+			}
+			it = res.NextShardIterator
+			if it != "" && len(res.Records) == 0 {
+				if sh := &e.describe(name).Shards[mustIdx(id)]; sh.IsOpen() {
+					break // caught up with an open shard
+				}
+			}
+			for _, c := range res.ChildShards {
+				if started[c.ShardID] {
+					continue
+				}
+				ready := true
+				for _, p := range parents(c.ShardID) {
+					if p != id && !done[p] {
+						ready = false
+					}
+				}
+				if ready {
+					started[c.ShardID] = true
+					queue = append(queue, c.ShardID)
+				}
+			}
+		}
+		done[id] = true
+	}
+	if len(started) != len(e.describe(name).Shards) {
+		t.Errorf("lineage reached %d of %d shards", len(started), len(e.describe(name).Shards))
+	}
+	return byKey
+}
+
+func mustIdx(id string) uint32 { idx, _ := parseShardID(id); return idx }
+
+// checkExactlyOnce checks that each key's records are the counters 0..n-1
+// in order.
+func checkExactlyOnce(t *testing.T, byKey map[string][]string, acked map[string]int) {
+	t.Helper()
+	total := 0
+	for k, n := range acked {
+		got := byKey[k]
+		total += n
+		if len(got) != n {
+			t.Errorf("key %s: read %d records, %d acknowledged", k, len(got), n)
+		}
+		for i, d := range got {
+			if want := k + ":" + strconv.Itoa(i); d != want {
+				t.Errorf("key %s: record %d is %q, want %q", k, i, d, want)
+				break
+			}
+		}
+	}
+	if len(byKey) != len(acked) {
+		t.Errorf("read %d keys, wrote %d", len(byKey), len(acked))
+	}
+	if total == 0 {
+		t.Error("nothing was written")
+	}
+}
+
+// Concurrent writers keep putting while the stream is split, merged and
+// scaled; a reader that follows the lineage sees every acknowledged record
+// once, in order per partition key.
+func TestReshardReadThroughWithConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.create("s", 2)
+	const writers, keysPerWriter = 4, 12
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	acked := make([]map[string]int, writers)
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		acked[w] = map[string]int{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; ; round++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var entries []PutEntry
+				for k := 0; k < keysPerWriter; k++ {
+					key := fmt.Sprintf("w%d-k%d", w, k)
+					entries = append(entries, PutEntry{PartitionKey: key, Data: []byte(key + ":" + strconv.Itoa(acked[w][key]))})
+				}
+				if round%3 == 0 {
+					// One PutRecord per key.
+					for _, en := range entries {
+						if _, _, err := e.s.PutRecord(ctx, ref("s"), en, ""); err != nil {
+							errs <- err
+							return
+						}
+						acked[w][en.PartitionKey]++
+					}
+					continue
+				}
+				res, err := e.s.PutRecords(ctx, ref("s"), entries)
+				if err != nil || res.FailedCount != 0 {
+					errs <- fmt.Errorf("PutRecords: %v, %d failed", err, res.FailedCount)
+					return
+				}
+				for _, en := range entries {
+					acked[w][en.PartitionKey]++
+				}
+			}
+		}()
+	}
+	waitWrites := func() {
+		n := e.log.count()
+		for e.log.count() < n+40 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	reshards := []func() error{
+		func() error {
+			sh := openByStart(t, e, "s")[0]
+			return e.s.SplitShard(ctx, ref("s"), sh.ID(), midKey(sh))
+		},
+		func() error {
+			o := openByStart(t, e, "s")
+			return e.s.MergeShards(ctx, ref("s"), o[1].ID(), o[0].ID())
+		},
+		func() error { _, err := e.s.UpdateShardCount(ctx, ref("s"), 4, UniformScaling); return err },
+		func() error {
+			sh := openByStart(t, e, "s")[2]
+			return e.s.SplitShard(ctx, ref("s"), sh.ID(), midKey(sh))
+		},
+		func() error { _, err := e.s.UpdateShardCount(ctx, ref("s"), 3, UniformScaling); return err },
+		func() error {
+			o := openByStart(t, e, "s")
+			return e.s.MergeShards(ctx, ref("s"), o[1].ID(), o[2].ID())
+		},
+		func() error { _, err := e.s.UpdateShardCount(ctx, ref("s"), 4, UniformScaling); return err },
+	}
+	for i, f := range reshards {
+		waitWrites()
+		if err := f(); err != nil {
+			t.Fatalf("reshard %d: %v", i, err)
+		}
+	}
+	waitWrites()
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all := map[string]int{}
+	for _, m := range acked {
+		for k, n := range m {
+			all[k] = n
+		}
+	}
+	checkExactlyOnce(t, readLineage(t, e, "s"), all)
+	if st := e.describe("s"); len(st.Shards) < 10 || !strings.HasPrefix(st.Shards[len(st.Shards)-1].ID(), "shardId-") {
+		t.Errorf("only %d shards after the reshards", len(st.Shards))
+	}
+}
+
+// count returns how many records the log holds.
+func (l *memLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, rs := range l.recs {
+		n += len(rs)
+	}
+	return n
+}
