@@ -11,7 +11,7 @@ import (
 // bigSeq builds the number from its hex layout with math/big, independently
 // of the bit packing under test.
 func bigSeq(n seqNum) string {
-	hex := fmt.Sprintf("2%09x%x%016x00%09x%08x2", n.ShardCreateSecs, n.Shard&0xf, n.Index, n.RecordSecs, n.Shard)
+	hex := fmt.Sprintf("2%09x%x%016x%02x%09x%08x2", n.ShardCreateSecs, n.Shard&0xf, n.Index, n.StreamTag, n.RecordSecs, n.Shard)
 	v, _ := new(big.Int).SetString(hex, 16)
 	return v.String()
 }
