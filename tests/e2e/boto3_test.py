@@ -213,8 +213,9 @@ def flow():
     check(code == "ResourceInUseException", f"duplicate stream: {code}")
     code, msg = error_code(k.create_stream, StreamName="bad name!", ShardCount=1)
     check(code == "ValidationException" and "streamName" in msg, f"invalid name: {code} {msg}")
-    code, _ = error_code(k.split_shard, StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey="1000")
-    check(code is not None, "split_shard succeeded though resharding is not available")
+    code, msg = error_code(k.split_shard, StreamName=stream, ShardToSplit="shardId-000000000000", NewStartingHashKey="1")
+    check(code == "InvalidArgumentException" and "is not both greater than one plus the shard's StartingHashKey" in msg,
+          f"split_shard at hash key 1: {code} {msg}")
 
     step("delete_stream + stream_not_exists waiter")
     k.delete_stream(StreamName=stream)

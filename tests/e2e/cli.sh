@@ -125,6 +125,59 @@ read -r limit open <<<"$out"
 [[ "$limit" =~ ^[0-9]+$ && "$open" =~ ^[0-9]+$ && "$open" -ge 2 && "$limit" -ge "$open" ]] ||
 	fail "describe-limits: ShardLimit '$limit', OpenShardCount '$open'"
 
+rs="$stream-rs"
+ids() { tr '\t' ' '; }
+step "resharding: create-stream $rs (2 shards)"
+k create-stream --stream-name "$rs" --shard-count 2 >/dev/null
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$rs"
+k put-record --stream-name "$rs" --partition-key p --explicit-hash-key 1 --data "before split" >/dev/null
+
+step "split-shard shardId-000000000000 at 2^126"
+k split-shard --stream-name "$rs" --shard-to-split shardId-000000000000 --new-starting-hash-key 85070591730234615865843651857942052864 >/dev/null
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$rs"
+expect "open shards after split" "$(kq 'Shards[].ShardId' list-shards --stream-name "$rs" --shard-filter Type=AT_LATEST | ids)" \
+	"shardId-000000000001 shardId-000000000002 shardId-000000000003"
+expect "children's parent" "$(kq 'StreamDescription.Shards[?ShardId==`shardId-000000000003`].ParentShardId' describe-stream --stream-name "$rs")" shardId-000000000000
+
+step "merge-shards shardId-000000000003 + shardId-000000000001"
+k merge-shards --stream-name "$rs" --shard-to-merge shardId-000000000003 --adjacent-shard-to-merge shardId-000000000001 >/dev/null
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$rs"
+expect "merged child's parents" \
+	"$(kq 'Shards[?ShardId==`shardId-000000000004`].[ParentShardId,AdjacentParentShardId]' list-shards --stream-name "$rs" | ids)" \
+	"shardId-000000000003 shardId-000000000001"
+
+step "list-shards with filters after resharding"
+expect "FROM_TRIM_HORIZON" "$(kq 'length(Shards)' list-shards --stream-name "$rs" --shard-filter Type=FROM_TRIM_HORIZON)" 5
+expect "AT_LATEST" "$(kq 'Shards[].ShardId' list-shards --stream-name "$rs" --shard-filter Type=AT_LATEST | ids)" "shardId-000000000002 shardId-000000000004"
+expect "AT_TRIM_HORIZON" "$(kq 'Shards[].ShardId' list-shards --stream-name "$rs" --shard-filter Type=AT_TRIM_HORIZON | ids)" "shardId-000000000000 shardId-000000000001"
+expect "AFTER_SHARD_ID" "$(kq 'Shards[].ShardId' list-shards --stream-name "$rs" --shard-filter Type=AFTER_SHARD_ID,ShardId=shardId-000000000002 | ids)" \
+	"shardId-000000000003 shardId-000000000004"
+sleep 1 # AT_TIMESTAMP takes whole seconds here: ask about a second after the merge
+expect "AT_TIMESTAMP (now)" "$(kq 'Shards[].ShardId' list-shards --stream-name "$rs" --shard-filter "Type=AT_TIMESTAMP,Timestamp=$(date +%s)" | ids)" \
+	"shardId-000000000002 shardId-000000000004"
+
+step "get-records to the end of a closed shard: ChildShards, no NextShardIterator"
+it=$(kq ShardIterator get-shard-iterator --stream-name "$rs" --shard-id shardId-000000000000 --shard-iterator-type TRIM_HORIZON)
+out=$(k get-records --shard-iterator "$it")
+expect "end of closed shard" \
+	"$(printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["Records"]), "NextShardIterator" in d, [c["ShardId"] for c in d.get("ChildShards", [])])')" \
+	"1 False ['shardId-000000000002', 'shardId-000000000003']"
+
+step "update-shard-count 2 -> 4"
+expect "update-shard-count" "$(kq '[CurrentShardCount,TargetShardCount]' update-shard-count --stream-name "$rs" --target-shard-count 4 --scaling-type UNIFORM_SCALING | ids)" "2 4"
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$rs"
+expect "open shards after update-shard-count" "$(kq 'length(Shards)' list-shards --stream-name "$rs" --shard-filter Type=AT_LATEST)" 4
+expect "OpenShardCount" "$(kq StreamDescriptionSummary.OpenShardCount describe-stream-summary --stream-name "$rs")" 4
+
+step "errors: split a closed shard, scale beyond double"
+rc=0
+errout=$(k split-shard --stream-name "$rs" --shard-to-split shardId-000000000000 --new-starting-hash-key 5 2>&1 >/dev/null) || rc=$?
+[[ $rc -ne 0 && "$errout" == *InvalidArgumentException* && "$errout" == *"already been merged or split"* ]] || fail "split of a closed shard: exit $rc, $errout"
+rc=0
+errout=$(k update-shard-count --stream-name "$rs" --target-shard-count 9 --scaling-type UNIFORM_SCALING 2>&1 >/dev/null) || rc=$?
+[[ $rc -ne 0 && "$errout" == *LimitExceededException* ]] || fail "update-shard-count beyond double: exit $rc, $errout"
+k delete-stream --stream-name "$rs" >/dev/null
+
 step "errors: unknown stream, duplicate stream, retention below 24 h"
 rc=0
 errout=$(k describe-stream --stream-name "no-such-stream-$$" 2>&1 >/dev/null) || rc=$?
