@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		err = serve(ctx, rest, stdout, stderr, lookupEnv)
 	case "version":
 		err = version(rest, stdout)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "help":
 		err = help(rest, stdout)
 	default:
@@ -82,6 +84,9 @@ func help(args []string, stdout io.Writer) error {
 		case "serve":
 		case "version":
 			fmt.Fprint(stdout, versionHelp)
+			return nil
+		case "bench":
+			writeBenchHelp(stdout)
 			return nil
 		default:
 			return usageError{fmt.Errorf("no help for unknown command %q", args[0])}

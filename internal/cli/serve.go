@@ -46,6 +46,7 @@ with data kept durably in an embedded store.
 Usage:
   millrace [serve] [flags]   start the server (serve is the default command)
   millrace version           print the version
+  millrace bench [flags]     benchmark a Kinesis endpoint (see millrace help bench)
   millrace help [command]    show help
 
 The server logs one line when it is ready (its endpoint and data location),

@@ -1,0 +1,365 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+)
+
+// putOutcome is what one put call returned: codes[i] is "" for a record
+// that was stored and its ErrorCode otherwise. err is set when the whole
+// call failed (then no record counts as stored).
+type putOutcome struct {
+	codes []string
+	err   error
+}
+
+// dataClient is the measured part of a client: the data-plane calls.
+type dataClient interface {
+	// putRecords sends the batch; slots are the records to send, already
+	// stamped.
+	putRecords(ctx context.Context, w *workerState) putOutcome
+	// putRecord sends slots[0] alone.
+	putRecord(ctx context.Context, w *workerState) putOutcome
+	getRecords(ctx context.Context, iterator string, limit int) (recs [][]byte, next string, behind int64, err error)
+}
+
+// httpClient is the tuned transport both client modes use: enough idle
+// connections for every worker, no compression, large buffers.
+func httpClient(workers int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4 * workers,
+		MaxIdleConnsPerHost: 4 * workers,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		WriteBufferSize:     256 << 10,
+		ReadBufferSize:      256 << 10,
+	}}
+}
+
+// newSDKClient is an aws-sdk-go-v2 Kinesis client for the endpoint, without
+// retries, so that every throttle and error is counted.
+func newSDKClient(cfg *Config) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		BaseEndpoint:     aws.String(cfg.Endpoint),
+		Region:           cfg.Region,
+		Credentials:      credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       httpClient(cfg.Workers),
+	})
+}
+
+// sdkClient measures the server through the AWS SDK, as applications use it.
+type sdkClient struct {
+	c      *kinesis.Client
+	stream string
+}
+
+func (s *sdkClient) putRecords(ctx context.Context, w *workerState) putOutcome {
+	entries := w.sdkEntries[:0]
+	for i := range w.slots {
+		entries = append(entries, types.PutRecordsRequestEntry{Data: w.slots[i].data, PartitionKey: aws.String(w.slots[i].pk)})
+	}
+	w.sdkEntries = entries
+	out, err := s.c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
+	if err != nil {
+		return putOutcome{err: err}
+	}
+	codes := w.codes[:0]
+	for _, r := range out.Records {
+		codes = append(codes, aws.ToString(r.ErrorCode))
+	}
+	if len(codes) != len(entries) {
+		return putOutcome{err: fmt.Errorf("PutRecords answered %d results for %d records", len(codes), len(entries))}
+	}
+	return putOutcome{codes: codes}
+}
+
+func (s *sdkClient) putRecord(ctx context.Context, w *workerState) putOutcome {
+	sl := &w.slots[0]
+	if _, err := s.c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.stream), Data: sl.data, PartitionKey: aws.String(sl.pk)}); err != nil {
+		return putOutcome{err: err}
+	}
+	return putOutcome{codes: append(w.codes[:0], "")}
+}
+
+func (s *sdkClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, string, int64, error) {
+	out, err := s.c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(int32(limit))})
+	if err != nil {
+		return nil, "", 0, err
+	}
+	recs := make([][]byte, len(out.Records))
+	for i := range out.Records {
+		recs[i] = out.Records[i].Data
+	}
+	return recs, aws.ToString(out.NextShardIterator), aws.ToInt64(out.MillisBehindLatest), nil
+}
+
+// rawClient sends JSON bodies it builds by patching record headers into a
+// pre-encoded template, signed once per worker and minute with an unsigned
+// payload, over the tuned transport: the client costs a few microseconds
+// per call, so the server is what is measured.
+type rawClient struct {
+	http     *http.Client
+	endpoint string
+	region   string
+	creds    aws.Credentials
+	signer   *v4.Signer
+	stream   string
+}
+
+func newRawClient(cfg *Config, stream string) *rawClient {
+	return &rawClient{
+		http:     httpClient(cfg.Workers),
+		endpoint: strings.TrimRight(cfg.Endpoint, "/") + "/",
+		region:   cfg.Region,
+		creds:    aws.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey},
+		signer:   v4.NewSigner(),
+		stream:   stream,
+	}
+}
+
+// rawBody is a worker's pre-encoded request: the JSON text and, for each
+// record, the offset of its Data's first base64 character.
+type rawBody struct {
+	json    []byte
+	offsets []int
+	headers http.Header
+	signed  time.Time
+}
+
+// buildRawBody encodes the request for the worker's slots. The first 12
+// bytes of a record (its header) are 16 base64 characters that encode on
+// their own, so stamping a new header rewrites just those.
+func buildRawBody(stream string, slots []slot, single bool) *rawBody {
+	var b bytes.Buffer
+	rb := &rawBody{}
+	name, _ := json.Marshal(stream)
+	b.WriteString(`{"StreamName":`)
+	b.Write(name)
+	writeRecord := func(s *slot) {
+		b.WriteString(`"Data":"`)
+		rb.offsets = append(rb.offsets, b.Len())
+		enc := base64.StdEncoding.EncodeToString(s.data)
+		b.WriteString(enc)
+		b.WriteString(`","PartitionKey":"`)
+		b.WriteString(s.pk) // hex digits: no escaping needed
+		b.WriteByte('"')
+	}
+	if single {
+		b.WriteByte(',')
+		writeRecord(&slots[0])
+		b.WriteByte('}')
+	} else {
+		b.WriteString(`,"Records":[`)
+		for i := range slots {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('{')
+			writeRecord(&slots[i])
+			b.WriteByte('}')
+		}
+		b.WriteString(`]}`)
+	}
+	rb.json = b.Bytes()
+	return rb
+}
+
+// restamp rewrites each record's header characters in the body.
+func (rb *rawBody) restamp(slots []slot) {
+	for i, off := range rb.offsets {
+		base64.StdEncoding.Encode(rb.json[off:off+16], slots[i].data[:headerLen])
+	}
+}
+
+// sign returns the request headers, signing again once a minute.
+func (r *rawClient) sign(ctx context.Context, rb *rawBody, target string) (http.Header, error) {
+	now := time.Now()
+	if rb.headers != nil && now.Sub(rb.signed) < time.Minute {
+		return rb.headers, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+target)
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := r.signer.SignHTTP(ctx, r.creds, req, "UNSIGNED-PAYLOAD", "kinesis", r.region, now); err != nil {
+		return nil, err
+	}
+	rb.headers, rb.signed = req.Header, now
+	return rb.headers, nil
+}
+
+// post sends body and returns the response body of a 200, or an error
+// naming the AWS error code.
+func (r *rawClient) post(ctx context.Context, headers http.Header, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = headers.Clone()
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, rawAPIError(resp, data)
+	}
+	return data, nil
+}
+
+// apiError is an AWS error response seen by the raw client.
+type apiError struct {
+	code, message string
+	status        int
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", e.code, e.status, e.message)
+}
+
+func rawAPIError(resp *http.Response, body []byte) error {
+	var env struct {
+		Type     string `json:"__type"`
+		Message  string `json:"message"`
+		MessageU string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &env)
+	code := env.Type
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	if code == "" {
+		code = resp.Header.Get("X-Amzn-ErrorType")
+		code, _, _ = strings.Cut(code, ":")
+	}
+	if code == "" {
+		code = "HTTP" + strconv.Itoa(resp.StatusCode)
+	}
+	return &apiError{code: code, message: env.Message + env.MessageU, status: resp.StatusCode}
+}
+
+func (r *rawClient) putRecords(ctx context.Context, w *workerState) putOutcome {
+	w.raw.restamp(w.slots)
+	h, err := r.sign(ctx, w.raw, "PutRecords")
+	if err != nil {
+		return putOutcome{err: err}
+	}
+	resp, err := r.post(ctx, h, w.raw.json)
+	if err != nil {
+		return putOutcome{err: err}
+	}
+	codes := w.codes[:0]
+	if bytes.Contains(resp, []byte(`"FailedRecordCount":0`)) {
+		for range w.slots {
+			codes = append(codes, "")
+		}
+		return putOutcome{codes: codes}
+	}
+	var out struct {
+		Records []struct{ ErrorCode string }
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return putOutcome{err: fmt.Errorf("decoding PutRecords response: %w", err)}
+	}
+	if len(out.Records) != len(w.slots) {
+		return putOutcome{err: fmt.Errorf("PutRecords answered %d results for %d records", len(out.Records), len(w.slots))}
+	}
+	for _, rec := range out.Records {
+		codes = append(codes, rec.ErrorCode)
+	}
+	return putOutcome{codes: codes}
+}
+
+func (r *rawClient) putRecord(ctx context.Context, w *workerState) putOutcome {
+	w.raw.restamp(w.slots[:1])
+	h, err := r.sign(ctx, w.raw, "PutRecord")
+	if err != nil {
+		return putOutcome{err: err}
+	}
+	if _, err := r.post(ctx, h, w.raw.json); err != nil {
+		return putOutcome{err: err}
+	}
+	return putOutcome{codes: append(w.codes[:0], "")}
+}
+
+func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, string, int64, error) {
+	body, _ := json.Marshal(map[string]any{"ShardIterator": iterator, "Limit": limit})
+	rb := &rawBody{}
+	h, err := r.sign(ctx, rb, "GetRecords")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	resp, err := r.post(ctx, h, body)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	var out struct {
+		Records []struct {
+			Data []byte
+		}
+		NextShardIterator  string
+		MillisBehindLatest int64
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, "", 0, fmt.Errorf("decoding GetRecords response: %w", err)
+	}
+	recs := make([][]byte, len(out.Records))
+	for i := range out.Records {
+		recs[i] = out.Records[i].Data
+	}
+	return recs, out.NextShardIterator, out.MillisBehindLatest, nil
+}
+
+// errorCode names an error for the error table: the AWS error code, or the
+// kind of transport failure.
+func errorCode(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.code
+	}
+	var se smithy.APIError
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "Canceled"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return "Timeout"
+		}
+		return "NetworkError"
+	}
+	return "ClientError"
+}

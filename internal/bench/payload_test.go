@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestStampAndParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := newSlot(rng, 100)
+	id := recordID(7, 3, 12345)
+	s.stamp(id)
+	got, ok := parseRecord(s.data)
+	if !ok || got != id {
+		t.Fatalf("parse: %x %v, want %x", got, ok, id)
+	}
+	for _, i := range []int{0, 9, 50, 99} {
+		c := append([]byte(nil), s.data...)
+		c[i] ^= 1
+		if _, ok := parseRecord(c); ok {
+			t.Errorf("flipped byte %d not detected", i)
+		}
+	}
+	if _, ok := parseRecord(s.data[:8]); ok {
+		t.Error("short record accepted")
+	}
+}
+
+// The raw body is valid JSON whose records decode to the stamped slots.
+func TestRawBodyRestamp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	slots := []slot{newSlot(rng, 1024), newSlot(rng, 17)}
+	rb := buildRawBody(`str"eam`, slots, false)
+	for i := range slots {
+		slots[i].stamp(recordID(1, 0, uint32(i+40)))
+	}
+	rb.restamp(slots)
+	var in struct {
+		StreamName string
+		Records    []struct {
+			Data         string
+			PartitionKey string
+		}
+	}
+	if err := json.Unmarshal(rb.json, &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.StreamName != `str"eam` || len(in.Records) != 2 {
+		t.Fatalf("%+v", in)
+	}
+	for i, r := range in.Records {
+		d, err := base64.StdEncoding.DecodeString(r.Data)
+		if err != nil || string(d) != string(slots[i].data) || r.PartitionKey != slots[i].pk {
+			t.Fatalf("record %d does not match its slot (%v)", i, err)
+		}
+	}
+}
+
+func TestBitset(t *testing.T) {
+	var b bitset
+	for _, n := range []uint32{0, 63, 64, 1000} {
+		if b.set(n) {
+			t.Fatalf("%d already set", n)
+		}
+		if !b.set(n) || !b.has(n) {
+			t.Fatalf("%d not set", n)
+		}
+	}
+	if b.has(1) || b.has(5000) {
+		t.Fatal("unexpected member")
+	}
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/millrace/millrace/internal/bench"
+	"github.com/millrace/millrace/internal/server/servertest"
+)
+
+func TestBenchHelpListsEveryFlag(t *testing.T) {
+	for _, args := range [][]string{{"bench", "--help"}, {"help", "bench"}} {
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+		cfg := bench.Defaults()
+		var j bool
+		fs := flag.NewFlagSet("", flag.ContinueOnError)
+		benchFlags(fs, &cfg, &j)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, f.Usage) {
+				t.Errorf("%q: help lacks --%s", args, f.Name)
+			}
+		})
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--client", "curl"}, `client: "curl" must be sdk or raw`},
+		{[]string{"bench", "--batch", "0"}, "batch: 0 must be between 1 and 500"},
+		{[]string{"bench", "--nope"}, "flag provided but not defined"},
+		{[]string{"bench", "stray"}, `unexpected argument "stray"`},
+	} {
+		code, _, errOut := runCLI(t, nil, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q", tt.args, code, errOut)
+		}
+	}
+}
+
+func TestBenchJSON(t *testing.T) {
+	srv := servertest.Start(t)
+	code, out, errOut := runCLI(t, nil, "bench", "--endpoint", srv.URL, "--client", "raw",
+		"--duration", "0", "--records", "200", "--batch", "100", "--size", "64", "--shards", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var res bench.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Write.Records != 200 || res.Read == nil || res.Read.Verified != 200 {
+		t.Fatalf("result %+v", res)
+	}
+	code, out, _ = runCLI(t, nil, "bench", "--endpoint", srv.URL, "--duration", "0", "--records", "10", "--batch", "5", "--size", "16", "--shards", "1")
+	if code != 0 || !strings.Contains(out, "records/s") || !strings.Contains(out, "verified") {
+		t.Fatalf("exit %d, table %q", code, out)
+	}
+}
