@@ -228,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			write(wctx, &cfg, dc, w, tag, &cnt, &budget, interval, start)
+			write(wctx, ctx, &cfg, dc, w, tag, &cnt, &budget, interval, start)
 		}()
 	}
 	wg.Wait()
@@ -261,8 +261,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// write is one worker's loop.
-func write(ctx context.Context, cfg *Config, dc dataClient, w *workerState, tag uint16, cnt *counters, budget *atomic.Int64, interval time.Duration, start time.Time) {
+// write is one worker's loop. It starts calls while ctx lasts; calls run
+// under callCtx, so that the end of the run does not cut off a call in
+// flight (which would count as failed although the server may store it).
+func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerState, tag uint16, cnt *counters, budget *atomic.Int64, interval time.Duration, start time.Time) {
 	n := len(w.slots)
 	next := start
 	for ctx.Err() == nil {
@@ -289,14 +291,13 @@ func write(ctx context.Context, cfg *Config, dc dataClient, w *workerState, tag 
 		t0 := time.Now()
 		var out putOutcome
 		if cfg.Op == OpPutRecord {
-			out = dc.putRecord(ctx, w)
+			out = dc.putRecord(callCtx, w)
 		} else {
-			out = dc.putRecords(ctx, w)
+			out = dc.putRecords(callCtx, w)
 		}
 		lat := time.Since(t0)
 		if out.err != nil {
-			if ctx.Err() != nil {
-				// Cut off by the end of the run: not a server error.
+			if callCtx.Err() != nil {
 				return
 			}
 			w.errors[errorCode(out.err)]++

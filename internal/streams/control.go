@@ -31,6 +31,8 @@ type CreateParams struct {
 	// MaxRecordSizeKiB is 0 when the request gives none.
 	MaxRecordSizeKiB int
 	Tags             map[string]string
+	// WarmThroughputMiBps is 0 when the request gives none (capacity.go).
+	WarmThroughputMiBps int
 }
 
 // CreateStream creates a stream. It is CREATING until CreateDelay passes
@@ -38,6 +40,9 @@ type CreateParams struct {
 func (s *Streams) CreateStream(ctx context.Context, p CreateParams) error {
 	mode, shards, err := createShape(p)
 	if err != nil {
+		return err
+	}
+	if shards, err = s.createShards(p, mode, shards); err != nil {
 		return err
 	}
 	if err := validateTags(p.Tags, "create stream "+p.Name, p.Account); err != nil {
@@ -73,7 +78,8 @@ func (s *Streams) CreateStream(ctx context.Context, p CreateParams) error {
 		ARN:  StreamARN(p.Region, p.Account, p.Name),
 		Mode: mode, CreatedAt: now,
 		RetentionHours: DefaultRetentionHours, MaxRecordSizeKiB: maxKiB,
-		Shards: newShards(shards, now),
+		Shards:              newShards(shards, now),
+		WarmThroughputMiBps: p.WarmThroughputMiBps,
 	}
 	if len(p.Tags) > 0 {
 		st.Tags = make(map[string]string, len(p.Tags))

@@ -108,6 +108,9 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	if err != nil {
 		return PutResult{}, "", err
 	}
+	if err := s.admitPut(st, sh, &e); err != nil {
+		return PutResult{}, "", err
+	}
 	entry := []storage.Entry{{PartitionKey: []byte(e.PartitionKey), Data: e.Data}}
 	res, err := s.log.Append(ctx, st.Key(sh.Index), now.UnixMilli(), entry)
 	if err != nil {
@@ -169,8 +172,17 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		g.idx = append(g.idx, i)
 		g.entries = append(g.entries, storage.Entry{PartitionKey: []byte(entries[i].PartitionKey), Data: entries[i].Data})
 	}
+	// Throughput limits and injected faults refuse entries before they are
+	// written (throttle.go).
+	out := &PutRecordsResult{Records: make([]PutResult, len(entries)), EncryptionType: encryptionType(st)}
+	for _, g := range groups {
+		g.idx, g.entries = s.admitPutGroup(st, g.sh, entries, g.idx, g.entries, out)
+	}
 	arrival := s.now().UnixMilli()
 	appendGroup := func(g *group) {
+		if len(g.entries) == 0 {
+			return
+		}
 		g.res, g.err = s.log.Append(ctx, st.Key(g.sh.Index), arrival, g.entries)
 	}
 	if len(groups) == 1 {
@@ -187,7 +199,6 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		wg.Wait()
 	}
 
-	out := &PutRecordsResult{Records: make([]PutResult, len(entries)), EncryptionType: encryptionType(st)}
 	for _, g := range groups {
 		if g.err != nil {
 			s.logger.Error("appending records failed", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx), "err", g.err)
@@ -436,6 +447,10 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 	}
 	sh := &st.Shards[it.Shard]
 	key := st.Key(sh.Index)
+	lim, err := s.admitGet(st, sh)
+	if err != nil {
+		return nil, err
+	}
 	out := &GetRecordsResult{}
 	pos := it.Position
 
@@ -483,6 +498,7 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		})
 		next = r.Seq + 1
 	}
+	s.chargeGet(lim, out.Records)
 	if !sh.IsOpen() && len(recs) == 0 {
 		// Nothing left at or after the position in a closed shard: its
 		// records are all read, or expired and reclaimed.

@@ -70,6 +70,11 @@ type Stream struct {
 	// ShardCountUpdates are the times (ms) of the UpdateShardCount calls of
 	// the last 24 hours, for the calls-per-day limit. Never changed in place.
 	ShardCountUpdates []int64 `json:"shardCountUpdates,omitempty"`
+	// WarmThroughputMiBps is an on-demand stream's warm throughput target
+	// (0: none); ModeSwitches the times (ms) of the capacity-mode changes of
+	// the last 24 hours. Never changed in place.
+	WarmThroughputMiBps int     `json:"warmThroughputMiBps,omitempty"`
+	ModeSwitches        []int64 `json:"modeSwitches,omitempty"`
 
 	rev uint64 // catalog revision this snapshot was stored at
 }
@@ -156,6 +161,11 @@ type Options struct {
 	ShardLimit, OnDemandStreamLimit int
 	// RetentionCheckInterval is how often expired records are trimmed.
 	RetentionCheckInterval time.Duration
+	// Limits are the per-shard throughput limits, Faults the injected
+	// faults and Scaling the on-demand scaler (capacity.go).
+	Limits  ThroughputLimits
+	Faults  FaultOptions
+	Scaling ScalingOptions
 }
 
 // Defaults used for zero Options fields.
@@ -206,6 +216,9 @@ type Streams struct {
 
 	// rs orders writes against reshards and remembers reclaimed shards.
 	rs reshardState
+	// capacity holds the throughput limiters, fault injection and the
+	// on-demand scaler's state.
+	capacity capacityState
 
 	// ctl serialises metadata changes: every control-plane change reads the
 	// current snapshot, stores its successor with compare-and-set, then
@@ -252,6 +265,7 @@ func New(ctx context.Context, opts Options) (*Streams, error) {
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
+	s.initCapacity()
 	return s, nil
 }
 
