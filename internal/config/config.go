@@ -54,6 +54,25 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string `toml:"log-level" yaml:"log-level"`
 	LogFormat string `toml:"log-format" yaml:"log-format"`
+
+	// Auth is auto, on or off: whether requests must carry a valid SigV4
+	// signature from declared credentials and pass policy checks.
+	Auth string `toml:"auth" yaml:"auth"`
+	// AllowCIDRs lists the client networks (comma-separated CIDR blocks)
+	// the listeners accept; empty accepts every client.
+	AllowCIDRs string `toml:"allow-cidrs" yaml:"allow-cidrs"`
+	// AuditLog is the audit log file (JSON lines); empty disables it.
+	AuditLog string `toml:"audit-log" yaml:"audit-log"`
+	// AuditDataEvents also records data-plane calls in the audit log.
+	AuditDataEvents bool `toml:"audit-data-events" yaml:"audit-data-events"`
+	// AuditLogMaxBytes rotates the audit log at this size (0: never).
+	AuditLogMaxBytes int64 `toml:"audit-log-max-bytes" yaml:"audit-log-max-bytes"`
+	// AuditLogMaxFiles is how many audit log files are kept, the current
+	// one included.
+	AuditLogMaxFiles int `toml:"audit-log-max-files" yaml:"audit-log-max-files"`
+	// IAM holds the accounts, users and groups of the config file; nil
+	// when it declares none. A pointer keeps Config comparable.
+	IAM *IAM `toml:"-" yaml:"-"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -78,6 +97,9 @@ func Default() Config {
 		ShutdownTimeout:        30 * time.Second,
 		LogLevel:               "info",
 		LogFormat:              "text",
+		Auth:                   AuthAuto,
+		AuditLogMaxBytes:       100 << 20,
+		AuditLogMaxFiles:       10,
 	}
 }
 
@@ -154,5 +176,6 @@ func (c *Config) Validate() error {
 	default:
 		bad("log-format", "%q must be text or json", c.LogFormat)
 	}
+	c.validateSecurity(bad)
 	return errors.Join(errs...)
 }

@@ -132,6 +132,9 @@ func LoadFile(path string, cfg *Config) error {
 	slices.Sort(keys) // report problems in a stable order
 	var errs []error
 	for _, k := range keys {
+		if iamKeys[k] {
+			continue
+		}
 		s, ok := Lookup(k)
 		if !ok {
 			errs = append(errs, unknownKey(k))
@@ -144,6 +147,13 @@ func LoadFile(path string, cfg *Config) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 		}
+	}
+	if values["accounts"] != nil || values["users"] != nil || values["groups"] != nil {
+		iam, err := decodeIAM(data, strings.ToLower(filepath.Ext(path)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("accounts, users, groups: %w", err))
+		}
+		cfg.IAM = &iam
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config file %s:\n%w", path, err)
