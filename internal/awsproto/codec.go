@@ -73,6 +73,11 @@ var cborEncMode = func() cbor.EncMode {
 // shape, the way the router does. Unknown members are ignored, as AWS does.
 // Errors are *Error SerializationExceptions with AWS's wording.
 func Decode(p Protocol, body []byte, v any) error {
+	if p == ProtocolJSON {
+		if f := fastDecoder(v); f != nil && f(body, v) {
+			return nil
+		}
+	}
 	var tree any
 	switch p {
 	case ProtocolJSON:
@@ -117,6 +122,11 @@ func jsonSyntaxMessage(err error) string {
 func Encode(p Protocol, v any) ([]byte, error) {
 	switch p {
 	case ProtocolJSON:
+		if f := fastEncoder(v); f != nil {
+			if b, ok := f(nil, v); ok {
+				return b, nil
+			}
+		}
 		return json.Marshal(v)
 	case ProtocolCBOR:
 		return cborEncMode.Marshal(v)

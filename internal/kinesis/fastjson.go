@@ -1,0 +1,533 @@
+package kinesis
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strconv"
+	"unsafe"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/kinesis/kinesisapi"
+)
+
+// Hand-written JSON codecs for the data-plane shapes that carry records.
+// The decoders take the common, regular form of a request (the members the
+// SDKs send, plain strings, no duplicates or nulls) straight into the
+// input shape, base64-decoding every record into one shared buffer; for
+// anything else they report false and the generic decoder runs, so that
+// errors keep their exact wording.
+
+func init() {
+	awsproto.RegisterFastJSONDecoder(decodePutRecordsJSON)
+	awsproto.RegisterFastJSONDecoder(decodePutRecordJSON)
+	awsproto.RegisterFastJSONEncoder(encodeGetRecordsJSON)
+	awsproto.RegisterFastJSONEncoder(encodePutRecordsOutputJSON)
+}
+
+// scanner reads the regular subset of JSON the fast decoders accept.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips white space and consumes c.
+func (s *scanner) next(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// peek skips white space and reports whether c comes next.
+func (s *scanner) peek(c byte) bool {
+	s.ws()
+	return s.i < len(s.b) && s.b[s.i] == c
+}
+
+// str reads a string of printable ASCII without escapes and returns its
+// contents (aliasing the body).
+func (s *scanner) str() ([]byte, bool) {
+	if !s.next('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c == '"' {
+			s.i++
+			return s.b[start : s.i-1], true
+		}
+		if c < 0x20 || c == '\\' || c >= 0x80 {
+			return nil, false
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+// blob reads a string's raw text up to the next '"'. Text that is not
+// base64 (escapes, control or non-ASCII characters) fails to decode later,
+// so it is not checked here.
+func (s *scanner) blob() ([]byte, bool) {
+	if !s.next('"') {
+		return nil, false
+	}
+	n := bytes.IndexByte(s.b[s.i:], '"')
+	if n < 0 {
+		return nil, false
+	}
+	v := s.b[s.i : s.i+n]
+	s.i += n + 1
+	return v, true
+}
+
+// member reads `"name":` and returns name.
+func (s *scanner) member() ([]byte, bool) {
+	k, ok := s.str()
+	if !ok || !s.next(':') {
+		return nil, false
+	}
+	return k, true
+}
+
+// end reports whether only white space is left.
+func (s *scanner) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// entryText is one record of a request as it appears in the body.
+type entryText struct {
+	data, pk, ehk []byte
+	hasEHK        bool
+}
+
+// record reads a record object with members Data, PartitionKey and
+// optionally ExplicitHashKey, each once.
+func (s *scanner) record(e *entryText) bool {
+	if !s.next('{') {
+		return false
+	}
+	var seen [3]bool
+	for {
+		k, ok := s.member()
+		if !ok {
+			return false
+		}
+		var v []byte
+		if string(k) == "Data" {
+			v, ok = s.blob()
+		} else {
+			v, ok = s.str()
+		}
+		if !ok {
+			return false
+		}
+		var f int
+		switch string(k) {
+		case "Data":
+			f, e.data = 0, v
+		case "PartitionKey":
+			f, e.pk = 1, v
+		case "ExplicitHashKey":
+			f, e.ehk, e.hasEHK = 2, v, true
+		default:
+			return false
+		}
+		if seen[f] {
+			return false
+		}
+		seen[f] = true
+		if s.next(',') {
+			continue
+		}
+		return s.next('}') && seen[0] && seen[1]
+	}
+}
+
+// blobs base64-decodes every record's data into one buffer; each record's
+// Data is a full slice of it. It returns false for data the generic
+// decoder would reject or that is empty.
+func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)) bool {
+	total := 0
+	for i := range texts {
+		n, ok := awsproto.Base64Len(data(i))
+		if !ok || n == 0 {
+			return false
+		}
+		total += n
+	}
+	buf := make([]byte, total)
+	off := 0
+	for i := range texts {
+		src := data(i)
+		n, err := base64.StdEncoding.Strict().Decode(buf[off:], src)
+		if err != nil {
+			return false
+		}
+		set(i, buf[off:off+n:off+n])
+		off += n
+	}
+	return true
+}
+
+// stringsOf copies the parts into one string and returns a substring per
+// part: one allocation for all of them.
+func stringsOf(parts [][]byte) []string {
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
+	buf := make([]byte, 0, total)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	out := make([]string, len(parts))
+	off := 0
+	for i, p := range parts {
+		out[i] = all[off : off+len(p)]
+		off += len(p)
+	}
+	return out
+}
+
+// decodePutRecordsJSON decodes {"StreamName"|"StreamARN": s, "Records":
+// [{"Data": b64, "PartitionKey": s[, "ExplicitHashKey": s]}, ...]}.
+func decodePutRecordsJSON(body []byte, in *kinesisapi.PutRecordsInput) bool {
+	s := scanner{b: body}
+	if !s.next('{') {
+		return false
+	}
+	var name, arn []byte
+	var hasName, hasARN, hasRecords bool
+	var texts []entryText
+	for {
+		k, ok := s.member()
+		if !ok {
+			return false
+		}
+		switch string(k) {
+		case "StreamName":
+			if hasName {
+				return false
+			}
+			name, hasName = s.str()
+			if !hasName {
+				return false
+			}
+		case "StreamARN":
+			if hasARN {
+				return false
+			}
+			arn, hasARN = s.str()
+			if !hasARN {
+				return false
+			}
+		case "Records":
+			if hasRecords || !s.next('[') || s.peek(']') {
+				return false
+			}
+			hasRecords = true
+			texts = make([]entryText, 0, 500)
+			for {
+				texts = append(texts, entryText{})
+				if !s.record(&texts[len(texts)-1]) {
+					return false
+				}
+				if s.next(',') {
+					continue
+				}
+				if !s.next(']') {
+					return false
+				}
+				break
+			}
+		default:
+			return false
+		}
+		if s.next(',') {
+			continue
+		}
+		if !s.next('}') || !s.end() {
+			return false
+		}
+		break
+	}
+	if !hasRecords {
+		return false
+	}
+	records := make([]kinesisapi.PutRecordsRequestEntry, len(texts))
+	if !blobs(texts, func(i int) []byte { return texts[i].data }, func(i int, b []byte) { records[i].Data = b }) {
+		return false
+	}
+	parts := make([][]byte, 0, len(texts)+2)
+	for i := range texts {
+		parts = append(parts, texts[i].pk)
+	}
+	parts = append(parts, name, arn)
+	strs := stringsOf(parts)
+	for i := range texts {
+		records[i].PartitionKey = &strs[i]
+		if texts[i].hasEHK {
+			records[i].ExplicitHashKey = awsproto.Ptr(string(texts[i].ehk))
+		}
+	}
+	*in = kinesisapi.PutRecordsInput{Records: records}
+	if hasName {
+		in.StreamName = &strs[len(texts)]
+	}
+	if hasARN {
+		in.StreamARN = &strs[len(texts)+1]
+	}
+	return true
+}
+
+// decodePutRecordJSON decodes {"StreamName"|"StreamARN": s, "Data": b64,
+// "PartitionKey": s[, "ExplicitHashKey": s][, "SequenceNumberForOrdering": s]}.
+func decodePutRecordJSON(body []byte, in *kinesisapi.PutRecordInput) bool {
+	s := scanner{b: body}
+	if !s.next('{') {
+		return false
+	}
+	var vals [6][]byte
+	var seen [6]bool
+	for {
+		k, ok := s.member()
+		if !ok {
+			return false
+		}
+		var f int
+		switch string(k) {
+		case "StreamName":
+			f = 0
+		case "StreamARN":
+			f = 1
+		case "Data":
+			f = 2
+		case "PartitionKey":
+			f = 3
+		case "ExplicitHashKey":
+			f = 4
+		case "SequenceNumberForOrdering":
+			f = 5
+		default:
+			return false
+		}
+		if seen[f] {
+			return false
+		}
+		if f == 2 {
+			vals[f], seen[f] = s.blob()
+		} else {
+			vals[f], seen[f] = s.str()
+		}
+		if !seen[f] {
+			return false
+		}
+		if s.next(',') {
+			continue
+		}
+		if !s.next('}') || !s.end() {
+			return false
+		}
+		break
+	}
+	if !seen[2] || !seen[3] {
+		return false
+	}
+	n, ok := awsproto.Base64Len(vals[2])
+	if !ok || n == 0 {
+		return false
+	}
+	data := make([]byte, n)
+	if _, err := base64.StdEncoding.Strict().Decode(data, vals[2]); err != nil {
+		return false
+	}
+	out := kinesisapi.PutRecordInput{Data: data}
+	for f, dst := range [...]**string{0: &out.StreamName, 1: &out.StreamARN, 3: &out.PartitionKey, 4: &out.ExplicitHashKey, 5: &out.SequenceNumberForOrdering} {
+		if dst != nil && seen[f] {
+			*dst = awsproto.Ptr(string(vals[f]))
+		}
+	}
+	*in = out
+	return true
+}
+
+// appendString appends s as a JSON string. It escapes exactly as
+// encoding/json does for the characters our strings can hold: it falls
+// back (false) on anything but printable ASCII without '"', '\\', '<', '>'
+// and '&', which encoding/json escapes.
+func appendString(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return dst, false
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"'), true
+}
+
+// encodeGetRecordsJSON writes a GetRecords response the way encoding/json
+// does (same member order and omissions), without building per-record
+// values.
+func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte, bool) {
+	if len(out.ChildShards) > 0 {
+		return nil, false
+	}
+	size := 128
+	for i := range out.Records {
+		r := &out.Records[i]
+		size += 160 + base64.StdEncoding.EncodedLen(len(r.Data)) + len(awsproto.Value(r.PartitionKey))
+	}
+	if out.NextShardIterator != nil {
+		size += len(*out.NextShardIterator)
+	}
+	if cap(dst)-len(dst) < size {
+		dst = append(make([]byte, 0, len(dst)+size), dst...)
+	}
+	var ok bool
+	dst = append(dst, '{')
+	if out.MillisBehindLatest != nil {
+		dst = append(dst, `"MillisBehindLatest":`...)
+		dst = strconv.AppendInt(dst, *out.MillisBehindLatest, 10)
+		dst = append(dst, ',')
+	}
+	if out.NextShardIterator != nil {
+		dst = append(dst, `"NextShardIterator":`...)
+		if dst, ok = appendString(dst, *out.NextShardIterator); !ok {
+			return nil, false
+		}
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"Records":`...)
+	if out.Records == nil {
+		dst = append(dst, "null}"...)
+		return dst, true
+	}
+	dst = append(dst, '[')
+	for i := range out.Records {
+		r := &out.Records[i]
+		if r.SequenceNumber == nil || r.PartitionKey == nil || r.ApproximateArrivalTimestamp == nil {
+			return nil, false
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"ApproximateArrivalTimestamp":`...)
+		dst = appendTimestamp(dst, r.ApproximateArrivalTimestamp.UnixMilli())
+		dst = append(dst, `,"Data":`...)
+		if r.Data == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, '"')
+			dst = base64.StdEncoding.AppendEncode(dst, r.Data)
+			dst = append(dst, '"')
+		}
+		if r.EncryptionType != nil {
+			dst = append(dst, `,"EncryptionType":`...)
+			if dst, ok = appendString(dst, string(*r.EncryptionType)); !ok {
+				return nil, false
+			}
+		}
+		dst = append(dst, `,"PartitionKey":`...)
+		if dst, ok = appendString(dst, *r.PartitionKey); !ok {
+			return nil, false
+		}
+		dst = append(dst, `,"SequenceNumber":`...)
+		if dst, ok = appendString(dst, *r.SequenceNumber); !ok {
+			return nil, false
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, "]}"...)
+	return dst, true
+}
+
+// encodePutRecordsOutputJSON writes a PutRecords response the way
+// encoding/json does.
+func encodePutRecordsOutputJSON(dst []byte, out *kinesisapi.PutRecordsOutput) ([]byte, bool) {
+	dst = append(make([]byte, 0, 128+len(out.Records)*96), dst...)
+	var ok bool
+	dst = append(dst, '{')
+	if out.EncryptionType != nil {
+		dst = append(dst, `"EncryptionType":`...)
+		if dst, ok = appendString(dst, string(*out.EncryptionType)); !ok {
+			return nil, false
+		}
+		dst = append(dst, ',')
+	}
+	if out.FailedRecordCount != nil {
+		dst = append(dst, `"FailedRecordCount":`...)
+		dst = strconv.AppendInt(dst, int64(*out.FailedRecordCount), 10)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"Records":`...)
+	if out.Records == nil {
+		return append(dst, "null}"...), true
+	}
+	dst = append(dst, '[')
+	for i := range out.Records {
+		r := &out.Records[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		first := true
+		for _, m := range [...]struct {
+			name string
+			v    *string
+		}{{"ErrorCode", r.ErrorCode}, {"ErrorMessage", r.ErrorMessage}, {"SequenceNumber", r.SequenceNumber}, {"ShardId", r.ShardId}} {
+			if m.v == nil {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, '"')
+			dst = append(dst, m.name...)
+			dst = append(dst, `":`...)
+			if dst, ok = appendString(dst, *m.v); !ok {
+				return nil, false
+			}
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...), true
+}
+
+// appendTimestamp writes epoch seconds with up to three decimals, as
+// awsproto.Timestamp does, without allocating.
+func appendTimestamp(dst []byte, ms int64) []byte {
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec--
+		frac += 1000
+	}
+	dst = strconv.AppendInt(dst, sec, 10)
+	if frac != 0 {
+		d := [4]byte{'.', byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+		n := 4
+		for d[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, d[:n]...)
+	}
+	return dst
+}

@@ -1,0 +1,187 @@
+package kinesis
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/kinesis/kinesisapi"
+)
+
+// Types with the shapes' layout but no fast path: decoding into them runs
+// the generic decoder.
+type (
+	genericPutRecords kinesisapi.PutRecordsInput
+	genericPutRecord  kinesisapi.PutRecordInput
+)
+
+// Every body decodes to the same value, or fails with the same error,
+// with and without the fast path.
+func TestFastDecodersMatchGeneric(t *testing.T) {
+	bodies := []string{
+		`{"StreamName":"s","Records":[{"Data":"AAEC","PartitionKey":"a"},{"PartitionKey":"b","Data":"/w==","ExplicitHashKey":"12"}]}`,
+		` { "StreamARN" : "arn:aws:kinesis:us-east-1:000000000000:stream/s" , "Records" : [ { "Data" : "QUJD" , "PartitionKey" : "k" } ] } `,
+		`{"Records":[{"Data":"QUJD","PartitionKey":"k"}],"StreamName":"s","StreamARN":"a"}`,
+		`{"StreamName":"s","Records":[]}`,
+		`{"StreamName":"s","Records":null}`,
+		`{"StreamName":"s"}`,
+		`{"StreamName":"s","Records":[{"Data":"","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJ","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QU=D","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJ*","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUI=","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJ=","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"a===","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k\u00e9"}]}`,
+		`{"StreamName":"s\"q","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","PartitionKey":"j"}]}`,
+		`{"StreamName":"s","StreamName":"t","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}],"Extra":{"a":[1,2]}}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","Other":1}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":null}]}`,
+		`{"StreamName":5,"Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]}x`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"},]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]`,
+		`{"StreamName":"s","Records":{"Data":"QUJD"}}`,
+		"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"QUJD\",\"PartitionKey\":\"a\tb\"}]}",
+		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]} {}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJ\u0044","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJD\nQUJD","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QU\"JD","PartitionKey":"k"}]}`,
+		`{"StreamName":"s","Records":[{"Data":"QUJDé","PartitionKey":"k"}]}`,
+		`[]`, `null`, ``, `{}`,
+	}
+	for _, body := range bodies {
+		var fast kinesisapi.PutRecordsInput
+		var gen genericPutRecords
+		ferr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &fast)
+		gerr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &gen)
+		if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
+			t.Errorf("%s: fast error %v, generic %v", body, ferr, gerr)
+			continue
+		}
+		if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordsInput(gen)) {
+			t.Errorf("%s: fast %+v, generic %+v", body, fast, gen)
+		}
+	}
+	single := []string{
+		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"}`,
+		`{"StreamARN":"a","Data":"AAEC","PartitionKey":"a","ExplicitHashKey":"5","SequenceNumberForOrdering":"49"}`,
+		`{"StreamName":"s","Data":"AAE","PartitionKey":"a"}`,
+		`{"StreamName":"s","Data":"","PartitionKey":"a"}`,
+		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","Data":"AAEC"}`,
+		`{"StreamName":"s","PartitionKey":"a"}`,
+		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","X":null}`,
+		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"`,
+	}
+	for _, body := range single {
+		var fast kinesisapi.PutRecordInput
+		var gen genericPutRecord
+		ferr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &fast)
+		gerr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &gen)
+		if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
+			t.Errorf("%s: fast error %v, generic %v", body, ferr, gerr)
+			continue
+		}
+		if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordInput(gen)) {
+			t.Errorf("%s: fast %+v, generic %+v", body, fast, gen)
+		}
+	}
+}
+
+// Random regular bodies: the fast path takes them and agrees with the
+// generic one.
+func TestFastPutRecordsRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		in := kinesisapi.PutRecordsInput{StreamName: awsproto.Ptr("stream-" + fmt.Sprint(rng.IntN(100)))}
+		for range 1 + rng.IntN(20) {
+			data := make([]byte, 1+rng.IntN(40))
+			for i := range data {
+				data[i] = byte(rng.Uint32())
+			}
+			e := kinesisapi.PutRecordsRequestEntry{Data: data, PartitionKey: awsproto.Ptr(fmt.Sprint(rng.Uint64()))}
+			if rng.IntN(4) == 0 {
+				e.ExplicitHashKey = awsproto.Ptr(fmt.Sprint(rng.Uint64()))
+			}
+			in.Records = append(in.Records, e)
+		}
+		body, _ := json.Marshal(&in)
+		var fast kinesisapi.PutRecordsInput
+		if !decodePutRecordsJSON(body, &fast) {
+			t.Fatalf("fast path refused %s", body)
+		}
+		var gen genericPutRecords
+		if err := awsproto.Decode(awsproto.ProtocolJSON, body, &gen); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, kinesisapi.PutRecordsInput(gen)) || !reflect.DeepEqual(fast, in) {
+			t.Fatalf("%s: fast %+v, generic %+v", body, fast, gen)
+		}
+	}
+}
+
+// The fast encoders write exactly what encoding/json writes.
+func TestFastEncodersMatchEncodingJSON(t *testing.T) {
+	type genericGet kinesisapi.GetRecordsOutput
+	type genericPut kinesisapi.PutRecordsOutput
+	enc := kinesisapi.EncryptionType("KMS")
+	for _, ms := range []int64{0, 1, 10, 100, 120, 999, 1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_010, 1_700_000_000_500, -1, -1500} {
+		ts := awsproto.TimestampPtr(time.UnixMilli(ms))
+		if got, want := string(appendTimestamp(nil, ms)), string(ts.AppendJSON(nil)); got != want {
+			t.Errorf("timestamp %d: %s, want %s", ms, got, want)
+		}
+	}
+	gets := []kinesisapi.GetRecordsOutput{
+		{Records: []kinesisapi.Record{}, MillisBehindLatest: awsproto.Ptr(int64(0)), NextShardIterator: awsproto.Ptr("AAAA/+=")},
+		{Records: nil},
+		{Records: []kinesisapi.Record{
+			{SequenceNumber: awsproto.Ptr("4960"), PartitionKey: awsproto.Ptr("pk"), Data: []byte{0, 1, 2, 255}, ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(1_700_000_000_120))},
+			{SequenceNumber: awsproto.Ptr("4961"), PartitionKey: awsproto.Ptr(""), Data: []byte{}, EncryptionType: &enc, ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(1_700_000_000_000))},
+		}, MillisBehindLatest: awsproto.Ptr(int64(12345))},
+		{Records: []kinesisapi.Record{{SequenceNumber: awsproto.Ptr("1"), PartitionKey: awsproto.Ptr("a<b&c>"), Data: []byte("x"), ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(5))}}},
+		{Records: []kinesisapi.Record{{SequenceNumber: awsproto.Ptr("1"), PartitionKey: awsproto.Ptr("é\"\\"), Data: nil, ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(5))}}},
+		{Records: []kinesisapi.Record{}, ChildShards: []kinesisapi.ChildShard{{ShardId: awsproto.Ptr("shardId-000000000001"), ParentShards: []string{"shardId-000000000000"}}}},
+	}
+	for _, out := range gets {
+		got, err := awsproto.Encode(awsproto.ProtocolJSON, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := genericGet(out)
+		want, _ := json.Marshal(&g)
+		if !bytes.Equal(got, want) {
+			t.Errorf("GetRecords:\n got %s\nwant %s", got, want)
+		}
+	}
+	puts := []kinesisapi.PutRecordsOutput{
+		{FailedRecordCount: awsproto.Ptr(int32(0)), EncryptionType: awsproto.Ptr(kinesisapi.EncryptionType("NONE")), Records: []kinesisapi.PutRecordsResultEntry{
+			{ShardId: awsproto.Ptr("shardId-000000000000"), SequenceNumber: awsproto.Ptr("4960")},
+			{ErrorCode: awsproto.Ptr("ProvisionedThroughputExceededException"), ErrorMessage: awsproto.Ptr("Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.")},
+		}},
+		{Records: nil},
+		{FailedRecordCount: awsproto.Ptr(int32(1)), Records: []kinesisapi.PutRecordsResultEntry{{ErrorCode: awsproto.Ptr("InternalFailure"), ErrorMessage: awsproto.Ptr("a <b> & \"c\"")}}},
+	}
+	for _, out := range puts {
+		got, err := awsproto.Encode(awsproto.ProtocolJSON, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := genericPut(out)
+		want, _ := json.Marshal(&g)
+		if !bytes.Equal(got, want) {
+			t.Errorf("PutRecords:\n got %s\nwant %s", got, want)
+		}
+		if strings.Contains(string(got), "<") {
+			t.Errorf("unescaped HTML character in %s", got)
+		}
+	}
+}
