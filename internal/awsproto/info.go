@@ -19,6 +19,20 @@ type RequestInfo struct {
 	Protocol    Protocol
 	Received    time.Time
 	HTTP        *http.Request
+	// Service is the SigV4 signing name of the service called (kinesis).
+	Service string
+	// Secure is set when the request came over TLS (aws:SecureTransport).
+	Secure bool
+	// Principal is the caller: verified when authentication is on, else
+	// derived from the access key (Type "Unknown"). Nil when the request
+	// carried no well-formed signature.
+	Principal *Principal
+	// Action and Resources are what the service authorized (the IAM action
+	// and the resource ARNs), for the audit log.
+	Action    string
+	Resources []string
+
+	authorizer Authorizer
 }
 
 type infoKey struct{}

@@ -34,9 +34,22 @@ type RouterOptions struct {
 	// DefaultRegion and DefaultAccountID apply when the request's
 	// credentials do not name a region or a 12-digit account.
 	DefaultRegion, DefaultAccountID string
+	// Keys, when set, turns on authentication: every signature is
+	// verified against it and the account is the key owner's. Nil is dev
+	// mode: any well-formed signature is accepted.
+	Keys KeyStore
+	// Authorizer, when set, decides the AuthzRequests services make.
+	Authorizer Authorizer
+	// Now is the clock signatures are checked against; nil: time.Now.
+	Now func() time.Time
+	// OnComplete, when set, is called after every request to a known
+	// operation, with its raw body, its output (nil on error) and its
+	// error (nil on success); the audit log hangs here.
+	OnComplete func(ctx context.Context, info *RequestInfo, body []byte, out any, err *Error)
 }
 
 type service struct {
+	signingName     string
 	jsonContentType string
 	ops             map[string]Handler
 }
@@ -74,7 +87,7 @@ func NewRouter(opts RouterOptions) *Router {
 func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handler) {
 	s := r.services[targetPrefix]
 	if s == nil {
-		s = &service{ops: map[string]Handler{}}
+		s = &service{ops: map[string]Handler{}, signingName: signingName(targetPrefix)}
 		r.services[targetPrefix] = s
 	}
 	s.jsonContentType = "application/x-amz-json-" + jsonVersion
@@ -162,37 +175,61 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	sig, aerr := ParseSigV4(req)
-	if aerr != nil {
-		r.writeError(w, proto, contentType, requestID, aerr)
-		return
-	}
 	info := &RequestInfo{
-		RequestID:   requestID,
-		Operation:   opName,
-		AccessKeyID: sig.Credential.AccessKeyID,
-		AccountID:   AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID),
-		Region:      sig.Credential.Region,
-		SourceIP:    sourceIP(req.RemoteAddr),
-		UserAgent:   req.UserAgent(),
-		Protocol:    proto,
-		Received:    received,
-		HTTP:        req,
+		RequestID:  requestID,
+		Operation:  opName,
+		Service:    svc.signingName,
+		SourceIP:   sourceIP(req.RemoteAddr),
+		UserAgent:  req.UserAgent(),
+		Protocol:   proto,
+		Received:   received,
+		HTTP:       req,
+		Secure:     req.TLS != nil,
+		authorizer: r.opts.Authorizer,
+	}
+	ctx := WithInfo(req.Context(), info)
+	sig, aerr := ParseSigV4(req)
+	if aerr == nil {
+		info.AccessKeyID = sig.Credential.AccessKeyID
+		info.Region = sig.Credential.Region
+		if r.opts.Keys != nil {
+			info.Principal, aerr = r.authenticate(req, body, sig, svc.signingName)
+			if info.Principal != nil {
+				info.AccountID = info.Principal.AccountID
+			}
+		} else {
+			info.AccountID = AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID)
+			info.Principal = &Principal{Type: "Unknown", PrincipalID: info.AccessKeyID, AccountID: info.AccountID, AccessKeyID: info.AccessKeyID}
+		}
 	}
 	if info.Region == "" {
 		info.Region = r.opts.DefaultRegion
 	}
-	out, err := r.call(WithInfo(req.Context(), info), handler, body)
+	if aerr != nil {
+		r.complete(ctx, info, body, nil, aerr)
+		r.writeError(w, proto, contentType, requestID, aerr)
+		return
+	}
+	out, err := r.call(ctx, handler, body)
 	if err != nil {
 		var ae *Error
 		if !errors.As(err, &ae) {
 			r.log.Error("operation failed", "request_id", requestID, "operation", opName, "err", err)
 			ae = internalFailure()
 		}
+		r.complete(ctx, info, body, nil, ae)
 		r.writeError(w, proto, contentType, requestID, ae)
 		return
 	}
+	r.complete(ctx, info, body, out, nil)
 	r.writeOutput(w, proto, contentType, requestID, out)
+}
+
+// complete hands a finished request to OnComplete.
+func (r *Router) complete(ctx context.Context, info *RequestInfo, body []byte, out any, err *Error) {
+	if r.opts.OnComplete != nil {
+		r.opts.OnComplete(ctx, info, body, out, err)
+	}
 }
 
 // call runs a handler, turning a panic into an InternalFailure so that
