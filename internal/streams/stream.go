@@ -364,3 +364,14 @@ func validAccount(a string) bool {
 // Describe returns the current snapshot of a stream; a DELETING stream is
 // still described (AWS reports DELETING until it is gone).
 func (s *Streams) Describe(ref StreamRef) (*Stream, error) { return s.lookup(ref) }
+
+// IteratorStream names the stream a shard iterator reads, so that a
+// GetRecords call can be authorized against that stream. An invalid or
+// expired iterator gives the error GetRecords would.
+func (s *Streams) IteratorStream(shardIterator string) (StreamRef, error) {
+	it, err := s.keys.decodeIterator(shardIterator, s.now(), s.opts.IteratorTTL)
+	if err != nil {
+		return StreamRef{}, err
+	}
+	return StreamRef{Account: it.Account, Region: it.Region, Name: it.Name, ARN: StreamARN(it.Region, it.Account, it.Name)}, nil
+}
