@@ -25,7 +25,11 @@ func New(s *streams.Streams, logger *slog.Logger) *Service {
 
 // Register serves every operation of the model on r.
 func (svc *Service) Register(r *awsproto.Router) {
-	r.Register(kinesisapi.TargetPrefix, kinesisapi.JSONVersion, svc.handlers())
+	hs := svc.handlers()
+	for name, h := range hs {
+		hs[name] = withService(h, svc)
+	}
+	r.Register(kinesisapi.TargetPrefix, kinesisapi.JSONVersion, hs)
 }
 
 // handlers maps every operation of kinesisapi.Operations to its handler.
@@ -83,9 +87,13 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 }
 
 // handle adapts a typed operation: decoding and validation by awsproto.Op,
+// authorization of the action on the resource the input names (authz.go),
 // then the domain call, whose errors become AWS errors here.
 func handle[In, Out any](fn func(context.Context, *In) (*Out, error)) awsproto.Handler {
 	return awsproto.Op(func(ctx context.Context, in *In) (*Out, error) {
+		if err := authorizeInput(ctx, in); err != nil {
+			return nil, err
+		}
 		out, err := fn(ctx, in)
 		if err != nil {
 			return nil, apiError(err)
