@@ -320,21 +320,61 @@ func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) 
 	if err != nil {
 		return nil, "", 0, err
 	}
-	var out struct {
-		Records []struct {
-			Data []byte
+	return scanGetRecords(resp)
+}
+
+// scanGetRecords reads the members the read-back needs from a GetRecords
+// response without a generic JSON decoder, which would cost more than the
+// server's encoding and make the client the bottleneck. JSON strings
+// escape every '"' inside them, so a `"Data":"` with bare quotes is always
+// the member, never text inside a value.
+func scanGetRecords(resp []byte) ([][]byte, string, int64, error) {
+	bad := func(what string) ([][]byte, string, int64, error) {
+		return nil, "", 0, fmt.Errorf("GetRecords response: %s", what)
+	}
+	var next string
+	if i := bytes.Index(resp, []byte(`"NextShardIterator":"`)); i >= 0 {
+		v := resp[i+len(`"NextShardIterator":"`):]
+		j := bytes.IndexByte(v, '"')
+		if j < 0 {
+			return bad("unterminated NextShardIterator")
 		}
-		NextShardIterator  string
-		MillisBehindLatest int64
+		next = string(v[:j])
 	}
-	if err := json.Unmarshal(resp, &out); err != nil {
-		return nil, "", 0, fmt.Errorf("decoding GetRecords response: %w", err)
+	var behind int64
+	if i := bytes.Index(resp, []byte(`"MillisBehindLatest":`)); i >= 0 {
+		v := resp[i+len(`"MillisBehindLatest":`):]
+		j := 0
+		for j < len(v) && (v[j] >= '0' && v[j] <= '9' || v[j] == '-') {
+			j++
+		}
+		n, err := strconv.ParseInt(string(v[:j]), 10, 64)
+		if err != nil {
+			return bad("bad MillisBehindLatest")
+		}
+		behind = n
 	}
-	recs := make([][]byte, len(out.Records))
-	for i := range out.Records {
-		recs[i] = out.Records[i].Data
+	var recs [][]byte
+	key := []byte(`"Data":"`)
+	for rest := resp; ; {
+		i := bytes.Index(rest, key)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(key):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return bad("unterminated Data")
+		}
+		d := make([]byte, base64.StdEncoding.DecodedLen(j))
+		n, err := base64.StdEncoding.Decode(d, rest[:j])
+		if err != nil {
+			return bad("Data is not base64")
+		}
+		recs = append(recs, d[:n])
+		rest = rest[j+1:]
 	}
-	return recs, out.NextShardIterator, out.MillisBehindLatest, nil
+	return recs, next, behind, nil
 }
 
 // errorCode names an error for the error table: the AWS error code, or the

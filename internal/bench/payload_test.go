@@ -72,3 +72,16 @@ func TestBitset(t *testing.T) {
 		t.Fatal("unexpected member")
 	}
 }
+
+func TestScanGetRecords(t *testing.T) {
+	body := `{"MillisBehindLatest":1234,"NextShardIterator":"AAA/+=","Records":[` +
+		`{"ApproximateArrivalTimestamp":1.5,"Data":"QUJD","PartitionKey":"\"Data\":\"x","SequenceNumber":"1"},` +
+		`{"Data":"","PartitionKey":"k","SequenceNumber":"2"}]}`
+	recs, next, behind, err := scanGetRecords([]byte(body))
+	if err != nil || next != "AAA/+=" || behind != 1234 || len(recs) != 2 || string(recs[0]) != "ABC" || len(recs[1]) != 0 {
+		t.Fatalf("%q %q %d %v", recs, next, behind, err)
+	}
+	if _, _, _, err := scanGetRecords([]byte(`{"Records":[{"Data":"QU*D"}]}`)); err == nil {
+		t.Fatal("bad base64 accepted")
+	}
+}
