@@ -78,13 +78,16 @@ func (svc *Service) getRecords(ctx context.Context, in *kinesisapi.GetRecordsInp
 		Records:            make([]kinesisapi.Record, len(res.Records)),
 		MillisBehindLatest: ptr(res.MillisBehindLatest),
 	}
+	// One allocation for all the records' timestamps: pointers into it.
+	arrivals := make([]awsproto.Timestamp, len(res.Records))
 	for i := range res.Records {
 		r := &res.Records[i]
+		arrivals[i] = awsproto.NewTimestamp(time.UnixMilli(r.Arrival))
 		out.Records[i] = kinesisapi.Record{
-			SequenceNumber:              ptr(r.SequenceNumber),
-			ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(r.Arrival)),
+			SequenceNumber:              &r.SequenceNumber,
+			ApproximateArrivalTimestamp: &arrivals[i],
 			Data:                        r.Data,
-			PartitionKey:                ptr(r.PartitionKey),
+			PartitionKey:                &r.PartitionKey,
 		}
 		if r.EncryptionType != "" {
 			out.Records[i].EncryptionType = ptr(kinesisapi.EncryptionType(r.EncryptionType))

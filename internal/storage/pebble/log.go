@@ -248,8 +248,12 @@ func (e *Engine) view(sk storage.ShardKey) (first, durable uint64, lastArrival i
 	return min(s.first, s.durable), s.durable, s.durableArrival, nil
 }
 
-// Read copies records out of Pebble, one allocation per record for its
-// partition key and data together.
+// readArenaSize is the chunk Read copies records into: one allocation per
+// 256 KiB of records instead of one per record.
+const readArenaSize = 256 << 10
+
+// Read copies records out of Pebble into shared chunks; each record's
+// partition key and data are full slices that never overlap another's.
 func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
 	done, err := e.enter(ctx)
 	if err != nil {
@@ -278,6 +282,7 @@ func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, max
 
 	out := make([]storage.Record, 0, min(uint64(maxRecords), durable-from, 1024))
 	total := 0
+	var arena []byte // records are carved out of shared chunks
 	for ok := it.First(); ok; ok = it.Next() {
 		seq, err := recordKeySeq(it.Key())
 		if err != nil {
@@ -295,7 +300,11 @@ func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, max
 		if len(out) > 0 && total+size > maxBytes {
 			break
 		}
-		buf := make([]byte, size)
+		if len(arena) < size {
+			arena = make([]byte, max(size, readArenaSize))
+		}
+		buf := arena[:size:size]
+		arena = arena[size:]
 		n := copy(buf, pk)
 		copy(buf[n:], data)
 		out = append(out, storage.Record{
