@@ -28,6 +28,9 @@ type Server struct {
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
+	// sec is authentication, policies, the client allow-list and the
+	// audit log.
+	sec *security
 
 	// cancelRequests cancels the context of every request; Close uses it
 	// when the graceful period runs out.
@@ -58,12 +61,16 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	sec, err := newSecurity(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	// Bind first: a port conflict is the most common start failure and is
 	// reported before any storage is touched.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, listenError(cfg.Listen, err)
+		return nil, errors.Join(listenError(cfg.Listen, err), sec.close())
 	}
 
 	if !cfg.InMemory {
@@ -108,6 +115,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		MaxBodyBytes:     cfg.MaxRequestBytes,
 		DefaultRegion:    cfg.Region,
 		DefaultAccountID: cfg.AccountID,
+		Keys:             sec.keys,
+		Authorizer:       sec.authz,
+		OnComplete:       sec.onComplete(),
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
 
@@ -118,11 +128,12 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		ln:             ln,
 		engine:         engine,
 		streams:        st,
+		sec:            sec,
 		cancelRequests: cancel,
 		serveErr:       make(chan error, 1),
 	}
 	s.http = &http.Server{
-		Handler:           s.track(routes(router)),
+		Handler:           s.track(sec.filter(routes(router))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -203,6 +214,9 @@ func (s *Server) close(ctx context.Context) error {
 	}
 	if err := s.engine.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing storage: %w", err))
+	}
+	if err := s.sec.close(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/millrace/millrace/internal/audit"
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/iam"
+)
+
+// security is the server's access control: authentication and policies
+// (when auth is on), the client allow-list and the audit log.
+type security struct {
+	keys     awsproto.KeyStore   // nil: dev mode
+	authz    awsproto.Authorizer // nil: no policy checks
+	allow    []netip.Prefix      // empty: every client
+	audit    *audit.Log
+	recorder *audit.Recorder
+	logger   *slog.Logger
+}
+
+// newSecurity builds the access control of cfg and logs the auth mode.
+func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
+	s := &security{logger: logger}
+	allow, err := cfg.AllowedPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("allow-cidrs: %w", err)
+	}
+	s.allow = allow
+	if cfg.AuthEnabled() {
+		dir, err := iam.NewDirectory(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config file users and policies: %w", err)
+		}
+		s.keys, s.authz = dir, iam.NewAuthorizer(nil)
+		logger.Info("authentication on: requests must be signed with the config file's access keys; policies are enforced", "access_keys", dir.Len())
+	} else {
+		logger.Info("authentication off (dev mode): any well-formed SigV4 signature is accepted and no policy is checked; a 12-digit access key id selects the account")
+	}
+	if len(allow) > 0 {
+		logger.Info("client allow-list", "cidrs", cfg.AllowCIDRs)
+	}
+	if cfg.AuditLog != "" {
+		l, err := audit.Open(audit.Options{
+			Path: cfg.AuditLog, MaxBytes: cfg.AuditLogMaxBytes, MaxFiles: cfg.AuditLogMaxFiles,
+			Logger: logger.With("component", "audit"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.audit = l
+		s.recorder = &audit.Recorder{Log: l, DataEvents: cfg.AuditDataEvents}
+		logger.Info("audit log", "path", cfg.AuditLog, "data_events", cfg.AuditDataEvents)
+	}
+	return s, nil
+}
+
+// onComplete is the router's completion hook (nil without an audit log).
+func (s *security) onComplete() func(context.Context, *awsproto.RequestInfo, []byte, any, *awsproto.Error) {
+	if s.recorder == nil {
+		return nil
+	}
+	return s.recorder.Hook
+}
+
+// filter refuses clients outside the allow-list with 403
+// AccessDeniedException and closes their connection.
+func (s *security) filter(h http.Handler) http.Handler {
+	if len(s.allow) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.allowed(r.RemoteAddr) {
+			s.logger.Warn("client refused by allow-cidrs", "remote", r.RemoteAddr)
+			body := `{"__type":"AccessDeniedException","message":"Client address is not in the server's allowed networks."}`
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.Header().Set("X-Amzn-ErrorType", awsproto.CodeAccessDenied)
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, body)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *security) allowed(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// close flushes and closes the audit log.
+func (s *security) close() error {
+	if s.audit == nil {
+		return nil
+	}
+	if err := s.audit.Close(); err != nil {
+		return fmt.Errorf("closing the audit log: %w", err)
+	}
+	return nil
+}
