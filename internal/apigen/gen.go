@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/format"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -358,7 +359,7 @@ func (g *generator) ruleVars() error {
 			parts = append(parts, fmt.Sprintf("Max: awsproto.Limit(%d)", max))
 		}
 		if s.Pattern != "" {
-			parts = append(parts, fmt.Sprintf("Pattern: awsproto.NewPattern(%s), PatternText: %s", goString(s.Pattern), goString(s.Pattern)))
+			parts = append(parts, fmt.Sprintf("Pattern: awsproto.NewPattern(%s), PatternText: %s", goString(goRegexp(s.Pattern)), goString(s.Pattern)))
 		}
 		if len(s.Enum) > 0 {
 			var vals []string
@@ -372,6 +373,41 @@ func (g *generator) ruleVars() error {
 	g.p(")")
 	return nil
 }
+
+// goRegexp rewrites the Java regular-expression syntax some models use
+// into Go's RE2 syntax: \uXXXX escapes, a surrogate-pair range standing for
+// the supplementary planes, and the POSIX class \p{Print}. Other patterns
+// are returned unchanged.
+func goRegexp(p string) string {
+	p = strings.ReplaceAll(p, `\uD800\uDC00-\uDBFF\uDFFF`, `\x{10000}-\x{10FFFF}`)
+	p = javaUnicodeEscape.ReplaceAllString(p, `\x{$1}`)
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && strings.HasPrefix(p[i:], `\p{Print}`):
+			if inClass {
+				b.WriteString(`\x20-\x7E`)
+			} else {
+				b.WriteString(`[\x20-\x7E]`)
+			}
+			i += len(`\p{Print}`) - 1
+			continue
+		case p[i] == '\\' && i+1 < len(p):
+			b.WriteString(p[i : i+2])
+			i++
+			continue
+		case p[i] == '[':
+			inClass = true
+		case p[i] == ']':
+			inClass = false
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+var javaUnicodeEscape = regexp.MustCompile(`\\u([0-9A-Fa-f]{4})`)
 
 // goString quotes s, preferring a raw string for regular expressions.
 func goString(s string) string {

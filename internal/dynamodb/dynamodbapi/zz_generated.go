@@ -7831,8 +7831,8 @@ var (
 	ruleApproximateCreationDateTimePrecision = awsproto.StringRule{Enum: []string{"MILLISECOND", "MICROSECOND"}}
 	ruleAttributeAction                      = awsproto.StringRule{Enum: []string{"ADD", "PUT", "DELETE"}}
 	ruleAttributeName                        = awsproto.StringRule{Max: awsproto.Limit(65535)}
-	ruleAutoScalingPolicyName                = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(256), Pattern: awsproto.NewPattern(`\p{Print}+`), PatternText: `\p{Print}+`}
-	ruleAutoScalingRoleArn                   = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(1600), Pattern: awsproto.NewPattern(`[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\r\n\t]*`), PatternText: `[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\r\n\t]*`}
+	ruleAutoScalingPolicyName                = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(256), Pattern: awsproto.NewPattern(`[\x20-\x7E]+`), PatternText: `\p{Print}+`}
+	ruleAutoScalingRoleArn                   = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(1600), Pattern: awsproto.NewPattern(`[\x{0020}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}\r\n\t]*`), PatternText: `[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\r\n\t]*`}
 	ruleBackupArn                            = awsproto.StringRule{Min: awsproto.Limit(37), Max: awsproto.Limit(1024)}
 	ruleBackupName                           = awsproto.StringRule{Min: awsproto.Limit(3), Max: awsproto.Limit(255), Pattern: awsproto.NewPattern(`[a-zA-Z0-9_.-]+`), PatternText: `[a-zA-Z0-9_.-]+`}
 	ruleBackupTypeFilter                     = awsproto.StringRule{Enum: []string{"USER", "SYSTEM", "AWS_BACKUP", "ALL"}}
