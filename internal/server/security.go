@@ -41,8 +41,6 @@ func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
 		}
 		s.keys, s.authz = dir, iam.NewAuthorizer(nil)
 		logger.Info("authentication on: requests must be signed with the config file's access keys; policies are enforced", "access_keys", dir.Len())
-	} else {
-		logger.Info("authentication off (dev mode): any well-formed SigV4 signature is accepted and no policy is checked; a 12-digit access key id selects the account")
 	}
 	if len(allow) > 0 {
 		logger.Info("client allow-list", "cidrs", cfg.AllowCIDRs)
@@ -60,6 +58,15 @@ func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
 		logger.Info("audit log", "path", cfg.AuditLog, "data_events", cfg.AuditDataEvents)
 	}
 	return s, nil
+}
+
+// authMode names the auth mode for the start line: "on", or "off (dev
+// mode)" where any well-formed signature is accepted.
+func authMode(cfg config.Config) string {
+	if cfg.AuthEnabled() {
+		return "on"
+	}
+	return "off (dev mode: any well-formed signature, no policies)"
 }
 
 // onComplete is the router's completion hook (nil without an audit log).

@@ -232,7 +232,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg))
+	logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
 
 	select {
 	case <-ctx.Done():
