@@ -102,7 +102,7 @@ func syntaxErrorAt(kind, src string, toks []token, bad token) error {
 	if len(toks) > 0 {
 		// The token before the offending one.
 		for k := len(toks) - 1; k >= 0; k-- {
-			if toks[k].end <= bad.start {
+			if toks[k].end <= bad.start && toks[k].start < bad.start {
 				start = toks[k].start
 				break
 			}

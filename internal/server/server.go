@@ -13,6 +13,7 @@ import (
 
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/dynamodb"
 	"github.com/millrace/millrace/internal/kinesis"
 	"github.com/millrace/millrace/internal/storage/pebble"
 	"github.com/millrace/millrace/internal/streams"
@@ -120,6 +121,12 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		OnComplete:       sec.onComplete(),
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb")})
+	if err != nil {
+		ln.Close()
+		return nil, errors.Join(fmt.Errorf("loading DynamoDB tables from %s: %w", dataLocation(cfg), err), st.Close(), engine.Close())
+	}
+	ddb.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
