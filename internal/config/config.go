@@ -45,6 +45,24 @@ type Config struct {
 	// OnDemandStreamLimit is the per-account, per-region quota of on-demand
 	// streams.
 	OnDemandStreamLimit int `toml:"on-demand-stream-limit" yaml:"on-demand-stream-limit"`
+	// ThroughputLimits is "on" or "off": whether the per-shard limits
+	// below are enforced (docs/capacity.md).
+	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`
+	ShardWriteBytesPerSec   int64  `toml:"shard-write-bytes-per-sec" yaml:"shard-write-bytes-per-sec"`
+	ShardWriteRecordsPerSec int    `toml:"shard-write-records-per-sec" yaml:"shard-write-records-per-sec"`
+	ShardReadBytesPerSec    int64  `toml:"shard-read-bytes-per-sec" yaml:"shard-read-bytes-per-sec"`
+	ShardReadCallsPerSec    int    `toml:"shard-read-calls-per-sec" yaml:"shard-read-calls-per-sec"`
+	// Fault injection: the chances that a data-plane call or PutRecords
+	// entry fails, and the seed of the draws (0: random).
+	FaultThrottleProbability float64 `toml:"fault-throttle-probability" yaml:"fault-throttle-probability"`
+	FaultInternalProbability float64 `toml:"fault-internal-probability" yaml:"fault-internal-probability"`
+	FaultSeed                int     `toml:"fault-seed" yaml:"fault-seed"`
+	// The on-demand scaler (docs/capacity.md).
+	OnDemandScaleInterval  time.Duration `toml:"on-demand-scale-interval" yaml:"on-demand-scale-interval"`
+	OnDemandScaleWindow    time.Duration `toml:"on-demand-scale-window" yaml:"on-demand-scale-window"`
+	OnDemandScaleUpShare   float64       `toml:"on-demand-scale-up-share" yaml:"on-demand-scale-up-share"`
+	OnDemandScaleDownShare float64       `toml:"on-demand-scale-down-share" yaml:"on-demand-scale-down-share"`
+	OnDemandQuietPeriod    time.Duration `toml:"on-demand-quiet-period" yaml:"on-demand-quiet-period"`
 	// MaxRequestBytes caps a request body.
 	MaxRequestBytes int64 `toml:"max-request-bytes" yaml:"max-request-bytes"`
 	// RetentionCheckInterval is how often expired records are trimmed.
@@ -90,6 +108,18 @@ func Default() Config {
 		// eu-west-1 (500 elsewhere).
 		ShardLimit:          20000,
 		OnDemandStreamLimit: 50,
+		// Kinesis's per-shard limits, enforced by default so that clients
+		// meet their throttling paths before production.
+		ThroughputLimits:        "on",
+		ShardWriteBytesPerSec:   1 << 20,
+		ShardWriteRecordsPerSec: 1000,
+		ShardReadBytesPerSec:    2 << 20,
+		ShardReadCallsPerSec:    5,
+		OnDemandScaleInterval:   10 * time.Second,
+		OnDemandScaleWindow:     30 * time.Second,
+		OnDemandScaleUpShare:    0.5,
+		OnDemandScaleDownShare:  0.2,
+		OnDemandQuietPeriod:     5 * time.Minute,
 		// A 10 MiB PutRecords grows by a third when its blobs are base64
 		// encoded in JSON; 16 MiB leaves room for that and the envelope.
 		MaxRequestBytes:        16 << 20,
@@ -156,6 +186,59 @@ func (c *Config) Validate() error {
 	}
 	if c.OnDemandStreamLimit <= 0 {
 		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	switch c.ThroughputLimits {
+	case "on", "off":
+	default:
+		bad("throughput-limits", "%q must be on or off", c.ThroughputLimits)
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"shard-write-bytes-per-sec", c.ShardWriteBytesPerSec},
+		{"shard-write-records-per-sec", int64(c.ShardWriteRecordsPerSec)},
+		{"shard-read-bytes-per-sec", c.ShardReadBytesPerSec},
+		{"shard-read-calls-per-sec", int64(c.ShardReadCallsPerSec)},
+	} {
+		if n.v <= 0 {
+			bad(n.name, "%d must be greater than 0", n.v)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{
+		{"fault-throttle-probability", c.FaultThrottleProbability},
+		{"fault-internal-probability", c.FaultInternalProbability},
+	} {
+		if !(p.v >= 0 && p.v <= 1) {
+			bad(p.name, "%g must be between 0 and 1", p.v)
+		}
+	}
+	if c.FaultThrottleProbability+c.FaultInternalProbability > 1 {
+		bad("fault-internal-probability", "%g plus fault-throttle-probability %g must not exceed 1", c.FaultInternalProbability, c.FaultThrottleProbability)
+	}
+	if c.FaultSeed < 0 {
+		bad("fault-seed", "%d must not be negative", c.FaultSeed)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"on-demand-scale-interval", c.OnDemandScaleInterval},
+		{"on-demand-scale-window", c.OnDemandScaleWindow},
+		{"on-demand-quiet-period", c.OnDemandQuietPeriod},
+	} {
+		if d.v <= 0 {
+			bad(d.name, "%s must be greater than 0", d.v)
+		}
+	}
+	if !(c.OnDemandScaleUpShare > 0 && c.OnDemandScaleUpShare <= 1) {
+		bad("on-demand-scale-up-share", "%g must be greater than 0 and at most 1", c.OnDemandScaleUpShare)
+	}
+	if !(c.OnDemandScaleDownShare > 0 && c.OnDemandScaleDownShare*2 <= c.OnDemandScaleUpShare) {
+		bad("on-demand-scale-down-share", "%g must be greater than 0 and at most half of on-demand-scale-up-share (%g), so that a merged shard is not hot at once", c.OnDemandScaleDownShare, c.OnDemandScaleUpShare)
 	}
 	if c.MaxRequestBytes <= 0 {
 		bad("max-request-bytes", "%d must be greater than 0", c.MaxRequestBytes)

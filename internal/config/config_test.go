@@ -52,6 +52,10 @@ func TestDefault(t *testing.T) {
 		MaxRequestBytes: 16 << 20, RetentionCheckInterval: time.Minute,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		Auth: "auto", AuditLogMaxBytes: 100 << 20, AuditLogMaxFiles: 10,
+		ThroughputLimits: "on", ShardWriteBytesPerSec: 1 << 20, ShardWriteRecordsPerSec: 1000,
+		ShardReadBytesPerSec: 2 << 20, ShardReadCallsPerSec: 5,
+		OnDemandScaleInterval: 10 * time.Second, OnDemandScaleWindow: 30 * time.Second,
+		OnDemandScaleUpShare: 0.5, OnDemandScaleDownShare: 0.2, OnDemandQuietPeriod: 5 * time.Minute,
 	}
 	if c != want {
 		t.Fatalf("Default() = %+v, want %+v", c, want)
@@ -200,6 +204,11 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"log-level": "debug", "log-format": "json",
 		"auth": "off", "allow-cidrs": "10.0.0.0/8,127.0.0.1", "audit-log": "/var/log/millrace-audit.jsonl",
 		"audit-data-events": "true", "audit-log-max-bytes": "1MiB", "audit-log-max-files": "3",
+		"throughput-limits": "off", "shard-write-bytes-per-sec": "2MiB", "shard-write-records-per-sec": "2000",
+		"shard-read-bytes-per-sec": "4MiB", "shard-read-calls-per-sec": "10",
+		"fault-throttle-probability": "0.25", "fault-internal-probability": "0.5", "fault-seed": "7",
+		"on-demand-scale-interval": "1s", "on-demand-scale-window": "5s", "on-demand-scale-up-share": "0.8",
+		"on-demand-scale-down-share": "0.3", "on-demand-quiet-period": "1m",
 	}
 	var toml, yaml strings.Builder
 	var args []string
@@ -244,7 +253,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 
 func tomlLiteral(s Setting, v string) string {
 	switch s.kind {
-	case kindBool, kindInt:
+	case kindBool, kindInt, kindFloat:
 		return v
 	}
 	return `"` + v + `"`

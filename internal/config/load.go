@@ -188,7 +188,7 @@ func fileValue(s Setting, v any) (string, error) {
 	case int, int64, uint64:
 		n := fmt.Sprint(v)
 		switch s.kind {
-		case kindInt, kindBytes:
+		case kindInt, kindBytes, kindFloat:
 			return n, nil
 		case kindString:
 			// YAML reads an unquoted 000000000000 as the number 0: refuse
@@ -201,6 +201,9 @@ func fileValue(s Setting, v any) (string, error) {
 			return "", fmt.Errorf("%s has no unit; write a duration string such as \"100ms\" or \"5m\"", n)
 		}
 	case float64:
+		if s.kind == kindFloat {
+			return strconv.FormatFloat(v, 'g', -1, 64), nil
+		}
 		if (s.kind == kindInt || s.kind == kindBytes) && v == math.Trunc(v) && math.Abs(v) < 1<<53 {
 			return strconv.FormatInt(int64(v), 10), nil
 		}

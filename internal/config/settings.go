@@ -16,6 +16,7 @@ const (
 	kindInt
 	kindBytes
 	kindDuration
+	kindFloat
 )
 
 func (k kind) String() string {
@@ -28,6 +29,8 @@ func (k kind) String() string {
 		return "bytes"
 	case kindDuration:
 		return "duration"
+	case kindFloat:
+		return "float"
 	default:
 		return "string"
 	}
@@ -43,6 +46,8 @@ func (k kind) describe() string {
 		return "a byte size (integer or string such as \"16MiB\")"
 	case kindDuration:
 		return "a duration string such as \"100ms\""
+	case kindFloat:
+		return "a number such as 0.5"
 	default:
 		return "a string"
 	}
@@ -93,6 +98,8 @@ func (s Setting) Get(c *Config) string {
 		return strconv.FormatInt(*p, 10)
 	case *time.Duration:
 		return formatDuration(*p)
+	case *float64:
+		return strconv.FormatFloat(*p, 'g', -1, 64)
 	}
 	panic("config: setting " + s.Name + " has an unsupported field type")
 }
@@ -143,6 +150,12 @@ func (s Setting) Set(c *Config, v string) error {
 			return fmt.Errorf("invalid duration %q (use a number with a unit, e.g. 100ms, 30s, 5m)", v)
 		}
 		*p = d
+	case *float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", v)
+		}
+		*p = f
 	default:
 		panic("config: setting " + s.Name + " has an unsupported field type")
 	}
@@ -194,6 +207,45 @@ var settings = []Setting{
 	{Name: "on-demand-stream-limit", kind: kindInt,
 		Help:  "Quota of on-demand streams per account and region (AWS default: 50).",
 		field: func(c *Config) any { return &c.OnDemandStreamLimit }},
+	{Name: "throughput-limits", kind: kindString,
+		Help:  "Per-shard throughput limits, as Kinesis enforces them: on (excess writes and reads get ProvisionedThroughputExceededException) or off (the hardware is the limit).",
+		field: func(c *Config) any { return &c.ThroughputLimits }},
+	{Name: "shard-write-bytes-per-sec", kind: kindBytes,
+		Help:  "Write limit of one shard in bytes per second, data plus partition keys (AWS: 1MiB).",
+		field: func(c *Config) any { return &c.ShardWriteBytesPerSec }},
+	{Name: "shard-write-records-per-sec", kind: kindInt,
+		Help:  "Write limit of one shard in records per second (AWS: 1000).",
+		field: func(c *Config) any { return &c.ShardWriteRecordsPerSec }},
+	{Name: "shard-read-bytes-per-sec", kind: kindBytes,
+		Help:  "Read limit of one shard in bytes per second for GetRecords (AWS: 2MiB); a larger response blocks the shard's reads until paid back (10 MiB: 5 s).",
+		field: func(c *Config) any { return &c.ShardReadBytesPerSec }},
+	{Name: "shard-read-calls-per-sec", kind: kindInt,
+		Help:  "GetRecords calls per second one shard takes (AWS: 5).",
+		field: func(c *Config) any { return &c.ShardReadCallsPerSec }},
+	{Name: "fault-throttle-probability", kind: kindFloat,
+		Help:  "Chance (0 to 1) that a PutRecord, GetRecords or PutRecords entry fails with ProvisionedThroughputExceededException, for resilience testing.",
+		field: func(c *Config) any { return &c.FaultThrottleProbability }},
+	{Name: "fault-internal-probability", kind: kindFloat,
+		Help:  "Chance (0 to 1) that a PutRecord, GetRecords or PutRecords entry fails with InternalFailure, for resilience testing.",
+		field: func(c *Config) any { return &c.FaultInternalProbability }},
+	{Name: "fault-seed", kind: kindInt,
+		Help:  "Seed of the injected faults, to replay a run; 0 picks one at random.",
+		field: func(c *Config) any { return &c.FaultSeed }},
+	{Name: "on-demand-scale-interval", kind: kindDuration,
+		Help:  "How often on-demand shards are measured, and the least time between two scaling actions on one stream.",
+		field: func(c *Config) any { return &c.OnDemandScaleInterval }},
+	{Name: "on-demand-scale-window", kind: kindDuration,
+		Help:  "How long an on-demand shard must stay above on-demand-scale-up-share of its write capacity before it is split.",
+		field: func(c *Config) any { return &c.OnDemandScaleWindow }},
+	{Name: "on-demand-scale-up-share", kind: kindFloat,
+		Help:  "Share of a shard's write capacity (bytes or records) above which an on-demand shard counts as hot.",
+		field: func(c *Config) any { return &c.OnDemandScaleUpShare }},
+	{Name: "on-demand-scale-down-share", kind: kindFloat,
+		Help:  "Share of a shard's write capacity below which an on-demand shard counts as cold; adjacent cold shards are merged.",
+		field: func(c *Config) any { return &c.OnDemandScaleDownShare }},
+	{Name: "on-demand-quiet-period", kind: kindDuration,
+		Help:  "How long two adjacent on-demand shards must stay cold before they are merged (never below 4 open shards).",
+		field: func(c *Config) any { return &c.OnDemandQuietPeriod }},
 	{Name: "max-request-bytes", kind: kindBytes,
 		Help:  "Largest request body accepted, in bytes (suffixes KiB, MiB, GiB allowed); larger requests are refused.",
 		field: func(c *Config) any { return &c.MaxRequestBytes }},

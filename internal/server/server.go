@@ -105,6 +105,23 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		ShardLimit:             cfg.ShardLimit,
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		Limits: streams.ThroughputLimits{
+			Enabled:            cfg.ThroughputLimits == "on",
+			WriteBytesPerSec:   cfg.ShardWriteBytesPerSec,
+			WriteRecordsPerSec: int64(cfg.ShardWriteRecordsPerSec),
+			ReadBytesPerSec:    cfg.ShardReadBytesPerSec,
+			ReadCallsPerSec:    int64(cfg.ShardReadCallsPerSec),
+		},
+		Faults: streams.FaultOptions{
+			ThrottleProbability: cfg.FaultThrottleProbability,
+			InternalProbability: cfg.FaultInternalProbability,
+			Seed:                uint64(cfg.FaultSeed),
+		},
+		Scaling: streams.ScalingOptions{
+			Interval: cfg.OnDemandScaleInterval, Window: cfg.OnDemandScaleWindow,
+			UpShare: cfg.OnDemandScaleUpShare, DownShare: cfg.OnDemandScaleDownShare,
+			QuietPeriod: cfg.OnDemandQuietPeriod,
+		},
 	})
 	if err != nil {
 		ln.Close()

@@ -1,6 +1,7 @@
 // Package servertest starts a real Millrace server inside a test: on a free
 // port of 127.0.0.1, with its data in t.TempDir(), state-transition delays
-// of zero and its logs (warnings and errors) in the test's log. It is for
+// of zero, per-shard throughput limits off (tests that check throttling
+// turn them on) and its logs (warnings and errors) in the test's log. It is for
 // tests only.
 package servertest
 
@@ -56,6 +57,7 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.CreateDelay, cfg.DeleteDelay, cfg.UpdateDelay = 0, 0, 0
 	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.ThroughputLimits = "off"
 	for _, o := range opts {
 		o(&cfg)
 	}
