@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		err = serve(ctx, rest, stdout, stderr, lookupEnv)
 	case "version":
 		err = version(rest, stdout)
+	case "policy":
+		err = policyCmd(rest, stdout, lookupEnv)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "help":
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errDenied):
+		return exitError
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "millrace: %v\nRun 'millrace --help' for usage.\n", err)
 		return exitUsage
