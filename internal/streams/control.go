@@ -181,8 +181,8 @@ func (s *Streams) DescribeLimits(account, region string) Limits {
 }
 
 // DeleteStream starts deleting a stream: it is DELETING until DeleteDelay
-// passes, then its records and metadata are gone. The stream has no
-// consumers, so enforceConsumerDeletion changes nothing.
+// passes, then its records and metadata are gone, with its consumers. A
+// stream with consumers is refused unless enforceConsumerDeletion is set.
 func (s *Streams) DeleteStream(ctx context.Context, ref StreamRef, enforceConsumerDeletion bool) error {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
@@ -193,6 +193,9 @@ func (s *Streams) DeleteStream(ctx context.Context, ref StreamRef, enforceConsum
 	if st.Status == StatusCreating {
 		// AWS refuses to delete a stream that is still being created.
 		return errorf(KindInUse, "Stream %s under account %s not ACTIVE, instead in state %s", st.Name, st.Account, st.Status)
+	}
+	if err := checkConsumersForDelete(st, enforceConsumerDeletion, s.now()); err != nil {
+		return err
 	}
 	return s.enter(ctx, st.clone(), StatusDeleting, s.opts.DeleteDelay)
 }

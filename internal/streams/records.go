@@ -116,6 +116,7 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	if err != nil {
 		return PutResult{}, "", s.storageError("append", st, sh, err)
 	}
+	s.appends.notify(st.Key(sh.Index))
 	return PutResult{ShardID: sh.ID(), SequenceNumber: st.SequenceNumber(sh, res.FirstSeq, res.Arrival)}, encryptionType(st), nil
 }
 
@@ -184,6 +185,9 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 			return
 		}
 		g.res, g.err = s.log.Append(ctx, st.Key(g.sh.Index), arrival, g.entries)
+		if g.err == nil {
+			s.appends.notify(st.Key(g.sh.Index))
+		}
 	}
 	if len(groups) == 1 {
 		appendGroup(groups[0])

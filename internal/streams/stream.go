@@ -76,6 +76,10 @@ type Stream struct {
 	WarmThroughputMiBps int     `json:"warmThroughputMiBps,omitempty"`
 	ModeSwitches        []int64 `json:"modeSwitches,omitempty"`
 
+	// Consumers are the stream's enhanced fan-out consumers (consumers.go).
+	// Never changed in place.
+	Consumers []Consumer `json:"consumers,omitempty"`
+
 	rev uint64 // catalog revision this snapshot was stored at
 }
 
@@ -166,6 +170,12 @@ type Options struct {
 	Limits  ThroughputLimits
 	Faults  FaultOptions
 	Scaling ScalingOptions
+	// SubscriptionLifetime and SubscriptionHeartbeat are how long a
+	// SubscribeToShard lasts and the longest it stays silent (0: AWS's 5
+	// minutes and 5 seconds). ConsumerShardBytesPerSecond limits what one
+	// consumer reads from one shard (0: no limit; AWS: 2 MiB/s).
+	SubscriptionLifetime, SubscriptionHeartbeat time.Duration
+	ConsumerShardBytesPerSecond                 int64
 }
 
 // Defaults used for zero Options fields.
@@ -219,6 +229,11 @@ type Streams struct {
 	// capacity holds the throughput limiters, fault injection and the
 	// on-demand scaler's state.
 	capacity capacityState
+
+	// appends wakes subscribers after appends; subs holds the live
+	// subscriptions (notify.go, subscribe.go).
+	appends appendSignal
+	subs    subscriptions
 
 	// ctl serialises metadata changes: every control-plane change reads the
 	// current snapshot, stores its successor with compare-and-set, then
