@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"context"
+	"net/http"
 )
 
 // Empty is the output of operations that return no body.
@@ -10,6 +11,17 @@ type Empty struct{}
 // Handler serves one operation: it gets the raw request body and returns
 // the output shape to encode (nil for an empty body) or an error.
 type Handler func(ctx context.Context, body []byte) (any, error)
+
+// Streamer is an operation output that writes its own response body, for
+// operations that answer with a stream (SubscribeToShard's event stream).
+// When a handler's output implements it, the router calls ServeStream
+// instead of encoding the output: ServeStream sets the status and headers,
+// writes the body and calls flush after every message it wants on the wire
+// at once. ctx is the request's context (with its RequestInfo); it is done
+// when the client goes away. The router has already set x-amzn-RequestId.
+type Streamer interface {
+	ServeStream(ctx context.Context, w http.ResponseWriter, flush func())
+}
 
 // validator is implemented by generated input shapes.
 type validator interface{ Validate() error }

@@ -222,7 +222,29 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.complete(ctx, info, body, out, nil)
+	if st, ok := out.(Streamer); ok {
+		r.stream(ctx, w, st)
+		return
+	}
 	r.writeOutput(w, proto, contentType, requestID, out)
+}
+
+// stream hands the response to a Streamer. A panic is logged; the response
+// has started, so the client sees the body end early.
+func (r *Router) stream(ctx context.Context, w http.ResponseWriter, st Streamer) {
+	defer func() {
+		if p := recover(); p != nil {
+			info := Info(ctx)
+			r.log.Error("streaming operation panicked", "request_id", info.RequestID, "operation", info.Operation,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	rc := http.NewResponseController(w)
+	st.ServeStream(ctx, w, func() {
+		if err := rc.Flush(); err != nil {
+			r.log.Debug("flushing a streamed response", "request_id", Info(ctx).RequestID, "err", err)
+		}
+	})
 }
 
 // complete hands a finished request to OnComplete.
