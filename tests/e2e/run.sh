@@ -100,9 +100,14 @@ bash "$here/cli.sh" || fail "AWS CLI flow (cli.sh)"
 step "boto3 flow"
 python3 "$here/boto3_test.py" flow || fail "boto3 flow (boto3_test.py flow)"
 
+step "boto3 DynamoDB flow"
+python3 "$here/ddb_test.py" flow || fail "DynamoDB flow (ddb_test.py flow)"
+
 state="$work/durability.json"
 step "boto3: write records for the restart check"
 python3 "$here/boto3_test.py" write "$state" || fail "boto3 write before restart"
+ddb_state="$work/ddb-durability.json"
+python3 "$here/ddb_test.py" write "$ddb_state" || fail "DynamoDB write before restart"
 
 step "restart: SIGTERM, then start again on the same data directory"
 stop_server || fail "server did not stop cleanly on SIGTERM (exit status $?)"
@@ -110,6 +115,9 @@ start_server
 
 step "boto3: every record is still there with the same sequence numbers"
 python3 "$here/boto3_test.py" verify "$state" || fail "records after restart (boto3_test.py verify)"
+
+step "boto3: every DynamoDB lease is still there"
+python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after restart (ddb_test.py verify)"
 
 step "stop server"
 stop_server || fail "server did not stop cleanly on SIGTERM"
