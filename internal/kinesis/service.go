@@ -73,16 +73,17 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		"SplitShard":       handle(svc.splitShard),
 		"MergeShards":      handle(svc.mergeShards),
 		"UpdateShardCount": handle(svc.updateShardCount),
-		// Later releases: capacity modes, encryption, consumers.
-		"UpdateStreamMode":           notImplemented[kinesisapi.UpdateStreamModeInput]("UpdateStreamMode"),
-		"UpdateStreamWarmThroughput": notImplemented[kinesisapi.UpdateStreamWarmThroughputInput]("UpdateStreamWarmThroughput"),
-		"StartStreamEncryption":      notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),
-		"StopStreamEncryption":       notImplemented[kinesisapi.StopStreamEncryptionInput]("StopStreamEncryption"),
-		"RegisterStreamConsumer":     notImplemented[kinesisapi.RegisterStreamConsumerInput]("RegisterStreamConsumer"),
-		"DescribeStreamConsumer":     notImplemented[kinesisapi.DescribeStreamConsumerInput]("DescribeStreamConsumer"),
-		"ListStreamConsumers":        notImplemented[kinesisapi.ListStreamConsumersInput]("ListStreamConsumers"),
-		"DeregisterStreamConsumer":   notImplemented[kinesisapi.DeregisterStreamConsumerInput]("DeregisterStreamConsumer"),
-		"SubscribeToShard":           notImplemented[kinesisapi.SubscribeToShardInput]("SubscribeToShard"),
+		// Capacity modes.
+		"UpdateStreamMode":           handle(svc.updateStreamMode),
+		"UpdateStreamWarmThroughput": handle(svc.updateStreamWarmThroughput),
+		// Later releases: encryption, consumers.
+		"StartStreamEncryption":    notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),
+		"StopStreamEncryption":     notImplemented[kinesisapi.StopStreamEncryptionInput]("StopStreamEncryption"),
+		"RegisterStreamConsumer":   notImplemented[kinesisapi.RegisterStreamConsumerInput]("RegisterStreamConsumer"),
+		"DescribeStreamConsumer":   notImplemented[kinesisapi.DescribeStreamConsumerInput]("DescribeStreamConsumer"),
+		"ListStreamConsumers":      notImplemented[kinesisapi.ListStreamConsumersInput]("ListStreamConsumers"),
+		"DeregisterStreamConsumer": notImplemented[kinesisapi.DeregisterStreamConsumerInput]("DeregisterStreamConsumer"),
+		"SubscribeToShard":         notImplemented[kinesisapi.SubscribeToShardInput]("SubscribeToShard"),
 	}
 }
 

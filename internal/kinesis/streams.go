@@ -29,9 +29,7 @@ func (svc *Service) createStream(ctx context.Context, in *kinesisapi.CreateStrea
 	if in.StreamModeDetails != nil {
 		p.Mode = string(awsproto.Value(in.StreamModeDetails.StreamMode))
 	}
-	if in.WarmThroughputMiBps != nil && *in.WarmThroughputMiBps > 0 {
-		return nil, notImplementedError("CreateStream with WarmThroughputMiBps")
-	}
+	p.WarmThroughputMiBps = int(awsproto.Value(in.WarmThroughputMiBps))
 	return nil, svc.s.CreateStream(ctx, p)
 }
 
@@ -169,6 +167,7 @@ func (svc *Service) describeStreamSummary(ctx context.Context, in *kinesisapi.De
 		OpenShardCount:          ptr(int32(len(st.OpenShards()))),
 		ConsumerCount:           ptr(int32(0)),
 		MaxRecordSizeInKiB:      ptr(int32(st.MaxRecordSizeKiB)),
+		WarmThroughput:          svc.warmShape(st),
 	}}, nil
 }
 
