@@ -24,10 +24,6 @@ func TestNotYetImplementedOperations(t *testing.T) {
 	consumerARN := aws.String(streamARN("fixed") + "/consumer/c1:1700000000")
 
 	calls := map[string]func(ctx context.Context) error{
-		"UpdateStreamMode": func(ctx context.Context) error {
-			_, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
-			return err
-		},
 		"StartStreamEncryption": func(ctx context.Context) error {
 			_, err := c.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: name, EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")})
 			return err
