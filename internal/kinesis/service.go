@@ -47,9 +47,9 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		"AddTagsToStream":      handle(svc.addTagsToStream),
 		"RemoveTagsFromStream": handle(svc.removeTagsFromStream),
 		"ListTagsForStream":    handle(svc.listTagsForStream),
-		"TagResource":          handle(svc.tagResource),
-		"UntagResource":        handle(svc.untagResource),
-		"ListTagsForResource":  handle(svc.listTagsForResource),
+		"TagResource":          handle(svc.tagAnyResource),
+		"UntagResource":        handle(svc.untagAnyResource),
+		"ListTagsForResource":  handle(svc.listTagsForAnyResource),
 		// Retention.
 		"IncreaseStreamRetentionPeriod": handle(svc.increaseRetention),
 		"DecreaseStreamRetentionPeriod": handle(svc.decreaseRetention),
@@ -60,9 +60,9 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		"EnableEnhancedMonitoring":  handle(svc.enableEnhancedMonitoring),
 		"DisableEnhancedMonitoring": handle(svc.disableEnhancedMonitoring),
 		// Resource policies.
-		"PutResourcePolicy":    handle(svc.putResourcePolicy),
-		"GetResourcePolicy":    handle(svc.getResourcePolicy),
-		"DeleteResourcePolicy": handle(svc.deleteResourcePolicy),
+		"PutResourcePolicy":    handle(svc.putAnyResourcePolicy),
+		"GetResourcePolicy":    handle(svc.getAnyResourcePolicy),
+		"DeleteResourcePolicy": handle(svc.deleteAnyResourcePolicy),
 		// Data plane.
 		"PutRecord":        handle(svc.putRecord),
 		"PutRecords":       handle(svc.putRecords),
@@ -76,14 +76,15 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		// Capacity modes.
 		"UpdateStreamMode":           handle(svc.updateStreamMode),
 		"UpdateStreamWarmThroughput": handle(svc.updateStreamWarmThroughput),
-		// Later releases: encryption, consumers.
-		"StartStreamEncryption":    notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),
-		"StopStreamEncryption":     notImplemented[kinesisapi.StopStreamEncryptionInput]("StopStreamEncryption"),
-		"RegisterStreamConsumer":   notImplemented[kinesisapi.RegisterStreamConsumerInput]("RegisterStreamConsumer"),
-		"DescribeStreamConsumer":   notImplemented[kinesisapi.DescribeStreamConsumerInput]("DescribeStreamConsumer"),
-		"ListStreamConsumers":      notImplemented[kinesisapi.ListStreamConsumersInput]("ListStreamConsumers"),
-		"DeregisterStreamConsumer": notImplemented[kinesisapi.DeregisterStreamConsumerInput]("DeregisterStreamConsumer"),
-		"SubscribeToShard":         notImplemented[kinesisapi.SubscribeToShardInput]("SubscribeToShard"),
+		// Later releases: encryption.
+		"StartStreamEncryption": notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),
+		"StopStreamEncryption":  notImplemented[kinesisapi.StopStreamEncryptionInput]("StopStreamEncryption"),
+		// Enhanced fan-out.
+		"RegisterStreamConsumer":   handle(svc.registerStreamConsumer),
+		"DescribeStreamConsumer":   handle(svc.describeStreamConsumer),
+		"ListStreamConsumers":      handle(svc.listStreamConsumers),
+		"DeregisterStreamConsumer": handle(svc.deregisterStreamConsumer),
+		"SubscribeToShard":         handle(svc.subscribeToShard),
 	}
 }
 

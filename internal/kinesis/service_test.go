@@ -98,7 +98,7 @@ func TestLaterOperationsSayNotImplemented(t *testing.T) {
 	// Bad input is still a validation error, as on AWS.
 	a.fails("SplitShard", `{"StreamName":"s","NewStartingHashKey":"5"}`, http.StatusBadRequest, "ValidationException", "shardToSplit")
 	a.fails("RegisterStreamConsumer", `{"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/s","ConsumerName":"c"}`,
-		http.StatusNotImplemented, "NotImplemented", "RegisterStreamConsumer")
+		http.StatusBadRequest, "ResourceNotFoundException", "Stream s under account 123456789012 not found.")
 }
 
 func TestStreamControlPlane(t *testing.T) {

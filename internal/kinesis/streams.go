@@ -165,7 +165,7 @@ func (svc *Service) describeStreamSummary(ctx context.Context, in *kinesisapi.De
 		EncryptionType:          encryptionShape(st),
 		KeyId:                   keyID(st),
 		OpenShardCount:          ptr(int32(len(st.OpenShards()))),
-		ConsumerCount:           ptr(int32(0)),
+		ConsumerCount:           ptr(int32(st.ConsumerCount(time.Now()))),
 		MaxRecordSizeInKiB:      ptr(int32(st.MaxRecordSizeKiB)),
 		WarmThroughput:          svc.warmShape(st),
 	}}, nil
