@@ -23,6 +23,12 @@ type Config struct {
 	// Listen is the address of the API listener (host:port; port 0 picks a
 	// free one).
 	Listen string `toml:"listen" yaml:"listen"`
+	// TLSListen is the address of a second, TLS listener (HTTP/2 by ALPN,
+	// and HTTP/1.1); empty: none. TLSCert and TLSKey are its PEM
+	// certificate chain and private key (`millrace cert` writes a pair).
+	TLSListen string `toml:"tls-listen" yaml:"tls-listen"`
+	TLSCert   string `toml:"tls-cert" yaml:"tls-cert"`
+	TLSKey    string `toml:"tls-key" yaml:"tls-key"`
 	// DataDir is where the embedded storage engine keeps its files.
 	DataDir string `toml:"data-dir" yaml:"data-dir"`
 	// InMemory runs the storage engine on an in-memory filesystem: nothing
@@ -63,6 +69,11 @@ type Config struct {
 	OnDemandScaleUpShare   float64       `toml:"on-demand-scale-up-share" yaml:"on-demand-scale-up-share"`
 	OnDemandScaleDownShare float64       `toml:"on-demand-scale-down-share" yaml:"on-demand-scale-down-share"`
 	OnDemandQuietPeriod    time.Duration `toml:"on-demand-quiet-period" yaml:"on-demand-quiet-period"`
+	// SubscriptionLifetime is how long a SubscribeToShard lasts (AWS: 5
+	// minutes); SubscriptionHeartbeat the longest an idle one stays silent
+	// (AWS: 5 seconds).
+	SubscriptionLifetime  time.Duration `toml:"subscription-lifetime" yaml:"subscription-lifetime"`
+	SubscriptionHeartbeat time.Duration `toml:"subscription-heartbeat" yaml:"subscription-heartbeat"`
 	// MaxRequestBytes caps a request body.
 	MaxRequestBytes int64 `toml:"max-request-bytes" yaml:"max-request-bytes"`
 	// RetentionCheckInterval is how often expired records are trimmed.
@@ -120,6 +131,8 @@ func Default() Config {
 		OnDemandScaleUpShare:    0.5,
 		OnDemandScaleDownShare:  0.2,
 		OnDemandQuietPeriod:     5 * time.Minute,
+		SubscriptionLifetime:    5 * time.Minute,
+		SubscriptionHeartbeat:   5 * time.Second,
 		// A 10 MiB PutRecords grows by a third when its blobs are base64
 		// encoded in JSON; 16 MiB leaves room for that and the envelope.
 		MaxRequestBytes:        16 << 20,
@@ -260,5 +273,23 @@ func (c *Config) Validate() error {
 		bad("log-format", "%q must be text or json", c.LogFormat)
 	}
 	c.validateSecurity(bad)
+	if c.TLSListen != "" {
+		if _, port, err := net.SplitHostPort(c.TLSListen); err != nil {
+			bad("tls-listen", "%q is not host:port (e.g. 127.0.0.1:4568 or :4568)", c.TLSListen)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad("tls-listen", "%q has an invalid port %q (0-65535; 0 picks a free port)", c.TLSListen, port)
+		}
+		if c.TLSCert == "" || c.TLSKey == "" {
+			bad("tls-listen", "needs tls-cert and tls-key (`millrace cert` writes a self-signed pair)")
+		}
+	} else if c.TLSCert != "" || c.TLSKey != "" {
+		bad("tls-cert", "is set but tls-listen is empty: set tls-listen to serve TLS")
+	}
+	if c.SubscriptionLifetime <= 0 {
+		bad("subscription-lifetime", "%s must be greater than 0", c.SubscriptionLifetime)
+	}
+	if c.SubscriptionHeartbeat <= 0 {
+		bad("subscription-heartbeat", "%s must be greater than 0", c.SubscriptionHeartbeat)
+	}
 	return errors.Join(errs...)
 }

@@ -56,6 +56,7 @@ func TestDefault(t *testing.T) {
 		ShardReadBytesPerSec: 2 << 20, ShardReadCallsPerSec: 5,
 		OnDemandScaleInterval: 10 * time.Second, OnDemandScaleWindow: 30 * time.Second,
 		OnDemandScaleUpShare: 0.5, OnDemandScaleDownShare: 0.2, OnDemandQuietPeriod: 5 * time.Minute,
+		SubscriptionLifetime: 5 * time.Minute, SubscriptionHeartbeat: 5 * time.Second,
 	}
 	if c != want {
 		t.Fatalf("Default() = %+v, want %+v", c, want)
@@ -209,6 +210,8 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"fault-throttle-probability": "0.25", "fault-internal-probability": "0.5", "fault-seed": "7",
 		"on-demand-scale-interval": "1s", "on-demand-scale-window": "5s", "on-demand-scale-up-share": "0.8",
 		"on-demand-scale-down-share": "0.3", "on-demand-quiet-period": "1m",
+		"tls-listen": "0.0.0.0:9443", "tls-cert": "/etc/millrace/cert.pem", "tls-key": "/etc/millrace/key.pem",
+		"subscription-lifetime": "30s", "subscription-heartbeat": "1s",
 	}
 	var toml, yaml strings.Builder
 	var args []string
