@@ -119,6 +119,9 @@ python3 "$here/boto3_test.py" verify "$state" || fail "records after restart (bo
 step "boto3: every DynamoDB lease is still there"
 python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after restart (ddb_test.py verify)"
 
+step "authentication and policies: two users through boto3 and the AWS CLI"
+python3 "$here/auth_test.py" "$work/millrace" || fail "authentication end to end (auth_test.py)"
+
 step "stop server"
 stop_server || fail "server did not stop cleanly on SIGTERM"
 
