@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,10 @@ type Server struct {
 	cfg    config.Config
 	logger *slog.Logger
 	ln     net.Listener
+	// tlsLn is the TLS listener, nil when cfg.TLSListen is empty; tlsErr
+	// gets its ServeTLS result.
+	tlsLn  net.Listener
+	tlsErr chan error
 	http   *http.Server
 	engine *pebble.Engine
 	// streams is the domain; its background work stops before the engine
@@ -73,6 +78,17 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	if err != nil {
 		return nil, errors.Join(listenError(cfg.Listen, err), sec.close())
 	}
+	tlsLn, tlsConfig, err := listenTLS(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, errors.Join(err, sec.close())
+	}
+	started := false
+	defer func() {
+		if !started && tlsLn != nil {
+			tlsLn.Close()
+		}
+	}()
 
 	if !cfg.InMemory {
 		if err := prepareDataDir(cfg.DataDir); err != nil {
@@ -122,6 +138,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 			UpShare: cfg.OnDemandScaleUpShare, DownShare: cfg.OnDemandScaleDownShare,
 			QuietPeriod: cfg.OnDemandQuietPeriod,
 		},
+		SubscriptionLifetime:  cfg.SubscriptionLifetime,
+		SubscriptionHeartbeat: cfg.SubscriptionHeartbeat,
 	})
 	if err != nil {
 		ln.Close()
@@ -155,6 +173,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		sec:            sec,
 		cancelRequests: cancel,
 		serveErr:       make(chan error, 1),
+		tlsLn:          tlsLn,
+		tlsErr:         make(chan error, 1),
 	}
 	s.http = &http.Server{
 		Handler:           s.track(sec.filter(routes(router))),
@@ -164,6 +184,14 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
 	}
+	// HTTP/1.1, HTTP/2 with prior knowledge on the plain listener (h2c:
+	// SubscribeToShard clients such as the Java SDK's speak HTTP/2 only),
+	// and HTTP/2 by ALPN on the TLS listener.
+	s.http.Protocols = new(http.Protocols)
+	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetHTTP2(true)
+	s.http.Protocols.SetUnencryptedHTTP2(true)
+	s.http.TLSConfig = tlsConfig
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -171,7 +199,56 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		}
 		s.serveErr <- err
 	}()
+	if tlsLn != nil {
+		go func() {
+			err := s.http.ServeTLS(tlsLn, "", "")
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			s.tlsErr <- err
+		}()
+	}
+	started = true
 	return s, nil
+}
+
+// listenTLS loads the TLS certificate and binds the TLS listener, when
+// cfg.TLSListen is set.
+func listenTLS(cfg config.Config) (net.Listener, *tls.Config, error) {
+	if cfg.TLSListen == "" {
+		return nil, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading the TLS certificate %s and key %s: %w (`millrace cert` writes a self-signed pair)", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	ln, err := net.Listen("tcp", cfg.TLSListen)
+	if err != nil {
+		return nil, nil, listenError(cfg.TLSListen, err)
+	}
+	return ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// TLSAddr is the TLS listener's address, nil without one.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
+}
+
+// TLSURL is the endpoint URL of the TLS listener, e.g.
+// "https://127.0.0.1:4568", or "" without one. A wildcard address is given
+// as 127.0.0.1, as in URL.
+func (s *Server) TLSURL() string {
+	if s.tlsLn == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(s.tlsLn.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }
 
 // track counts the requests in flight so that Close can wait for the
@@ -219,6 +296,9 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) error {
 	var errs []error
+	// Open SubscribeToShard streams end cleanly now rather than hold the
+	// stop for the rest of their lifetime.
+	s.streams.EndSubscriptions()
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.logger.Warn("graceful stop timed out; cancelling requests still in flight", "err", err)
 		s.cancelRequests()
@@ -232,6 +312,11 @@ func (s *Server) close(ctx context.Context) error {
 	s.inflight.Wait()
 	if err := <-s.serveErr; err != nil {
 		errs = append(errs, fmt.Errorf("serving: %w", err))
+	}
+	if s.tlsLn != nil {
+		if err := <-s.tlsErr; err != nil {
+			errs = append(errs, fmt.Errorf("serving TLS: %w", err))
+		}
 	}
 	if err := s.streams.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping streams: %w", err))
@@ -256,7 +341,11 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
+	if s.tlsLn != nil {
+		logger.Info("millrace serving", "endpoint", s.URL(), "tls_endpoint", s.TLSURL(), "data", dataLocation(cfg), "auth", authMode(cfg))
+	} else {
+		logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
+	}
 
 	select {
 	case <-ctx.Done():
