@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		err = serve(ctx, rest, stdout, stderr, lookupEnv)
 	case "version":
 		err = version(rest, stdout)
+	case "cert":
+		err = cert(rest, stdout)
 	case "policy":
 		err = policyCmd(rest, stdout, lookupEnv)
 	case "bench":
@@ -88,6 +90,9 @@ func help(args []string, stdout io.Writer) error {
 		case "serve":
 		case "version":
 			fmt.Fprint(stdout, versionHelp)
+			return nil
+		case "cert":
+			fmt.Fprint(stdout, certHelp)
 			return nil
 		case "bench":
 			writeBenchHelp(stdout)

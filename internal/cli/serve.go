@@ -46,6 +46,7 @@ with data kept durably in an embedded store.
 Usage:
   millrace [serve] [flags]   start the server (serve is the default command)
   millrace version           print the version
+  millrace cert              write a self-signed TLS certificate and key
   millrace bench [flags]     benchmark a Kinesis endpoint (see millrace help bench)
   millrace help [command]    show help
 
