@@ -163,7 +163,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeTooLarge(w, proto, contentType, requestID)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
+	buf, err := readBody(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes), req.ContentLength)
+	if buf != nil {
+		// Decoded inputs never alias the body (every decoder copies what it
+		// keeps), so it can be reused once the response is written.
+		defer releaseBody(buf)
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -174,6 +179,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeError(w, proto, contentType, requestID, serializationError("Could not read the request body."))
 		return
 	}
+	body := *buf
 
 	info := &RequestInfo{
 		RequestID:  requestID,
