@@ -24,6 +24,9 @@ type Error struct {
 	Code    string
 	Message string
 	Status  int
+	// Fields are further top-level members of the error body, for errors
+	// that carry data (DynamoDB's CancellationReasons, Item).
+	Fields map[string]any
 	// capitalMessage writes the message under "Message" instead of
 	// "message": AWS does so for SerializationException bodies.
 	capitalMessage bool

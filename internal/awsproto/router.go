@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -327,7 +328,11 @@ func (r *Router) writeError(w http.ResponseWriter, proto Protocol, contentType, 
 // of SerializationExceptions under "Message" and omits empty messages.
 func EncodeError(p Protocol, e *Error) ([]byte, error) {
 	if p == ProtocolCBOR {
-		m := map[string]string{"__type": e.Code}
+		m := make(map[string]any, 2+len(e.Fields))
+		for k, v := range e.Fields {
+			m[k] = v
+		}
+		m["__type"] = e.Code
 		if e.Message != "" {
 			m[messageKey(e)] = e.Message
 		}
@@ -339,6 +344,21 @@ func EncodeError(p Protocol, e *Error) ([]byte, error) {
 	if e.Message != "" {
 		b.WriteString(`,"` + messageKey(e) + `":`)
 		writeJSONString(&b, e.Message)
+	}
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := json.Marshal(e.Fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("awsproto: error member %s: %w", k, err)
+		}
+		b.WriteByte(',')
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		b.Write(v)
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil

@@ -132,6 +132,7 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 	}
 	// Read and check everything first; write only if every check passes.
 	reasons := make([]string, len(ops))
+	details := make([]cancellationReason, len(ops))
 	failed := false
 	var writes []intentWrite
 	type applied struct {
@@ -152,6 +153,10 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 		}
 		if !ok {
 			reasons[i], failed = "ConditionalCheckFailed", true
+			details[i] = cancellationReason{Code: reasons[i], Message: "The conditional request failed"}
+			if w.returnOnFailure && st.item != nil {
+				details[i].Item = st.item
+			}
 			continue
 		}
 		if w.check {
@@ -162,6 +167,7 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 			var ae *awsproto.Error
 			if errors.As(err, &ae) && ae.Code == codeValidation {
 				reasons[i], failed = "ValidationError", true
+				details[i] = cancellationReason{Code: reasons[i], Message: ae.Message}
 				continue
 			}
 			return nil, err
@@ -176,7 +182,14 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 		plan = append(plan, applied{st.key, st.rev, nv})
 	}
 	if failed {
-		return nil, apiErr(codeTransactionCanceled, "Transaction cancelled, please refer cancellation reasons for specific reasons [%s]", strings.Join(reasons, ", "))
+		for i := range details {
+			if details[i].Code == "" {
+				details[i].Code = "None"
+			}
+		}
+		e := awsproto.NewError(codeTransactionCanceled, "Transaction cancelled, please refer cancellation reasons for specific reasons [%s]", strings.Join(reasons, ", "))
+		e.Fields = map[string]any{"CancellationReasons": details}
+		return nil, e
 	}
 	if len(plan) == 0 {
 		return &dynamodbapi.TransactWriteItemsOutput{}, nil
@@ -245,4 +258,14 @@ func (s *Service) recoverTransactions(ctx context.Context) error {
 		s.logger.Info("finished an interrupted DynamoDB transaction", "record", kv.Key, "writes", len(in.Writes))
 	}
 	return nil
+}
+
+// cancellationReason is one entry of a TransactionCanceledException's
+// CancellationReasons, in request order: Code "None" for an item that would
+// have been written, and the item itself when the request asked for it with
+// ReturnValuesOnConditionCheckFailure ALL_OLD.
+type cancellationReason struct {
+	Code    string `json:"Code"`
+	Message string `json:"Message,omitempty"`
+	Item    item   `json:"Item,omitempty"`
 }

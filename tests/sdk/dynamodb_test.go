@@ -749,6 +749,13 @@ func TestDynamoDBTransactWriteItems(t *testing.T) {
 	if !errors.As(err, &tce) || !strings.Contains(tce.ErrorMessage(), "[ConditionalCheckFailed, None, None]") {
 		t.Fatalf("want TransactionCanceledException [ConditionalCheckFailed, None, None], got %v", err)
 	}
+	var codes []string
+	for _, r := range tce.CancellationReasons {
+		codes = append(codes, aws.ToString(r.Code))
+	}
+	if strings.Join(codes, ",") != "ConditionalCheckFailed,None,None" {
+		t.Errorf("CancellationReasons codes = %v", codes)
+	}
 	for _, k := range []struct{ table, key string }{{"leases", "l1"}, {"coord", "counter"}} {
 		g, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(k.table), Key: map[string]types.AttributeValue{"leaseKey": sv(k.key)}})
 		if err != nil || g.Item != nil {
