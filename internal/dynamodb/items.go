@@ -182,6 +182,11 @@ func (s *Service) run(ctx context.Context, w *writeOp) (old, new item, err error
 		return nil, nil, err
 	}
 	if !ok {
+		if w.returnOnFailure && st.item != nil {
+			e := awsproto.NewError(codeConditionalCheck, "The conditional request failed")
+			e.Fields = map[string]any{"Item": st.item}
+			return st.item, nil, e
+		}
 		return st.item, nil, conditionalCheckFailed()
 	}
 	nv, err := w.next(st.item)
@@ -218,6 +223,7 @@ func (s *Service) putItem(ctx context.Context, in *dynamodbapi.PutItemInput) (*d
 	if err != nil {
 		return nil, err
 	}
+	w.returnOnFailure = awsproto.Value(in.ReturnValuesOnConditionCheckFailure) == "ALL_OLD"
 	old, _, err := s.run(ctx, w)
 	if err != nil {
 		return nil, err
@@ -264,6 +270,7 @@ func (s *Service) deleteItem(ctx context.Context, in *dynamodbapi.DeleteItemInpu
 		return nil, err
 	}
 	w.del = true
+	w.returnOnFailure = awsproto.Value(in.ReturnValuesOnConditionCheckFailure) == "ALL_OLD"
 	old, _, err := s.run(ctx, w)
 	if err != nil {
 		return nil, err
@@ -309,6 +316,7 @@ func (s *Service) updateItem(ctx context.Context, in *dynamodbapi.UpdateItemInpu
 	if err != nil {
 		return nil, err
 	}
+	w.returnOnFailure = awsproto.Value(in.ReturnValuesOnConditionCheckFailure) == "ALL_OLD"
 	old, nv, err := s.run(ctx, w)
 	if err != nil {
 		return nil, err

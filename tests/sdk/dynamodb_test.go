@@ -280,13 +280,17 @@ func TestDynamoDBKCLLeaseProtocol(t *testing.T) {
 	}
 	// The expression form that newer KCL code paths use.
 	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(table),
-		Item:                     map[string]types.AttributeValue{"leaseKey": sv("shardId-000000000001")},
-		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
-		ExpressionAttributeNames: map[string]string{"#k": "leaseKey"},
+		TableName:                           aws.String(table),
+		Item:                                map[string]types.AttributeValue{"leaseKey": sv("shardId-000000000001")},
+		ConditionExpression:                 aws.String("attribute_not_exists(#k)"),
+		ExpressionAttributeNames:            map[string]string{"#k": "leaseKey"},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if !errors.As(err, &ccf) {
 		t.Fatalf("attribute_not_exists on an existing lease: want ConditionalCheckFailedException, got %v", err)
+	}
+	if k, ok := ccf.Item["leaseKey"].(*types.AttributeValueMemberS); !ok || k.Value != "shardId-000000000001" {
+		t.Errorf("ReturnValuesOnConditionCheckFailure ALL_OLD: item %v", ccf.Item)
 	}
 
 	// Take: leaseCounter == seen; set owner, counter+1, ADD ownerSwitches, DELETE checkpointOwner.
@@ -507,7 +511,7 @@ func TestDynamoDBExpressions(t *testing.T) {
 		"n":        nv("1.50"),
 		"tags":     ssv("a", "b"),
 		"doc": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"lst": &types.AttributeValueMemberL{Value: []types.AttributeValue{nv("1"), sv("two"), &types.AttributeValueMemberBOOL{Value: true}}},
+			"lst":  &types.AttributeValueMemberL{Value: []types.AttributeValue{nv("1"), sv("two"), &types.AttributeValueMemberBOOL{Value: true}}},
 			"null": &types.AttributeValueMemberNULL{Value: true},
 		}},
 		"bin": &types.AttributeValueMemberB{Value: []byte{0, 1, 2}},
