@@ -15,12 +15,12 @@ func (g *generator) validate(name string, s *shape) error {
 		g.p("// worded as AWS words it, or nil.")
 		g.p("func (s *%s) Validate() error {", tn)
 		g.p("var v awsproto.Validator")
-		g.p("s.validate(&v, \"\")")
+		g.p("s.validate(&v, nil)")
 		g.p("return v.Err()")
 		g.p("}")
 		g.p("")
 	}
-	g.p("func (s *%s) validate(v *awsproto.Validator, path string) {", tn)
+	g.p("func (s *%s) validate(v *awsproto.Validator, path *awsproto.Path) {", tn)
 	required := map[string]bool{}
 	for _, r := range s.Required {
 		required[r] = true
@@ -41,7 +41,7 @@ func (g *generator) validate(name string, s *shape) error {
 		}
 		g.p("if v.Full() { return }")
 		g.p("{")
-		g.p("p := awsproto.Path(path, %q)", mn)
+		g.p("p := path.Member(%q)", mn)
 		if required[mn] {
 			g.p("if v.Required(p, %s == nil) {", field)
 		} else {
@@ -109,7 +109,7 @@ func (g *generator) checks(field, shapeName string, s *shape) ([]string, error) 
 		if err != nil || !ok {
 			return nil, err
 		}
-		return []string{fmt.Sprintf("v.Length(p, int64(len(%s)), %s, %s, %s)", field, field, min, max)}, nil
+		return []string{fmt.Sprintf("awsproto.Length(v, p, int64(len(%s)), %s, %s, %s)", field, field, min, max)}, nil
 	case "structure":
 		return []string{fmt.Sprintf("%s.validate(v, p)", field)}, nil
 	case "list":
@@ -119,7 +119,7 @@ func (g *generator) checks(field, shapeName string, s *shape) ([]string, error) 
 			return nil, err
 		}
 		if ok {
-			out = append(out, fmt.Sprintf("v.Length(p, int64(len(%s)), %s, %s, %s)", field, field, min, max))
+			out = append(out, fmt.Sprintf("awsproto.Length(v, p, int64(len(%s)), %s, %s, %s)", field, field, min, max))
 		}
 		es, err := g.shape(s.Member.Shape)
 		if err != nil {
@@ -127,7 +127,7 @@ func (g *generator) checks(field, shapeName string, s *shape) ([]string, error) 
 		}
 		switch {
 		case es.Type == "structure":
-			out = append(out, fmt.Sprintf("for i := range %s { %s[i].validate(v, awsproto.ElemPath(p, i)) }", field, field))
+			out = append(out, fmt.Sprintf("for i := range %s { %s[i].validate(v, p.Elem(i)) }", field, field))
 		case hasStringRule(es):
 			g.rules[s.Member.Shape] = true
 			out = append(out, fmt.Sprintf("awsproto.ListMembers(v, p, %s, &%s)", field, ruleName(s.Member.Shape)))
@@ -140,7 +140,7 @@ func (g *generator) checks(field, shapeName string, s *shape) ([]string, error) 
 			return nil, err
 		}
 		if ok {
-			out = append(out, fmt.Sprintf("v.Length(p, int64(len(%s)), %s, %s, %s)", field, field, min, max))
+			out = append(out, fmt.Sprintf("awsproto.Length(v, p, int64(len(%s)), %s, %s, %s)", field, field, min, max))
 		}
 		ks, err := g.shape(s.Key.Shape)
 		if err != nil {
@@ -163,7 +163,16 @@ func (g *generator) checks(field, shapeName string, s *shape) ([]string, error) 
 			out = append(out, fmt.Sprintf("awsproto.MapEntries(v, p, %s, %s, %s)", field, keyRule, valRule))
 		}
 		if vs.Type == "structure" {
-			out = append(out, fmt.Sprintf("for _, k := range awsproto.SortedKeys(%s) { e := %s[k]; e.validate(v, awsproto.KeyPath(p, string(k))) }", field, field))
+			// Valid maps are checked in map order, without sorting
+			// their keys; AWS's order matters only for the message.
+			out = append(out,
+				"if !v.Full() {",
+				"var t awsproto.Validator",
+				fmt.Sprintf("for k, e := range %s { e.validate(&t, p.Key(string(k))); if t.Failed() { break } }", field),
+				"if t.Failed() {",
+				fmt.Sprintf("for _, k := range awsproto.SortedKeys(%s) { e := %s[k]; e.validate(v, p.Key(string(k))) }", field, field),
+				"}",
+				"}")
 		}
 		return out, nil
 	}

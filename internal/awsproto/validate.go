@@ -43,44 +43,68 @@ func (v *Validator) Err() error {
 func (v *Validator) Full() bool { return len(v.errs) >= maxValidationErrors }
 
 // Fail records a violation. value is the rendered value, or "null".
-func (v *Validator) Fail(path, value, constraint string) {
+func (v *Validator) Fail(path *Path, value, constraint string) {
 	if v.Full() {
 		return
 	}
 	if value != "null" {
 		value = "'" + value + "'"
 	}
-	v.errs = append(v.errs, "Value "+value+" at '"+path+"' failed to satisfy constraint: "+constraint)
+	v.errs = append(v.errs, "Value "+value+" at '"+path.String()+"' failed to satisfy constraint: "+constraint)
 }
+
+// Failed reports whether a violation was recorded.
+func (v *Validator) Failed() bool { return len(v.errs) > 0 }
 
 // Required records "Member must not be null" when isNil is true and reports
 // whether the member is present.
-func (v *Validator) Required(path string, isNil bool) bool {
+func (v *Validator) Required(path *Path, isNil bool) bool {
 	if isNil {
 		v.Fail(path, "null", "Member must not be null")
 	}
 	return !isNil
 }
 
-// Path joins a parent path and a member name. AWS writes member names in
-// lowerCamel case: 'records.1.member.partitionKey'.
-func Path(parent, member string) string {
-	m := LowerFirst(member)
-	if parent == "" {
-		return m
+// Path is where a member sits in a request. Generated validators build
+// paths on the stack as they descend; the text AWS reports
+// ('records.1.member.partitionKey') is built only for a violation, so that
+// valid input costs no allocation. A nil *Path is the request itself.
+type Path struct {
+	parent *Path
+	name   string // member name (as in the model) or map key
+	elem   int    // list element: its index + 1; 0 otherwise
+	key    bool   // name is a map key
+}
+
+// Member is the path of a member of the structure at p.
+func (p *Path) Member(name string) *Path { return &Path{parent: p, name: name} }
+
+// Elem is the path of the i-th (0-based) element of the list at p: AWS
+// counts from 1 and adds ".member".
+func (p *Path) Elem(i int) *Path { return &Path{parent: p, elem: i + 1} }
+
+// Key is the path of the value under key in the map at p.
+func (p *Path) Key(key string) *Path { return &Path{parent: p, name: key, key: true} }
+
+// String is the path as AWS writes it: member names in lowerCamel case,
+// joined by dots, list elements as "N.member", map values as "key.member".
+func (p *Path) String() string {
+	if p == nil {
+		return ""
 	}
-	return parent + "." + m
-}
-
-// ElemPath is the path of the i-th (0-based) element of a list: AWS counts
-// from 1 and adds ".member".
-func ElemPath(listPath string, i int) string {
-	return listPath + "." + strconv.Itoa(i+1) + ".member"
-}
-
-// KeyPath is the path of a map value.
-func KeyPath(mapPath, key string) string {
-	return mapPath + "." + key + ".member"
+	var seg string
+	switch {
+	case p.elem > 0:
+		seg = strconv.Itoa(p.elem) + ".member"
+	case p.key:
+		seg = p.name + ".member"
+	default:
+		seg = LowerFirst(p.name)
+	}
+	if p.parent == nil {
+		return seg
+	}
+	return p.parent.String() + "." + seg
 }
 
 // LowerFirst lower-cases the first letter of an AWS member name.
@@ -168,7 +192,7 @@ func contains(list []string, s string) bool {
 
 // String checks a string member in AWS's order: pattern, minimum length,
 // maximum length, enum.
-func (v *Validator) String(path, s string, r *StringRule) {
+func (v *Validator) String(path *Path, s string, r *StringRule) {
 	if r.Pattern != nil && !r.Pattern.MatchString(s) {
 		v.Fail(path, s, "Member must satisfy regular expression pattern: "+r.PatternText)
 	}
@@ -185,7 +209,7 @@ func (v *Validator) String(path, s string, r *StringRule) {
 }
 
 // Number checks an integer member's range.
-func (v *Validator) Number(path string, n int64, min, max Bound) {
+func (v *Validator) Number(path *Path, n int64, min, max Bound) {
 	if min.Set && n < min.Value {
 		v.Fail(path, strconv.FormatInt(n, 10), fmt.Sprintf("Member must have value greater than or equal to %d", min.Value))
 	}
@@ -195,7 +219,7 @@ func (v *Validator) Number(path string, n int64, min, max Bound) {
 }
 
 // Float checks a floating-point member's range.
-func (v *Validator) Float(path string, f float64, min, max Bound) {
+func (v *Validator) Float(path *Path, f float64, min, max Bound) {
 	if min.Set && f < float64(min.Value) {
 		v.Fail(path, strconv.FormatFloat(f, 'f', -1, 64), fmt.Sprintf("Member must have value greater than or equal to %d", min.Value))
 	}
@@ -205,8 +229,9 @@ func (v *Validator) Float(path string, f float64, min, max Bound) {
 }
 
 // Length checks the length of a blob, list or map; value is rendered only
-// when a check fails.
-func (v *Validator) Length(path string, n int64, value any, min, max Bound) {
+// when a check fails. It is generic so that passing value costs nothing
+// when it passes.
+func Length[T any](v *Validator, path *Path, n int64, value T, min, max Bound) {
 	if min.Set && n < min.Value {
 		v.Fail(path, Render(value), fmt.Sprintf("Member must have length greater than or equal to %d", min.Value))
 	}
@@ -219,7 +244,7 @@ func (v *Validator) Length(path string, n int64, value any, min, max Bound) {
 // the list's path that names all the member constraints:
 // "Member must satisfy constraint: [Member must have length less than or
 // equal to 128, Member must have length greater than or equal to 1]".
-func ListMembers[T ~string](v *Validator, path string, list []T, r *StringRule) {
+func ListMembers[T ~string](v *Validator, path *Path, list []T, r *StringRule) {
 	for _, s := range list {
 		if !r.ok(string(s)) {
 			v.Fail(path, Render(list), "Member must satisfy constraint: ["+strings.Join(r.constraints(), ", ")+"]")
@@ -231,7 +256,7 @@ func ListMembers[T ~string](v *Validator, path string, list []T, r *StringRule) 
 // MapEntries checks the keys and values of a string map, as AWS does:
 // "Map keys must satisfy constraint: [...]" and "Map value must satisfy
 // constraint: [...]" at the map's path.
-func MapEntries[K ~string, V ~string](v *Validator, path string, m map[K]V, key, value *StringRule) {
+func MapEntries[K ~string, V ~string](v *Validator, path *Path, m map[K]V, key, value *StringRule) {
 	if key != nil {
 		for k := range m {
 			if !key.ok(string(k)) {

@@ -3442,12 +3442,12 @@ type WriteRequest struct {
 	PutRequest *PutRequest `json:"PutRequest,omitzero"`
 }
 
-func (s *AttributeDefinition) validate(v *awsproto.Validator, path string) {
+func (s *AttributeDefinition) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeName")
+		p := path.Member("AttributeName")
 		if v.Required(p, s.AttributeName == nil) {
 			v.String(p, string(*s.AttributeName), &ruleKeySchemaAttributeName)
 		}
@@ -3456,22 +3456,22 @@ func (s *AttributeDefinition) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeType")
+		p := path.Member("AttributeType")
 		if v.Required(p, s.AttributeType == nil) {
 			v.String(p, string(*s.AttributeType), &ruleScalarAttributeType)
 		}
 	}
 }
 
-func (s *AttributeValue) validate(v *awsproto.Validator, path string) {
+func (s *AttributeValue) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "L")
+		p := path.Member("L")
 		if s.L != nil {
 			for i := range s.L {
-				s.L[i].validate(v, awsproto.ElemPath(p, i))
+				s.L[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3479,22 +3479,33 @@ func (s *AttributeValue) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "M")
+		p := path.Member("M")
 		if s.M != nil {
-			for _, k := range awsproto.SortedKeys(s.M) {
-				e := s.M[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.M {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.M) {
+						e := s.M[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
 }
 
-func (s *AttributeValueUpdate) validate(v *awsproto.Validator, path string) {
+func (s *AttributeValueUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Action")
+		p := path.Member("Action")
 		if s.Action != nil {
 			v.String(p, string(*s.Action), &ruleAttributeAction)
 		}
@@ -3503,19 +3514,19 @@ func (s *AttributeValueUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Value")
+		p := path.Member("Value")
 		if s.Value != nil {
 			s.Value.validate(v, p)
 		}
 	}
 }
 
-func (s *AutoScalingPolicyUpdate) validate(v *awsproto.Validator, path string) {
+func (s *AutoScalingPolicyUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PolicyName")
+		p := path.Member("PolicyName")
 		if s.PolicyName != nil {
 			v.String(p, string(*s.PolicyName), &ruleAutoScalingPolicyName)
 		}
@@ -3524,19 +3535,19 @@ func (s *AutoScalingPolicyUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TargetTrackingScalingPolicyConfiguration")
+		p := path.Member("TargetTrackingScalingPolicyConfiguration")
 		if v.Required(p, s.TargetTrackingScalingPolicyConfiguration == nil) {
 			s.TargetTrackingScalingPolicyConfiguration.validate(v, p)
 		}
 	}
 }
 
-func (s *AutoScalingSettingsUpdate) validate(v *awsproto.Validator, path string) {
+func (s *AutoScalingSettingsUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AutoScalingRoleArn")
+		p := path.Member("AutoScalingRoleArn")
 		if s.AutoScalingRoleArn != nil {
 			v.String(p, string(*s.AutoScalingRoleArn), &ruleAutoScalingRoleArn)
 		}
@@ -3545,7 +3556,7 @@ func (s *AutoScalingSettingsUpdate) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaximumUnits")
+		p := path.Member("MaximumUnits")
 		if s.MaximumUnits != nil {
 			v.Number(p, int64(*s.MaximumUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -3554,7 +3565,7 @@ func (s *AutoScalingSettingsUpdate) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "MinimumUnits")
+		p := path.Member("MinimumUnits")
 		if s.MinimumUnits != nil {
 			v.Number(p, int64(*s.MinimumUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -3563,19 +3574,19 @@ func (s *AutoScalingSettingsUpdate) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "ScalingPolicyUpdate")
+		p := path.Member("ScalingPolicyUpdate")
 		if s.ScalingPolicyUpdate != nil {
 			s.ScalingPolicyUpdate.validate(v, p)
 		}
 	}
 }
 
-func (s *AutoScalingTargetTrackingScalingPolicyConfigurationUpdate) validate(v *awsproto.Validator, path string) {
+func (s *AutoScalingTargetTrackingScalingPolicyConfigurationUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TargetValue")
+		p := path.Member("TargetValue")
 		if v.Required(p, s.TargetValue == nil) {
 			_ = p
 		}
@@ -3586,16 +3597,16 @@ func (s *AutoScalingTargetTrackingScalingPolicyConfigurationUpdate) validate(v *
 // worded as AWS words it, or nil.
 func (s *BatchExecuteStatementInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *BatchExecuteStatementInput) validate(v *awsproto.Validator, path string) {
+func (s *BatchExecuteStatementInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -3604,11 +3615,11 @@ func (s *BatchExecuteStatementInput) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "Statements")
+		p := path.Member("Statements")
 		if v.Required(p, s.Statements == nil) {
-			v.Length(p, int64(len(s.Statements)), s.Statements, awsproto.Limit(1), awsproto.Limit(25))
+			awsproto.Length(v, p, int64(len(s.Statements)), s.Statements, awsproto.Limit(1), awsproto.Limit(25))
 			for i := range s.Statements {
-				s.Statements[i].validate(v, awsproto.ElemPath(p, i))
+				s.Statements[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3618,21 +3629,32 @@ func (s *BatchExecuteStatementInput) validate(v *awsproto.Validator, path string
 // worded as AWS words it, or nil.
 func (s *BatchGetItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *BatchGetItemInput) validate(v *awsproto.Validator, path string) {
+func (s *BatchGetItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RequestItems")
+		p := path.Member("RequestItems")
 		if v.Required(p, s.RequestItems == nil) {
-			v.Length(p, int64(len(s.RequestItems)), s.RequestItems, awsproto.Limit(1), awsproto.Limit(100))
-			for _, k := range awsproto.SortedKeys(s.RequestItems) {
-				e := s.RequestItems[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			awsproto.Length(v, p, int64(len(s.RequestItems)), s.RequestItems, awsproto.Limit(1), awsproto.Limit(100))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.RequestItems {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.RequestItems) {
+						e := s.RequestItems[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -3640,23 +3662,23 @@ func (s *BatchGetItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
 	}
 }
 
-func (s *BatchStatementRequest) validate(v *awsproto.Validator, path string) {
+func (s *BatchStatementRequest) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Parameters")
+		p := path.Member("Parameters")
 		if s.Parameters != nil {
-			v.Length(p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.Parameters {
-				s.Parameters[i].validate(v, awsproto.ElemPath(p, i))
+				s.Parameters[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3664,7 +3686,7 @@ func (s *BatchStatementRequest) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -3673,7 +3695,7 @@ func (s *BatchStatementRequest) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Statement")
+		p := path.Member("Statement")
 		if v.Required(p, s.Statement == nil) {
 			v.String(p, string(*s.Statement), &rulePartiQLStatement)
 		}
@@ -3684,25 +3706,25 @@ func (s *BatchStatementRequest) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *BatchWriteItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *BatchWriteItemInput) validate(v *awsproto.Validator, path string) {
+func (s *BatchWriteItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RequestItems")
+		p := path.Member("RequestItems")
 		if v.Required(p, s.RequestItems == nil) {
-			v.Length(p, int64(len(s.RequestItems)), s.RequestItems, awsproto.Limit(1), awsproto.Limit(25))
+			awsproto.Length(v, p, int64(len(s.RequestItems)), s.RequestItems, awsproto.Limit(1), awsproto.Limit(25))
 		}
 	}
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -3711,22 +3733,22 @@ func (s *BatchWriteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnItemCollectionMetrics")
+		p := path.Member("ReturnItemCollectionMetrics")
 		if s.ReturnItemCollectionMetrics != nil {
 			v.String(p, string(*s.ReturnItemCollectionMetrics), &ruleReturnItemCollectionMetrics)
 		}
 	}
 }
 
-func (s *Condition) validate(v *awsproto.Validator, path string) {
+func (s *Condition) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeValueList")
+		p := path.Member("AttributeValueList")
 		if s.AttributeValueList != nil {
 			for i := range s.AttributeValueList {
-				s.AttributeValueList[i].validate(v, awsproto.ElemPath(p, i))
+				s.AttributeValueList[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3734,19 +3756,19 @@ func (s *Condition) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ComparisonOperator")
+		p := path.Member("ComparisonOperator")
 		if v.Required(p, s.ComparisonOperator == nil) {
 			v.String(p, string(*s.ComparisonOperator), &ruleComparisonOperator)
 		}
 	}
 }
 
-func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
+func (s *ConditionCheck) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionExpression")
+		p := path.Member("ConditionExpression")
 		if v.Required(p, s.ConditionExpression == nil) {
 			_ = p
 		}
@@ -3755,7 +3777,7 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -3764,11 +3786,22 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -3776,11 +3809,22 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -3788,7 +3832,7 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -3797,7 +3841,7 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -3808,16 +3852,16 @@ func (s *ConditionCheck) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *CreateBackupInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *CreateBackupInput) validate(v *awsproto.Validator, path string) {
+func (s *CreateBackupInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BackupName")
+		p := path.Member("BackupName")
 		if v.Required(p, s.BackupName == nil) {
 			v.String(p, string(*s.BackupName), &ruleBackupName)
 		}
@@ -3826,19 +3870,19 @@ func (s *CreateBackupInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path string) {
+func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -3847,11 +3891,11 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeySchema")
+		p := path.Member("KeySchema")
 		if v.Required(p, s.KeySchema == nil) {
-			v.Length(p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.KeySchema {
-				s.KeySchema[i].validate(v, awsproto.ElemPath(p, i))
+				s.KeySchema[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3859,7 +3903,7 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -3868,7 +3912,7 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "Projection")
+		p := path.Member("Projection")
 		if v.Required(p, s.Projection == nil) {
 			s.Projection.validate(v, p)
 		}
@@ -3877,7 +3921,7 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -3886,7 +3930,7 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughput")
+		p := path.Member("WarmThroughput")
 		if s.WarmThroughput != nil {
 			s.WarmThroughput.validate(v, p)
 		}
@@ -3897,16 +3941,16 @@ func (s *CreateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 // worded as AWS words it, or nil.
 func (s *CreateGlobalTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *CreateGlobalTableInput) validate(v *awsproto.Validator, path string) {
+func (s *CreateGlobalTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableName")
+		p := path.Member("GlobalTableName")
 		if v.Required(p, s.GlobalTableName == nil) {
 			v.String(p, string(*s.GlobalTableName), &ruleTableName)
 		}
@@ -3915,49 +3959,49 @@ func (s *CreateGlobalTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicationGroup")
+		p := path.Member("ReplicationGroup")
 		if v.Required(p, s.ReplicationGroup == nil) {
 			for i := range s.ReplicationGroup {
-				s.ReplicationGroup[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicationGroup[i].validate(v, p.Elem(i))
 			}
 		}
 	}
 }
 
-func (s *CreateGlobalTableWitnessGroupMemberAction) validate(v *awsproto.Validator, path string) {
+func (s *CreateGlobalTableWitnessGroupMemberAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
 	}
 }
 
-func (s *CreateReplicaAction) validate(v *awsproto.Validator, path string) {
+func (s *CreateReplicaAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
 	}
 }
 
-func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, path string) {
+func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexes")
+		p := path.Member("GlobalSecondaryIndexes")
 		if s.GlobalSecondaryIndexes != nil {
-			v.Length(p, int64(len(s.GlobalSecondaryIndexes)), s.GlobalSecondaryIndexes, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.GlobalSecondaryIndexes)), s.GlobalSecondaryIndexes, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.GlobalSecondaryIndexes {
-				s.GlobalSecondaryIndexes[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexes[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -3965,7 +4009,7 @@ func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughputOverride")
+		p := path.Member("OnDemandThroughputOverride")
 		if s.OnDemandThroughputOverride != nil {
 			s.OnDemandThroughputOverride.validate(v, p)
 		}
@@ -3974,7 +4018,7 @@ func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughputOverride")
+		p := path.Member("ProvisionedThroughputOverride")
 		if s.ProvisionedThroughputOverride != nil {
 			s.ProvisionedThroughputOverride.validate(v, p)
 		}
@@ -3983,7 +4027,7 @@ func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
@@ -3992,7 +4036,7 @@ func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableClassOverride")
+		p := path.Member("TableClassOverride")
 		if s.TableClassOverride != nil {
 			v.String(p, string(*s.TableClassOverride), &ruleTableClass)
 		}
@@ -4003,19 +4047,19 @@ func (s *CreateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 // worded as AWS words it, or nil.
 func (s *CreateTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
+func (s *CreateTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeDefinitions")
+		p := path.Member("AttributeDefinitions")
 		if s.AttributeDefinitions != nil {
 			for i := range s.AttributeDefinitions {
-				s.AttributeDefinitions[i].validate(v, awsproto.ElemPath(p, i))
+				s.AttributeDefinitions[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4023,7 +4067,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BillingMode")
+		p := path.Member("BillingMode")
 		if s.BillingMode != nil {
 			v.String(p, string(*s.BillingMode), &ruleBillingMode)
 		}
@@ -4032,10 +4076,10 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexes")
+		p := path.Member("GlobalSecondaryIndexes")
 		if s.GlobalSecondaryIndexes != nil {
 			for i := range s.GlobalSecondaryIndexes {
-				s.GlobalSecondaryIndexes[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexes[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4043,7 +4087,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableSettingsReplicationMode")
+		p := path.Member("GlobalTableSettingsReplicationMode")
 		if s.GlobalTableSettingsReplicationMode != nil {
 			v.String(p, string(*s.GlobalTableSettingsReplicationMode), &ruleGlobalTableSettingsReplicationMode)
 		}
@@ -4052,7 +4096,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableSourceArn")
+		p := path.Member("GlobalTableSourceArn")
 		if s.GlobalTableSourceArn != nil {
 			v.String(p, string(*s.GlobalTableSourceArn), &ruleTableArn)
 		}
@@ -4061,11 +4105,11 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeySchema")
+		p := path.Member("KeySchema")
 		if s.KeySchema != nil {
-			v.Length(p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.KeySchema {
-				s.KeySchema[i].validate(v, awsproto.ElemPath(p, i))
+				s.KeySchema[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4073,10 +4117,10 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "LocalSecondaryIndexes")
+		p := path.Member("LocalSecondaryIndexes")
 		if s.LocalSecondaryIndexes != nil {
 			for i := range s.LocalSecondaryIndexes {
-				s.LocalSecondaryIndexes[i].validate(v, awsproto.ElemPath(p, i))
+				s.LocalSecondaryIndexes[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4084,7 +4128,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -4093,7 +4137,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -4102,7 +4146,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSESpecification")
+		p := path.Member("SSESpecification")
 		if s.SSESpecification != nil {
 			s.SSESpecification.validate(v, p)
 		}
@@ -4111,7 +4155,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamSpecification")
+		p := path.Member("StreamSpecification")
 		if s.StreamSpecification != nil {
 			s.StreamSpecification.validate(v, p)
 		}
@@ -4120,7 +4164,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableClass")
+		p := path.Member("TableClass")
 		if s.TableClass != nil {
 			v.String(p, string(*s.TableClass), &ruleTableClass)
 		}
@@ -4129,7 +4173,7 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4138,10 +4182,10 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if s.Tags != nil {
 			for i := range s.Tags {
-				s.Tags[i].validate(v, awsproto.ElemPath(p, i))
+				s.Tags[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4149,19 +4193,19 @@ func (s *CreateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughput")
+		p := path.Member("WarmThroughput")
 		if s.WarmThroughput != nil {
 			s.WarmThroughput.validate(v, p)
 		}
 	}
 }
 
-func (s *CsvOptions) validate(v *awsproto.Validator, path string) {
+func (s *CsvOptions) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delimiter")
+		p := path.Member("Delimiter")
 		if s.Delimiter != nil {
 			v.String(p, string(*s.Delimiter), &ruleCsvDelimiter)
 		}
@@ -4170,20 +4214,20 @@ func (s *CsvOptions) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "HeaderList")
+		p := path.Member("HeaderList")
 		if s.HeaderList != nil {
-			v.Length(p, int64(len(s.HeaderList)), s.HeaderList, awsproto.Limit(1), awsproto.Limit(255))
+			awsproto.Length(v, p, int64(len(s.HeaderList)), s.HeaderList, awsproto.Limit(1), awsproto.Limit(255))
 			awsproto.ListMembers(v, p, s.HeaderList, &ruleCsvHeader)
 		}
 	}
 }
 
-func (s *Delete) validate(v *awsproto.Validator, path string) {
+func (s *Delete) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -4192,11 +4236,22 @@ func (s *Delete) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4204,11 +4259,22 @@ func (s *Delete) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4216,7 +4282,7 @@ func (s *Delete) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -4225,7 +4291,7 @@ func (s *Delete) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4236,40 +4302,40 @@ func (s *Delete) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DeleteBackupInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteBackupInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteBackupInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BackupArn")
+		p := path.Member("BackupArn")
 		if v.Required(p, s.BackupArn == nil) {
 			v.String(p, string(*s.BackupArn), &ruleBackupArn)
 		}
 	}
 }
 
-func (s *DeleteGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path string) {
+func (s *DeleteGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
 	}
 }
 
-func (s *DeleteGlobalTableWitnessGroupMemberAction) validate(v *awsproto.Validator, path string) {
+func (s *DeleteGlobalTableWitnessGroupMemberAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
@@ -4280,16 +4346,16 @@ func (s *DeleteGlobalTableWitnessGroupMemberAction) validate(v *awsproto.Validat
 // worded as AWS words it, or nil.
 func (s *DeleteItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionalOperator")
+		p := path.Member("ConditionalOperator")
 		if s.ConditionalOperator != nil {
 			v.String(p, string(*s.ConditionalOperator), &ruleConditionalOperator)
 		}
@@ -4298,11 +4364,22 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Expected")
+		p := path.Member("Expected")
 		if s.Expected != nil {
-			for _, k := range awsproto.SortedKeys(s.Expected) {
-				e := s.Expected[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Expected {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Expected) {
+						e := s.Expected[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4310,7 +4387,7 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -4319,11 +4396,22 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4331,11 +4419,22 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4343,7 +4442,7 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -4352,7 +4451,7 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnItemCollectionMetrics")
+		p := path.Member("ReturnItemCollectionMetrics")
 		if s.ReturnItemCollectionMetrics != nil {
 			v.String(p, string(*s.ReturnItemCollectionMetrics), &ruleReturnItemCollectionMetrics)
 		}
@@ -4361,7 +4460,7 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValues")
+		p := path.Member("ReturnValues")
 		if s.ReturnValues != nil {
 			v.String(p, string(*s.ReturnValues), &ruleReturnValue)
 		}
@@ -4370,7 +4469,7 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -4379,47 +4478,58 @@ func (s *DeleteItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *DeleteReplicaAction) validate(v *awsproto.Validator, path string) {
+func (s *DeleteReplicaAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
 	}
 }
 
-func (s *DeleteReplicationGroupMemberAction) validate(v *awsproto.Validator, path string) {
+func (s *DeleteReplicationGroupMemberAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
 	}
 }
 
-func (s *DeleteRequest) validate(v *awsproto.Validator, path string) {
+func (s *DeleteRequest) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -4429,16 +4539,16 @@ func (s *DeleteRequest) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DeleteResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpectedRevisionId")
+		p := path.Member("ExpectedRevisionId")
 		if s.ExpectedRevisionId != nil {
 			v.String(p, string(*s.ExpectedRevisionId), &rulePolicyRevisionId)
 		}
@@ -4447,7 +4557,7 @@ func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
@@ -4458,16 +4568,16 @@ func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path string)
 // worded as AWS words it, or nil.
 func (s *DeleteTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteTableInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4478,16 +4588,16 @@ func (s *DeleteTableInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeBackupInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeBackupInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeBackupInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BackupArn")
+		p := path.Member("BackupArn")
 		if v.Required(p, s.BackupArn == nil) {
 			v.String(p, string(*s.BackupArn), &ruleBackupArn)
 		}
@@ -4498,16 +4608,16 @@ func (s *DescribeBackupInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeContinuousBackupsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeContinuousBackupsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeContinuousBackupsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4518,16 +4628,16 @@ func (s *DescribeContinuousBackupsInput) validate(v *awsproto.Validator, path st
 // worded as AWS words it, or nil.
 func (s *DescribeContributorInsightsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeContributorInsightsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeContributorInsightsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -4536,7 +4646,7 @@ func (s *DescribeContributorInsightsInput) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4547,27 +4657,27 @@ func (s *DescribeContributorInsightsInput) validate(v *awsproto.Validator, path 
 // worded as AWS words it, or nil.
 func (s *DescribeEndpointsRequest) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeEndpointsRequest) validate(v *awsproto.Validator, path string) {
+func (s *DescribeEndpointsRequest) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
 // Validate checks the model's constraints and returns a ValidationException
 // worded as AWS words it, or nil.
 func (s *DescribeExportInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeExportInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeExportInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExportArn")
+		p := path.Member("ExportArn")
 		if v.Required(p, s.ExportArn == nil) {
 			v.String(p, string(*s.ExportArn), &ruleExportArn)
 		}
@@ -4578,16 +4688,16 @@ func (s *DescribeExportInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeGlobalTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeGlobalTableInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeGlobalTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableName")
+		p := path.Member("GlobalTableName")
 		if v.Required(p, s.GlobalTableName == nil) {
 			v.String(p, string(*s.GlobalTableName), &ruleTableName)
 		}
@@ -4598,16 +4708,16 @@ func (s *DescribeGlobalTableInput) validate(v *awsproto.Validator, path string) 
 // worded as AWS words it, or nil.
 func (s *DescribeGlobalTableSettingsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeGlobalTableSettingsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeGlobalTableSettingsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableName")
+		p := path.Member("GlobalTableName")
 		if v.Required(p, s.GlobalTableName == nil) {
 			v.String(p, string(*s.GlobalTableName), &ruleTableName)
 		}
@@ -4618,16 +4728,16 @@ func (s *DescribeGlobalTableSettingsInput) validate(v *awsproto.Validator, path 
 // worded as AWS words it, or nil.
 func (s *DescribeImportInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeImportInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeImportInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ImportArn")
+		p := path.Member("ImportArn")
 		if v.Required(p, s.ImportArn == nil) {
 			v.String(p, string(*s.ImportArn), &ruleImportArn)
 		}
@@ -4638,16 +4748,16 @@ func (s *DescribeImportInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeKinesisStreamingDestinationInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeKinesisStreamingDestinationInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeKinesisStreamingDestinationInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4658,27 +4768,27 @@ func (s *DescribeKinesisStreamingDestinationInput) validate(v *awsproto.Validato
 // worded as AWS words it, or nil.
 func (s *DescribeLimitsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeLimitsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeLimitsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
 // Validate checks the model's constraints and returns a ValidationException
 // worded as AWS words it, or nil.
 func (s *DescribeTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeTableInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4689,16 +4799,16 @@ func (s *DescribeTableInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeTableReplicaAutoScalingInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeTableReplicaAutoScalingInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeTableReplicaAutoScalingInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -4709,28 +4819,28 @@ func (s *DescribeTableReplicaAutoScalingInput) validate(v *awsproto.Validator, p
 // worded as AWS words it, or nil.
 func (s *DescribeTimeToLiveInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeTimeToLiveInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeTimeToLiveInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *EnableKinesisStreamingConfiguration) validate(v *awsproto.Validator, path string) {
+func (s *EnableKinesisStreamingConfiguration) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ApproximateCreationDateTimePrecision")
+		p := path.Member("ApproximateCreationDateTimePrecision")
 		if s.ApproximateCreationDateTimePrecision != nil {
 			v.String(p, string(*s.ApproximateCreationDateTimePrecision), &ruleApproximateCreationDateTimePrecision)
 		}
@@ -4741,16 +4851,16 @@ func (s *EnableKinesisStreamingConfiguration) validate(v *awsproto.Validator, pa
 // worded as AWS words it, or nil.
 func (s *ExecuteStatementInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
+func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -4759,7 +4869,7 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NextToken")
+		p := path.Member("NextToken")
 		if s.NextToken != nil {
 			v.String(p, string(*s.NextToken), &rulePartiQLNextToken)
 		}
@@ -4768,11 +4878,11 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Parameters")
+		p := path.Member("Parameters")
 		if s.Parameters != nil {
-			v.Length(p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.Parameters {
-				s.Parameters[i].validate(v, awsproto.ElemPath(p, i))
+				s.Parameters[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4780,7 +4890,7 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -4789,7 +4899,7 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -4798,7 +4908,7 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Statement")
+		p := path.Member("Statement")
 		if v.Required(p, s.Statement == nil) {
 			v.String(p, string(*s.Statement), &rulePartiQLStatement)
 		}
@@ -4809,16 +4919,16 @@ func (s *ExecuteStatementInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ExecuteTransactionInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ExecuteTransactionInput) validate(v *awsproto.Validator, path string) {
+func (s *ExecuteTransactionInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ClientRequestToken")
+		p := path.Member("ClientRequestToken")
 		if s.ClientRequestToken != nil {
 			v.String(p, string(*s.ClientRequestToken), &ruleClientRequestToken)
 		}
@@ -4827,7 +4937,7 @@ func (s *ExecuteTransactionInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -4836,25 +4946,25 @@ func (s *ExecuteTransactionInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TransactStatements")
+		p := path.Member("TransactStatements")
 		if v.Required(p, s.TransactStatements == nil) {
-			v.Length(p, int64(len(s.TransactStatements)), s.TransactStatements, awsproto.Limit(1), awsproto.Limit(100))
+			awsproto.Length(v, p, int64(len(s.TransactStatements)), s.TransactStatements, awsproto.Limit(1), awsproto.Limit(100))
 			for i := range s.TransactStatements {
-				s.TransactStatements[i].validate(v, awsproto.ElemPath(p, i))
+				s.TransactStatements[i].validate(v, p.Elem(i))
 			}
 		}
 	}
 }
 
-func (s *ExpectedAttributeValue) validate(v *awsproto.Validator, path string) {
+func (s *ExpectedAttributeValue) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeValueList")
+		p := path.Member("AttributeValueList")
 		if s.AttributeValueList != nil {
 			for i := range s.AttributeValueList {
-				s.AttributeValueList[i].validate(v, awsproto.ElemPath(p, i))
+				s.AttributeValueList[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -4862,7 +4972,7 @@ func (s *ExpectedAttributeValue) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ComparisonOperator")
+		p := path.Member("ComparisonOperator")
 		if s.ComparisonOperator != nil {
 			v.String(p, string(*s.ComparisonOperator), &ruleComparisonOperator)
 		}
@@ -4871,7 +4981,7 @@ func (s *ExpectedAttributeValue) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Value")
+		p := path.Member("Value")
 		if s.Value != nil {
 			s.Value.validate(v, p)
 		}
@@ -4882,16 +4992,16 @@ func (s *ExpectedAttributeValue) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ExportTableToPointInTimeInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path string) {
+func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ClientToken")
+		p := path.Member("ClientToken")
 		if s.ClientToken != nil {
 			v.String(p, string(*s.ClientToken), &ruleClientToken)
 		}
@@ -4900,7 +5010,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExportFormat")
+		p := path.Member("ExportFormat")
 		if s.ExportFormat != nil {
 			v.String(p, string(*s.ExportFormat), &ruleExportFormat)
 		}
@@ -4909,7 +5019,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExportType")
+		p := path.Member("ExportType")
 		if s.ExportType != nil {
 			v.String(p, string(*s.ExportType), &ruleExportType)
 		}
@@ -4918,7 +5028,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "IncrementalExportSpecification")
+		p := path.Member("IncrementalExportSpecification")
 		if s.IncrementalExportSpecification != nil {
 			s.IncrementalExportSpecification.validate(v, p)
 		}
@@ -4927,7 +5037,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3Bucket")
+		p := path.Member("S3Bucket")
 		if v.Required(p, s.S3Bucket == nil) {
 			v.String(p, string(*s.S3Bucket), &ruleS3Bucket)
 		}
@@ -4936,7 +5046,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3BucketOwner")
+		p := path.Member("S3BucketOwner")
 		if s.S3BucketOwner != nil {
 			v.String(p, string(*s.S3BucketOwner), &ruleS3BucketOwner)
 		}
@@ -4945,7 +5055,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3Prefix")
+		p := path.Member("S3Prefix")
 		if s.S3Prefix != nil {
 			v.String(p, string(*s.S3Prefix), &ruleS3Prefix)
 		}
@@ -4954,7 +5064,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3SseAlgorithm")
+		p := path.Member("S3SseAlgorithm")
 		if s.S3SseAlgorithm != nil {
 			v.String(p, string(*s.S3SseAlgorithm), &ruleS3SseAlgorithm)
 		}
@@ -4963,7 +5073,7 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3SseKmsKeyId")
+		p := path.Member("S3SseKmsKeyId")
 		if s.S3SseKmsKeyId != nil {
 			v.String(p, string(*s.S3SseKmsKeyId), &ruleS3SseKmsKeyId)
 		}
@@ -4972,19 +5082,19 @@ func (s *ExportTableToPointInTimeInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableArn")
+		p := path.Member("TableArn")
 		if v.Required(p, s.TableArn == nil) {
 			v.String(p, string(*s.TableArn), &ruleTableArn)
 		}
 	}
 }
 
-func (s *Get) validate(v *awsproto.Validator, path string) {
+func (s *Get) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -4993,11 +5103,22 @@ func (s *Get) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5005,7 +5126,7 @@ func (s *Get) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5016,18 +5137,18 @@ func (s *Get) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *GetItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
+func (s *GetItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributesToGet")
+		p := path.Member("AttributesToGet")
 		if s.AttributesToGet != nil {
-			v.Length(p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
 			awsproto.ListMembers(v, p, s.AttributesToGet, &ruleAttributeName)
 		}
 	}
@@ -5035,7 +5156,7 @@ func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -5044,11 +5165,22 @@ func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5056,7 +5188,7 @@ func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -5065,7 +5197,7 @@ func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5076,28 +5208,28 @@ func (s *GetItemInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *GetResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *GetResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *GetResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
 	}
 }
 
-func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
+func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -5106,11 +5238,11 @@ func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeySchema")
+		p := path.Member("KeySchema")
 		if v.Required(p, s.KeySchema == nil) {
-			v.Length(p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.KeySchema {
-				s.KeySchema[i].validate(v, awsproto.ElemPath(p, i))
+				s.KeySchema[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -5118,7 +5250,7 @@ func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -5127,7 +5259,7 @@ func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Projection")
+		p := path.Member("Projection")
 		if v.Required(p, s.Projection == nil) {
 			s.Projection.validate(v, p)
 		}
@@ -5136,7 +5268,7 @@ func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -5145,19 +5277,19 @@ func (s *GlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughput")
+		p := path.Member("WarmThroughput")
 		if s.WarmThroughput != nil {
 			s.WarmThroughput.validate(v, p)
 		}
 	}
 }
 
-func (s *GlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Validator, path string) {
+func (s *GlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -5166,19 +5298,19 @@ func (s *GlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Validator, 
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedWriteCapacityAutoScalingUpdate")
+		p := path.Member("ProvisionedWriteCapacityAutoScalingUpdate")
 		if s.ProvisionedWriteCapacityAutoScalingUpdate != nil {
 			s.ProvisionedWriteCapacityAutoScalingUpdate.validate(v, p)
 		}
 	}
 }
 
-func (s *GlobalSecondaryIndexUpdate) validate(v *awsproto.Validator, path string) {
+func (s *GlobalSecondaryIndexUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Create")
+		p := path.Member("Create")
 		if s.Create != nil {
 			s.Create.validate(v, p)
 		}
@@ -5187,7 +5319,7 @@ func (s *GlobalSecondaryIndexUpdate) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delete")
+		p := path.Member("Delete")
 		if s.Delete != nil {
 			s.Delete.validate(v, p)
 		}
@@ -5196,19 +5328,19 @@ func (s *GlobalSecondaryIndexUpdate) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "Update")
+		p := path.Member("Update")
 		if s.Update != nil {
 			s.Update.validate(v, p)
 		}
 	}
 }
 
-func (s *GlobalTableGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validator, path string) {
+func (s *GlobalTableGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -5217,7 +5349,7 @@ func (s *GlobalTableGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Val
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedWriteCapacityAutoScalingSettingsUpdate")
+		p := path.Member("ProvisionedWriteCapacityAutoScalingSettingsUpdate")
 		if s.ProvisionedWriteCapacityAutoScalingSettingsUpdate != nil {
 			s.ProvisionedWriteCapacityAutoScalingSettingsUpdate.validate(v, p)
 		}
@@ -5226,19 +5358,19 @@ func (s *GlobalTableGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Val
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedWriteCapacityUnits")
+		p := path.Member("ProvisionedWriteCapacityUnits")
 		if s.ProvisionedWriteCapacityUnits != nil {
 			v.Number(p, int64(*s.ProvisionedWriteCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
 	}
 }
 
-func (s *GlobalTableWitnessGroupUpdate) validate(v *awsproto.Validator, path string) {
+func (s *GlobalTableWitnessGroupUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Create")
+		p := path.Member("Create")
 		if s.Create != nil {
 			s.Create.validate(v, p)
 		}
@@ -5247,7 +5379,7 @@ func (s *GlobalTableWitnessGroupUpdate) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delete")
+		p := path.Member("Delete")
 		if s.Delete != nil {
 			s.Delete.validate(v, p)
 		}
@@ -5258,16 +5390,16 @@ func (s *GlobalTableWitnessGroupUpdate) validate(v *awsproto.Validator, path str
 // worded as AWS words it, or nil.
 func (s *ImportTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
+func (s *ImportTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ClientToken")
+		p := path.Member("ClientToken")
 		if s.ClientToken != nil {
 			v.String(p, string(*s.ClientToken), &ruleClientToken)
 		}
@@ -5276,7 +5408,7 @@ func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "InputCompressionType")
+		p := path.Member("InputCompressionType")
 		if s.InputCompressionType != nil {
 			v.String(p, string(*s.InputCompressionType), &ruleInputCompressionType)
 		}
@@ -5285,7 +5417,7 @@ func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "InputFormat")
+		p := path.Member("InputFormat")
 		if v.Required(p, s.InputFormat == nil) {
 			v.String(p, string(*s.InputFormat), &ruleInputFormat)
 		}
@@ -5294,7 +5426,7 @@ func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "InputFormatOptions")
+		p := path.Member("InputFormatOptions")
 		if s.InputFormatOptions != nil {
 			s.InputFormatOptions.validate(v, p)
 		}
@@ -5303,7 +5435,7 @@ func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3BucketSource")
+		p := path.Member("S3BucketSource")
 		if v.Required(p, s.S3BucketSource == nil) {
 			s.S3BucketSource.validate(v, p)
 		}
@@ -5312,43 +5444,43 @@ func (s *ImportTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableCreationParameters")
+		p := path.Member("TableCreationParameters")
 		if v.Required(p, s.TableCreationParameters == nil) {
 			s.TableCreationParameters.validate(v, p)
 		}
 	}
 }
 
-func (s *IncrementalExportSpecification) validate(v *awsproto.Validator, path string) {
+func (s *IncrementalExportSpecification) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExportViewType")
+		p := path.Member("ExportViewType")
 		if s.ExportViewType != nil {
 			v.String(p, string(*s.ExportViewType), &ruleExportViewType)
 		}
 	}
 }
 
-func (s *InputFormatOptions) validate(v *awsproto.Validator, path string) {
+func (s *InputFormatOptions) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Csv")
+		p := path.Member("Csv")
 		if s.Csv != nil {
 			s.Csv.validate(v, p)
 		}
 	}
 }
 
-func (s *KeySchemaElement) validate(v *awsproto.Validator, path string) {
+func (s *KeySchemaElement) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeName")
+		p := path.Member("AttributeName")
 		if v.Required(p, s.AttributeName == nil) {
 			v.String(p, string(*s.AttributeName), &ruleKeySchemaAttributeName)
 		}
@@ -5357,21 +5489,21 @@ func (s *KeySchemaElement) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeyType")
+		p := path.Member("KeyType")
 		if v.Required(p, s.KeyType == nil) {
 			v.String(p, string(*s.KeyType), &ruleKeyType)
 		}
 	}
 }
 
-func (s *KeysAndAttributes) validate(v *awsproto.Validator, path string) {
+func (s *KeysAndAttributes) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributesToGet")
+		p := path.Member("AttributesToGet")
 		if s.AttributesToGet != nil {
-			v.Length(p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
 			awsproto.ListMembers(v, p, s.AttributesToGet, &ruleAttributeName)
 		}
 	}
@@ -5379,7 +5511,7 @@ func (s *KeysAndAttributes) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -5388,9 +5520,9 @@ func (s *KeysAndAttributes) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Keys")
+		p := path.Member("Keys")
 		if v.Required(p, s.Keys == nil) {
-			v.Length(p, int64(len(s.Keys)), s.Keys, awsproto.Limit(1), awsproto.Limit(100))
+			awsproto.Length(v, p, int64(len(s.Keys)), s.Keys, awsproto.Limit(1), awsproto.Limit(100))
 		}
 	}
 }
@@ -5399,16 +5531,16 @@ func (s *KeysAndAttributes) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *KinesisStreamingDestinationInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *KinesisStreamingDestinationInput) validate(v *awsproto.Validator, path string) {
+func (s *KinesisStreamingDestinationInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "EnableKinesisStreamingConfiguration")
+		p := path.Member("EnableKinesisStreamingConfiguration")
 		if s.EnableKinesisStreamingConfiguration != nil {
 			s.EnableKinesisStreamingConfiguration.validate(v, p)
 		}
@@ -5417,7 +5549,7 @@ func (s *KinesisStreamingDestinationInput) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamArn")
+		p := path.Member("StreamArn")
 		if v.Required(p, s.StreamArn == nil) {
 			v.String(p, string(*s.StreamArn), &ruleStreamArn)
 		}
@@ -5426,7 +5558,7 @@ func (s *KinesisStreamingDestinationInput) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5437,16 +5569,16 @@ func (s *KinesisStreamingDestinationInput) validate(v *awsproto.Validator, path 
 // worded as AWS words it, or nil.
 func (s *ListBackupsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListBackupsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListBackupsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BackupType")
+		p := path.Member("BackupType")
 		if s.BackupType != nil {
 			v.String(p, string(*s.BackupType), &ruleBackupTypeFilter)
 		}
@@ -5455,7 +5587,7 @@ func (s *ListBackupsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartBackupArn")
+		p := path.Member("ExclusiveStartBackupArn")
 		if s.ExclusiveStartBackupArn != nil {
 			v.String(p, string(*s.ExclusiveStartBackupArn), &ruleBackupArn)
 		}
@@ -5464,7 +5596,7 @@ func (s *ListBackupsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(100))
 		}
@@ -5473,7 +5605,7 @@ func (s *ListBackupsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if s.TableName != nil {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5484,16 +5616,16 @@ func (s *ListBackupsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListContributorInsightsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListContributorInsightsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListContributorInsightsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxResults")
+		p := path.Member("MaxResults")
 		if s.MaxResults != nil {
 			v.Number(p, int64(*s.MaxResults), awsproto.Bound{}, awsproto.Limit(100))
 		}
@@ -5502,7 +5634,7 @@ func (s *ListContributorInsightsInput) validate(v *awsproto.Validator, path stri
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if s.TableName != nil {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5513,16 +5645,16 @@ func (s *ListContributorInsightsInput) validate(v *awsproto.Validator, path stri
 // worded as AWS words it, or nil.
 func (s *ListExportsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListExportsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListExportsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxResults")
+		p := path.Member("MaxResults")
 		if s.MaxResults != nil {
 			v.Number(p, int64(*s.MaxResults), awsproto.Limit(1), awsproto.Limit(25))
 		}
@@ -5531,7 +5663,7 @@ func (s *ListExportsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableArn")
+		p := path.Member("TableArn")
 		if s.TableArn != nil {
 			v.String(p, string(*s.TableArn), &ruleTableArn)
 		}
@@ -5542,16 +5674,16 @@ func (s *ListExportsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListGlobalTablesInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListGlobalTablesInput) validate(v *awsproto.Validator, path string) {
+func (s *ListGlobalTablesInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartGlobalTableName")
+		p := path.Member("ExclusiveStartGlobalTableName")
 		if s.ExclusiveStartGlobalTableName != nil {
 			v.String(p, string(*s.ExclusiveStartGlobalTableName), &ruleTableName)
 		}
@@ -5560,7 +5692,7 @@ func (s *ListGlobalTablesInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -5571,16 +5703,16 @@ func (s *ListGlobalTablesInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListImportsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListImportsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListImportsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NextToken")
+		p := path.Member("NextToken")
 		if s.NextToken != nil {
 			v.String(p, string(*s.NextToken), &ruleImportNextToken)
 		}
@@ -5589,7 +5721,7 @@ func (s *ListImportsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PageSize")
+		p := path.Member("PageSize")
 		if s.PageSize != nil {
 			v.Number(p, int64(*s.PageSize), awsproto.Limit(1), awsproto.Limit(25))
 		}
@@ -5598,7 +5730,7 @@ func (s *ListImportsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableArn")
+		p := path.Member("TableArn")
 		if s.TableArn != nil {
 			v.String(p, string(*s.TableArn), &ruleTableArn)
 		}
@@ -5609,16 +5741,16 @@ func (s *ListImportsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListTablesInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListTablesInput) validate(v *awsproto.Validator, path string) {
+func (s *ListTablesInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartTableName")
+		p := path.Member("ExclusiveStartTableName")
 		if s.ExclusiveStartTableName != nil {
 			v.String(p, string(*s.ExclusiveStartTableName), &ruleTableName)
 		}
@@ -5627,7 +5759,7 @@ func (s *ListTablesInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(100))
 		}
@@ -5638,28 +5770,28 @@ func (s *ListTablesInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListTagsOfResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListTagsOfResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *ListTagsOfResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
 	}
 }
 
-func (s *LocalSecondaryIndex) validate(v *awsproto.Validator, path string) {
+func (s *LocalSecondaryIndex) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -5668,11 +5800,11 @@ func (s *LocalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeySchema")
+		p := path.Member("KeySchema")
 		if v.Required(p, s.KeySchema == nil) {
-			v.Length(p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.KeySchema {
-				s.KeySchema[i].validate(v, awsproto.ElemPath(p, i))
+				s.KeySchema[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -5680,29 +5812,29 @@ func (s *LocalSecondaryIndex) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Projection")
+		p := path.Member("Projection")
 		if v.Required(p, s.Projection == nil) {
 			s.Projection.validate(v, p)
 		}
 	}
 }
 
-func (s *OnDemandThroughput) validate(v *awsproto.Validator, path string) {
+func (s *OnDemandThroughput) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
-func (s *OnDemandThroughputOverride) validate(v *awsproto.Validator, path string) {
+func (s *OnDemandThroughputOverride) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
-func (s *ParameterizedStatement) validate(v *awsproto.Validator, path string) {
+func (s *ParameterizedStatement) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Parameters")
+		p := path.Member("Parameters")
 		if s.Parameters != nil {
-			v.Length(p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.Parameters)), s.Parameters, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.Parameters {
-				s.Parameters[i].validate(v, awsproto.ElemPath(p, i))
+				s.Parameters[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -5710,7 +5842,7 @@ func (s *ParameterizedStatement) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -5719,19 +5851,19 @@ func (s *ParameterizedStatement) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Statement")
+		p := path.Member("Statement")
 		if v.Required(p, s.Statement == nil) {
 			v.String(p, string(*s.Statement), &rulePartiQLStatement)
 		}
 	}
 }
 
-func (s *PointInTimeRecoverySpecification) validate(v *awsproto.Validator, path string) {
+func (s *PointInTimeRecoverySpecification) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PointInTimeRecoveryEnabled")
+		p := path.Member("PointInTimeRecoveryEnabled")
 		if v.Required(p, s.PointInTimeRecoveryEnabled == nil) {
 			_ = p
 		}
@@ -5740,21 +5872,21 @@ func (s *PointInTimeRecoverySpecification) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "RecoveryPeriodInDays")
+		p := path.Member("RecoveryPeriodInDays")
 		if s.RecoveryPeriodInDays != nil {
 			v.Number(p, int64(*s.RecoveryPeriodInDays), awsproto.Limit(1), awsproto.Limit(35))
 		}
 	}
 }
 
-func (s *Projection) validate(v *awsproto.Validator, path string) {
+func (s *Projection) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NonKeyAttributes")
+		p := path.Member("NonKeyAttributes")
 		if s.NonKeyAttributes != nil {
-			v.Length(p, int64(len(s.NonKeyAttributes)), s.NonKeyAttributes, awsproto.Limit(1), awsproto.Limit(20))
+			awsproto.Length(v, p, int64(len(s.NonKeyAttributes)), s.NonKeyAttributes, awsproto.Limit(1), awsproto.Limit(20))
 			awsproto.ListMembers(v, p, s.NonKeyAttributes, &ruleNonKeyAttributeName)
 		}
 	}
@@ -5762,19 +5894,19 @@ func (s *Projection) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProjectionType")
+		p := path.Member("ProjectionType")
 		if s.ProjectionType != nil {
 			v.String(p, string(*s.ProjectionType), &ruleProjectionType)
 		}
 	}
 }
 
-func (s *ProvisionedThroughput) validate(v *awsproto.Validator, path string) {
+func (s *ProvisionedThroughput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReadCapacityUnits")
+		p := path.Member("ReadCapacityUnits")
 		if v.Required(p, s.ReadCapacityUnits == nil) {
 			v.Number(p, int64(*s.ReadCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -5783,31 +5915,31 @@ func (s *ProvisionedThroughput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WriteCapacityUnits")
+		p := path.Member("WriteCapacityUnits")
 		if v.Required(p, s.WriteCapacityUnits == nil) {
 			v.Number(p, int64(*s.WriteCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
 	}
 }
 
-func (s *ProvisionedThroughputOverride) validate(v *awsproto.Validator, path string) {
+func (s *ProvisionedThroughputOverride) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReadCapacityUnits")
+		p := path.Member("ReadCapacityUnits")
 		if s.ReadCapacityUnits != nil {
 			v.Number(p, int64(*s.ReadCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
 	}
 }
 
-func (s *Put) validate(v *awsproto.Validator, path string) {
+func (s *Put) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -5816,11 +5948,22 @@ func (s *Put) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5828,11 +5971,22 @@ func (s *Put) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Item")
+		p := path.Member("Item")
 		if v.Required(p, s.Item == nil) {
-			for _, k := range awsproto.SortedKeys(s.Item) {
-				e := s.Item[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Item {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Item) {
+						e := s.Item[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5840,7 +5994,7 @@ func (s *Put) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -5849,7 +6003,7 @@ func (s *Put) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -5860,16 +6014,16 @@ func (s *Put) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *PutItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
+func (s *PutItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionalOperator")
+		p := path.Member("ConditionalOperator")
 		if s.ConditionalOperator != nil {
 			v.String(p, string(*s.ConditionalOperator), &ruleConditionalOperator)
 		}
@@ -5878,11 +6032,22 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Expected")
+		p := path.Member("Expected")
 		if s.Expected != nil {
-			for _, k := range awsproto.SortedKeys(s.Expected) {
-				e := s.Expected[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Expected {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Expected) {
+						e := s.Expected[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5890,7 +6055,7 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -5899,11 +6064,22 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5911,11 +6087,22 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Item")
+		p := path.Member("Item")
 		if v.Required(p, s.Item == nil) {
-			for _, k := range awsproto.SortedKeys(s.Item) {
-				e := s.Item[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Item {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Item) {
+						e := s.Item[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5923,7 +6110,7 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -5932,7 +6119,7 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnItemCollectionMetrics")
+		p := path.Member("ReturnItemCollectionMetrics")
 		if s.ReturnItemCollectionMetrics != nil {
 			v.String(p, string(*s.ReturnItemCollectionMetrics), &ruleReturnItemCollectionMetrics)
 		}
@@ -5941,7 +6128,7 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValues")
+		p := path.Member("ReturnValues")
 		if s.ReturnValues != nil {
 			v.String(p, string(*s.ReturnValues), &ruleReturnValue)
 		}
@@ -5950,7 +6137,7 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -5959,23 +6146,34 @@ func (s *PutItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *PutRequest) validate(v *awsproto.Validator, path string) {
+func (s *PutRequest) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Item")
+		p := path.Member("Item")
 		if v.Required(p, s.Item == nil) {
-			for _, k := range awsproto.SortedKeys(s.Item) {
-				e := s.Item[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Item {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Item) {
+						e := s.Item[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -5985,16 +6183,16 @@ func (s *PutRequest) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *PutResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpectedRevisionId")
+		p := path.Member("ExpectedRevisionId")
 		if s.ExpectedRevisionId != nil {
 			v.String(p, string(*s.ExpectedRevisionId), &rulePolicyRevisionId)
 		}
@@ -6003,7 +6201,7 @@ func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Policy")
+		p := path.Member("Policy")
 		if v.Required(p, s.Policy == nil) {
 			_ = p
 		}
@@ -6012,7 +6210,7 @@ func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
@@ -6023,18 +6221,18 @@ func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *QueryInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *QueryInput) validate(v *awsproto.Validator, path string) {
+func (s *QueryInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributesToGet")
+		p := path.Member("AttributesToGet")
 		if s.AttributesToGet != nil {
-			v.Length(p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
 			awsproto.ListMembers(v, p, s.AttributesToGet, &ruleAttributeName)
 		}
 	}
@@ -6042,7 +6240,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionalOperator")
+		p := path.Member("ConditionalOperator")
 		if s.ConditionalOperator != nil {
 			v.String(p, string(*s.ConditionalOperator), &ruleConditionalOperator)
 		}
@@ -6051,11 +6249,22 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartKey")
+		p := path.Member("ExclusiveStartKey")
 		if s.ExclusiveStartKey != nil {
-			for _, k := range awsproto.SortedKeys(s.ExclusiveStartKey) {
-				e := s.ExclusiveStartKey[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExclusiveStartKey {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExclusiveStartKey) {
+						e := s.ExclusiveStartKey[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6063,7 +6272,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -6072,11 +6281,22 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6084,7 +6304,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -6093,11 +6313,22 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeyConditions")
+		p := path.Member("KeyConditions")
 		if s.KeyConditions != nil {
-			for _, k := range awsproto.SortedKeys(s.KeyConditions) {
-				e := s.KeyConditions[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.KeyConditions {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.KeyConditions) {
+						e := s.KeyConditions[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6105,7 +6336,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -6114,11 +6345,22 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "QueryFilter")
+		p := path.Member("QueryFilter")
 		if s.QueryFilter != nil {
-			for _, k := range awsproto.SortedKeys(s.QueryFilter) {
-				e := s.QueryFilter[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.QueryFilter {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.QueryFilter) {
+						e := s.QueryFilter[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6126,7 +6368,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -6135,7 +6377,7 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Select")
+		p := path.Member("Select")
 		if s.Select != nil {
 			v.String(p, string(*s.Select), &ruleSelect)
 		}
@@ -6144,22 +6386,22 @@ func (s *QueryInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *Replica) validate(v *awsproto.Validator, path string) {
+func (s *Replica) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
-func (s *ReplicaAutoScalingUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaAutoScalingUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
@@ -6168,10 +6410,10 @@ func (s *ReplicaAutoScalingUpdate) validate(v *awsproto.Validator, path string) 
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaGlobalSecondaryIndexUpdates")
+		p := path.Member("ReplicaGlobalSecondaryIndexUpdates")
 		if s.ReplicaGlobalSecondaryIndexUpdates != nil {
 			for i := range s.ReplicaGlobalSecondaryIndexUpdates {
-				s.ReplicaGlobalSecondaryIndexUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaGlobalSecondaryIndexUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6179,19 +6421,19 @@ func (s *ReplicaAutoScalingUpdate) validate(v *awsproto.Validator, path string) 
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaProvisionedReadCapacityAutoScalingUpdate")
+		p := path.Member("ReplicaProvisionedReadCapacityAutoScalingUpdate")
 		if s.ReplicaProvisionedReadCapacityAutoScalingUpdate != nil {
 			s.ReplicaProvisionedReadCapacityAutoScalingUpdate.validate(v, p)
 		}
 	}
 }
 
-func (s *ReplicaGlobalSecondaryIndex) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaGlobalSecondaryIndex) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -6200,7 +6442,7 @@ func (s *ReplicaGlobalSecondaryIndex) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughputOverride")
+		p := path.Member("OnDemandThroughputOverride")
 		if s.OnDemandThroughputOverride != nil {
 			s.OnDemandThroughputOverride.validate(v, p)
 		}
@@ -6209,19 +6451,19 @@ func (s *ReplicaGlobalSecondaryIndex) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughputOverride")
+		p := path.Member("ProvisionedThroughputOverride")
 		if s.ProvisionedThroughputOverride != nil {
 			s.ProvisionedThroughputOverride.validate(v, p)
 		}
 	}
 }
 
-func (s *ReplicaGlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaGlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -6230,19 +6472,19 @@ func (s *ReplicaGlobalSecondaryIndexAutoScalingUpdate) validate(v *awsproto.Vali
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedReadCapacityAutoScalingUpdate")
+		p := path.Member("ProvisionedReadCapacityAutoScalingUpdate")
 		if s.ProvisionedReadCapacityAutoScalingUpdate != nil {
 			s.ProvisionedReadCapacityAutoScalingUpdate.validate(v, p)
 		}
 	}
 }
 
-func (s *ReplicaGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -6251,7 +6493,7 @@ func (s *ReplicaGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedReadCapacityAutoScalingSettingsUpdate")
+		p := path.Member("ProvisionedReadCapacityAutoScalingSettingsUpdate")
 		if s.ProvisionedReadCapacityAutoScalingSettingsUpdate != nil {
 			s.ProvisionedReadCapacityAutoScalingSettingsUpdate.validate(v, p)
 		}
@@ -6260,19 +6502,19 @@ func (s *ReplicaGlobalSecondaryIndexSettingsUpdate) validate(v *awsproto.Validat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedReadCapacityUnits")
+		p := path.Member("ProvisionedReadCapacityUnits")
 		if s.ProvisionedReadCapacityUnits != nil {
 			v.Number(p, int64(*s.ProvisionedReadCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
 	}
 }
 
-func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
@@ -6281,11 +6523,11 @@ func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaGlobalSecondaryIndexSettingsUpdate")
+		p := path.Member("ReplicaGlobalSecondaryIndexSettingsUpdate")
 		if s.ReplicaGlobalSecondaryIndexSettingsUpdate != nil {
-			v.Length(p, int64(len(s.ReplicaGlobalSecondaryIndexSettingsUpdate)), s.ReplicaGlobalSecondaryIndexSettingsUpdate, awsproto.Limit(1), awsproto.Limit(20))
+			awsproto.Length(v, p, int64(len(s.ReplicaGlobalSecondaryIndexSettingsUpdate)), s.ReplicaGlobalSecondaryIndexSettingsUpdate, awsproto.Limit(1), awsproto.Limit(20))
 			for i := range s.ReplicaGlobalSecondaryIndexSettingsUpdate {
-				s.ReplicaGlobalSecondaryIndexSettingsUpdate[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaGlobalSecondaryIndexSettingsUpdate[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6293,7 +6535,7 @@ func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate")
+		p := path.Member("ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate")
 		if s.ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate != nil {
 			s.ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate.validate(v, p)
 		}
@@ -6302,7 +6544,7 @@ func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaProvisionedReadCapacityUnits")
+		p := path.Member("ReplicaProvisionedReadCapacityUnits")
 		if s.ReplicaProvisionedReadCapacityUnits != nil {
 			v.Number(p, int64(*s.ReplicaProvisionedReadCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -6311,19 +6553,19 @@ func (s *ReplicaSettingsUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaTableClass")
+		p := path.Member("ReplicaTableClass")
 		if s.ReplicaTableClass != nil {
 			v.String(p, string(*s.ReplicaTableClass), &ruleTableClass)
 		}
 	}
 }
 
-func (s *ReplicaUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicaUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Create")
+		p := path.Member("Create")
 		if s.Create != nil {
 			s.Create.validate(v, p)
 		}
@@ -6332,19 +6574,19 @@ func (s *ReplicaUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delete")
+		p := path.Member("Delete")
 		if s.Delete != nil {
 			s.Delete.validate(v, p)
 		}
 	}
 }
 
-func (s *ReplicationGroupUpdate) validate(v *awsproto.Validator, path string) {
+func (s *ReplicationGroupUpdate) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Create")
+		p := path.Member("Create")
 		if s.Create != nil {
 			s.Create.validate(v, p)
 		}
@@ -6353,7 +6595,7 @@ func (s *ReplicationGroupUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delete")
+		p := path.Member("Delete")
 		if s.Delete != nil {
 			s.Delete.validate(v, p)
 		}
@@ -6362,7 +6604,7 @@ func (s *ReplicationGroupUpdate) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Update")
+		p := path.Member("Update")
 		if s.Update != nil {
 			s.Update.validate(v, p)
 		}
@@ -6373,16 +6615,16 @@ func (s *ReplicationGroupUpdate) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *RestoreTableFromBackupInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path string) {
+func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BackupArn")
+		p := path.Member("BackupArn")
 		if v.Required(p, s.BackupArn == nil) {
 			v.String(p, string(*s.BackupArn), &ruleBackupArn)
 		}
@@ -6391,7 +6633,7 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "BillingModeOverride")
+		p := path.Member("BillingModeOverride")
 		if s.BillingModeOverride != nil {
 			v.String(p, string(*s.BillingModeOverride), &ruleBillingMode)
 		}
@@ -6400,10 +6642,10 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexOverride")
+		p := path.Member("GlobalSecondaryIndexOverride")
 		if s.GlobalSecondaryIndexOverride != nil {
 			for i := range s.GlobalSecondaryIndexOverride {
-				s.GlobalSecondaryIndexOverride[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexOverride[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6411,10 +6653,10 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "LocalSecondaryIndexOverride")
+		p := path.Member("LocalSecondaryIndexOverride")
 		if s.LocalSecondaryIndexOverride != nil {
 			for i := range s.LocalSecondaryIndexOverride {
-				s.LocalSecondaryIndexOverride[i].validate(v, awsproto.ElemPath(p, i))
+				s.LocalSecondaryIndexOverride[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6422,7 +6664,7 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughputOverride")
+		p := path.Member("OnDemandThroughputOverride")
 		if s.OnDemandThroughputOverride != nil {
 			s.OnDemandThroughputOverride.validate(v, p)
 		}
@@ -6431,7 +6673,7 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughputOverride")
+		p := path.Member("ProvisionedThroughputOverride")
 		if s.ProvisionedThroughputOverride != nil {
 			s.ProvisionedThroughputOverride.validate(v, p)
 		}
@@ -6440,7 +6682,7 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSESpecificationOverride")
+		p := path.Member("SSESpecificationOverride")
 		if s.SSESpecificationOverride != nil {
 			s.SSESpecificationOverride.validate(v, p)
 		}
@@ -6449,7 +6691,7 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "TargetTableName")
+		p := path.Member("TargetTableName")
 		if v.Required(p, s.TargetTableName == nil) {
 			v.String(p, string(*s.TargetTableName), &ruleTableName)
 		}
@@ -6460,16 +6702,16 @@ func (s *RestoreTableFromBackupInput) validate(v *awsproto.Validator, path strin
 // worded as AWS words it, or nil.
 func (s *RestoreTableToPointInTimeInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path string) {
+func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BillingModeOverride")
+		p := path.Member("BillingModeOverride")
 		if s.BillingModeOverride != nil {
 			v.String(p, string(*s.BillingModeOverride), &ruleBillingMode)
 		}
@@ -6478,10 +6720,10 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexOverride")
+		p := path.Member("GlobalSecondaryIndexOverride")
 		if s.GlobalSecondaryIndexOverride != nil {
 			for i := range s.GlobalSecondaryIndexOverride {
-				s.GlobalSecondaryIndexOverride[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexOverride[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6489,10 +6731,10 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "LocalSecondaryIndexOverride")
+		p := path.Member("LocalSecondaryIndexOverride")
 		if s.LocalSecondaryIndexOverride != nil {
 			for i := range s.LocalSecondaryIndexOverride {
-				s.LocalSecondaryIndexOverride[i].validate(v, awsproto.ElemPath(p, i))
+				s.LocalSecondaryIndexOverride[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6500,7 +6742,7 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughputOverride")
+		p := path.Member("OnDemandThroughputOverride")
 		if s.OnDemandThroughputOverride != nil {
 			s.OnDemandThroughputOverride.validate(v, p)
 		}
@@ -6509,7 +6751,7 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughputOverride")
+		p := path.Member("ProvisionedThroughputOverride")
 		if s.ProvisionedThroughputOverride != nil {
 			s.ProvisionedThroughputOverride.validate(v, p)
 		}
@@ -6518,7 +6760,7 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSESpecificationOverride")
+		p := path.Member("SSESpecificationOverride")
 		if s.SSESpecificationOverride != nil {
 			s.SSESpecificationOverride.validate(v, p)
 		}
@@ -6527,7 +6769,7 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "SourceTableArn")
+		p := path.Member("SourceTableArn")
 		if s.SourceTableArn != nil {
 			v.String(p, string(*s.SourceTableArn), &ruleTableArn)
 		}
@@ -6536,7 +6778,7 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "SourceTableName")
+		p := path.Member("SourceTableName")
 		if s.SourceTableName != nil {
 			v.String(p, string(*s.SourceTableName), &ruleTableName)
 		}
@@ -6545,19 +6787,19 @@ func (s *RestoreTableToPointInTimeInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "TargetTableName")
+		p := path.Member("TargetTableName")
 		if v.Required(p, s.TargetTableName == nil) {
 			v.String(p, string(*s.TargetTableName), &ruleTableName)
 		}
 	}
 }
 
-func (s *S3BucketSource) validate(v *awsproto.Validator, path string) {
+func (s *S3BucketSource) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3Bucket")
+		p := path.Member("S3Bucket")
 		if v.Required(p, s.S3Bucket == nil) {
 			v.String(p, string(*s.S3Bucket), &ruleS3Bucket)
 		}
@@ -6566,7 +6808,7 @@ func (s *S3BucketSource) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3BucketOwner")
+		p := path.Member("S3BucketOwner")
 		if s.S3BucketOwner != nil {
 			v.String(p, string(*s.S3BucketOwner), &ruleS3BucketOwner)
 		}
@@ -6575,19 +6817,19 @@ func (s *S3BucketSource) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "S3KeyPrefix")
+		p := path.Member("S3KeyPrefix")
 		if s.S3KeyPrefix != nil {
 			v.String(p, string(*s.S3KeyPrefix), &ruleS3Prefix)
 		}
 	}
 }
 
-func (s *SSESpecification) validate(v *awsproto.Validator, path string) {
+func (s *SSESpecification) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSEType")
+		p := path.Member("SSEType")
 		if s.SSEType != nil {
 			v.String(p, string(*s.SSEType), &ruleSSEType)
 		}
@@ -6598,18 +6840,18 @@ func (s *SSESpecification) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ScanInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ScanInput) validate(v *awsproto.Validator, path string) {
+func (s *ScanInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributesToGet")
+		p := path.Member("AttributesToGet")
 		if s.AttributesToGet != nil {
-			v.Length(p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.AttributesToGet)), s.AttributesToGet, awsproto.Limit(1), awsproto.Bound{})
 			awsproto.ListMembers(v, p, s.AttributesToGet, &ruleAttributeName)
 		}
 	}
@@ -6617,7 +6859,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionalOperator")
+		p := path.Member("ConditionalOperator")
 		if s.ConditionalOperator != nil {
 			v.String(p, string(*s.ConditionalOperator), &ruleConditionalOperator)
 		}
@@ -6626,11 +6868,22 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartKey")
+		p := path.Member("ExclusiveStartKey")
 		if s.ExclusiveStartKey != nil {
-			for _, k := range awsproto.SortedKeys(s.ExclusiveStartKey) {
-				e := s.ExclusiveStartKey[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExclusiveStartKey {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExclusiveStartKey) {
+						e := s.ExclusiveStartKey[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6638,7 +6891,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -6647,11 +6900,22 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6659,7 +6923,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -6668,7 +6932,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -6677,7 +6941,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -6686,11 +6950,22 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ScanFilter")
+		p := path.Member("ScanFilter")
 		if s.ScanFilter != nil {
-			for _, k := range awsproto.SortedKeys(s.ScanFilter) {
-				e := s.ScanFilter[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ScanFilter {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ScanFilter) {
+						e := s.ScanFilter[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -6698,7 +6973,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Segment")
+		p := path.Member("Segment")
 		if s.Segment != nil {
 			v.Number(p, int64(*s.Segment), awsproto.Limit(0), awsproto.Limit(999999))
 		}
@@ -6707,7 +6982,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Select")
+		p := path.Member("Select")
 		if s.Select != nil {
 			v.String(p, string(*s.Select), &ruleSelect)
 		}
@@ -6716,7 +6991,7 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -6725,19 +7000,19 @@ func (s *ScanInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TotalSegments")
+		p := path.Member("TotalSegments")
 		if s.TotalSegments != nil {
 			v.Number(p, int64(*s.TotalSegments), awsproto.Limit(1), awsproto.Limit(1000000))
 		}
 	}
 }
 
-func (s *StreamSpecification) validate(v *awsproto.Validator, path string) {
+func (s *StreamSpecification) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamEnabled")
+		p := path.Member("StreamEnabled")
 		if v.Required(p, s.StreamEnabled == nil) {
 			_ = p
 		}
@@ -6746,22 +7021,22 @@ func (s *StreamSpecification) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamViewType")
+		p := path.Member("StreamViewType")
 		if s.StreamViewType != nil {
 			v.String(p, string(*s.StreamViewType), &ruleStreamViewType)
 		}
 	}
 }
 
-func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
+func (s *TableCreationParameters) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeDefinitions")
+		p := path.Member("AttributeDefinitions")
 		if v.Required(p, s.AttributeDefinitions == nil) {
 			for i := range s.AttributeDefinitions {
-				s.AttributeDefinitions[i].validate(v, awsproto.ElemPath(p, i))
+				s.AttributeDefinitions[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6769,7 +7044,7 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BillingMode")
+		p := path.Member("BillingMode")
 		if s.BillingMode != nil {
 			v.String(p, string(*s.BillingMode), &ruleBillingMode)
 		}
@@ -6778,10 +7053,10 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexes")
+		p := path.Member("GlobalSecondaryIndexes")
 		if s.GlobalSecondaryIndexes != nil {
 			for i := range s.GlobalSecondaryIndexes {
-				s.GlobalSecondaryIndexes[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexes[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6789,11 +7064,11 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeySchema")
+		p := path.Member("KeySchema")
 		if v.Required(p, s.KeySchema == nil) {
-			v.Length(p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.KeySchema)), s.KeySchema, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.KeySchema {
-				s.KeySchema[i].validate(v, awsproto.ElemPath(p, i))
+				s.KeySchema[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -6801,7 +7076,7 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -6810,7 +7085,7 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -6819,7 +7094,7 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSESpecification")
+		p := path.Member("SSESpecification")
 		if s.SSESpecification != nil {
 			s.SSESpecification.validate(v, p)
 		}
@@ -6828,19 +7103,19 @@ func (s *TableCreationParameters) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableName)
 		}
 	}
 }
 
-func (s *Tag) validate(v *awsproto.Validator, path string) {
+func (s *Tag) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
 			v.String(p, string(*s.Key), &ruleTagKeyString)
 		}
@@ -6849,7 +7124,7 @@ func (s *Tag) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Value")
+		p := path.Member("Value")
 		if v.Required(p, s.Value == nil) {
 			v.String(p, string(*s.Value), &ruleTagValueString)
 		}
@@ -6860,16 +7135,16 @@ func (s *Tag) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *TagResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *TagResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *TagResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
@@ -6878,21 +7153,21 @@ func (s *TagResourceInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if v.Required(p, s.Tags == nil) {
 			for i := range s.Tags {
-				s.Tags[i].validate(v, awsproto.ElemPath(p, i))
+				s.Tags[i].validate(v, p.Elem(i))
 			}
 		}
 	}
 }
 
-func (s *TimeToLiveSpecification) validate(v *awsproto.Validator, path string) {
+func (s *TimeToLiveSpecification) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeName")
+		p := path.Member("AttributeName")
 		if v.Required(p, s.AttributeName == nil) {
 			v.String(p, string(*s.AttributeName), &ruleTimeToLiveAttributeName)
 		}
@@ -6901,19 +7176,19 @@ func (s *TimeToLiveSpecification) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Enabled")
+		p := path.Member("Enabled")
 		if v.Required(p, s.Enabled == nil) {
 			_ = p
 		}
 	}
 }
 
-func (s *TransactGetItem) validate(v *awsproto.Validator, path string) {
+func (s *TransactGetItem) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Get")
+		p := path.Member("Get")
 		if v.Required(p, s.Get == nil) {
 			s.Get.validate(v, p)
 		}
@@ -6924,16 +7199,16 @@ func (s *TransactGetItem) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *TransactGetItemsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *TransactGetItemsInput) validate(v *awsproto.Validator, path string) {
+func (s *TransactGetItemsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -6942,22 +7217,22 @@ func (s *TransactGetItemsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TransactItems")
+		p := path.Member("TransactItems")
 		if v.Required(p, s.TransactItems == nil) {
-			v.Length(p, int64(len(s.TransactItems)), s.TransactItems, awsproto.Limit(1), awsproto.Limit(100))
+			awsproto.Length(v, p, int64(len(s.TransactItems)), s.TransactItems, awsproto.Limit(1), awsproto.Limit(100))
 			for i := range s.TransactItems {
-				s.TransactItems[i].validate(v, awsproto.ElemPath(p, i))
+				s.TransactItems[i].validate(v, p.Elem(i))
 			}
 		}
 	}
 }
 
-func (s *TransactWriteItem) validate(v *awsproto.Validator, path string) {
+func (s *TransactWriteItem) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionCheck")
+		p := path.Member("ConditionCheck")
 		if s.ConditionCheck != nil {
 			s.ConditionCheck.validate(v, p)
 		}
@@ -6966,7 +7241,7 @@ func (s *TransactWriteItem) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Delete")
+		p := path.Member("Delete")
 		if s.Delete != nil {
 			s.Delete.validate(v, p)
 		}
@@ -6975,7 +7250,7 @@ func (s *TransactWriteItem) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Put")
+		p := path.Member("Put")
 		if s.Put != nil {
 			s.Put.validate(v, p)
 		}
@@ -6984,7 +7259,7 @@ func (s *TransactWriteItem) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Update")
+		p := path.Member("Update")
 		if s.Update != nil {
 			s.Update.validate(v, p)
 		}
@@ -6995,16 +7270,16 @@ func (s *TransactWriteItem) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *TransactWriteItemsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path string) {
+func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ClientRequestToken")
+		p := path.Member("ClientRequestToken")
 		if s.ClientRequestToken != nil {
 			v.String(p, string(*s.ClientRequestToken), &ruleClientRequestToken)
 		}
@@ -7013,7 +7288,7 @@ func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -7022,7 +7297,7 @@ func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnItemCollectionMetrics")
+		p := path.Member("ReturnItemCollectionMetrics")
 		if s.ReturnItemCollectionMetrics != nil {
 			v.String(p, string(*s.ReturnItemCollectionMetrics), &ruleReturnItemCollectionMetrics)
 		}
@@ -7031,11 +7306,11 @@ func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TransactItems")
+		p := path.Member("TransactItems")
 		if v.Required(p, s.TransactItems == nil) {
-			v.Length(p, int64(len(s.TransactItems)), s.TransactItems, awsproto.Limit(1), awsproto.Limit(100))
+			awsproto.Length(v, p, int64(len(s.TransactItems)), s.TransactItems, awsproto.Limit(1), awsproto.Limit(100))
 			for i := range s.TransactItems {
-				s.TransactItems[i].validate(v, awsproto.ElemPath(p, i))
+				s.TransactItems[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7045,16 +7320,16 @@ func (s *TransactWriteItemsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UntagResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UntagResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *UntagResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceArn")
+		p := path.Member("ResourceArn")
 		if v.Required(p, s.ResourceArn == nil) {
 			v.String(p, string(*s.ResourceArn), &ruleResourceArnString)
 		}
@@ -7063,19 +7338,19 @@ func (s *UntagResourceInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TagKeys")
+		p := path.Member("TagKeys")
 		if v.Required(p, s.TagKeys == nil) {
 			awsproto.ListMembers(v, p, s.TagKeys, &ruleTagKeyString)
 		}
 	}
 }
 
-func (s *Update) validate(v *awsproto.Validator, path string) {
+func (s *Update) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -7084,11 +7359,22 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7096,11 +7382,22 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7108,7 +7405,7 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -7117,7 +7414,7 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7126,7 +7423,7 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "UpdateExpression")
+		p := path.Member("UpdateExpression")
 		if v.Required(p, s.UpdateExpression == nil) {
 			_ = p
 		}
@@ -7137,16 +7434,16 @@ func (s *Update) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateContinuousBackupsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateContinuousBackupsInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateContinuousBackupsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PointInTimeRecoverySpecification")
+		p := path.Member("PointInTimeRecoverySpecification")
 		if v.Required(p, s.PointInTimeRecoverySpecification == nil) {
 			s.PointInTimeRecoverySpecification.validate(v, p)
 		}
@@ -7155,7 +7452,7 @@ func (s *UpdateContinuousBackupsInput) validate(v *awsproto.Validator, path stri
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7166,16 +7463,16 @@ func (s *UpdateContinuousBackupsInput) validate(v *awsproto.Validator, path stri
 // worded as AWS words it, or nil.
 func (s *UpdateContributorInsightsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateContributorInsightsInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateContributorInsightsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ContributorInsightsAction")
+		p := path.Member("ContributorInsightsAction")
 		if v.Required(p, s.ContributorInsightsAction == nil) {
 			v.String(p, string(*s.ContributorInsightsAction), &ruleContributorInsightsAction)
 		}
@@ -7184,7 +7481,7 @@ func (s *UpdateContributorInsightsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "ContributorInsightsMode")
+		p := path.Member("ContributorInsightsMode")
 		if s.ContributorInsightsMode != nil {
 			v.String(p, string(*s.ContributorInsightsMode), &ruleContributorInsightsMode)
 		}
@@ -7193,7 +7490,7 @@ func (s *UpdateContributorInsightsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if s.IndexName != nil {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -7202,19 +7499,19 @@ func (s *UpdateContributorInsightsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path string) {
+func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "IndexName")
+		p := path.Member("IndexName")
 		if v.Required(p, s.IndexName == nil) {
 			v.String(p, string(*s.IndexName), &ruleIndexName)
 		}
@@ -7223,7 +7520,7 @@ func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -7232,7 +7529,7 @@ func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -7241,7 +7538,7 @@ func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughput")
+		p := path.Member("WarmThroughput")
 		if s.WarmThroughput != nil {
 			s.WarmThroughput.validate(v, p)
 		}
@@ -7252,16 +7549,16 @@ func (s *UpdateGlobalSecondaryIndexAction) validate(v *awsproto.Validator, path 
 // worded as AWS words it, or nil.
 func (s *UpdateGlobalTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateGlobalTableInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateGlobalTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableName")
+		p := path.Member("GlobalTableName")
 		if v.Required(p, s.GlobalTableName == nil) {
 			v.String(p, string(*s.GlobalTableName), &ruleTableName)
 		}
@@ -7270,10 +7567,10 @@ func (s *UpdateGlobalTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaUpdates")
+		p := path.Member("ReplicaUpdates")
 		if v.Required(p, s.ReplicaUpdates == nil) {
 			for i := range s.ReplicaUpdates {
-				s.ReplicaUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7283,16 +7580,16 @@ func (s *UpdateGlobalTableInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateGlobalTableSettingsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableBillingMode")
+		p := path.Member("GlobalTableBillingMode")
 		if s.GlobalTableBillingMode != nil {
 			v.String(p, string(*s.GlobalTableBillingMode), &ruleBillingMode)
 		}
@@ -7301,11 +7598,11 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableGlobalSecondaryIndexSettingsUpdate")
+		p := path.Member("GlobalTableGlobalSecondaryIndexSettingsUpdate")
 		if s.GlobalTableGlobalSecondaryIndexSettingsUpdate != nil {
-			v.Length(p, int64(len(s.GlobalTableGlobalSecondaryIndexSettingsUpdate)), s.GlobalTableGlobalSecondaryIndexSettingsUpdate, awsproto.Limit(1), awsproto.Limit(20))
+			awsproto.Length(v, p, int64(len(s.GlobalTableGlobalSecondaryIndexSettingsUpdate)), s.GlobalTableGlobalSecondaryIndexSettingsUpdate, awsproto.Limit(1), awsproto.Limit(20))
 			for i := range s.GlobalTableGlobalSecondaryIndexSettingsUpdate {
-				s.GlobalTableGlobalSecondaryIndexSettingsUpdate[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalTableGlobalSecondaryIndexSettingsUpdate[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7313,7 +7610,7 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableName")
+		p := path.Member("GlobalTableName")
 		if v.Required(p, s.GlobalTableName == nil) {
 			v.String(p, string(*s.GlobalTableName), &ruleTableName)
 		}
@@ -7322,7 +7619,7 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate")
+		p := path.Member("GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate")
 		if s.GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate != nil {
 			s.GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate.validate(v, p)
 		}
@@ -7331,7 +7628,7 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableProvisionedWriteCapacityUnits")
+		p := path.Member("GlobalTableProvisionedWriteCapacityUnits")
 		if s.GlobalTableProvisionedWriteCapacityUnits != nil {
 			v.Number(p, int64(*s.GlobalTableProvisionedWriteCapacityUnits), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -7340,11 +7637,11 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaSettingsUpdate")
+		p := path.Member("ReplicaSettingsUpdate")
 		if s.ReplicaSettingsUpdate != nil {
-			v.Length(p, int64(len(s.ReplicaSettingsUpdate)), s.ReplicaSettingsUpdate, awsproto.Limit(1), awsproto.Limit(50))
+			awsproto.Length(v, p, int64(len(s.ReplicaSettingsUpdate)), s.ReplicaSettingsUpdate, awsproto.Limit(1), awsproto.Limit(50))
 			for i := range s.ReplicaSettingsUpdate {
-				s.ReplicaSettingsUpdate[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaSettingsUpdate[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7354,20 +7651,31 @@ func (s *UpdateGlobalTableSettingsInput) validate(v *awsproto.Validator, path st
 // worded as AWS words it, or nil.
 func (s *UpdateItemInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateItemInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeUpdates")
+		p := path.Member("AttributeUpdates")
 		if s.AttributeUpdates != nil {
-			for _, k := range awsproto.SortedKeys(s.AttributeUpdates) {
-				e := s.AttributeUpdates[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.AttributeUpdates {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.AttributeUpdates) {
+						e := s.AttributeUpdates[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7375,7 +7683,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConditionalOperator")
+		p := path.Member("ConditionalOperator")
 		if s.ConditionalOperator != nil {
 			v.String(p, string(*s.ConditionalOperator), &ruleConditionalOperator)
 		}
@@ -7384,11 +7692,22 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Expected")
+		p := path.Member("Expected")
 		if s.Expected != nil {
-			for _, k := range awsproto.SortedKeys(s.Expected) {
-				e := s.Expected[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Expected {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Expected) {
+						e := s.Expected[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7396,7 +7715,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeNames")
+		p := path.Member("ExpressionAttributeNames")
 		if s.ExpressionAttributeNames != nil {
 			awsproto.MapEntries(v, p, s.ExpressionAttributeNames, nil, &ruleAttributeName)
 		}
@@ -7405,11 +7724,22 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExpressionAttributeValues")
+		p := path.Member("ExpressionAttributeValues")
 		if s.ExpressionAttributeValues != nil {
-			for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
-				e := s.ExpressionAttributeValues[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.ExpressionAttributeValues {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.ExpressionAttributeValues) {
+						e := s.ExpressionAttributeValues[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7417,11 +7747,22 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Key")
+		p := path.Member("Key")
 		if v.Required(p, s.Key == nil) {
-			for _, k := range awsproto.SortedKeys(s.Key) {
-				e := s.Key[k]
-				e.validate(v, awsproto.KeyPath(p, string(k)))
+			if !v.Full() {
+				var t awsproto.Validator
+				for k, e := range s.Key {
+					e.validate(&t, p.Key(string(k)))
+					if t.Failed() {
+						break
+					}
+				}
+				if t.Failed() {
+					for _, k := range awsproto.SortedKeys(s.Key) {
+						e := s.Key[k]
+						e.validate(v, p.Key(string(k)))
+					}
+				}
 			}
 		}
 	}
@@ -7429,7 +7770,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnConsumedCapacity")
+		p := path.Member("ReturnConsumedCapacity")
 		if s.ReturnConsumedCapacity != nil {
 			v.String(p, string(*s.ReturnConsumedCapacity), &ruleReturnConsumedCapacity)
 		}
@@ -7438,7 +7779,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnItemCollectionMetrics")
+		p := path.Member("ReturnItemCollectionMetrics")
 		if s.ReturnItemCollectionMetrics != nil {
 			v.String(p, string(*s.ReturnItemCollectionMetrics), &ruleReturnItemCollectionMetrics)
 		}
@@ -7447,7 +7788,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValues")
+		p := path.Member("ReturnValues")
 		if s.ReturnValues != nil {
 			v.String(p, string(*s.ReturnValues), &ruleReturnValue)
 		}
@@ -7456,7 +7797,7 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReturnValuesOnConditionCheckFailure")
+		p := path.Member("ReturnValuesOnConditionCheckFailure")
 		if s.ReturnValuesOnConditionCheckFailure != nil {
 			v.String(p, string(*s.ReturnValuesOnConditionCheckFailure), &ruleReturnValuesOnConditionCheckFailure)
 		}
@@ -7465,19 +7806,19 @@ func (s *UpdateItemInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
 	}
 }
 
-func (s *UpdateKinesisStreamingConfiguration) validate(v *awsproto.Validator, path string) {
+func (s *UpdateKinesisStreamingConfiguration) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ApproximateCreationDateTimePrecision")
+		p := path.Member("ApproximateCreationDateTimePrecision")
 		if s.ApproximateCreationDateTimePrecision != nil {
 			v.String(p, string(*s.ApproximateCreationDateTimePrecision), &ruleApproximateCreationDateTimePrecision)
 		}
@@ -7488,16 +7829,16 @@ func (s *UpdateKinesisStreamingConfiguration) validate(v *awsproto.Validator, pa
 // worded as AWS words it, or nil.
 func (s *UpdateKinesisStreamingDestinationInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateKinesisStreamingDestinationInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateKinesisStreamingDestinationInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamArn")
+		p := path.Member("StreamArn")
 		if v.Required(p, s.StreamArn == nil) {
 			v.String(p, string(*s.StreamArn), &ruleStreamArn)
 		}
@@ -7506,7 +7847,7 @@ func (s *UpdateKinesisStreamingDestinationInput) validate(v *awsproto.Validator,
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7515,23 +7856,23 @@ func (s *UpdateKinesisStreamingDestinationInput) validate(v *awsproto.Validator,
 		return
 	}
 	{
-		p := awsproto.Path(path, "UpdateKinesisStreamingConfiguration")
+		p := path.Member("UpdateKinesisStreamingConfiguration")
 		if s.UpdateKinesisStreamingConfiguration != nil {
 			s.UpdateKinesisStreamingConfiguration.validate(v, p)
 		}
 	}
 }
 
-func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, path string) {
+func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexes")
+		p := path.Member("GlobalSecondaryIndexes")
 		if s.GlobalSecondaryIndexes != nil {
-			v.Length(p, int64(len(s.GlobalSecondaryIndexes)), s.GlobalSecondaryIndexes, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.GlobalSecondaryIndexes)), s.GlobalSecondaryIndexes, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.GlobalSecondaryIndexes {
-				s.GlobalSecondaryIndexes[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexes[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7539,7 +7880,7 @@ func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughputOverride")
+		p := path.Member("OnDemandThroughputOverride")
 		if s.OnDemandThroughputOverride != nil {
 			s.OnDemandThroughputOverride.validate(v, p)
 		}
@@ -7548,7 +7889,7 @@ func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughputOverride")
+		p := path.Member("ProvisionedThroughputOverride")
 		if s.ProvisionedThroughputOverride != nil {
 			s.ProvisionedThroughputOverride.validate(v, p)
 		}
@@ -7557,7 +7898,7 @@ func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "RegionName")
+		p := path.Member("RegionName")
 		if v.Required(p, s.RegionName == nil) {
 			_ = p
 		}
@@ -7566,7 +7907,7 @@ func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableClassOverride")
+		p := path.Member("TableClassOverride")
 		if s.TableClassOverride != nil {
 			v.String(p, string(*s.TableClassOverride), &ruleTableClass)
 		}
@@ -7577,19 +7918,19 @@ func (s *UpdateReplicationGroupMemberAction) validate(v *awsproto.Validator, pat
 // worded as AWS words it, or nil.
 func (s *UpdateTableInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateTableInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AttributeDefinitions")
+		p := path.Member("AttributeDefinitions")
 		if s.AttributeDefinitions != nil {
 			for i := range s.AttributeDefinitions {
-				s.AttributeDefinitions[i].validate(v, awsproto.ElemPath(p, i))
+				s.AttributeDefinitions[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7597,7 +7938,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "BillingMode")
+		p := path.Member("BillingMode")
 		if s.BillingMode != nil {
 			v.String(p, string(*s.BillingMode), &ruleBillingMode)
 		}
@@ -7606,10 +7947,10 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexUpdates")
+		p := path.Member("GlobalSecondaryIndexUpdates")
 		if s.GlobalSecondaryIndexUpdates != nil {
 			for i := range s.GlobalSecondaryIndexUpdates {
-				s.GlobalSecondaryIndexUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7617,7 +7958,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableSettingsReplicationMode")
+		p := path.Member("GlobalTableSettingsReplicationMode")
 		if s.GlobalTableSettingsReplicationMode != nil {
 			v.String(p, string(*s.GlobalTableSettingsReplicationMode), &ruleGlobalTableSettingsReplicationMode)
 		}
@@ -7626,11 +7967,11 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalTableWitnessUpdates")
+		p := path.Member("GlobalTableWitnessUpdates")
 		if s.GlobalTableWitnessUpdates != nil {
-			v.Length(p, int64(len(s.GlobalTableWitnessUpdates)), s.GlobalTableWitnessUpdates, awsproto.Limit(1), awsproto.Limit(1))
+			awsproto.Length(v, p, int64(len(s.GlobalTableWitnessUpdates)), s.GlobalTableWitnessUpdates, awsproto.Limit(1), awsproto.Limit(1))
 			for i := range s.GlobalTableWitnessUpdates {
-				s.GlobalTableWitnessUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalTableWitnessUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7638,7 +7979,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MultiRegionConsistency")
+		p := path.Member("MultiRegionConsistency")
 		if s.MultiRegionConsistency != nil {
 			v.String(p, string(*s.MultiRegionConsistency), &ruleMultiRegionConsistency)
 		}
@@ -7647,7 +7988,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "OnDemandThroughput")
+		p := path.Member("OnDemandThroughput")
 		if s.OnDemandThroughput != nil {
 			s.OnDemandThroughput.validate(v, p)
 		}
@@ -7656,7 +7997,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedThroughput")
+		p := path.Member("ProvisionedThroughput")
 		if s.ProvisionedThroughput != nil {
 			s.ProvisionedThroughput.validate(v, p)
 		}
@@ -7665,11 +8006,11 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaUpdates")
+		p := path.Member("ReplicaUpdates")
 		if s.ReplicaUpdates != nil {
-			v.Length(p, int64(len(s.ReplicaUpdates)), s.ReplicaUpdates, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.ReplicaUpdates)), s.ReplicaUpdates, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.ReplicaUpdates {
-				s.ReplicaUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7677,7 +8018,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SSESpecification")
+		p := path.Member("SSESpecification")
 		if s.SSESpecification != nil {
 			s.SSESpecification.validate(v, p)
 		}
@@ -7686,7 +8027,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamSpecification")
+		p := path.Member("StreamSpecification")
 		if s.StreamSpecification != nil {
 			s.StreamSpecification.validate(v, p)
 		}
@@ -7695,7 +8036,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableClass")
+		p := path.Member("TableClass")
 		if s.TableClass != nil {
 			v.String(p, string(*s.TableClass), &ruleTableClass)
 		}
@@ -7704,7 +8045,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7713,7 +8054,7 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughput")
+		p := path.Member("WarmThroughput")
 		if s.WarmThroughput != nil {
 			s.WarmThroughput.validate(v, p)
 		}
@@ -7724,20 +8065,20 @@ func (s *UpdateTableInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateTableReplicaAutoScalingInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "GlobalSecondaryIndexUpdates")
+		p := path.Member("GlobalSecondaryIndexUpdates")
 		if s.GlobalSecondaryIndexUpdates != nil {
-			v.Length(p, int64(len(s.GlobalSecondaryIndexUpdates)), s.GlobalSecondaryIndexUpdates, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.GlobalSecondaryIndexUpdates)), s.GlobalSecondaryIndexUpdates, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.GlobalSecondaryIndexUpdates {
-				s.GlobalSecondaryIndexUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.GlobalSecondaryIndexUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7745,7 +8086,7 @@ func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ProvisionedWriteCapacityAutoScalingUpdate")
+		p := path.Member("ProvisionedWriteCapacityAutoScalingUpdate")
 		if s.ProvisionedWriteCapacityAutoScalingUpdate != nil {
 			s.ProvisionedWriteCapacityAutoScalingUpdate.validate(v, p)
 		}
@@ -7754,11 +8095,11 @@ func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "ReplicaUpdates")
+		p := path.Member("ReplicaUpdates")
 		if s.ReplicaUpdates != nil {
-			v.Length(p, int64(len(s.ReplicaUpdates)), s.ReplicaUpdates, awsproto.Limit(1), awsproto.Bound{})
+			awsproto.Length(v, p, int64(len(s.ReplicaUpdates)), s.ReplicaUpdates, awsproto.Limit(1), awsproto.Bound{})
 			for i := range s.ReplicaUpdates {
-				s.ReplicaUpdates[i].validate(v, awsproto.ElemPath(p, i))
+				s.ReplicaUpdates[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -7766,7 +8107,7 @@ func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7777,16 +8118,16 @@ func (s *UpdateTableReplicaAutoScalingInput) validate(v *awsproto.Validator, pat
 // worded as AWS words it, or nil.
 func (s *UpdateTimeToLiveInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateTimeToLiveInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateTimeToLiveInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TableName")
+		p := path.Member("TableName")
 		if v.Required(p, s.TableName == nil) {
 			v.String(p, string(*s.TableName), &ruleTableArn)
 		}
@@ -7795,22 +8136,22 @@ func (s *UpdateTimeToLiveInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TimeToLiveSpecification")
+		p := path.Member("TimeToLiveSpecification")
 		if v.Required(p, s.TimeToLiveSpecification == nil) {
 			s.TimeToLiveSpecification.validate(v, p)
 		}
 	}
 }
 
-func (s *WarmThroughput) validate(v *awsproto.Validator, path string) {
+func (s *WarmThroughput) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
-func (s *WriteRequest) validate(v *awsproto.Validator, path string) {
+func (s *WriteRequest) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "DeleteRequest")
+		p := path.Member("DeleteRequest")
 		if s.DeleteRequest != nil {
 			s.DeleteRequest.validate(v, p)
 		}
@@ -7819,7 +8160,7 @@ func (s *WriteRequest) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PutRequest")
+		p := path.Member("PutRequest")
 		if s.PutRequest != nil {
 			s.PutRequest.validate(v, p)
 		}

@@ -1150,16 +1150,16 @@ type WarmThroughputObject struct {
 // worded as AWS words it, or nil.
 func (s *AddTagsToStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *AddTagsToStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *AddTagsToStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1168,7 +1168,7 @@ func (s *AddTagsToStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1177,9 +1177,9 @@ func (s *AddTagsToStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if v.Required(p, s.Tags == nil) {
-			v.Length(p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
+			awsproto.Length(v, p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
 			awsproto.MapEntries(v, p, s.Tags, &ruleTagKey, &ruleTagValue)
 		}
 	}
@@ -1189,16 +1189,16 @@ func (s *AddTagsToStreamInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *CreateStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *CreateStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxRecordSizeInKiB")
+		p := path.Member("MaxRecordSizeInKiB")
 		if s.MaxRecordSizeInKiB != nil {
 			v.Number(p, int64(*s.MaxRecordSizeInKiB), awsproto.Limit(1024), awsproto.Limit(10240))
 		}
@@ -1207,7 +1207,7 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardCount")
+		p := path.Member("ShardCount")
 		if s.ShardCount != nil {
 			v.Number(p, int64(*s.ShardCount), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -1216,7 +1216,7 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamModeDetails")
+		p := path.Member("StreamModeDetails")
 		if s.StreamModeDetails != nil {
 			s.StreamModeDetails.validate(v, p)
 		}
@@ -1225,7 +1225,7 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if v.Required(p, s.StreamName == nil) {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1234,9 +1234,9 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if s.Tags != nil {
-			v.Length(p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
+			awsproto.Length(v, p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
 			awsproto.MapEntries(v, p, s.Tags, &ruleTagKey, &ruleTagValue)
 		}
 	}
@@ -1244,7 +1244,7 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughputMiBps")
+		p := path.Member("WarmThroughputMiBps")
 		if s.WarmThroughputMiBps != nil {
 			v.Number(p, int64(*s.WarmThroughputMiBps), awsproto.Limit(0), awsproto.Bound{})
 		}
@@ -1255,16 +1255,16 @@ func (s *CreateStreamInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DecreaseStreamRetentionPeriodInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DecreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, path string) {
+func (s *DecreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RetentionPeriodHours")
+		p := path.Member("RetentionPeriodHours")
 		if v.Required(p, s.RetentionPeriodHours == nil) {
 			_ = p
 		}
@@ -1273,7 +1273,7 @@ func (s *DecreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1282,7 +1282,7 @@ func (s *DecreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1293,16 +1293,16 @@ func (s *DecreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 // worded as AWS words it, or nil.
 func (s *DeleteResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -1313,16 +1313,16 @@ func (s *DeleteResourcePolicyInput) validate(v *awsproto.Validator, path string)
 // worded as AWS words it, or nil.
 func (s *DeleteStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeleteStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *DeleteStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1331,7 +1331,7 @@ func (s *DeleteStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1342,16 +1342,16 @@ func (s *DeleteStreamInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DeregisterStreamConsumerInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DeregisterStreamConsumerInput) validate(v *awsproto.Validator, path string) {
+func (s *DeregisterStreamConsumerInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerARN")
+		p := path.Member("ConsumerARN")
 		if s.ConsumerARN != nil {
 			v.String(p, string(*s.ConsumerARN), &ruleConsumerARN)
 		}
@@ -1360,7 +1360,7 @@ func (s *DeregisterStreamConsumerInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerName")
+		p := path.Member("ConsumerName")
 		if s.ConsumerName != nil {
 			v.String(p, string(*s.ConsumerName), &ruleConsumerName)
 		}
@@ -1369,7 +1369,7 @@ func (s *DeregisterStreamConsumerInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1380,38 +1380,38 @@ func (s *DeregisterStreamConsumerInput) validate(v *awsproto.Validator, path str
 // worded as AWS words it, or nil.
 func (s *DescribeAccountSettingsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeAccountSettingsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeAccountSettingsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
 // Validate checks the model's constraints and returns a ValidationException
 // worded as AWS words it, or nil.
 func (s *DescribeLimitsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeLimitsInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeLimitsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 }
 
 // Validate checks the model's constraints and returns a ValidationException
 // worded as AWS words it, or nil.
 func (s *DescribeStreamConsumerInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeStreamConsumerInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeStreamConsumerInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerARN")
+		p := path.Member("ConsumerARN")
 		if s.ConsumerARN != nil {
 			v.String(p, string(*s.ConsumerARN), &ruleConsumerARN)
 		}
@@ -1420,7 +1420,7 @@ func (s *DescribeStreamConsumerInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerName")
+		p := path.Member("ConsumerName")
 		if s.ConsumerName != nil {
 			v.String(p, string(*s.ConsumerName), &ruleConsumerName)
 		}
@@ -1429,7 +1429,7 @@ func (s *DescribeStreamConsumerInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1440,16 +1440,16 @@ func (s *DescribeStreamConsumerInput) validate(v *awsproto.Validator, path strin
 // worded as AWS words it, or nil.
 func (s *DescribeStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartShardId")
+		p := path.Member("ExclusiveStartShardId")
 		if s.ExclusiveStartShardId != nil {
 			v.String(p, string(*s.ExclusiveStartShardId), &ruleShardId)
 		}
@@ -1458,7 +1458,7 @@ func (s *DescribeStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(10000))
 		}
@@ -1467,7 +1467,7 @@ func (s *DescribeStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1476,7 +1476,7 @@ func (s *DescribeStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1487,16 +1487,16 @@ func (s *DescribeStreamInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *DescribeStreamSummaryInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DescribeStreamSummaryInput) validate(v *awsproto.Validator, path string) {
+func (s *DescribeStreamSummaryInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1505,7 +1505,7 @@ func (s *DescribeStreamSummaryInput) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1516,18 +1516,18 @@ func (s *DescribeStreamSummaryInput) validate(v *awsproto.Validator, path string
 // worded as AWS words it, or nil.
 func (s *DisableEnhancedMonitoringInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *DisableEnhancedMonitoringInput) validate(v *awsproto.Validator, path string) {
+func (s *DisableEnhancedMonitoringInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardLevelMetrics")
+		p := path.Member("ShardLevelMetrics")
 		if v.Required(p, s.ShardLevelMetrics == nil) {
-			v.Length(p, int64(len(s.ShardLevelMetrics)), s.ShardLevelMetrics, awsproto.Limit(1), awsproto.Limit(7))
+			awsproto.Length(v, p, int64(len(s.ShardLevelMetrics)), s.ShardLevelMetrics, awsproto.Limit(1), awsproto.Limit(7))
 			awsproto.ListMembers(v, p, s.ShardLevelMetrics, &ruleMetricsName)
 		}
 	}
@@ -1535,7 +1535,7 @@ func (s *DisableEnhancedMonitoringInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1544,7 +1544,7 @@ func (s *DisableEnhancedMonitoringInput) validate(v *awsproto.Validator, path st
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1555,18 +1555,18 @@ func (s *DisableEnhancedMonitoringInput) validate(v *awsproto.Validator, path st
 // worded as AWS words it, or nil.
 func (s *EnableEnhancedMonitoringInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *EnableEnhancedMonitoringInput) validate(v *awsproto.Validator, path string) {
+func (s *EnableEnhancedMonitoringInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardLevelMetrics")
+		p := path.Member("ShardLevelMetrics")
 		if v.Required(p, s.ShardLevelMetrics == nil) {
-			v.Length(p, int64(len(s.ShardLevelMetrics)), s.ShardLevelMetrics, awsproto.Limit(1), awsproto.Limit(7))
+			awsproto.Length(v, p, int64(len(s.ShardLevelMetrics)), s.ShardLevelMetrics, awsproto.Limit(1), awsproto.Limit(7))
 			awsproto.ListMembers(v, p, s.ShardLevelMetrics, &ruleMetricsName)
 		}
 	}
@@ -1574,7 +1574,7 @@ func (s *EnableEnhancedMonitoringInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1583,7 +1583,7 @@ func (s *EnableEnhancedMonitoringInput) validate(v *awsproto.Validator, path str
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1594,16 +1594,16 @@ func (s *EnableEnhancedMonitoringInput) validate(v *awsproto.Validator, path str
 // worded as AWS words it, or nil.
 func (s *GetRecordsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *GetRecordsInput) validate(v *awsproto.Validator, path string) {
+func (s *GetRecordsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(10000))
 		}
@@ -1612,7 +1612,7 @@ func (s *GetRecordsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardIterator")
+		p := path.Member("ShardIterator")
 		if v.Required(p, s.ShardIterator == nil) {
 			v.String(p, string(*s.ShardIterator), &ruleShardIterator)
 		}
@@ -1621,7 +1621,7 @@ func (s *GetRecordsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1632,16 +1632,16 @@ func (s *GetRecordsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *GetResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *GetResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *GetResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -1652,16 +1652,16 @@ func (s *GetResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *GetShardIteratorInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
+func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardId")
+		p := path.Member("ShardId")
 		if v.Required(p, s.ShardId == nil) {
 			v.String(p, string(*s.ShardId), &ruleShardId)
 		}
@@ -1670,7 +1670,7 @@ func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardIteratorType")
+		p := path.Member("ShardIteratorType")
 		if v.Required(p, s.ShardIteratorType == nil) {
 			v.String(p, string(*s.ShardIteratorType), &ruleShardIteratorType)
 		}
@@ -1679,7 +1679,7 @@ func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StartingSequenceNumber")
+		p := path.Member("StartingSequenceNumber")
 		if s.StartingSequenceNumber != nil {
 			v.String(p, string(*s.StartingSequenceNumber), &ruleSequenceNumber)
 		}
@@ -1688,7 +1688,7 @@ func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1697,7 +1697,7 @@ func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1708,16 +1708,16 @@ func (s *GetShardIteratorInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *IncreaseStreamRetentionPeriodInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *IncreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, path string) {
+func (s *IncreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "RetentionPeriodHours")
+		p := path.Member("RetentionPeriodHours")
 		if v.Required(p, s.RetentionPeriodHours == nil) {
 			_ = p
 		}
@@ -1726,7 +1726,7 @@ func (s *IncreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1735,7 +1735,7 @@ func (s *IncreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1746,16 +1746,16 @@ func (s *IncreaseStreamRetentionPeriodInput) validate(v *awsproto.Validator, pat
 // worded as AWS words it, or nil.
 func (s *ListShardsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListShardsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartShardId")
+		p := path.Member("ExclusiveStartShardId")
 		if s.ExclusiveStartShardId != nil {
 			v.String(p, string(*s.ExclusiveStartShardId), &ruleShardId)
 		}
@@ -1764,7 +1764,7 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxResults")
+		p := path.Member("MaxResults")
 		if s.MaxResults != nil {
 			v.Number(p, int64(*s.MaxResults), awsproto.Limit(1), awsproto.Limit(10000))
 		}
@@ -1773,7 +1773,7 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NextToken")
+		p := path.Member("NextToken")
 		if s.NextToken != nil {
 			v.String(p, string(*s.NextToken), &ruleNextToken)
 		}
@@ -1782,7 +1782,7 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardFilter")
+		p := path.Member("ShardFilter")
 		if s.ShardFilter != nil {
 			s.ShardFilter.validate(v, p)
 		}
@@ -1791,7 +1791,7 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1800,7 +1800,7 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1811,16 +1811,16 @@ func (s *ListShardsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListStreamConsumersInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListStreamConsumersInput) validate(v *awsproto.Validator, path string) {
+func (s *ListStreamConsumersInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxResults")
+		p := path.Member("MaxResults")
 		if s.MaxResults != nil {
 			v.Number(p, int64(*s.MaxResults), awsproto.Limit(1), awsproto.Limit(10000))
 		}
@@ -1829,7 +1829,7 @@ func (s *ListStreamConsumersInput) validate(v *awsproto.Validator, path string) 
 		return
 	}
 	{
-		p := awsproto.Path(path, "NextToken")
+		p := path.Member("NextToken")
 		if s.NextToken != nil {
 			v.String(p, string(*s.NextToken), &ruleNextToken)
 		}
@@ -1838,7 +1838,7 @@ func (s *ListStreamConsumersInput) validate(v *awsproto.Validator, path string) 
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if v.Required(p, s.StreamARN == nil) {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1849,16 +1849,16 @@ func (s *ListStreamConsumersInput) validate(v *awsproto.Validator, path string) 
 // worded as AWS words it, or nil.
 func (s *ListStreamsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListStreamsInput) validate(v *awsproto.Validator, path string) {
+func (s *ListStreamsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartStreamName")
+		p := path.Member("ExclusiveStartStreamName")
 		if s.ExclusiveStartStreamName != nil {
 			v.String(p, string(*s.ExclusiveStartStreamName), &ruleStreamName)
 		}
@@ -1867,7 +1867,7 @@ func (s *ListStreamsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(10000))
 		}
@@ -1876,7 +1876,7 @@ func (s *ListStreamsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NextToken")
+		p := path.Member("NextToken")
 		if s.NextToken != nil {
 			v.String(p, string(*s.NextToken), &ruleNextToken)
 		}
@@ -1887,16 +1887,16 @@ func (s *ListStreamsInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *ListTagsForResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListTagsForResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *ListTagsForResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -1907,16 +1907,16 @@ func (s *ListTagsForResourceInput) validate(v *awsproto.Validator, path string) 
 // worded as AWS words it, or nil.
 func (s *ListTagsForStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExclusiveStartTagKey")
+		p := path.Member("ExclusiveStartTagKey")
 		if s.ExclusiveStartTagKey != nil {
 			v.String(p, string(*s.ExclusiveStartTagKey), &ruleTagKey)
 		}
@@ -1925,7 +1925,7 @@ func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Limit")
+		p := path.Member("Limit")
 		if s.Limit != nil {
 			v.Number(p, int64(*s.Limit), awsproto.Limit(1), awsproto.Limit(50))
 		}
@@ -1934,7 +1934,7 @@ func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1943,7 +1943,7 @@ func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -1954,16 +1954,16 @@ func (s *ListTagsForStreamInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *MergeShardsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *MergeShardsInput) validate(v *awsproto.Validator, path string) {
+func (s *MergeShardsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "AdjacentShardToMerge")
+		p := path.Member("AdjacentShardToMerge")
 		if v.Required(p, s.AdjacentShardToMerge == nil) {
 			v.String(p, string(*s.AdjacentShardToMerge), &ruleShardId)
 		}
@@ -1972,7 +1972,7 @@ func (s *MergeShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardToMerge")
+		p := path.Member("ShardToMerge")
 		if v.Required(p, s.ShardToMerge == nil) {
 			v.String(p, string(*s.ShardToMerge), &ruleShardId)
 		}
@@ -1981,7 +1981,7 @@ func (s *MergeShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -1990,19 +1990,19 @@ func (s *MergeShardsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
 	}
 }
 
-func (s *MinimumThroughputBillingCommitmentInput) validate(v *awsproto.Validator, path string) {
+func (s *MinimumThroughputBillingCommitmentInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Status")
+		p := path.Member("Status")
 		if v.Required(p, s.Status == nil) {
 			v.String(p, string(*s.Status), &ruleMinimumThroughputBillingCommitmentInputStatus)
 		}
@@ -2013,25 +2013,25 @@ func (s *MinimumThroughputBillingCommitmentInput) validate(v *awsproto.Validator
 // worded as AWS words it, or nil.
 func (s *PutRecordInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
+func (s *PutRecordInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Data")
+		p := path.Member("Data")
 		if v.Required(p, s.Data == nil) {
-			v.Length(p, int64(len(s.Data)), s.Data, awsproto.Limit(0), awsproto.Limit(10485760))
+			awsproto.Length(v, p, int64(len(s.Data)), s.Data, awsproto.Limit(0), awsproto.Limit(10485760))
 		}
 	}
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExplicitHashKey")
+		p := path.Member("ExplicitHashKey")
 		if s.ExplicitHashKey != nil {
 			v.String(p, string(*s.ExplicitHashKey), &ruleHashKey)
 		}
@@ -2040,7 +2040,7 @@ func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PartitionKey")
+		p := path.Member("PartitionKey")
 		if v.Required(p, s.PartitionKey == nil) {
 			v.String(p, string(*s.PartitionKey), &rulePartitionKey)
 		}
@@ -2049,7 +2049,7 @@ func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SequenceNumberForOrdering")
+		p := path.Member("SequenceNumberForOrdering")
 		if s.SequenceNumberForOrdering != nil {
 			v.String(p, string(*s.SequenceNumberForOrdering), &ruleSequenceNumber)
 		}
@@ -2058,7 +2058,7 @@ func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2067,7 +2067,7 @@ func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -2078,20 +2078,20 @@ func (s *PutRecordInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *PutRecordsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *PutRecordsInput) validate(v *awsproto.Validator, path string) {
+func (s *PutRecordsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Records")
+		p := path.Member("Records")
 		if v.Required(p, s.Records == nil) {
-			v.Length(p, int64(len(s.Records)), s.Records, awsproto.Limit(1), awsproto.Limit(500))
+			awsproto.Length(v, p, int64(len(s.Records)), s.Records, awsproto.Limit(1), awsproto.Limit(500))
 			for i := range s.Records {
-				s.Records[i].validate(v, awsproto.ElemPath(p, i))
+				s.Records[i].validate(v, p.Elem(i))
 			}
 		}
 	}
@@ -2099,7 +2099,7 @@ func (s *PutRecordsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2108,28 +2108,28 @@ func (s *PutRecordsInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
 	}
 }
 
-func (s *PutRecordsRequestEntry) validate(v *awsproto.Validator, path string) {
+func (s *PutRecordsRequestEntry) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Data")
+		p := path.Member("Data")
 		if v.Required(p, s.Data == nil) {
-			v.Length(p, int64(len(s.Data)), s.Data, awsproto.Limit(0), awsproto.Limit(10485760))
+			awsproto.Length(v, p, int64(len(s.Data)), s.Data, awsproto.Limit(0), awsproto.Limit(10485760))
 		}
 	}
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ExplicitHashKey")
+		p := path.Member("ExplicitHashKey")
 		if s.ExplicitHashKey != nil {
 			v.String(p, string(*s.ExplicitHashKey), &ruleHashKey)
 		}
@@ -2138,7 +2138,7 @@ func (s *PutRecordsRequestEntry) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "PartitionKey")
+		p := path.Member("PartitionKey")
 		if v.Required(p, s.PartitionKey == nil) {
 			v.String(p, string(*s.PartitionKey), &rulePartitionKey)
 		}
@@ -2149,16 +2149,16 @@ func (s *PutRecordsRequestEntry) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *PutResourcePolicyInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
+func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Policy")
+		p := path.Member("Policy")
 		if v.Required(p, s.Policy == nil) {
 			_ = p
 		}
@@ -2167,7 +2167,7 @@ func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -2178,16 +2178,16 @@ func (s *PutResourcePolicyInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *RegisterStreamConsumerInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *RegisterStreamConsumerInput) validate(v *awsproto.Validator, path string) {
+func (s *RegisterStreamConsumerInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerName")
+		p := path.Member("ConsumerName")
 		if v.Required(p, s.ConsumerName == nil) {
 			v.String(p, string(*s.ConsumerName), &ruleConsumerName)
 		}
@@ -2196,7 +2196,7 @@ func (s *RegisterStreamConsumerInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if v.Required(p, s.StreamARN == nil) {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2205,9 +2205,9 @@ func (s *RegisterStreamConsumerInput) validate(v *awsproto.Validator, path strin
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if s.Tags != nil {
-			v.Length(p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
+			awsproto.Length(v, p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
 			awsproto.MapEntries(v, p, s.Tags, &ruleTagKey, &ruleTagValue)
 		}
 	}
@@ -2217,16 +2217,16 @@ func (s *RegisterStreamConsumerInput) validate(v *awsproto.Validator, path strin
 // worded as AWS words it, or nil.
 func (s *RemoveTagsFromStreamInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *RemoveTagsFromStreamInput) validate(v *awsproto.Validator, path string) {
+func (s *RemoveTagsFromStreamInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2235,7 +2235,7 @@ func (s *RemoveTagsFromStreamInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -2244,20 +2244,20 @@ func (s *RemoveTagsFromStreamInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "TagKeys")
+		p := path.Member("TagKeys")
 		if v.Required(p, s.TagKeys == nil) {
-			v.Length(p, int64(len(s.TagKeys)), s.TagKeys, awsproto.Limit(1), awsproto.Limit(50))
+			awsproto.Length(v, p, int64(len(s.TagKeys)), s.TagKeys, awsproto.Limit(1), awsproto.Limit(50))
 			awsproto.ListMembers(v, p, s.TagKeys, &ruleTagKey)
 		}
 	}
 }
 
-func (s *ShardFilter) validate(v *awsproto.Validator, path string) {
+func (s *ShardFilter) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardId")
+		p := path.Member("ShardId")
 		if s.ShardId != nil {
 			v.String(p, string(*s.ShardId), &ruleShardId)
 		}
@@ -2266,7 +2266,7 @@ func (s *ShardFilter) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Type")
+		p := path.Member("Type")
 		if v.Required(p, s.Type == nil) {
 			v.String(p, string(*s.Type), &ruleShardFilterType)
 		}
@@ -2277,16 +2277,16 @@ func (s *ShardFilter) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *SplitShardInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *SplitShardInput) validate(v *awsproto.Validator, path string) {
+func (s *SplitShardInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "NewStartingHashKey")
+		p := path.Member("NewStartingHashKey")
 		if v.Required(p, s.NewStartingHashKey == nil) {
 			v.String(p, string(*s.NewStartingHashKey), &ruleHashKey)
 		}
@@ -2295,7 +2295,7 @@ func (s *SplitShardInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardToSplit")
+		p := path.Member("ShardToSplit")
 		if v.Required(p, s.ShardToSplit == nil) {
 			v.String(p, string(*s.ShardToSplit), &ruleShardId)
 		}
@@ -2304,7 +2304,7 @@ func (s *SplitShardInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2313,7 +2313,7 @@ func (s *SplitShardInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -2324,16 +2324,16 @@ func (s *SplitShardInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *StartStreamEncryptionInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *StartStreamEncryptionInput) validate(v *awsproto.Validator, path string) {
+func (s *StartStreamEncryptionInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "EncryptionType")
+		p := path.Member("EncryptionType")
 		if v.Required(p, s.EncryptionType == nil) {
 			v.String(p, string(*s.EncryptionType), &ruleEncryptionType)
 		}
@@ -2342,7 +2342,7 @@ func (s *StartStreamEncryptionInput) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeyId")
+		p := path.Member("KeyId")
 		if v.Required(p, s.KeyId == nil) {
 			v.String(p, string(*s.KeyId), &ruleKeyId)
 		}
@@ -2351,7 +2351,7 @@ func (s *StartStreamEncryptionInput) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2360,19 +2360,19 @@ func (s *StartStreamEncryptionInput) validate(v *awsproto.Validator, path string
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
 	}
 }
 
-func (s *StartingPosition) validate(v *awsproto.Validator, path string) {
+func (s *StartingPosition) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "SequenceNumber")
+		p := path.Member("SequenceNumber")
 		if s.SequenceNumber != nil {
 			v.String(p, string(*s.SequenceNumber), &ruleSequenceNumber)
 		}
@@ -2381,7 +2381,7 @@ func (s *StartingPosition) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Type")
+		p := path.Member("Type")
 		if v.Required(p, s.Type == nil) {
 			v.String(p, string(*s.Type), &ruleShardIteratorType)
 		}
@@ -2392,16 +2392,16 @@ func (s *StartingPosition) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *StopStreamEncryptionInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *StopStreamEncryptionInput) validate(v *awsproto.Validator, path string) {
+func (s *StopStreamEncryptionInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "EncryptionType")
+		p := path.Member("EncryptionType")
 		if v.Required(p, s.EncryptionType == nil) {
 			v.String(p, string(*s.EncryptionType), &ruleEncryptionType)
 		}
@@ -2410,7 +2410,7 @@ func (s *StopStreamEncryptionInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "KeyId")
+		p := path.Member("KeyId")
 		if v.Required(p, s.KeyId == nil) {
 			v.String(p, string(*s.KeyId), &ruleKeyId)
 		}
@@ -2419,7 +2419,7 @@ func (s *StopStreamEncryptionInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2428,19 +2428,19 @@ func (s *StopStreamEncryptionInput) validate(v *awsproto.Validator, path string)
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
 	}
 }
 
-func (s *StreamModeDetails) validate(v *awsproto.Validator, path string) {
+func (s *StreamModeDetails) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamMode")
+		p := path.Member("StreamMode")
 		if v.Required(p, s.StreamMode == nil) {
 			v.String(p, string(*s.StreamMode), &ruleStreamMode)
 		}
@@ -2451,16 +2451,16 @@ func (s *StreamModeDetails) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *SubscribeToShardInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *SubscribeToShardInput) validate(v *awsproto.Validator, path string) {
+func (s *SubscribeToShardInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ConsumerARN")
+		p := path.Member("ConsumerARN")
 		if v.Required(p, s.ConsumerARN == nil) {
 			v.String(p, string(*s.ConsumerARN), &ruleConsumerARN)
 		}
@@ -2469,7 +2469,7 @@ func (s *SubscribeToShardInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ShardId")
+		p := path.Member("ShardId")
 		if v.Required(p, s.ShardId == nil) {
 			v.String(p, string(*s.ShardId), &ruleShardId)
 		}
@@ -2478,7 +2478,7 @@ func (s *SubscribeToShardInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StartingPosition")
+		p := path.Member("StartingPosition")
 		if v.Required(p, s.StartingPosition == nil) {
 			s.StartingPosition.validate(v, p)
 		}
@@ -2489,16 +2489,16 @@ func (s *SubscribeToShardInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *TagResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *TagResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *TagResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -2507,9 +2507,9 @@ func (s *TagResourceInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "Tags")
+		p := path.Member("Tags")
 		if v.Required(p, s.Tags == nil) {
-			v.Length(p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
+			awsproto.Length(v, p, int64(len(s.Tags)), s.Tags, awsproto.Limit(1), awsproto.Limit(200))
 			awsproto.MapEntries(v, p, s.Tags, &ruleTagKey, &ruleTagValue)
 		}
 	}
@@ -2519,16 +2519,16 @@ func (s *TagResourceInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UntagResourceInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UntagResourceInput) validate(v *awsproto.Validator, path string) {
+func (s *UntagResourceInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ResourceARN")
+		p := path.Member("ResourceARN")
 		if v.Required(p, s.ResourceARN == nil) {
 			v.String(p, string(*s.ResourceARN), &ruleResourceARN)
 		}
@@ -2537,9 +2537,9 @@ func (s *UntagResourceInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TagKeys")
+		p := path.Member("TagKeys")
 		if v.Required(p, s.TagKeys == nil) {
-			v.Length(p, int64(len(s.TagKeys)), s.TagKeys, awsproto.Limit(1), awsproto.Limit(50))
+			awsproto.Length(v, p, int64(len(s.TagKeys)), s.TagKeys, awsproto.Limit(1), awsproto.Limit(50))
 			awsproto.ListMembers(v, p, s.TagKeys, &ruleTagKey)
 		}
 	}
@@ -2549,16 +2549,16 @@ func (s *UntagResourceInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateAccountSettingsInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateAccountSettingsInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateAccountSettingsInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MinimumThroughputBillingCommitment")
+		p := path.Member("MinimumThroughputBillingCommitment")
 		if v.Required(p, s.MinimumThroughputBillingCommitment == nil) {
 			s.MinimumThroughputBillingCommitment.validate(v, p)
 		}
@@ -2569,16 +2569,16 @@ func (s *UpdateAccountSettingsInput) validate(v *awsproto.Validator, path string
 // worded as AWS words it, or nil.
 func (s *UpdateMaxRecordSizeInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateMaxRecordSizeInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateMaxRecordSizeInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "MaxRecordSizeInKiB")
+		p := path.Member("MaxRecordSizeInKiB")
 		if v.Required(p, s.MaxRecordSizeInKiB == nil) {
 			v.Number(p, int64(*s.MaxRecordSizeInKiB), awsproto.Limit(1024), awsproto.Limit(10240))
 		}
@@ -2587,7 +2587,7 @@ func (s *UpdateMaxRecordSizeInput) validate(v *awsproto.Validator, path string) 
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2598,16 +2598,16 @@ func (s *UpdateMaxRecordSizeInput) validate(v *awsproto.Validator, path string) 
 // worded as AWS words it, or nil.
 func (s *UpdateShardCountInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "ScalingType")
+		p := path.Member("ScalingType")
 		if v.Required(p, s.ScalingType == nil) {
 			v.String(p, string(*s.ScalingType), &ruleScalingType)
 		}
@@ -2616,7 +2616,7 @@ func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2625,7 +2625,7 @@ func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -2634,7 +2634,7 @@ func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "TargetShardCount")
+		p := path.Member("TargetShardCount")
 		if v.Required(p, s.TargetShardCount == nil) {
 			v.Number(p, int64(*s.TargetShardCount), awsproto.Limit(1), awsproto.Bound{})
 		}
@@ -2645,16 +2645,16 @@ func (s *UpdateShardCountInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateStreamModeInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateStreamModeInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateStreamModeInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if v.Required(p, s.StreamARN == nil) {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2663,7 +2663,7 @@ func (s *UpdateStreamModeInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamModeDetails")
+		p := path.Member("StreamModeDetails")
 		if v.Required(p, s.StreamModeDetails == nil) {
 			s.StreamModeDetails.validate(v, p)
 		}
@@ -2672,7 +2672,7 @@ func (s *UpdateStreamModeInput) validate(v *awsproto.Validator, path string) {
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughputMiBps")
+		p := path.Member("WarmThroughputMiBps")
 		if s.WarmThroughputMiBps != nil {
 			v.Number(p, int64(*s.WarmThroughputMiBps), awsproto.Limit(0), awsproto.Bound{})
 		}
@@ -2683,16 +2683,16 @@ func (s *UpdateStreamModeInput) validate(v *awsproto.Validator, path string) {
 // worded as AWS words it, or nil.
 func (s *UpdateStreamWarmThroughputInput) Validate() error {
 	var v awsproto.Validator
-	s.validate(&v, "")
+	s.validate(&v, nil)
 	return v.Err()
 }
 
-func (s *UpdateStreamWarmThroughputInput) validate(v *awsproto.Validator, path string) {
+func (s *UpdateStreamWarmThroughputInput) validate(v *awsproto.Validator, path *awsproto.Path) {
 	if v.Full() {
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamARN")
+		p := path.Member("StreamARN")
 		if s.StreamARN != nil {
 			v.String(p, string(*s.StreamARN), &ruleStreamARN)
 		}
@@ -2701,7 +2701,7 @@ func (s *UpdateStreamWarmThroughputInput) validate(v *awsproto.Validator, path s
 		return
 	}
 	{
-		p := awsproto.Path(path, "StreamName")
+		p := path.Member("StreamName")
 		if s.StreamName != nil {
 			v.String(p, string(*s.StreamName), &ruleStreamName)
 		}
@@ -2710,7 +2710,7 @@ func (s *UpdateStreamWarmThroughputInput) validate(v *awsproto.Validator, path s
 		return
 	}
 	{
-		p := awsproto.Path(path, "WarmThroughputMiBps")
+		p := path.Member("WarmThroughputMiBps")
 		if v.Required(p, s.WarmThroughputMiBps == nil) {
 			v.Number(p, int64(*s.WarmThroughputMiBps), awsproto.Limit(0), awsproto.Bound{})
 		}
