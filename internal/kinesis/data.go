@@ -46,7 +46,7 @@ func (svc *Service) putRecords(ctx context.Context, in *kinesisapi.PutRecordsInp
 			out.Records[i] = kinesisapi.PutRecordsResultEntry{ErrorCode: ptr(r.ErrorCode), ErrorMessage: ptr(r.ErrorMessage)}
 			continue
 		}
-		out.Records[i] = kinesisapi.PutRecordsResultEntry{ShardId: ptr(r.ShardID), SequenceNumber: ptr(r.SequenceNumber)}
+		out.Records[i] = kinesisapi.PutRecordsResultEntry{ShardId: &r.ShardID, SequenceNumber: &r.SequenceNumber}
 	}
 	return out, nil
 }

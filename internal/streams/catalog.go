@@ -37,6 +37,7 @@ func (s *Streams) load(ctx context.Context) error {
 			return fmt.Errorf("streams: decoding %s: %w", kv.Key, err)
 		}
 		st.rev = kv.Rev
+		st.seal()
 		s.streams[st.mapKey()] = st
 	}
 	accs, err := s.cat.List(ctx, accountPrefix)
@@ -74,6 +75,7 @@ func (s *Streams) store(ctx context.Context, st *Stream) error {
 		return fmt.Errorf("streams: storing stream %s: %w", st.Name, err)
 	}
 	st.rev = rev
+	st.seal()
 	s.mu.Lock()
 	s.streams[st.mapKey()] = st
 	s.mu.Unlock()
@@ -163,6 +165,7 @@ func (s *Streams) refresh(ctx context.Context, k streamKey) {
 		return
 	}
 	st.rev = rev
+	st.seal()
 	s.mu.Lock()
 	s.streams[k] = st
 	s.mu.Unlock()

@@ -137,14 +137,22 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 			"1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", MaxPutRecordsEntries)
 	}
 	limit, label := putRecordsLimit(st)
-	total := 0
+	maxRecord := st.MaxRecordSizeKiB * 1024
+	if maxRecord <= 0 {
+		maxRecord = DefaultMaxRecordSizeKiB * 1024
+	}
+	total, keyBytes := 0, 0
 	shardOf := make([]*Shard, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		if err := checkRecordSize(st, e, "records."+strconv.Itoa(i+1)+".member.data"); err != nil {
-			return nil, err
+		if len(e.Data)+len(e.PartitionKey) > maxRecord {
+			// Only a record over the limit pays for its member path.
+			if err := checkRecordSize(st, e, "records."+strconv.Itoa(i+1)+".member.data"); err != nil {
+				return nil, err
+			}
 		}
 		total += len(e.Data) + len(e.PartitionKey)
+		keyBytes += len(e.PartitionKey)
 		if shardOf[i], err = route(st, e); err != nil {
 			return nil, err
 		}
@@ -163,15 +171,24 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 	}
 	var groups []*group
 	byShard := make(map[uint32]*group, 4)
+	count := make(map[uint32]int, 4)
+	for _, sh := range shardOf {
+		count[sh.Index]++
+	}
+	// One buffer holds every partition key the storage entries point to.
+	keys := make([]byte, 0, keyBytes)
 	for i, sh := range shardOf {
 		g := byShard[sh.Index]
 		if g == nil {
-			g = &group{sh: sh}
+			n := count[sh.Index]
+			g = &group{sh: sh, idx: make([]int, 0, n), entries: make([]storage.Entry, 0, n)}
 			byShard[sh.Index] = g
 			groups = append(groups, g)
 		}
+		start := len(keys)
+		keys = append(keys, entries[i].PartitionKey...)
 		g.idx = append(g.idx, i)
-		g.entries = append(g.entries, storage.Entry{PartitionKey: []byte(entries[i].PartitionKey), Data: entries[i].Data})
+		g.entries = append(g.entries, storage.Entry{PartitionKey: keys[start:len(keys):len(keys)], Data: entries[i].Data})
 	}
 	// Throughput limits and injected faults refuse entries before they are
 	// written (throttle.go).
@@ -254,7 +271,7 @@ func route(st *Stream, e *PutEntry) (*Shard, error) {
 	} else {
 		key = HashPartitionKey([]byte(e.PartitionKey))
 	}
-	open := st.OpenShards()
+	open := st.openShards()
 	// The last open shard starting at or below key.
 	i := sort.Search(len(open), func(i int) bool { return open[i].StartingHashKey.Cmp(key) > 0 }) - 1
 	if i < 0 || open[i].EndingHashKey.Cmp(key) < 0 {

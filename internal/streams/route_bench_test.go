@@ -15,6 +15,7 @@ func BenchmarkRoute(b *testing.B) {
 			for i := range n {
 				st.Shards = append(st.Shards, Shard{Index: uint32(i), StartingHashKey: starts[i], EndingHashKey: ends[i], ParentIndex: -1, AdjacentParentIndex: -1})
 			}
+			st.seal() // as published snapshots are
 			entries := make([]PutEntry, 512)
 			for i := range entries {
 				entries[i] = PutEntry{PartitionKey: "partition-key-" + strconv.Itoa(i*7919)}

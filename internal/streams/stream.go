@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -81,6 +82,18 @@ type Stream struct {
 	Consumers []Consumer `json:"consumers,omitempty"`
 
 	rev uint64 // catalog revision this snapshot was stored at
+
+	// open caches OpenShards for routing; see openShards.
+	open openCache
+}
+
+// openCache is the sorted open-shard list of the Shards array it was built
+// from. A copy of a snapshot (c := *st) carries the cache along, so it is
+// used only while Shards is still that same array.
+type openCache struct {
+	base   *Shard
+	n      int
+	shards []*Shard
 }
 
 // Shard is one shard of a stream.
@@ -116,6 +129,22 @@ func (st *Stream) OpenShards() []*Shard {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartingHashKey.Cmp(out[j].StartingHashKey) < 0 })
 	return out
+}
+
+// openShards is OpenShards without allocating, for the data path: the list
+// built when the snapshot was published (seal), else a fresh one. Callers
+// must not modify it.
+func (st *Stream) openShards() []*Shard {
+	if c := &st.open; c.shards != nil && c.n == len(st.Shards) && c.base == unsafe.SliceData(st.Shards) {
+		return c.shards
+	}
+	return st.OpenShards()
+}
+
+// seal builds the snapshot's caches; it is called before a snapshot is
+// published, after which the snapshot is never changed.
+func (st *Stream) seal() {
+	st.open = openCache{base: unsafe.SliceData(st.Shards), n: len(st.Shards), shards: st.OpenShards()}
 }
 
 // RetentionCutoff returns the arrival time (ms) before which records are no
