@@ -19,6 +19,8 @@ const (
 	KindThroughputExceeded                 // ProvisionedThroughputExceededException
 	KindAccessDenied                       // AccessDeniedException
 	KindInternal                           // InternalFailure
+	KindKMSNotFound                        // KMSNotFoundException
+	KindKMSDisabled                        // KMSDisabledException
 )
 
 // Error is a domain error: a kind and a message in AWS's wording.

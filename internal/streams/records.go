@@ -112,6 +112,11 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 		return PutResult{}, "", err
 	}
 	entry := []storage.Entry{{PartitionKey: []byte(e.PartitionKey), Data: e.Data}}
+	if encrypted(st) {
+		if err := s.sealEntries(ctx, st, sh.Index, entry); err != nil {
+			return PutResult{}, "", err
+		}
+	}
 	res, err := s.log.Append(ctx, st.Key(sh.Index), now.UnixMilli(), entry)
 	if err != nil {
 		return PutResult{}, "", s.storageError("append", st, sh, err)
@@ -195,6 +200,15 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 	out := &PutRecordsResult{Records: make([]PutResult, len(entries)), EncryptionType: encryptionType(st)}
 	for _, g := range groups {
 		g.idx, g.entries = s.admitPutGroup(st, g.sh, entries, g.idx, g.entries, out)
+	}
+	if encrypted(st) {
+		for _, g := range groups {
+			if len(g.entries) > 0 {
+				if err := s.sealEntries(ctx, st, g.sh.Index, g.entries); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	arrival := s.now().UnixMilli()
 	appendGroup := func(g *group) {
@@ -495,10 +509,6 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 			return nil, s.storageError("read", st, sh, err)
 		}
 	}
-	enc := ""
-	if st.EncryptionType != "" && st.EncryptionType != "NONE" {
-		enc = st.EncryptionType
-	}
 	out.Records = make([]Record, 0, len(recs))
 	next := pos
 	for i := range recs {
@@ -510,13 +520,18 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		if !sh.IsOpen() && r.Seq > sh.EndingSeq {
 			break
 		}
-		out.Records = append(out.Records, Record{
+		rec := Record{
 			SequenceNumber: st.SequenceNumber(sh, r.Seq, r.Arrival),
 			Arrival:        r.Arrival,
 			Data:           r.Data,
 			PartitionKey:   string(r.PartitionKey),
-			EncryptionType: enc,
-		})
+		}
+		if len(r.PartitionKey) == 0 { // encrypted (encryption.go)
+			if err := s.openRecord(ctx, key, r, &rec); err != nil {
+				return nil, err
+			}
+		}
+		out.Records = append(out.Records, rec)
 		next = r.Seq + 1
 	}
 	s.chargeGet(lim, out.Records)

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/millrace/millrace/internal/kms"
 	"github.com/millrace/millrace/internal/storage"
 )
 
@@ -67,6 +68,11 @@ type Stream struct {
 	Policy            string            `json:"policy,omitempty"`
 	EncryptionType    string            `json:"encryptionType,omitempty"` // "" means NONE
 	KeyID             string            `json:"keyId,omitempty"`
+	// KMSKeyID is the KMS key (a UUID) KeyID named when encryption was
+	// started (encryption.go); KeyChanges the times (ms) of the encryption
+	// changes of the last 24 hours. Never changed in place.
+	KMSKeyID   string  `json:"kmsKeyId,omitempty"`
+	KeyChanges []int64 `json:"keyChanges,omitempty"`
 
 	// ShardCountUpdates are the times (ms) of the UpdateShardCount calls of
 	// the last 24 hours, for the calls-per-day limit. Never changed in place.
@@ -205,6 +211,9 @@ type Options struct {
 	// consumer reads from one shard (0: no limit; AWS: 2 MiB/s).
 	SubscriptionLifetime, SubscriptionHeartbeat time.Duration
 	ConsumerShardBytesPerSecond                 int64
+	// KMS is the key service behind stream encryption (nil: a keyring in
+	// memory, for a server whose data does not survive it either).
+	KMS *kms.Keyring
 }
 
 // Defaults used for zero Options fields.
@@ -264,6 +273,9 @@ type Streams struct {
 	appends appendSignal
 	subs    subscriptions
 
+	// enc caches the data keys of encrypted records (encryption.go).
+	enc encState
+
 	// ctl serialises metadata changes: every control-plane change reads the
 	// current snapshot, stores its successor with compare-and-set, then
 	// publishes it, all under ctl.
@@ -299,6 +311,10 @@ func New(ctx context.Context, opts Options) (*Streams, error) {
 		cancel:   cancel,
 	}
 	if err := s.load(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.initEncryption(ctx); err != nil {
 		cancel()
 		return nil, err
 	}

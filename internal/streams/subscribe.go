@@ -417,10 +417,6 @@ func (sub *Subscription) read(ctx context.Context, st *Stream, sh *Shard, now ti
 			return nil, s.storageError("read", st, sh, err)
 		}
 	}
-	enc := ""
-	if st.EncryptionType != "" && st.EncryptionType != "NONE" {
-		enc = st.EncryptionType
-	}
 	out := make([]Record, 0, len(recs))
 	size := 0
 	for i := range recs {
@@ -432,11 +428,16 @@ func (sub *Subscription) read(ctx context.Context, st *Stream, sh *Shard, now ti
 		if r.Arrival < cutoff {
 			continue
 		}
-		out = append(out, Record{
+		rec := Record{
 			SequenceNumber: st.SequenceNumber(sh, r.Seq, r.Arrival),
 			Arrival:        r.Arrival, Data: r.Data, PartitionKey: string(r.PartitionKey),
-			EncryptionType: enc,
-		})
+		}
+		if len(r.PartitionKey) == 0 { // encrypted (encryption.go)
+			if err := s.openRecord(ctx, key, r, &rec); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, rec)
 		sub.lastArrival = r.Arrival
 		size += r.Size()
 	}
