@@ -33,6 +33,8 @@ var kindCodes = map[streams.Kind]string{
 	streams.KindThroughputExceeded: codeThroughputExceeded,
 	streams.KindAccessDenied:       awsproto.CodeAccessDenied,
 	streams.KindInternal:           awsproto.CodeInternalFailure,
+	streams.KindKMSNotFound:        "KMSNotFoundException",
+	streams.KindKMSDisabled:        "KMSDisabledException",
 }
 
 // apiError turns an error from the domain into the AWS error the client

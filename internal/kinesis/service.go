@@ -76,9 +76,9 @@ func (svc *Service) handlers() map[string]awsproto.Handler {
 		// Capacity modes.
 		"UpdateStreamMode":           handle(svc.updateStreamMode),
 		"UpdateStreamWarmThroughput": handle(svc.updateStreamWarmThroughput),
-		// Later releases: encryption.
-		"StartStreamEncryption": notImplemented[kinesisapi.StartStreamEncryptionInput]("StartStreamEncryption"),
-		"StopStreamEncryption":  notImplemented[kinesisapi.StopStreamEncryptionInput]("StopStreamEncryption"),
+		// Server-side encryption.
+		"StartStreamEncryption": handle(svc.startStreamEncryption),
+		"StopStreamEncryption":  handle(svc.stopStreamEncryption),
 		// Enhanced fan-out.
 		"RegisterStreamConsumer":   handle(svc.registerStreamConsumer),
 		"DescribeStreamConsumer":   handle(svc.describeStreamConsumer),
