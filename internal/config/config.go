@@ -10,11 +10,13 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -99,6 +101,12 @@ type Config struct {
 	// AuditLogMaxFiles is how many audit log files are kept, the current
 	// one included.
 	AuditLogMaxFiles int `toml:"audit-log-max-files" yaml:"audit-log-max-files"`
+	// KMSKeyFile is the key file of the local key service behind stream
+	// encryption; empty: kms-keys.json in the data directory.
+	KMSKeyFile string `toml:"kms-key-file" yaml:"kms-key-file"`
+	// KMSMasterKey, base64 of 32 bytes, seals the KMS key file; empty: the
+	// file is protected by its permissions only.
+	KMSMasterKey string `toml:"kms-master-key" yaml:"kms-master-key"`
 	// IAM holds the accounts, users and groups of the config file; nil
 	// when it declares none. A pointer keeps Config comparable.
 	IAM *IAM `toml:"-" yaml:"-"`
@@ -170,6 +178,11 @@ func (c *Config) Validate() error {
 	}
 	if !c.InMemory && c.DataDir == "" {
 		bad("data-dir", "must not be empty unless in-memory is set")
+	}
+	if c.KMSMasterKey != "" {
+		if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.KMSMasterKey)); err != nil || len(raw) != 32 {
+			bad("kms-master-key", "must be 32 bytes in standard base64 (e.g. from `openssl rand -base64 32`)")
+		}
 	}
 	if c.Region == "" {
 		bad("region", "must not be empty")

@@ -205,6 +205,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"log-level": "debug", "log-format": "json",
 		"auth": "off", "allow-cidrs": "10.0.0.0/8,127.0.0.1", "audit-log": "/var/log/millrace-audit.jsonl",
 		"audit-data-events": "true", "audit-log-max-bytes": "1MiB", "audit-log-max-files": "3",
+		"kms-key-file": "/etc/millrace/kms.json", "kms-master-key": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"throughput-limits": "off", "shard-write-bytes-per-sec": "2MiB", "shard-write-records-per-sec": "2000",
 		"shard-read-bytes-per-sec": "4MiB", "shard-read-calls-per-sec": "10",
 		"fault-throttle-probability": "0.25", "fault-internal-probability": "0.5", "fault-seed": "7",

@@ -294,6 +294,12 @@ var settings = []Setting{
 	{Name: "audit-log-max-files", kind: kindInt,
 		Help:  "How many audit log files are kept, the current one included; the oldest is deleted on rotation.",
 		field: func(c *Config) any { return &c.AuditLogMaxFiles }},
+	{Name: "kms-key-file", kind: kindString,
+		Help:  "Key file of the local key service behind stream encryption (created on first start, mode 0600); empty: kms-keys.json in the data directory. Unused with in-memory.",
+		field: func(c *Config) any { return &c.KMSKeyFile }},
+	{Name: "kms-master-key", kind: kindString,
+		Help:  "Master key (base64 of 32 bytes) that seals the KMS key file; set it through the environment (MILLRACE_KMS_MASTER_KEY), not a flag.",
+		field: func(c *Config) any { return &c.KMSMasterKey }},
 }
 
 // Settings returns every setting, in the order help and documentation list

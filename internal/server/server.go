@@ -96,6 +96,11 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 			return nil, err
 		}
 	}
+	keyring, err := openKeyring(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	dir := cfg.DataDir
 	if cfg.InMemory {
 		dir = "" // the data directory is not used: nothing touches the disk
@@ -140,6 +145,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		},
 		SubscriptionLifetime:  cfg.SubscriptionLifetime,
 		SubscriptionHeartbeat: cfg.SubscriptionHeartbeat,
+		KMS:                   keyring,
 	})
 	if err != nil {
 		ln.Close()
