@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		err = cert(rest, stdout)
 	case "policy":
 		err = policyCmd(rest, stdout, lookupEnv)
+	case "kms":
+		err = kmsCmd(rest, stdout, lookupEnv)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "help":

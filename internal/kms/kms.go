@@ -805,8 +805,12 @@ func (k *Keyring) Seal(masterKey string) error {
 	if err != nil {
 		return err
 	}
-	return k.update(func(st *state) error {
+	err = k.update(func(st *state) error {
 		k.master = aead
 		return nil
 	})
+	if err != nil {
+		k.master = nil
+	}
+	return err
 }
