@@ -12,7 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Operations that later work brings (encryption, mode changes, channels) must fail with a
+// Operations that later work brings (mode changes, channels) must fail with a
 // clear API error rather than pretend to succeed, and must change nothing.
 func TestNotYetImplementedOperations(t *testing.T) {
 	t.Parallel()
@@ -22,14 +22,6 @@ func TestNotYetImplementedOperations(t *testing.T) {
 	arn := aws.String(streamARN("fixed"))
 
 	calls := map[string]func(ctx context.Context) error{
-		"StartStreamEncryption": func(ctx context.Context) error {
-			_, err := c.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: name, EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")})
-			return err
-		},
-		"StopStreamEncryption": func(ctx context.Context) error {
-			_, err := c.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: name, EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")})
-			return err
-		},
 		"UpdateStreamWarmThroughput": func(ctx context.Context) error {
 			_, err := c.UpdateStreamWarmThroughput(ctx, &kinesis.UpdateStreamWarmThroughputInput{StreamName: name, WarmThroughputMiBps: aws.Int32(10)})
 			return err
