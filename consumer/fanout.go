@@ -85,7 +85,15 @@ func (f *fanOut) subscribe(ctx context.Context) error {
 	default:
 		pos.Type, pos.SequenceNumber, pos.Timestamp = f.w.startPosition(f.initial, nil)
 	}
-	out, err := f.w.kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+	client := f.w.kc
+	if kc, ok := client.(*kinesis.Client); ok {
+		// smithy-go (v1.28) shares one event-stream decoder buffer among
+		// the subscriptions of a client, which races when several are
+		// open at once: each subscription gets a client of its own (same
+		// options and HTTP client).
+		client = kinesis.New(kc.Options())
+	}
+	out, err := client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String(f.h.stream.consumerARN), ShardId: aws.String(f.h.shardID), StartingPosition: pos,
 	})
 	if err != nil {
