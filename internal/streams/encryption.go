@@ -458,3 +458,31 @@ func (s *Streams) initEncryption(ctx context.Context) error {
 	return fmt.Errorf("streams: stored records are encrypted under KMS keys that %s does not hold (%s); "+
 		"start with the key file (and MILLRACE_KMS_MASTER_KEY) the data was written with", where, strings.Join(ids, ", "))
 }
+
+// dropDataKeys forgets and deletes the wrapped data keys of a shard whose
+// records are gone (a deleted stream, or a closed shard past retention):
+// nothing is left for them to decrypt.
+func (s *Streams) dropDataKeys(ctx context.Context, shard storage.ShardKey) error {
+	s.enc.mu.Lock()
+	for ref := range s.enc.keys {
+		if ref.shard == shard {
+			delete(s.enc.keys, ref)
+		}
+	}
+	for ref := range s.enc.writing {
+		if ref.shard == shard {
+			delete(s.enc.writing, ref)
+		}
+	}
+	s.enc.mu.Unlock()
+	kvs, err := s.cat.List(ctx, dataKeyShardPrefix(shard))
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if err := s.cat.Delete(ctx, kv.Key, kv.Rev); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

@@ -369,3 +369,29 @@ func TestStartRefusesForeignKeys(t *testing.T) {
 		t.Fatalf("New with another keyring: %v", err)
 	}
 }
+
+func TestDeletingAStreamDropsItsDataKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create("s", 2)
+	if err := e.s.StartEncryption(ctx, ref("s"), "KMS", "alias/aws/kinesis"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, e, "s", PutEntry{PartitionKey: "a", Data: []byte("x")}, PutEntry{PartitionKey: "b", Data: []byte("y")})
+	keys := func() int {
+		kvs, err := e.cat.List(ctx, dataKeyPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(kvs)
+	}
+	if keys() == 0 {
+		t.Fatal("no data key stored for an encrypted stream")
+	}
+	if err := e.s.DeleteStream(ctx, ref("s"), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := keys(); n != 0 {
+		t.Fatalf("%d wrapped data keys left after the stream was deleted", n)
+	}
+}

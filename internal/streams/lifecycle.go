@@ -126,6 +126,9 @@ func (s *Streams) finish(ctx context.Context, st *Stream) error {
 			if err := s.log.DeleteShard(ctx, st.Key(st.Shards[i].Index)); err != nil {
 				return err
 			}
+			if err := s.dropDataKeys(ctx, st.Key(st.Shards[i].Index)); err != nil {
+				return err
+			}
 		}
 		return s.remove(ctx, st)
 	}

@@ -397,7 +397,11 @@ func (s *Streams) reclaimShard(ctx context.Context, st *Stream, sh *Shard, cutof
 	if _, done := s.rs.reclaimed.Load(k); done {
 		return true
 	}
-	if err := s.log.DeleteShard(ctx, k); err != nil {
+	err := s.log.DeleteShard(ctx, k)
+	if err == nil {
+		err = s.dropDataKeys(ctx, k)
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			s.logger.Warn("deleting an expired closed shard failed", "stream", st.Name, "shard", sh.ID(), "err", err)
 		}
