@@ -32,9 +32,24 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// memTableSize is large enough for many PutRecords calls of 5 MiB, so that
-// a busy shard does not force a flush every few calls.
-const memTableSize = 64 << 20
+// Tuning for a log of mostly incompressible record payloads, measured with
+// BenchmarkAppend and `millrace bench` (docs/performance.md):
+//
+//   - memTableSize holds several PutRecords calls of 5 MiB, so that a busy
+//     shard does not force a flush every few calls; at 32 MiB (from 64) the
+//     two memtables Pebble keeps cost 64 MiB less peak RSS at the same
+//     ingest rate.
+//   - No block compression: record data (already-compressed or encrypted
+//     payloads, as a rule) does not shrink, and Snappy-compressing it in
+//     every flush and compaction costs CPU for nothing.
+//   - L0 compacts at 8 sublevels (Pebble's default is 4) into a 256 MiB
+//     base level (64 MiB): the log is written in key order per shard and
+//     read mostly once, so fewer, larger compactions rewrite less of it.
+const (
+	memTableSize          = 32 << 20
+	l0CompactionThreshold = 8
+	lBaseMaxBytes         = 256 << 20
+)
 
 // Engine is the default storage engine: a Pebble database holding every
 // shard's log and the catalog.
@@ -71,10 +86,14 @@ func Open(opts Options) (*Engine, error) {
 	}
 	dir := opts.Dir
 	po := &pdb.Options{
-		MemTableSize:       memTableSize,
-		FormatMajorVersion: pdb.FormatNewest,
-		Logger:             pebbleLogger{logger},
+		MemTableSize:          memTableSize,
+		L0CompactionThreshold: l0CompactionThreshold,
+		L0StopWritesThreshold: 3 * l0CompactionThreshold,
+		LBaseMaxBytes:         lBaseMaxBytes,
+		FormatMajorVersion:    pdb.FormatNewest,
+		Logger:                pebbleLogger{logger},
 	}
+	po.ApplyCompressionSettings(func() pdb.DBCompressionSettings { return pdb.DBCompressionNone })
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
 		if dir == "" {
