@@ -2,14 +2,16 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
@@ -29,6 +31,9 @@ type Server struct {
 	// gets its ServeTLS result.
 	tlsLn  net.Listener
 	tlsErr chan error
+	// cert is the TLS listener's certificate, reloaded on SIGHUP; nil
+	// without a TLS listener.
+	cert   *certificate
 	http   *http.Server
 	engine *pebble.Engine
 	// streams is the domain; its background work stops before the engine
@@ -78,7 +83,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	if err != nil {
 		return nil, errors.Join(listenError(cfg.Listen, err), sec.close())
 	}
-	tlsLn, tlsConfig, err := listenTLS(cfg)
+	tlsLn, tlsConfig, cert, err := listenTLS(cfg, logger)
 	if err != nil {
 		ln.Close()
 		return nil, errors.Join(err, sec.close())
@@ -181,6 +186,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		serveErr:       make(chan error, 1),
 		tlsLn:          tlsLn,
 		tlsErr:         make(chan error, 1),
+		cert:           cert,
 	}
 	s.http = &http.Server{
 		Handler:           s.track(sec.filter(routes(router))),
@@ -216,23 +222,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	}
 	started = true
 	return s, nil
-}
-
-// listenTLS loads the TLS certificate and binds the TLS listener, when
-// cfg.TLSListen is set.
-func listenTLS(cfg config.Config) (net.Listener, *tls.Config, error) {
-	if cfg.TLSListen == "" {
-		return nil, nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading the TLS certificate %s and key %s: %w (`millrace cert` writes a self-signed pair)", cfg.TLSCert, cfg.TLSKey, err)
-	}
-	ln, err := net.Listen("tcp", cfg.TLSListen)
-	if err != nil {
-		return nil, nil, listenError(cfg.TLSListen, err)
-	}
-	return ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // TLSAddr is the TLS listener's address, nil without one.
@@ -347,17 +336,37 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the TLS certificate and key (only with a TLS
+	// listener; otherwise SIGHUP keeps its default action). It is
+	// watched before the start line is logged.
+	var hup chan os.Signal
+	if s.cert != nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	if s.tlsLn != nil {
 		logger.Info("millrace serving", "endpoint", s.URL(), "tls_endpoint", s.TLSURL(), "data", dataLocation(cfg), "auth", authMode(cfg))
 	} else {
 		logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
 	}
 
-	select {
-	case <-ctx.Done():
-	case err := <-s.serveErr:
-		// The listener failed; put the result back for Close to report.
-		s.serveErr <- err
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			logger.Info("SIGHUP: reloading the TLS certificate", "cert", cfg.TLSCert, "key", cfg.TLSKey)
+			s.ReloadTLS() // logs its outcome; a bad pair leaves the old one in use
+		case err := <-s.serveErr:
+			// The listener failed; put the result back for Close to report.
+			s.serveErr <- err
+			break wait
+		case err := <-s.tlsErr:
+			s.tlsErr <- err
+			break wait
+		}
 	}
 	logger.Info("millrace stopping", "timeout", cfg.ShutdownTimeout.String())
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
