@@ -8,12 +8,13 @@ import (
 
 // Request bodies are read into pooled buffers: a PutRecords body is up to
 // several MiB, and growing a fresh buffer for each (as io.ReadAll does)
-// allocates and copies about twice the body per request. Buffers come in
-// power-of-two classes from 4 KiB to 8 MiB so that a pooled buffer always
-// fits the body it is taken for.
+// allocates and copies about twice the body per request. Responses the
+// fast encoders write (a GetRecords response is up to about 14 MiB) use
+// the same pools. Buffers come in power-of-two classes from 4 KiB to
+// 16 MiB so that a pooled buffer always fits what it is taken for.
 const (
 	minBodyClass = 12 // 4 KiB
-	maxBodyClass = 23 // 8 MiB
+	maxBodyClass = 24 // 16 MiB
 )
 
 var bodyPools [maxBodyClass - minBodyClass + 1]sync.Pool
@@ -89,4 +90,15 @@ func readBody(r io.Reader, contentLength int64) (*[]byte, error) {
 			return p, err
 		}
 	}
+}
+
+// Grow returns dst with room for n more bytes. When dst must grow, the new
+// buffer comes from the router's pools: fast response encoders use it, and
+// the router returns the buffer to its pool once the response is written.
+func Grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	p := getBody(int64(len(dst) + n))
+	return append(*p, dst...)
 }

@@ -58,9 +58,19 @@ func TestBodyPoolReuse(t *testing.T) {
 	if len(*q) != 0 || cap(*q) < 6000 {
 		t.Fatalf("getBody(6000): len %d cap %d", len(*q), cap(*q))
 	}
-	big := getBody(9 << 20)
-	if cap(*big) != 9<<20 {
-		t.Fatalf("getBody(9 MiB): cap %d", cap(*big))
+	big := getBody(17 << 20)
+	if cap(*big) != 17<<20 {
+		t.Fatalf("getBody(17 MiB): cap %d", cap(*big))
 	}
 	releaseBody(big) // not pooled; must not panic
+}
+
+func TestGrow(t *testing.T) {
+	b := Grow([]byte("abc"), 5000)
+	if string(b) != "abc" || cap(b) != 8192 {
+		t.Fatalf("Grow: %q cap %d", b, cap(b))
+	}
+	if c := Grow(b, 100); &c[:1][0] != &b[:1][0] {
+		t.Fatal("Grow reallocated a buffer with room")
+	}
 }

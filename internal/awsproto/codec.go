@@ -120,10 +120,15 @@ func jsonSyntaxMessage(err error) string {
 
 // Encode encodes an output shape in protocol p. A nil v gives an empty body.
 func Encode(p Protocol, v any) ([]byte, error) {
+	return encodeTo(nil, p, v)
+}
+
+// encodeTo is Encode appending to dst where it can (the fast encoders).
+func encodeTo(dst []byte, p Protocol, v any) ([]byte, error) {
 	switch p {
 	case ProtocolJSON:
 		if f := fastEncoder(v); f != nil {
-			if b, ok := f(nil, v); ok {
+			if b, ok := f(dst, v); ok {
 				return b, nil
 			}
 		}

@@ -283,7 +283,7 @@ func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType,
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	body, err := Encode(proto, out)
+	body, err := encodeTo(nil, proto, out)
 	if err != nil {
 		r.log.Error("encoding response", "request_id", requestID, "err", err)
 		r.writeError(w, proto, contentType, requestID, internalFailure())
@@ -292,6 +292,8 @@ func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType,
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	// A buffer from Grow goes back to its pool (others are not pooled).
+	releaseBody(&body)
 }
 
 func (r *Router) writeTooLarge(w http.ResponseWriter, proto Protocol, contentType, requestID string) {

@@ -398,9 +398,7 @@ func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte,
 	if out.NextShardIterator != nil {
 		size += len(*out.NextShardIterator)
 	}
-	if cap(dst)-len(dst) < size {
-		dst = append(make([]byte, 0, len(dst)+size), dst...)
-	}
+	dst = awsproto.Grow(dst, size)
 	var ok bool
 	dst = append(dst, '{')
 	if out.MillisBehindLatest != nil {
@@ -462,7 +460,7 @@ func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte,
 // encodePutRecordsOutputJSON writes a PutRecords response the way
 // encoding/json does.
 func encodePutRecordsOutputJSON(dst []byte, out *kinesisapi.PutRecordsOutput) ([]byte, bool) {
-	dst = append(make([]byte, 0, 128+len(out.Records)*96), dst...)
+	dst = awsproto.Grow(dst, 128+len(out.Records)*96)
 	var ok bool
 	dst = append(dst, '{')
 	if out.EncryptionType != nil {
