@@ -31,6 +31,12 @@ type Config struct {
 	TLSListen string `toml:"tls-listen" yaml:"tls-listen"`
 	TLSCert   string `toml:"tls-cert" yaml:"tls-cert"`
 	TLSKey    string `toml:"tls-key" yaml:"tls-key"`
+	// TLSOnly serves on the TLS listener only: no plain HTTP listener is
+	// opened and Listen is not used.
+	TLSOnly bool `toml:"tls-only" yaml:"tls-only"`
+	// TLSAllowCIDRs is the TLS listener's allow-list (see AllowCIDRs);
+	// empty: AllowCIDRs applies to it too.
+	TLSAllowCIDRs string `toml:"tls-allow-cidrs" yaml:"tls-allow-cidrs"`
 	// DataDir is where the embedded storage engine keeps its files.
 	DataDir string `toml:"data-dir" yaml:"data-dir"`
 	// InMemory runs the storage engine on an in-memory filesystem: nothing
@@ -297,6 +303,12 @@ func (c *Config) Validate() error {
 		}
 	} else if c.TLSCert != "" || c.TLSKey != "" {
 		bad("tls-cert", "is set but tls-listen is empty: set tls-listen to serve TLS")
+	}
+	if c.TLSOnly && c.TLSListen == "" {
+		bad("tls-only", "needs a TLS listener: set tls-listen, tls-cert and tls-key")
+	}
+	if c.TLSAllowCIDRs != "" && c.TLSListen == "" {
+		bad("tls-allow-cidrs", "is set but tls-listen is empty: there is no TLS listener to apply it to")
 	}
 	if c.SubscriptionLifetime <= 0 {
 		bad("subscription-lifetime", "%s must be greater than 0", c.SubscriptionLifetime)

@@ -212,6 +212,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"on-demand-scale-interval": "1s", "on-demand-scale-window": "5s", "on-demand-scale-up-share": "0.8",
 		"on-demand-scale-down-share": "0.3", "on-demand-quiet-period": "1m",
 		"tls-listen": "0.0.0.0:9443", "tls-cert": "/etc/millrace/cert.pem", "tls-key": "/etc/millrace/key.pem",
+		"tls-only": "true", "tls-allow-cidrs": "192.168.0.0/16",
 		"subscription-lifetime": "30s", "subscription-heartbeat": "1s",
 	}
 	var toml, yaml strings.Builder

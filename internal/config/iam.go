@@ -149,10 +149,26 @@ func (c *Config) AuthEnabled() bool {
 	}
 }
 
-// AllowedPrefixes parses AllowCIDRs; an empty list allows everyone.
+// AllowedPrefixes parses AllowCIDRs, the plain listener's allow-list; an
+// empty list allows everyone.
 func (c *Config) AllowedPrefixes() ([]netip.Prefix, error) {
+	return parsePrefixes(c.AllowCIDRs)
+}
+
+// TLSAllowedPrefixes is the TLS listener's allow-list: TLSAllowCIDRs, or
+// AllowCIDRs when it is empty.
+func (c *Config) TLSAllowedPrefixes() ([]netip.Prefix, error) {
+	if strings.TrimSpace(c.TLSAllowCIDRs) == "" {
+		return c.AllowedPrefixes()
+	}
+	return parsePrefixes(c.TLSAllowCIDRs)
+}
+
+// parsePrefixes parses a comma-separated list of CIDR blocks and
+// addresses.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, f := range strings.Split(c.AllowCIDRs, ",") {
+	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
@@ -183,6 +199,9 @@ func (c *Config) validateSecurity(bad func(name, format string, args ...any)) {
 	}
 	if _, err := c.AllowedPrefixes(); err != nil {
 		bad("allow-cidrs", "%v", err)
+	}
+	if _, err := parsePrefixes(c.TLSAllowCIDRs); err != nil {
+		bad("tls-allow-cidrs", "%v", err)
 	}
 	if c.AuditLogMaxBytes < 0 {
 		bad("audit-log-max-bytes", "%d must not be negative", c.AuditLogMaxBytes)

@@ -18,12 +18,17 @@ import (
 // security is the server's access control: authentication and policies
 // (when auth is on), the client allow-list and the audit log.
 type security struct {
-	keys     awsproto.KeyStore   // nil: dev mode
-	authz    awsproto.Authorizer // nil: no policy checks
-	allow    []netip.Prefix      // empty: every client
-	audit    *audit.Log
-	recorder *audit.Recorder
-	logger   *slog.Logger
+	keys  awsproto.KeyStore   // nil: dev mode
+	authz awsproto.Authorizer // nil: no policy checks
+	// allow and tlsAllow are the plain and the TLS listener's client
+	// allow-lists; empty: every client.
+	allow    []netip.Prefix
+	tlsAllow []netip.Prefix
+	// tlsAllowFrom names the setting tlsAllow comes from, for the log.
+	tlsAllowFrom string
+	audit        *audit.Log
+	recorder     *audit.Recorder
+	logger       *slog.Logger
 }
 
 // newSecurity builds the access control of cfg and logs the auth mode.
@@ -34,6 +39,12 @@ func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
 		return nil, fmt.Errorf("allow-cidrs: %w", err)
 	}
 	s.allow = allow
+	s.tlsAllowFrom = "tls-allow-cidrs"
+	if cfg.TLSListen != "" {
+		if s.tlsAllow, err = cfg.TLSAllowedPrefixes(); err != nil {
+			return nil, fmt.Errorf("tls-allow-cidrs: %w", err)
+		}
+	}
 	if cfg.AuthEnabled() {
 		dir, err := iam.NewDirectory(cfg)
 		if err != nil {
@@ -42,8 +53,15 @@ func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
 		s.keys, s.authz = dir, iam.NewAuthorizer(nil)
 		logger.Info("authentication on: requests must be signed with the config file's access keys; policies are enforced", "access_keys", dir.Len())
 	}
-	if len(allow) > 0 {
-		logger.Info("client allow-list", "cidrs", cfg.AllowCIDRs)
+	if len(allow) > 0 && !cfg.TLSOnly {
+		logger.Info("client allow-list", "listener", "plain", "cidrs", cfg.AllowCIDRs)
+	}
+	if len(s.tlsAllow) > 0 {
+		cidrs := cfg.TLSAllowCIDRs
+		if strings.TrimSpace(cidrs) == "" {
+			cidrs, s.tlsAllowFrom = cfg.AllowCIDRs, "allow-cidrs"
+		}
+		logger.Info("client allow-list", "listener", "tls", "cidrs", cidrs)
 	}
 	if cfg.AuditLog != "" {
 		l, err := audit.Open(audit.Options{
@@ -77,15 +95,20 @@ func (s *security) onComplete() func(context.Context, *awsproto.RequestInfo, []b
 	return s.recorder.Hook
 }
 
-// filter refuses clients outside the allow-list with 403
-// AccessDeniedException and closes their connection.
+// filter refuses clients outside their listener's allow-list with 403
+// AccessDeniedException and closes their connection. Requests on the TLS
+// listener are those with r.TLS set (both listeners share one handler).
 func (s *security) filter(h http.Handler) http.Handler {
-	if len(s.allow) == 0 {
+	if len(s.allow) == 0 && len(s.tlsAllow) == 0 {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.allowed(r.RemoteAddr) {
-			s.logger.Warn("client refused by allow-cidrs", "remote", r.RemoteAddr)
+		allow, setting := s.allow, "allow-cidrs"
+		if r.TLS != nil {
+			allow, setting = s.tlsAllow, s.tlsAllowFrom
+		}
+		if len(allow) > 0 && !allowed(allow, r.RemoteAddr) {
+			s.logger.Warn("client refused by the listener's allow-list", "remote", r.RemoteAddr, "setting", setting)
 			body := `{"__type":"AccessDeniedException","message":"Client address is not in the server's allowed networks."}`
 			w.Header().Set("Connection", "close")
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -98,7 +121,8 @@ func (s *security) filter(h http.Handler) http.Handler {
 	})
 }
 
-func (s *security) allowed(remote string) bool {
+// allowed reports whether the peer address remote is in one of allow.
+func allowed(allow []netip.Prefix, remote string) bool {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
@@ -108,7 +132,7 @@ func (s *security) allowed(remote string) bool {
 		return false
 	}
 	a = a.Unmap()
-	for _, p := range s.allow {
+	for _, p := range allow {
 		if p.Contains(a) {
 			return true
 		}

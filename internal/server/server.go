@@ -65,7 +65,7 @@ const (
 // Start validates cfg, binds cfg.Listen, opens the storage engine, builds
 // the services and serves in the background. ctx bounds the start only;
 // stop the server with Close. Errors say what went wrong and what to do.
-func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server, error) {
+func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -76,34 +76,44 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	if err != nil {
 		return nil, err
 	}
+	// Whatever fails from here on, the listeners and the audit log opened
+	// so far are closed (storage is closed where it fails).
+	var ln, tlsLn net.Listener
+	started := false
+	defer func() {
+		if started {
+			return
+		}
+		if ln != nil {
+			ln.Close()
+		}
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		err = errors.Join(err, sec.close())
+	}()
 
 	// Bind first: a port conflict is the most common start failure and is
-	// reported before any storage is touched.
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, errors.Join(listenError(cfg.Listen, err), sec.close())
+	// reported before any storage is touched. With tls-only there is no
+	// plain listener.
+	if !cfg.TLSOnly {
+		ln, err = net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, listenError(cfg.Listen, err)
+		}
 	}
 	tlsLn, tlsConfig, cert, err := listenTLS(cfg, logger)
 	if err != nil {
-		ln.Close()
-		return nil, errors.Join(err, sec.close())
+		return nil, err
 	}
-	started := false
-	defer func() {
-		if !started && tlsLn != nil {
-			tlsLn.Close()
-		}
-	}()
 
 	if !cfg.InMemory {
 		if err := prepareDataDir(cfg.DataDir); err != nil {
-			ln.Close()
 			return nil, err
 		}
 	}
 	keyring, err := openKeyring(cfg)
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	dir := cfg.DataDir
@@ -116,7 +126,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		Logger:   logger, // the engine tags its lines component=pebble
 	})
 	if err != nil {
-		ln.Close()
 		return nil, openError(cfg.DataDir, err)
 	}
 
@@ -153,7 +162,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 		KMS:                   keyring,
 	})
 	if err != nil {
-		ln.Close()
 		return nil, errors.Join(fmt.Errorf("loading streams from %s: %w", dataLocation(cfg), err), engine.Close())
 	}
 
@@ -169,7 +177,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
 	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb")})
 	if err != nil {
-		ln.Close()
 		return nil, errors.Join(fmt.Errorf("loading DynamoDB tables from %s: %w", dataLocation(cfg), err), st.Close(), engine.Close())
 	}
 	ddb.Register(router)
@@ -204,13 +211,15 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Server
 	s.http.Protocols.SetHTTP2(true)
 	s.http.Protocols.SetUnencryptedHTTP2(true)
 	s.http.TLSConfig = tlsConfig
-	go func() {
-		err := s.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.serveErr <- err
-	}()
+	if ln != nil {
+		go func() {
+			err := s.http.Serve(ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			s.serveErr <- err
+		}()
+	}
 	if tlsLn != nil {
 		go func() {
 			err := s.http.ServeTLS(tlsLn, "", "")
@@ -257,13 +266,21 @@ func (s *Server) track(h http.Handler) http.Handler {
 }
 
 // Addr is the address the listener is bound to (with the real port when
-// cfg.Listen asked for port 0).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// cfg.Listen asked for port 0). With tls-only it is the TLS listener's.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return s.TLSAddr()
+	}
+	return s.ln.Addr()
+}
 
 // URL is the endpoint URL clients use, e.g. "http://127.0.0.1:4567". A
 // wildcard listen address (0.0.0.0, ::) is given as 127.0.0.1, which
-// reaches it from the same machine.
+// reaches it from the same machine. With tls-only it is TLSURL.
 func (s *Server) URL() string {
+	if s.ln == nil {
+		return s.TLSURL()
+	}
 	host, port := "127.0.0.1", ""
 	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
 		port = strconv.Itoa(a.Port)
@@ -305,8 +322,10 @@ func (s *Server) close(ctx context.Context) error {
 	// Handlers cut off above return promptly: their context is cancelled
 	// and the storage fails every call made after it closes.
 	s.inflight.Wait()
-	if err := <-s.serveErr; err != nil {
-		errs = append(errs, fmt.Errorf("serving: %w", err))
+	if s.ln != nil {
+		if err := <-s.serveErr; err != nil {
+			errs = append(errs, fmt.Errorf("serving: %w", err))
+		}
 	}
 	if s.tlsLn != nil {
 		if err := <-s.tlsErr; err != nil {
