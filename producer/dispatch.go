@@ -97,6 +97,9 @@ func (p *Producer) dispatch(now time.Time, done []completion) (time.Time, []comp
 		if q == p.fallback && p.mapLoading {
 			continue // the first shard map is on its way
 		}
+		if q.waiting() {
+			continue // sent again when the replaced shard's calls end
+		}
 		limited := !p.opts.DisableRateLimit && q.id != ""
 		for q.len() > 0 && p.inFlight < p.opts.MaxConnections && q.inFlight < perShard {
 			if now.Before(q.notBefore) {
@@ -146,8 +149,20 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 	fits := func(n int) bool {
 		return len(b.entries) == 0 || (b.bytes+n <= p.opts.CollectionMaxSize && float64(b.bytes+n) <= byteBudget)
 	}
+	// With PreserveOrder, a hash key packed in an aggregate is not put
+	// again in a later record of the same call: if the aggregate lands on a
+	// shard that no longer owns the key (a reshard the shard map has not
+	// caught up with), the key's records in it are put again, and a later
+	// record of the key already written would overtake them.
+	var packed map[aggregation.HashKey]bool
+	if aggregate && p.opts.PreserveOrder {
+		packed = map[aggregation.HashKey]bool{}
+	}
 	for q.len() > 0 && len(b.entries) < p.opts.CollectionMaxCount && float64(len(b.entries)) < recBudget {
 		r := q.front()
+		if packed[r.hk] {
+			break
+		}
 		if now.Sub(r.arrived) >= p.opts.RecordTTL {
 			q.popFront()
 			done = append(done, p.release(r, Result{Attempts: r.attempts, Err: p.expiredErr(r)}))
@@ -169,8 +184,8 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 		var users []*userRecord
 		for q.len() > 0 && agg.Len() < p.opts.AggregationMaxCount {
 			r := q.front()
-			if now.Sub(r.arrived) >= p.opts.RecordTTL {
-				break // expired on the next pass of the outer loop
+			if now.Sub(r.arrived) >= p.opts.RecordTTL || packed[r.hk] {
+				break // expired, or a packed key, on the next pass of the outer loop
 			}
 			ur := aggregation.Record{PartitionKey: r.pk, ExplicitHashKey: r.ehk, Data: r.data}
 			size := agg.SizeWith(ur) + len(aggregation.AggregatePartitionKey)
@@ -193,6 +208,11 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 		}
 		b.entries = append(b.entries, entry{rec: rec, users: users})
 		b.bytes += len(rec.Data) + len(rec.PartitionKey)
+		if packed != nil && len(users) > 1 {
+			for _, u := range users {
+				packed[u.hk] = true
+			}
+		}
 	}
 	if len(b.entries) == 0 {
 		return nil, done
@@ -297,14 +317,21 @@ func (p *Producer) send(b *batch) {
 			p.mu.Lock()
 			actual := p.byID[shard]
 			p.mu.Unlock()
-			var kept []*userRecord
+			var kept, outside []*userRecord
 			for _, u := range e.users {
 				if actual == nil || actual.rng.Contains(u.hk) {
 					kept = append(kept, u)
 				} else {
-					u.lastErr = ErrWrongShard
-					retry = append(retry, u)
+					outside = append(outside, u)
 				}
+			}
+			if len(outside) > 0 && p.opts.ConsumerRangeFilter == aggregation.DropAggregate {
+				// Such consumers drop the whole aggregate: all of it goes again.
+				kept, outside = nil, e.users
+			}
+			for _, u := range outside {
+				u.lastErr = ErrWrongShard
+				retry = append(retry, u)
 			}
 			ok = p.succeed(ok, entry{rec: e.rec, users: kept}, shard, aws.ToString(rr.SequenceNumber), e.users...)
 		}

@@ -23,8 +23,15 @@
 // aggregation.DeaggregateInRange.
 //
 // With PreserveOrder, records with the same partition key are written in
-// the order of Put: one PutRecords call per shard at a time, and failed
-// records go back to the head of their shard's queue. A PutRecords answer
+// the order of Put: one PutRecords call per shard at a time, failed
+// records go back to the head of their shard's queue, the queue of a shard
+// born of a reshard sends nothing while its parents' calls are in flight,
+// and a hash key packed in an aggregate appears in no later record of the
+// same call (an aggregate landing on the wrong shard has its records put
+// again, which later ones must not overtake). Set ConsumerRangeFilter to
+// the way the stream's consumers filter aggregates (the KCL drops an
+// aggregate holding any record outside its shard) so that each record is
+// read once across reshards. A PutRecords answer
 // that fails a record but accepts a later one of the same key (which
 // Kinesis can do) still reorders them, as with the KPL.
 package producer

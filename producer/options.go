@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/millrace/millrace/aggregation"
 )
 
 // Kinesis limits the defaults follow.
@@ -28,6 +30,16 @@ type Options struct {
 	// AggregationMaxCount bounds the user records in one aggregate
 	// (default: no bound but the size).
 	AggregationMaxCount int
+	// ConsumerRangeFilter says how the stream's consumers read an aggregate
+	// that landed, after a reshard the producer had not yet seen, on a
+	// shard that does not own all of its user records. With
+	// aggregation.DropOutside (the default; this module's consumer) they
+	// skip only the records outside the shard, so the producer puts only
+	// those again. With aggregation.DropAggregate (the KCL) they skip the
+	// whole aggregate, so the producer puts all of its records again.
+	// Either way each record is read once by consumers that filter as
+	// declared.
+	ConsumerRangeFilter aggregation.RangeFilter
 	// CollectionMaxCount bounds the Kinesis records of one PutRecords call
 	// (default and maximum 500).
 	CollectionMaxCount int
@@ -136,6 +148,7 @@ func (o *Options) Validate() error {
 	check(o.MaxConnections >= 1, "MaxConnections", o.MaxConnections)
 	check(o.RequestTimeout > 0, "RequestTimeout", o.RequestTimeout)
 	check(o.RetryBaseDelay > 0 && o.RetryMaxDelay >= o.RetryBaseDelay, "RetryBaseDelay/RetryMaxDelay", fmt.Sprint(o.RetryBaseDelay, "/", o.RetryMaxDelay))
+	check(o.ConsumerRangeFilter == aggregation.DropOutside || o.ConsumerRangeFilter == aggregation.DropAggregate, "ConsumerRangeFilter", o.ConsumerRangeFilter)
 	check(o.MaxRecordSize >= 1 && int64(o.MaxRecordSize) <= o.MaxBufferedBytes, "MaxRecordSize (must fit MaxBufferedBytes)", o.MaxRecordSize)
 	return errors.Join(errs...)
 }

@@ -32,9 +32,28 @@ type shardQueue struct {
 
 	inFlight  int
 	notBefore time.Time // backoff after a failed attempt
+	// waitFor are the queues of shards this one replaced (or the fallback
+	// queue) that still have PutRecords calls in flight: their records
+	// precede this queue's, so it sends nothing until they are answered.
+	waitFor []*shardQueue
 
 	tokRec, tokBytes float64
 	last             time.Time
+}
+
+// busy reports whether q, or a queue it waits for, has a call in flight.
+func (q *shardQueue) busy() bool { return q.inFlight > 0 || q.waiting() }
+
+// waiting reports whether a replaced queue this one inherits from still
+// has a call in flight.
+func (q *shardQueue) waiting() bool {
+	for _, w := range q.waitFor {
+		if w.inFlight > 0 {
+			return true
+		}
+	}
+	q.waitFor = nil
+	return false
 }
 
 func (q *shardQueue) len() int           { return len(q.recs) - q.head }

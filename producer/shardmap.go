@@ -82,6 +82,19 @@ func (p *Producer) refreshShards(ctx context.Context, since time.Time) error {
 		byID[shards[i].id] = shards[i]
 	}
 	p.shards, p.byID = shards, byID
+	// A queue covering hash keys of a replaced queue with calls in flight
+	// waits for their answers: the records it inherits, and those of the
+	// calls that fail and come back to it, are older than any it holds.
+	for _, o := range old {
+		if byID[o.id] == o || !o.busy() {
+			continue
+		}
+		for _, s := range shards {
+			if o == p.fallback || overlaps(o.rng, s.rng) {
+				s.waitFor = append(append(s.waitFor, o), o.waitFor...)
+			}
+		}
+	}
 	for _, o := range old {
 		if byID[o.id] == o {
 			continue
@@ -103,6 +116,10 @@ func (p *Producer) route(hk aggregation.HashKey) *shardQueue {
 		return p.shards[i]
 	}
 	return p.fallback
+}
+
+func overlaps(a, b aggregation.HashRange) bool {
+	return a.Start.Cmp(b.End) <= 0 && b.Start.Cmp(a.End) <= 0
 }
 
 func (p *Producer) lastRefreshAttempt() time.Time {
