@@ -48,22 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	}
 
 	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, rest, stdout, stderr, lookupEnv)
-	case "version":
-		err = version(rest, stdout)
-	case "cert":
-		err = cert(rest, stdout)
-	case "policy":
-		err = policyCmd(rest, stdout, lookupEnv)
-	case "kms":
-		err = kmsCmd(rest, stdout, lookupEnv)
-	case "bench":
-		err = runBench(ctx, rest, stdout, stderr)
-	case "help":
-		err = help(rest, stdout)
-	default:
+	if c, ok := lookupCommand(cmd); ok {
+		err = c.run(ctx, rest, stdout, stderr, lookupEnv)
+	} else {
 		err = usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
 
@@ -82,26 +69,94 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	}
 }
 
+// command is one of millrace's commands.
+type command struct {
+	name string
+	// usage follows "millrace <name>" in the command list, e.g. "[flags]".
+	usage string
+	// summary is the command's one line in the command list.
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error
+	// help prints the command's own help.
+	help func(w io.Writer)
+}
+
+// commands lists every command, in the order help shows them. run
+// dispatches through it, so a command cannot be missing from the list.
+var commands []command
+
+func init() {
+	text := func(s string) func(io.Writer) { return func(w io.Writer) { io.WriteString(w, s) } }
+	commands = []command{
+		{"serve", "[flags]", "start the server (serve is the default command)",
+			serve, writeServeHelp},
+		{"version", "", "print the version",
+			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
+				return version(args, stdout)
+			}, text(versionHelp)},
+		{"cert", "[flags]", "write a self-signed TLS certificate and key",
+			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
+				return cert(args, stdout)
+			}, text(certHelp)},
+		{"policy", "check [flags]", "explain whether the config file's policies allow a request",
+			func(_ context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return policyCmd(args, stdout, lookupEnv)
+			}, text(policyHelp)},
+		{"kms", "COMMAND [flags]", "manage the local key service behind stream encryption",
+			func(_ context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return kmsCmd(args, stdout, lookupEnv)
+			}, text(kmsHelp)},
+		{"bench", "[flags]", "benchmark a Kinesis endpoint",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
+				return runBench(ctx, args, stdout, stderr)
+			}, writeBenchHelp},
+		{"help", "[command]", "show the help of a command (serve by default)",
+			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
+				return help(args, stdout)
+			}, writeServeHelp},
+	}
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// writeCommandList prints one line per command.
+func writeCommandList(w io.Writer) {
+	width := 0
+	lines := make([]string, len(commands))
+	for i, c := range commands {
+		lines[i] = "millrace " + c.name
+		if c.name == "serve" {
+			lines[i] = "millrace [serve]"
+		}
+		if c.usage != "" {
+			lines[i] += " " + c.usage
+		}
+		width = max(width, len(lines[i]))
+	}
+	for i, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, lines[i], c.summary)
+	}
+}
+
 // help prints the help of the command named in args (serve by default).
 func help(args []string, stdout io.Writer) error {
 	if len(args) > 1 {
 		return usageError{fmt.Errorf("help takes at most one command, got %q", args)}
 	}
 	if len(args) == 1 {
-		switch args[0] {
-		case "serve":
-		case "version":
-			fmt.Fprint(stdout, versionHelp)
-			return nil
-		case "cert":
-			fmt.Fprint(stdout, certHelp)
-			return nil
-		case "bench":
-			writeBenchHelp(stdout)
-			return nil
-		default:
+		c, ok := lookupCommand(args[0])
+		if !ok {
 			return usageError{fmt.Errorf("no help for unknown command %q", args[0])}
 		}
+		c.help(stdout)
+		return nil
 	}
 	writeServeHelp(stdout)
 	return nil

@@ -44,16 +44,18 @@ AWS SDK, the AWS CLI or boto3 at its endpoint and it behaves like Kinesis,
 with data kept durably in an embedded store.
 
 Usage:
-  millrace [serve] [flags]   start the server (serve is the default command)
-  millrace version           print the version
-  millrace cert              write a self-signed TLS certificate and key
-  millrace bench [flags]     benchmark a Kinesis endpoint (see millrace help bench)
-  millrace help [command]    show help
+`
+
+// serveHelpBody follows the command list in the help.
+const serveHelpBody = `
+Run 'millrace help COMMAND' (or 'millrace COMMAND --help') for a
+command's own help.
 
 The server logs one line when it is ready (its endpoint and data location),
 answers GET /health with 200 {"status":"ok"} once ready, and stops
 gracefully on SIGINT or SIGTERM: requests in flight finish (up to
---shutdown-timeout), then the storage is closed cleanly.
+--shutdown-timeout), then the storage is closed cleanly. With a TLS
+listener, SIGHUP reloads its certificate and key (--tls-cert, --tls-key).
 
 Every setting can be given as a flag, an environment variable or a key in
 the config file. Precedence: flag > environment > config file > default.
@@ -68,6 +70,8 @@ Flags:
 func writeServeHelp(w io.Writer) {
 	var b strings.Builder
 	b.WriteString(serveIntro)
+	writeCommandList(&b)
+	b.WriteString(serveHelpBody)
 	item := func(flagName, typ, help, env, def string) {
 		fmt.Fprintf(&b, "  --%s %s\n", flagName, typ)
 		fmt.Fprintf(&b, "        %s\n", help)
