@@ -16,6 +16,21 @@
 //   - a record that cannot be written within RecordTTL fails with an error
 //     wrapping ErrExpired that names the last failure.
 //
+// Memory is bounded by MaxBufferedBytes: against an endpoint that never
+// answers, with writers putting 32 times the limit, Put blocks at the
+// limit and the Go heap in use grows by about 2.6 times it (the records,
+// and the base64-in-JSON requests carrying them, in flight and retried);
+// the test checks the heap after GC rather than the process RSS, which in
+// a shared test process reflects earlier tests and the runtime's lazy
+// return of memory to the OS, not the producer.
+//
+// Throughput against the in-process server on a shared 2-core machine
+// (BenchmarkProducer, 4 shards, limits off): 100-byte records 61,300/s
+// unaggregated and 83,800/s aggregated (1.37×); 1 KiB records about
+// 23,000/s (23 MB/s) either way. Against shard limits the gain for small
+// records is larger: a shard takes 1,000 records/s unaggregated, and about
+// 9,000 aggregated 100-byte records/s within its 1 MiB/s.
+//
 // The shard map comes from ListShards and is reloaded when a record lands
 // on a shard other than the predicted one (after a reshard). An aggregate
 // that lands on a shard not owning some of its records has those records
