@@ -237,6 +237,84 @@ def flow():
     k.get_waiter("stream_not_exists").wait(StreamName=od, WaiterConfig=WAIT)
     check(stream not in k.list_streams()["StreamNames"], "deleted stream still listed")
 
+    subscribe_flow()
+
+
+def read_events(es, n, what):
+    """Reads SubscribeToShard events until n records arrived; returns the
+    records and the last ContinuationSequenceNumber."""
+    recs, cont = [], None
+    for ev in es:
+        check(list(ev) == ["SubscribeToShardEvent"], f"{what}: unexpected event {list(ev)}")
+        e = ev["SubscribeToShardEvent"]
+        check(e.get("ContinuationSequenceNumber"), f"{what}: event without ContinuationSequenceNumber on an open shard")
+        check("MillisBehindLatest" in e, f"{what}: event without MillisBehindLatest")
+        recs.extend(e["Records"])
+        cont = e["ContinuationSequenceNumber"]
+        if len(recs) >= n:
+            break
+    check(len(recs) == n, f"{what}: {len(recs)} records before the stream ended, want {n}")
+    return recs, cont
+
+
+def subscribe_flow():
+    k = client()
+    stream = f"e2e-efo-{os.getpid()}"
+    step(f"subscribe_to_shard: create {stream}, register consumers")
+    k.create_stream(StreamName=stream, ShardCount=1)
+    k.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig=WAIT)
+    arn = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumers = []
+    for name in ("reader", "resumer"):
+        c = k.register_stream_consumer(StreamARN=arn, ConsumerName=name)["Consumer"]
+        for _ in range(100):
+            if k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"consumer {name} never became ACTIVE")
+        consumers.append(c["ConsumerARN"])
+    for i in range(5):
+        k.put_record(StreamName=stream, PartitionKey="pk", Data=f"efo-{i}".encode())
+
+    step("subscribe_to_shard: initial response, stored and pushed records in order")
+    r = k.subscribe_to_shard(ConsumerARN=consumers[0], ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "TRIM_HORIZON"})
+    # botocore reads the initial-response event inside the call and fails
+    # it without one; the stream then yields only SubscribeToShardEvents.
+    check(r["ResponseMetadata"]["HTTPStatusCode"] == 200, f"status {r['ResponseMetadata']}")
+    check(r["ResponseMetadata"]["HTTPHeaders"].get("content-type") == "application/vnd.amazon.eventstream",
+          f"content type {r['ResponseMetadata']['HTTPHeaders'].get('content-type')}")
+    es = r["EventStream"]
+    first, _ = read_events(es, 5, "stored records")
+    # Records written while subscribed are pushed on the open stream.
+    for i in range(5, 10):
+        k.put_record(StreamName=stream, PartitionKey="pk", Data=f"efo-{i}".encode())
+    live, cont = read_events(es, 5, "pushed records")
+    es.close()
+    got = first + live
+    check([x["Data"] for x in got] == [f"efo-{i}".encode() for i in range(10)], f"records {[x['Data'] for x in got]}")
+    seqs = [int(x["SequenceNumber"]) for x in got]
+    check(seqs == sorted(seqs) and len(set(seqs)) == 10, "sequence numbers out of order")
+    check(cont == got[-1]["SequenceNumber"], f"ContinuationSequenceNumber {cont}, want the last record's {got[-1]['SequenceNumber']}")
+
+    step("subscribe_to_shard: resume AFTER_SEQUENCE_NUMBER the continuation, no loss or duplicates")
+    k.put_record(StreamName=stream, PartitionKey="pk", Data=b"efo-10")
+    r = k.subscribe_to_shard(ConsumerARN=consumers[1], ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": cont})
+    rest, _ = read_events(r["EventStream"], 1, "resumed records")
+    r["EventStream"].close()
+    check(rest[0]["Data"] == b"efo-10", f"resumed at {rest[0]['Data']}, want efo-10")
+
+    step("subscribe_to_shard: errors before the stream are API errors")
+    code, _ = error_code(k.subscribe_to_shard, ConsumerARN=consumers[0], ShardId="shardId-000000000009",
+                         StartingPosition={"Type": "LATEST"})
+    check(code == "ResourceNotFoundException", f"unknown shard: {code}")
+    code, _ = error_code(k.delete_stream, StreamName=stream)
+    check(code == "ResourceInUseException", f"delete_stream with consumers: {code}")
+    k.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+    k.get_waiter("stream_not_exists").wait(StreamName=stream, WaiterConfig=WAIT)
+
 
 DURABLE = "e2e-durable"
 
