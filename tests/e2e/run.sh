@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test: builds the millrace binary, starts it on a free port with
 # a fresh data directory, drives it with the AWS CLI (cli.sh) and boto3
-# (boto3_test.py), restarts it on the same data directory to check that
+# (boto3_test.py) and the AWS SDK for JavaScript v3 over TLS (tests/js),
+# restarts it on the same data directory to check that
 # every acknowledged record survives, and stops it. Exits non-zero, naming
 # the failed step, on any failure.
 #
@@ -17,7 +18,7 @@ fail() {
 	exit 1
 }
 
-for tool in go aws python3; do
+for tool in go aws python3 node npm; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 python3 -c 'import boto3' 2>/dev/null || fail "python3 cannot import boto3"
@@ -58,11 +59,15 @@ step "build ./cmd/millrace"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 endpoint="http://127.0.0.1:$port"
+tls_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+tls_endpoint="https://127.0.0.1:$tls_port"
+"$work/millrace" cert --cert "$work/tls-cert.pem" --key "$work/tls-key.pem" >/dev/null || fail "millrace cert"
 data_dir="$work/data"
 
 start_server() {
 	"$work/millrace" serve \
 		--listen "127.0.0.1:$port" \
+		--tls-listen "127.0.0.1:$tls_port" --tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem" \
 		--data-dir "$data_dir" \
 		--create-delay 300ms \
 		--delete-delay 300ms \
@@ -100,6 +105,11 @@ bash "$here/cli.sh" || fail "AWS CLI flow (cli.sh)"
 step "boto3 flow"
 python3 "$here/boto3_test.py" flow || fail "boto3 flow (boto3_test.py flow)"
 
+step "AWS SDK for JavaScript v3: SubscribeToShard over TLS/HTTP2 on $tls_endpoint"
+(cd "$root/tests/js" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/js"
+E2E_TLS_ENDPOINT="$tls_endpoint" E2E_TLS_CA="$work/tls-cert.pem" node "$root/tests/js/subscribe.mjs" ||
+	fail "JavaScript SDK SubscribeToShard (tests/js/subscribe.mjs)"
+
 step "boto3 DynamoDB flow"
 python3 "$here/ddb_test.py" flow || fail "DynamoDB flow (ddb_test.py flow)"
 
@@ -125,4 +135,4 @@ python3 "$here/auth_test.py" "$work/millrace" || fail "authentication end to end
 step "stop server"
 stop_server || fail "server did not stop cleanly on SIGTERM"
 
-echo "PASS: end-to-end (AWS CLI and boto3)"
+echo "PASS: end-to-end (AWS CLI, boto3 and the JavaScript SDK)"
