@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -38,7 +37,7 @@ func newEnv(t *testing.T) *env {
 		BaseEndpoint:     aws.String(s.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""),
 		RetryMaxAttempts: 3,
-		HTTPClient:       &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient:       s.HTTPClient(),
 	})
 	// Workers retry on their own; the client retries transient failures
 	// as the SDK does by default against AWS.

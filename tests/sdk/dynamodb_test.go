@@ -34,7 +34,7 @@ func ddbClient(s *servertest.Server) *dynamodb.Client {
 		BaseEndpoint:     aws.String(s.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       &http.Client{Transport: tr},
+		HTTPClient:       &http.Client{Transport: servertest.BufferedBodies{Transport: tr}},
 	})
 }
 

@@ -1,7 +1,6 @@
 package sdk_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -108,43 +106,12 @@ func sdkClient(endpoint string, rt http.RoundTripper) (*kinesis.Client, *protoRe
 	}), rec
 }
 
-// inMemoryBody hands the transport a copy of each request body in memory.
-//
-// aws-sdk-go-v2 (smithy-go) closes a request's body as soon as the response
-// headers arrive, and its body wrapper then answers WriteTo with io.EOF.
-// Over HTTP/1.1, net/http writes a body it does not know to be in memory
-// after flushing the headers, straight to the connection, and only then
-// checks for bytes beyond the Content-Length with io.Copy, which calls that
-// WriteTo. When the server answers before the transport's write goroutine
-// gets to that check (a busy machine), the check fails with io.EOF and the
-// transport closes the connection, under a response that is still being
-// read: an event stream dies with "use of closed network connection". With
-// the body in a bytes.Reader the headers and body are flushed together after
-// the check, and the SDK's closing of its own body no longer matters. HTTP/2
-// writes bodies differently and is not affected.
-type inMemoryBody struct{ rt http.RoundTripper }
-
-func (m inMemoryBody) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return m.rt.RoundTrip(r)
-	}
-	b, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	return m.rt.RoundTrip(r)
-}
-
 var transports = []transport{
 	{"http1", "HTTP/1.1", func(t *testing.T, s *servertest.Server, _ *x509.CertPool) (*kinesis.Client, *protoRecorder) {
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		tr.Protocols.SetHTTP1(true)
 		t.Cleanup(tr.CloseIdleConnections)
-		return sdkClient(s.URL, inMemoryBody{tr})
+		return sdkClient(s.URL, servertest.BufferedBodies{Transport: tr})
 	}},
 	{"h2c", "HTTP/2.0", func(t *testing.T, s *servertest.Server, _ *x509.CertPool) (*kinesis.Client, *protoRecorder) {
 		tr := &http.Transport{Protocols: new(http.Protocols)}

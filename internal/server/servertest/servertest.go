@@ -6,7 +6,9 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -95,18 +97,56 @@ func (s *Server) Server() *server.Server {
 // us-east-1, static example credentials, no retries (so a test sees the
 // first answer). opts adjust the client options.
 func (s *Server) Kinesis(opts ...func(*kinesis.Options)) *kinesis.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	s.mu.Lock()
-	s.transports = append(s.transports, tr)
-	s.mu.Unlock()
 	o := kinesis.Options{
 		Region:           Region,
 		BaseEndpoint:     aws.String(s.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       &http.Client{Transport: tr},
+		HTTPClient:       s.HTTPClient(),
 	}
 	return kinesis.New(o, opts...)
+}
+
+// HTTPClient returns an HTTP client for an SDK client of the server: its
+// own connections (dropped when the server stops) and request bodies
+// handed to the transport in memory (see BufferedBodies).
+func (s *Server) HTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.mu.Lock()
+	s.transports = append(s.transports, tr)
+	s.mu.Unlock()
+	return &http.Client{Transport: BufferedBodies{Transport: tr}}
+}
+
+// BufferedBodies hands Transport a copy of each request body in memory.
+//
+// aws-sdk-go-v2 (smithy-go) closes a request's body as soon as the response
+// headers arrive, and its body wrapper then answers WriteTo with io.EOF.
+// Over HTTP/1.1, net/http writes a body it does not know to be in memory
+// after flushing the headers, straight to the connection, and only then
+// checks for bytes beyond the Content-Length with io.Copy, which calls that
+// WriteTo. When the server answers before the transport's write goroutine
+// gets to that check (a fast server on a busy machine), the check fails
+// with io.EOF and the transport closes the connection under the response
+// still being read: "use of closed network connection". With the body in a
+// bytes.Reader, headers and body are written together before the response
+// can arrive. HTTP/2 writes bodies differently and is not affected.
+type BufferedBodies struct{ Transport http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (b BufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.Transport.RoundTrip(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return b.Transport.RoundTrip(r)
 }
 
 // Restart stops the server gracefully and starts it again on the same data
