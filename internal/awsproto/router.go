@@ -3,8 +3,6 @@ package awsproto
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // DefaultMaxBodyBytes is the request size limit when RouterOptions leaves
@@ -101,11 +97,13 @@ func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handl
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	received := time.Now()
 	h := w.Header()
-	requestID := uuid.NewString()
-	h.Set("x-amzn-RequestId", requestID)
+	requestID := newRequestID()
+	// Canonical keys set directly: http.Header.Set would canonicalize
+	// (and allocate) them on every request.
+	h["X-Amzn-Requestid"] = []string{requestID}
 	origin := req.Header.Get("Origin")
 	if req.Method != http.MethodOptions || origin == "" {
-		h.Set("x-amz-id-2", amzID2())
+		h["X-Amz-Id-2"] = []string{amzID2()}
 	}
 	if origin != "" {
 		h.Set("Access-Control-Allow-Origin", "*")
@@ -136,7 +134,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if svc != nil {
 		handler = svc.ops[opName]
 	}
-	ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	ct := req.Header.Get("Content-Type")
+	if !knownContentType(ct) {
+		ct, _, _ = mime.ParseMediaType(ct)
+	}
 	var proto Protocol
 	switch {
 	case ct == ContentTypeCBOR11:
@@ -277,9 +278,9 @@ func (r *Router) call(ctx context.Context, h Handler, body []byte) (out any, err
 
 func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType, requestID string, out any) {
 	h := w.Header()
-	h.Set("Content-Type", contentType)
+	h["Content-Type"] = []string{contentType}
 	if out == nil {
-		h.Set("Content-Length", "0")
+		h["Content-Length"] = []string{"0"}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -289,7 +290,7 @@ func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType,
 		r.writeError(w, proto, contentType, requestID, internalFailure())
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 	// A buffer from Grow goes back to its pool (others are not pooled).
@@ -386,10 +387,10 @@ func writeXMLError(w http.ResponseWriter, status int, code, msg string) {
 	io.WriteString(w, body)
 }
 
-func amzID2() string {
-	var b [72]byte
-	rand.Read(b[:])
-	return base64.StdEncoding.EncodeToString(b[:])
+// knownContentType reports whether ct is exactly one of the media types
+// the router serves, with no parameters: then it needs no parsing.
+func knownContentType(ct string) bool {
+	return ct == ContentTypeJSON11 || ct == ContentTypeJSON10 || ct == ContentTypeCBOR11
 }
 
 func sourceIP(remoteAddr string) string {

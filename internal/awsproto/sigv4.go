@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -32,7 +33,10 @@ type SigV4 struct {
 // IncompleteSignatureException when parts are missing or malformed.
 func ParseSigV4(r *http.Request) (*SigV4, *Error) {
 	auth := r.Header.Get("Authorization")
-	query := r.URL.Query()
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
 	_, presigned := query["X-Amz-Algorithm"]
 	switch {
 	case auth != "" && presigned:
@@ -78,15 +82,34 @@ func ParseSigV4(r *http.Request) (*SigV4, *Error) {
 // Date header.
 func ParseAuthorization(auth, date string) (*SigV4, *Error) {
 	alg, rest, _ := strings.Cut(strings.TrimSpace(auth), " ")
-	params := map[string]string{}
-	for _, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' }) {
+	// The parameters are fields separated by commas and spaces; a later
+	// one of the same name wins.
+	var credential, signature, signedHeaders string
+	for rest != "" {
+		i := strings.IndexAny(rest, ", ")
+		part := rest
+		if i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if part == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		params[k] = v
+		switch k {
+		case "Credential":
+			credential = v
+		case "Signature":
+			signature = v
+		case "SignedHeaders":
+			signedHeaders = v
+		}
 	}
 	var msg strings.Builder
-	for _, p := range []string{"Credential", "Signature", "SignedHeaders"} {
-		if params[p] == "" {
-			msg.WriteString("Authorization header requires '" + p + "' parameter. ")
+	for _, p := range [...]struct{ name, value string }{{"Credential", credential}, {"Signature", signature}, {"SignedHeaders", signedHeaders}} {
+		if p.value == "" {
+			msg.WriteString("Authorization header requires '" + p.name + "' parameter. ")
 		}
 	}
 	if date == "" {
@@ -101,19 +124,28 @@ func ParseAuthorization(auth, date string) (*SigV4, *Error) {
 	}
 	sig := &SigV4{
 		Algorithm:     alg,
-		SignedHeaders: strings.Split(params["SignedHeaders"], ";"),
-		Signature:     params["Signature"],
+		SignedHeaders: strings.Split(signedHeaders, ";"),
+		Signature:     signature,
 		Date:          date,
 	}
-	if err := sig.parseCredential(params["Credential"]); err != nil {
+	if err := sig.parseCredential(credential); err != nil {
 		return nil, err
 	}
 	return sig, nil
 }
 
 func (s *SigV4) parseCredential(c string) *Error {
-	parts := strings.Split(c, "/")
-	if len(parts) != 5 || parts[0] == "" {
+	var parts [5]string
+	rest := c
+	for i := range 4 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, "/"); !ok {
+			rest = "/" // too few elements
+			break
+		}
+	}
+	parts[4] = rest
+	if strings.Contains(rest, "/") || parts[0] == "" {
 		return NewError(CodeIncompleteSignature, "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", c)
 	}
 	s.Credential = Credential{AccessKeyID: parts[0], Date: parts[1], Region: parts[2], Service: parts[3], Terminator: parts[4]}
