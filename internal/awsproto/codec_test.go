@@ -174,6 +174,14 @@ func TestJSONTimestamps(t *testing.T) {
 			t.Errorf("%s: %v, want %v", text, in.Timestamp.Time, want)
 		}
 	}
+	// A huge exponent is refused before any exact arithmetic on it.
+	for _, text := range []string{"1e999999999", "-1E-999999999"} {
+		var in kinesisapi.GetShardIteratorInput
+		var ae *awsproto.Error
+		if err := awsproto.Decode(awsproto.ProtocolJSON, []byte(`{"Timestamp":`+text+`}`), &in); !errors.As(err, &ae) || ae.Code != "SerializationException" {
+			t.Errorf("%s: got %v, want a SerializationException", text, err)
+		}
+	}
 	for ts, want := range map[time.Time]string{
 		wantTime:                 "1767323045.678",
 		time.Unix(1767323045, 0): "1767323045",
@@ -196,6 +204,9 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"Limit":true}`, &kinesisapi.GetRecordsInput{}, "class java.lang.Boolean can not be converted to an Integer"},
 		{`{"Limit":[1]}`, &kinesisapi.GetRecordsInput{}, "Start of list found where not expected"},
 		{`{"Limit":2147483648}`, &kinesisapi.GetRecordsInput{}, "Numeric value (2147483648) out of range of int"},
+		// Huge exponents are refused before any exact arithmetic on them.
+		{`{"Limit":1e999999999}`, &kinesisapi.GetRecordsInput{}, "Numeric value (1e999999999) out of range of int"},
+		{`{"Limit":1e-999999999}`, &kinesisapi.GetRecordsInput{}, "Numeric value (1e-999999999) out of range of int"},
 		{`{"StreamName":5}`, &kinesisapi.DeleteStreamInput{}, "class java.math.BigDecimal can not be converted to an String"},
 		{`{"StreamName":false}`, &kinesisapi.DeleteStreamInput{}, "class java.lang.Boolean can not be converted to an String"},
 		{`{"EnforceConsumerDeletion":"yes"}`, &kinesisapi.DeleteStreamInput{}, "'YES' can not be converted to an Boolean"},

@@ -203,8 +203,14 @@ func toInt(src any, t reflect.Type) (int64, *Error) {
 			n = big.NewInt(i)
 			break
 		}
+		// big.Rat computes 10^exponent exactly (up to 10^1000000, tens of
+		// milliseconds and megabytes for an 11-byte number); no integer
+		// member needs more than a small exponent, so it is bounded first.
+		if len(v.String()) > 400 || !smallExponent(v.String()) {
+			return 0, serializationError("Numeric value (" + v.String() + ") out of range of " + strings.ToLower(name[:3]))
+		}
 		r, ok := new(big.Rat).SetString(v.String())
-		if !ok || len(v.String()) > 400 {
+		if !ok {
 			return 0, serializationError("Numeric value (" + v.String() + ") out of range of " + strings.ToLower(name[:3]))
 		}
 		n = floorRat(r)
@@ -371,4 +377,15 @@ func structFields(t reflect.Type) map[string]int {
 	}
 	fieldCache.Store(t, fields)
 	return fields
+}
+
+// smallExponent reports whether the decimal number s has no exponent or one
+// within ±1000, small enough for exact big.Rat arithmetic.
+func smallExponent(s string) bool {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return true
+	}
+	e, err := strconv.Atoi(s[i+1:])
+	return err == nil && e >= -1000 && e <= 1000
 }

@@ -82,7 +82,7 @@ func parseEpochSeconds(s string) (Timestamp, error) {
 		}
 		return Timestamp{time.Unix(n, 0).UTC()}, nil
 	}
-	if len(s) > 64 {
+	if len(s) > 64 || !smallExponent(s) {
 		return Timestamp{}, errBadTimestamp
 	}
 	r, ok := new(big.Rat).SetString(s)
