@@ -1,48 +1,30 @@
 package aggregation
 
 import (
-	"crypto/md5"
-	"encoding/binary"
 	"fmt"
-	"math/big"
-	"math/bits"
+
+	"github.com/millrace/millrace/internal/hashkey"
 )
 
-// HashKey is an unsigned 128-bit Kinesis hash key.
-type HashKey struct{ Hi, Lo uint64 }
+// HashKey is an unsigned 128-bit Kinesis hash key. Cmp compares two keys
+// and String writes one in decimal, as the API does.
+type HashKey = hashkey.Key
 
 // MaxHashKey is 2^128-1, the end of the hash-key space.
-var MaxHashKey = HashKey{Hi: ^uint64(0), Lo: ^uint64(0)}
+var MaxHashKey = hashkey.Max
 
 // PartitionKeyHash returns the hash key Kinesis routes a partition key by:
 // the MD5 of its UTF-8 bytes read as a big-endian unsigned integer.
 func PartitionKeyHash(partitionKey string) HashKey {
-	sum := md5.Sum([]byte(partitionKey))
-	return HashKey{Hi: binary.BigEndian.Uint64(sum[:8]), Lo: binary.BigEndian.Uint64(sum[8:])}
+	return hashkey.Of([]byte(partitionKey))
 }
 
 // ParseHashKey parses a decimal hash key in [0, 2^128-1] as the API writes
 // it (the model's pattern is 0|([1-9]\d{0,38})).
 func ParseHashKey(s string) (HashKey, error) {
-	if s == "" || len(s) > 39 || (len(s) > 1 && s[0] == '0') {
+	k, ok := hashkey.Parse(s)
+	if !ok {
 		return HashKey{}, fmt.Errorf("aggregation: hash key %q is not a decimal integer in [0, 2^128-1]", s)
-	}
-	var k HashKey
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return HashKey{}, fmt.Errorf("aggregation: hash key %q is not a decimal integer in [0, 2^128-1]", s)
-		}
-		// k = k*10 + d, failing on overflow past 2^128-1.
-		hiHi, hiLo := bits.Mul64(k.Hi, 10)
-		loHi, loLo := bits.Mul64(k.Lo, 10)
-		lo, carry := bits.Add64(loLo, uint64(c-'0'), 0)
-		loHi += carry
-		hi, carry2 := bits.Add64(hiLo, loHi, 0)
-		if hiHi != 0 || carry2 != 0 {
-			return HashKey{}, fmt.Errorf("aggregation: hash key %q is larger than 2^128-1", s)
-		}
-		k = HashKey{Hi: hi, Lo: lo}
 	}
 	return k, nil
 }
@@ -54,29 +36,6 @@ func EffectiveHashKey(partitionKey, explicitHashKey string) (HashKey, error) {
 		return ParseHashKey(explicitHashKey)
 	}
 	return PartitionKeyHash(partitionKey), nil
-}
-
-// Cmp compares k with o: -1, 0 or +1.
-func (k HashKey) Cmp(o HashKey) int {
-	switch {
-	case k.Hi < o.Hi:
-		return -1
-	case k.Hi > o.Hi:
-		return 1
-	case k.Lo < o.Lo:
-		return -1
-	case k.Lo > o.Lo:
-		return 1
-	}
-	return 0
-}
-
-// String returns k in decimal, the form the API uses.
-func (k HashKey) String() string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], k.Hi)
-	binary.BigEndian.PutUint64(b[8:], k.Lo)
-	return new(big.Int).SetBytes(b[:]).String()
 }
 
 // HashRange is a shard's inclusive hash-key range.

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/millrace/millrace/internal/hashkey"
 	"github.com/millrace/millrace/internal/storage"
 )
 
@@ -214,7 +215,7 @@ func midpoint(sh *Shard) (HashKey, bool) {
 		return HashKey{}, false
 	}
 	mid := new(big.Int).Add(lo, new(big.Int).Rsh(new(big.Int).Add(width, big.NewInt(1)), 1))
-	return hashKeyFromBig(mid), true
+	return hashkey.FromBig(mid), true
 }
 
 // scaleDown merges adjacent pairs of cold shards, left to right, in one new
