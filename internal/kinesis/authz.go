@@ -99,10 +99,14 @@ func authorizeInput(ctx context.Context, in any) error {
 		req.Resource = stringField(v, f.resourceARN)
 	case stringField(v, f.streamARN) != "" || stringField(v, f.streamName) != "":
 		ref := streamRef(ctx, fieldPtr(v, f.streamName), fieldPtr(v, f.streamARN))
+		req.Resource = ref.ARN
 		if ref.ARN == "" {
-			ref.ARN = streams.StreamARN(ref.Region, ref.Account, ref.Name)
+			// Looked up by name (no ARN to parse again), authorized on
+			// the ARN.
+			req.Resource = streams.StreamARN(ref.Region, ref.Account, ref.Name)
+			req.ResourceAccount = ref.Account
 		}
-		req.Resource, stream = ref.ARN, &ref
+		stream = &ref
 	case stringField(v, f.shardIterator) != "" && svc != nil:
 		ref, err := svc.s.IteratorStream(stringField(v, f.shardIterator))
 		if err != nil {
@@ -115,8 +119,8 @@ func authorizeInput(ctx context.Context, in any) error {
 			stream = &ref
 		}
 	}
-	if parts := strings.SplitN(req.Resource, ":", 6); len(parts) == 6 {
-		req.ResourceAccount = parts[4]
+	if req.ResourceAccount == "" {
+		req.ResourceAccount = arnAccount(req.Resource)
 	}
 	if svc != nil && stream != nil {
 		if st, err := svc.s.Describe(*stream); err == nil {
@@ -140,6 +144,24 @@ func authorizeInput(ctx context.Context, in any) error {
 		}
 	}
 	return awsproto.Authorize(ctx, req)
+}
+
+// arnAccount returns the account field of an ARN
+// (arn:partition:service:region:account:resource), or "" when s has fewer
+// than six fields.
+func arnAccount(s string) string {
+	for range 4 {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return ""
+		}
+		s = s[i+1:]
+	}
+	account, _, ok := strings.Cut(s, ":")
+	if !ok {
+		return ""
+	}
+	return account
 }
 
 func fieldPtr(v reflect.Value, i int) *string {

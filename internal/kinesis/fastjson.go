@@ -22,6 +22,7 @@ func init() {
 	awsproto.RegisterFastJSONDecoder(decodePutRecordJSON)
 	awsproto.RegisterFastJSONEncoder(encodeGetRecordsJSON)
 	awsproto.RegisterFastJSONEncoder(encodePutRecordsOutputJSON)
+	awsproto.RegisterFastJSONEncoder(encodePutRecordOutputJSON)
 }
 
 // scanner reads the regular subset of JSON the fast decoders accept.
@@ -508,6 +509,36 @@ func encodePutRecordsOutputJSON(dst []byte, out *kinesisapi.PutRecordsOutput) ([
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...), true
+}
+
+// encodePutRecordOutputJSON writes a PutRecord response the way
+// encoding/json does.
+func encodePutRecordOutputJSON(dst []byte, out *kinesisapi.PutRecordOutput) ([]byte, bool) {
+	dst = awsproto.Grow(dst, 160)
+	var ok bool
+	dst = append(dst, '{')
+	if out.EncryptionType != nil {
+		dst = append(dst, `"EncryptionType":`...)
+		if dst, ok = appendString(dst, string(*out.EncryptionType)); !ok {
+			return nil, false
+		}
+		dst = append(dst, ',')
+	}
+	for i, m := range [...]struct {
+		name string
+		v    *string
+	}{{`"SequenceNumber":`, out.SequenceNumber}, {`"ShardId":`, out.ShardId}} {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, m.name...)
+		if m.v == nil {
+			dst = append(dst, "null"...)
+		} else if dst, ok = appendString(dst, *m.v); !ok {
+			return nil, false
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // appendTimestamp writes epoch seconds with up to three decimals, as

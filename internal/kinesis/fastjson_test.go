@@ -184,4 +184,21 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 			t.Errorf("unescaped HTML character in %s", got)
 		}
 	}
+	type genericPutOne kinesisapi.PutRecordOutput
+	for _, out := range []kinesisapi.PutRecordOutput{
+		{ShardId: awsproto.Ptr("shardId-000000000003"), SequenceNumber: awsproto.Ptr("49600000000000000000000000000000000000000000000000000003"), EncryptionType: awsproto.Ptr(kinesisapi.EncryptionType("NONE"))},
+		{ShardId: awsproto.Ptr("shardId-000000000000"), SequenceNumber: awsproto.Ptr("1")},
+		{},
+		{ShardId: awsproto.Ptr("a<b>"), SequenceNumber: awsproto.Ptr("é"), EncryptionType: awsproto.Ptr(kinesisapi.EncryptionType("K&S"))},
+	} {
+		got, err := awsproto.Encode(awsproto.ProtocolJSON, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := genericPutOne(out)
+		want, _ := json.Marshal(&g)
+		if !bytes.Equal(got, want) {
+			t.Errorf("PutRecord:\n got %s\nwant %s", got, want)
+		}
+	}
 }

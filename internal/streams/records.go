@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -510,6 +511,9 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		}
 	}
 	out.Records = make([]Record, 0, len(recs))
+	// The records' sequence numbers and partition keys are carved from
+	// shared chunks, not two allocations per record.
+	var text textArena
 	next := pos
 	for i := range recs {
 		r := &recs[i]
@@ -521,10 +525,10 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 			break
 		}
 		rec := Record{
-			SequenceNumber: st.SequenceNumber(sh, r.Seq, r.Arrival),
+			SequenceNumber: text.sequenceNumber(st, sh, r.Seq, r.Arrival),
 			Arrival:        r.Arrival,
 			Data:           r.Data,
-			PartitionKey:   string(r.PartitionKey),
+			PartitionKey:   text.string(r.PartitionKey),
 		}
 		if len(r.PartitionKey) == 0 { // encrypted (encryption.go)
 			if err := s.openRecord(ctx, key, r, &rec); err != nil {
@@ -553,6 +557,39 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		return nil, err
 	}
 	return out, nil
+}
+
+// textArena carves the strings of a GetRecords response (sequence numbers
+// and partition keys) from shared chunks. A chunk's bytes are never
+// written again once a string covers them, so the strings may share its
+// memory.
+type textArena struct{ buf []byte }
+
+// textChunk is below the runtime's large-object size, so that chunks come
+// from the per-thread caches.
+const textChunk = 16 << 10
+
+func (a *textArena) sequenceNumber(st *Stream, sh *Shard, seq uint64, arrival int64) string {
+	if cap(a.buf)-len(a.buf) < 64 {
+		a.buf = make([]byte, 0, textChunk)
+	}
+	start := len(a.buf)
+	a.buf = st.appendSequenceNumber(a.buf, sh, seq, arrival)
+	return unsafe.String(&a.buf[start], len(a.buf)-start)
+}
+
+func (a *textArena) string(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > textChunk/8:
+		return string(b)
+	case cap(a.buf)-len(a.buf) < len(b):
+		a.buf = make([]byte, 0, textChunk)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
 }
 
 // behind computes MillisBehindLatest: 0 when the reader has caught up with

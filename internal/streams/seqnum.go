@@ -93,8 +93,14 @@ func (n seqNum) String() string { return n.encode().decimal() }
 
 // decimal formats v in base 10.
 func (v u192) decimal() string {
+	var buf [4 * 19]byte
+	return string(v.appendDecimal(buf[:0]))
+}
+
+// appendDecimal appends v in base 10 to dst.
+func (v u192) appendDecimal(dst []byte) []byte {
 	if v == (u192{}) {
-		return "0"
+		return append(dst, '0')
 	}
 	// Peel off 19 decimal digits at a time: 10^19 fits in a uint64.
 	const chunk = 10_000_000_000_000_000_000
@@ -121,7 +127,7 @@ func (v u192) decimal() string {
 			p /= 10
 		}
 	}
-	return string(buf[pos:])
+	return append(dst, buf[pos:]...)
 }
 
 // parseDecimal reads a decimal number of at most 192 bits; ok is false on
@@ -230,6 +236,12 @@ func (st *Stream) EndingSequenceNumber(sh *Shard) string {
 // that arrived at arrival (ms) in shard sh of st.
 func (st *Stream) SequenceNumber(sh *Shard, seq uint64, arrival int64) string {
 	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: seq, RecordSecs: secs(arrival), Shard: sh.Index, StreamTag: uint8(st.ID)}.String()
+}
+
+// appendSequenceNumber appends the SequenceNumber of record seq of shard sh
+// to dst.
+func (st *Stream) appendSequenceNumber(dst []byte, sh *Shard, seq uint64, arrival int64) []byte {
+	return seqNum{ShardCreateSecs: secs(sh.CreatedAt), Index: seq, RecordSecs: secs(arrival), Shard: sh.Index, StreamTag: uint8(st.ID)}.encode().appendDecimal(dst)
 }
 
 // startingSequence resolves the StartingSequenceNumber of a GetShardIterator

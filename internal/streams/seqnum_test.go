@@ -155,3 +155,12 @@ func FuzzParseSequenceNumber(f *testing.F) {
 		}
 	})
 }
+
+func TestShardIDFormat(t *testing.T) {
+	for idx, want := range map[uint32]string{0: "shardId-000000000000", 7: "shardId-000000000007", 123456: "shardId-000000123456", 1<<32 - 1: "shardId-004294967295"} {
+		sh := Shard{Index: idx}
+		if got := sh.ID(); got != want {
+			t.Errorf("shard %d: %s, want %s", idx, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +116,21 @@ type Shard struct {
 }
 
 // ID returns the shard id the API uses.
-func (sh *Shard) ID() string { return fmt.Sprintf("shardId-%012d", sh.Index) }
+func (sh *Shard) ID() string {
+	// shardId- and the index in 12 digits (or more), without fmt: every
+	// PutRecord response names its shard.
+	var b [8 + 20]byte
+	copy(b[:], "shardId-")
+	n := strconv.AppendUint(b[8:8], uint64(sh.Index), 10)
+	if pad := 12 - len(n); pad > 0 {
+		copy(b[8+pad:], n)
+		for i := 8; i < 8+pad; i++ {
+			b[i] = '0'
+		}
+		return string(b[:20])
+	}
+	return string(b[:8+len(n)])
+}
 
 // IsOpen reports whether the shard still takes writes.
 func (sh *Shard) IsOpen() bool { return sh.ClosedAt == 0 }
