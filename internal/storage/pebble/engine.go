@@ -42,6 +42,10 @@ type Options struct {
 //   - No block compression: record data (already-compressed or encrypted
 //     payloads, as a rule) does not shrink, and Snappy-compressing it in
 //     every flush and compaction costs CPU for nothing.
+//   - 32 KiB table blocks (Pebble's default is 4 KiB): records are read
+//     back in key order, a shard at a time, so larger blocks mean 8 times
+//     fewer block reads (each a system call when the block cache misses)
+//     and fewer index entries to write in every flush.
 //   - L0 compacts at 8 sublevels (Pebble's default is 4) into a 256 MiB
 //     base level (64 MiB): the log is written in key order per shard and
 //     read mostly once, so fewer, larger compactions rewrite less of it.
@@ -49,6 +53,7 @@ const (
 	memTableSize          = 32 << 20
 	l0CompactionThreshold = 8
 	lBaseMaxBytes         = 256 << 20
+	blockSize             = 32 << 10
 )
 
 // Engine is the default storage engine: a Pebble database holding every
@@ -94,6 +99,7 @@ func Open(opts Options) (*Engine, error) {
 		Logger:                pebbleLogger{logger},
 	}
 	po.ApplyCompressionSettings(func() pdb.DBCompressionSettings { return pdb.DBCompressionNone })
+	po.Levels[0].BlockSize = blockSize
 	if opts.InMemory {
 		po.FS = vfs.NewMem()
 		if dir == "" {
