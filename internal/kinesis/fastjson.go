@@ -435,7 +435,7 @@ func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte,
 			dst = append(dst, "null"...)
 		} else {
 			dst = append(dst, '"')
-			dst = base64.StdEncoding.AppendEncode(dst, r.Data)
+			dst = appendBase64(dst, r.Data)
 			dst = append(dst, '"')
 		}
 		if r.EncryptionType != nil {
