@@ -11,7 +11,10 @@
 //     raises one that is older than the shard's last arrival to that last
 //     arrival, so arrivals never decrease within a shard.
 //   - Append is all-or-nothing for one shard and durable (fsync'd) when it
-//     returns without error. There is no cross-shard atomicity.
+//     returns without error. AppendMany does the same for several shards at
+//     once, each shard's part all-or-nothing; an engine may make the parts
+//     one unit (Pebble does: one batch, one WAL sync) but callers must not
+//     rely on cross-shard atomicity.
 //   - Read never returns a record whose Append has not returned (a reader
 //     never sees data that a crash could still take away).
 //   - Read returns records in order and never more than maxBytes, except that
@@ -62,6 +65,15 @@ type AppendResult struct {
 	Arrival  int64  // the arrival time stored with every entry of the Append
 }
 
+// ShardAppend is one shard's part of an AppendMany: the caller sets Shard
+// and Entries; the engine sets Result or Err.
+type ShardAppend struct {
+	Shard   ShardKey
+	Entries []Entry
+	Result  AppendResult
+	Err     error
+}
+
 // Bounds describes a shard's log as readers see it.
 type Bounds struct {
 	// First is the sequence number of the oldest record still stored, or Next
@@ -82,6 +94,13 @@ type Log interface {
 	// Append writes entries as one unit at the end of the shard's log and
 	// returns once they are durable. entries must not be empty.
 	Append(ctx context.Context, shard ShardKey, arrival int64, entries []Entry) (AppendResult, error)
+	// AppendMany appends to several distinct shards as Append does to one,
+	// with the same arrival time offered to each, and returns once every
+	// part is durable or has failed: each element's Result or Err is set.
+	// It lets an engine write and sync the parts together rather than one
+	// commit per shard. Every element must have entries and a shard of its
+	// own.
+	AppendMany(ctx context.Context, arrival int64, appends []ShardAppend)
 	// Read returns up to maxRecords records with Seq >= from, in order, whose
 	// sizes add up to at most maxBytes (a first record larger than maxBytes
 	// is returned alone). Both limits must be at least 1. A from below the

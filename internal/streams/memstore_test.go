@@ -100,6 +100,12 @@ func (l *memLog) Append(_ context.Context, sk storage.ShardKey, arrival int64, e
 	return storage.AppendResult{FirstSeq: first, Arrival: arrival}, nil
 }
 
+func (l *memLog) AppendMany(ctx context.Context, arrival int64, appends []storage.ShardAppend) {
+	for i := range appends {
+		appends[i].Result, appends[i].Err = l.Append(ctx, appends[i].Shard, arrival, appends[i].Entries)
+	}
+}
+
 func (l *memLog) Read(_ context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

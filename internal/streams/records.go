@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -127,10 +126,10 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 }
 
 // PutRecords writes up to 500 records. Entries are grouped per shard and each
-// shard's group is appended as one unit, the shards concurrently so that their
-// fsyncs share commits. A storage failure on one shard fails only that
-// shard's entries (ErrorCode InternalFailure); the call as a whole succeeds,
-// as on AWS, where PutRecords is not atomic.
+// shard's group is appended as one unit, all groups in one AppendMany so
+// that the call costs one storage commit and one sync. A storage failure
+// fails only the entries of the shards it hit (ErrorCode InternalFailure);
+// the call as a whole succeeds, as on AWS, where PutRecords is not atomic.
 func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEntry) (*PutRecordsResult, error) {
 	st, err := s.writableStream(ref)
 	if err != nil {
@@ -212,27 +211,29 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		}
 	}
 	arrival := s.now().UnixMilli()
-	appendGroup := func(g *group) {
-		if len(g.entries) == 0 {
-			return
-		}
-		g.res, g.err = s.log.Append(ctx, st.Key(g.sh.Index), arrival, g.entries)
-		if g.err == nil {
-			s.appends.notify(st.Key(g.sh.Index))
+	var parts []storage.ShardAppend
+	var partOf []*group
+	for _, g := range groups {
+		if len(g.entries) > 0 {
+			parts = append(parts, storage.ShardAppend{Shard: st.Key(g.sh.Index), Entries: g.entries})
+			partOf = append(partOf, g)
 		}
 	}
-	if len(groups) == 1 {
-		appendGroup(groups[0])
-	} else {
-		var wg sync.WaitGroup
-		for _, g := range groups {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				appendGroup(g)
-			}()
+	switch len(parts) {
+	case 0:
+	case 1:
+		g := partOf[0]
+		g.res, g.err = s.log.Append(ctx, parts[0].Shard, arrival, g.entries)
+	default:
+		s.log.AppendMany(ctx, arrival, parts)
+		for i, g := range partOf {
+			g.res, g.err = parts[i].Result, parts[i].Err
 		}
-		wg.Wait()
+	}
+	for i, g := range partOf {
+		if g.err == nil {
+			s.appends.notify(parts[i].Shard)
+		}
 	}
 
 	for _, g := range groups {

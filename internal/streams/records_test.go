@@ -186,6 +186,25 @@ func (f *failingLog) Append(ctx context.Context, sk storage.ShardKey, arrival in
 	return f.Log.Append(ctx, sk, arrival, entries)
 }
 
+func (f *failingLog) AppendMany(ctx context.Context, arrival int64, appends []storage.ShardAppend) {
+	var rest []storage.ShardAppend
+	var at []int
+	for i := range appends {
+		if appends[i].Shard.Shard == f.shard {
+			appends[i].Err = errors.New("disk on fire")
+			continue
+		}
+		rest = append(rest, appends[i])
+		at = append(at, i)
+	}
+	if len(rest) > 0 {
+		f.Log.AppendMany(ctx, arrival, rest)
+	}
+	for j, i := range at {
+		appends[i].Result, appends[i].Err = rest[j].Result, rest[j].Err
+	}
+}
+
 func TestPutRecordsPartialFailure(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Log = &failingLog{Log: o.Log, shard: 1} })
 	e.create("s", 2)

@@ -1,10 +1,12 @@
 package pebble
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	pdb "github.com/cockroachdb/pebble/v2"
@@ -163,43 +165,21 @@ func (e *Engine) Append(ctx context.Context, sk storage.ShardKey, arrival int64,
 	if err := e.failure(); err != nil {
 		return storage.AppendResult{}, err
 	}
-	size := indexKeyLen + 16
-	for i := range entries {
-		size += recordKeyLen + recordValueLen(&entries[i]) + 16
-	}
-
 	s, err := e.lockShard(sk)
 	if err != nil {
 		return storage.AppendResult{}, err
 	}
-	if arrival < s.lastArrival {
-		arrival = s.lastArrival
+	b := e.db.NewBatchWithSize(appendBatchSize(entries))
+	res, err := s.write(b, sk, arrival, entries)
+	if err == nil {
+		err = e.db.ApplyNoSyncWait(b, syncWrite)
 	}
-	first := s.next
-	end := first + uint64(len(entries))
-	b := e.db.NewBatchWithSize(size)
-	for i := range entries {
-		op := b.SetDeferred(recordKeyLen, recordValueLen(&entries[i]))
-		putRecordKey(op.Key, sk, first+uint64(i))
-		putRecordValue(op.Value, arrival, &entries[i])
-		if err := op.Finish(); err != nil {
-			s.mu.Unlock()
-			b.Close()
-			return storage.AppendResult{}, fmt.Errorf("pebble: append: %w", err)
-		}
-	}
-	if err := b.Set(indexKey(sk, arrival, first), nil, nil); err != nil {
+	if err != nil {
 		s.mu.Unlock()
 		b.Close()
 		return storage.AppendResult{}, fmt.Errorf("pebble: append: %w", err)
 	}
-	if err := e.db.ApplyNoSyncWait(b, syncWrite); err != nil {
-		s.mu.Unlock()
-		b.Close()
-		return storage.AppendResult{}, fmt.Errorf("pebble: append: %w", err)
-	}
-	s.next = end
-	s.lastArrival = arrival
+	s.applied(res, len(entries))
 	s.mu.Unlock()
 
 	err = b.SyncWait()
@@ -209,9 +189,144 @@ func (e *Engine) Append(ctx context.Context, sk storage.ShardKey, arrival int64,
 	}
 
 	s.mu.Lock()
-	s.markSynced(first, end, arrival)
+	s.markSynced(res.FirstSeq, res.FirstSeq+uint64(len(entries)), res.Arrival)
 	s.mu.Unlock()
+	return res, nil
+}
+
+// AppendMany writes every shard's entries in one Pebble batch, so that the
+// whole call costs one WAL write and one fsync however many shards it
+// touches. The shards are locked in key order (no two AppendMany calls can
+// deadlock) while sequence numbers are assigned and the batch applied; the
+// fsync is awaited with no lock held, as in Append. The parts succeed or
+// fail together.
+func (e *Engine) AppendMany(ctx context.Context, arrival int64, appends []storage.ShardAppend) {
+	failAll := func(err error) {
+		for i := range appends {
+			appends[i].Result, appends[i].Err = storage.AppendResult{}, err
+		}
+	}
+	done, err := e.enter(ctx)
+	if err != nil {
+		failAll(err)
+		return
+	}
+	defer done()
+	if err := e.failure(); err != nil {
+		failAll(err)
+		return
+	}
+	order := make([]int, len(appends))
+	size := 0
+	for i := range appends {
+		if len(appends[i].Entries) == 0 {
+			failAll(errors.New("pebble: append of no entries"))
+			return
+		}
+		order[i] = i
+		size += appendBatchSize(appends[i].Entries)
+	}
+	slices.SortFunc(order, func(a, b int) int { return compareShardKeys(appends[a].Shard, appends[b].Shard) })
+	for i := 1; i < len(order); i++ {
+		if appends[order[i]].Shard == appends[order[i-1]].Shard {
+			failAll(fmt.Errorf("pebble: append to shard %v twice in one call", appends[order[i]].Shard))
+			return
+		}
+	}
+
+	states := make([]*shardState, len(appends))
+	unlock := func() {
+		for _, s := range states {
+			if s != nil {
+				s.mu.Unlock()
+			}
+		}
+	}
+	for _, i := range order {
+		s, err := e.lockShard(appends[i].Shard)
+		if err != nil {
+			unlock()
+			failAll(err)
+			return
+		}
+		states[i] = s
+	}
+	b := e.db.NewBatchWithSize(size)
+	for i := range appends {
+		if appends[i].Result, err = states[i].write(b, appends[i].Shard, arrival, appends[i].Entries); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = e.db.ApplyNoSyncWait(b, syncWrite)
+	}
+	if err != nil {
+		unlock()
+		b.Close()
+		failAll(fmt.Errorf("pebble: append: %w", err))
+		return
+	}
+	for i, s := range states {
+		s.applied(appends[i].Result, len(appends[i].Entries))
+	}
+	unlock()
+
+	err = b.SyncWait()
+	b.Close()
+	if err != nil {
+		failAll(e.fail(err))
+		return
+	}
+	for i, s := range states {
+		r := appends[i].Result
+		s.mu.Lock()
+		s.markSynced(r.FirstSeq, r.FirstSeq+uint64(len(appends[i].Entries)), r.Arrival)
+		s.mu.Unlock()
+	}
+}
+
+// appendBatchSize is the batch space one shard's entries take.
+func appendBatchSize(entries []storage.Entry) int {
+	size := indexKeyLen + 16
+	for i := range entries {
+		size += recordKeyLen + recordValueLen(&entries[i]) + 16
+	}
+	return size
+}
+
+// write adds the shard's records and their time-index entry to b, numbered
+// from the shard's next sequence number, with arrival raised to the shard's
+// last one. The caller holds s.mu and, once b is applied, calls applied.
+func (s *shardState) write(b *pdb.Batch, sk storage.ShardKey, arrival int64, entries []storage.Entry) (storage.AppendResult, error) {
+	if arrival < s.lastArrival {
+		arrival = s.lastArrival
+	}
+	first := s.next
+	for i := range entries {
+		op := b.SetDeferred(recordKeyLen, recordValueLen(&entries[i]))
+		putRecordKey(op.Key, sk, first+uint64(i))
+		putRecordValue(op.Value, arrival, &entries[i])
+		if err := op.Finish(); err != nil {
+			return storage.AppendResult{}, err
+		}
+	}
+	if err := b.Set(indexKey(sk, arrival, first), nil, nil); err != nil {
+		return storage.AppendResult{}, err
+	}
 	return storage.AppendResult{FirstSeq: first, Arrival: arrival}, nil
+}
+
+// applied moves the shard past an Append whose batch has been applied.
+func (s *shardState) applied(res storage.AppendResult, n int) {
+	s.next = res.FirstSeq + uint64(n)
+	s.lastArrival = res.Arrival
+}
+
+func compareShardKeys(a, b storage.ShardKey) int {
+	if c := cmp.Compare(a.Stream, b.Stream); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Shard, b.Shard)
 }
 
 // markSynced records that [first, end) is fsync'd and moves the durable

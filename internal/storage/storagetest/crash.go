@@ -185,19 +185,40 @@ func (s *suite) crashWriter(t *testing.T, dir string) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(round*crashWriters+w+1)))
-			for n := uint64(0); ; n++ {
-				shard := rng.IntN(crashShards)
-				count := 1 + rng.IntN(500)
-				batch := uint64(round)<<48 | uint64(w)<<40 | n
-				es, sum := crashBatch(rng, batch, count)
-				res, err := e.Append(context.Background(), crashShard(shard), time.Now().UnixMilli(), es)
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "writer %d: %v\n", w, err)
-					os.Exit(2)
+			for n := uint64(0); ; {
+				// Half the time one Append, otherwise an AppendMany over
+				// two or more shards; every part is acknowledged on its own
+				// line.
+				parts := 1
+				if rng.IntN(2) == 0 {
+					parts = 2 + rng.IntN(crashShards-1)
 				}
-				line := fmt.Sprintf("ACK %d %d %d %d\n", shard, res.FirstSeq, count, sum)
+				appends := make([]storage.ShardAppend, parts)
+				shards := rng.Perm(crashShards)[:parts]
+				sums := make([]uint32, parts)
+				for p, shard := range shards {
+					batch := uint64(round)<<48 | uint64(w)<<40 | n
+					n++
+					es, sum := crashBatch(rng, batch, 1+rng.IntN(500))
+					appends[p] = storage.ShardAppend{Shard: crashShard(shard), Entries: es}
+					sums[p] = sum
+				}
+				now := time.Now().UnixMilli()
+				if parts == 1 {
+					appends[0].Result, appends[0].Err = e.Append(context.Background(), appends[0].Shard, now, appends[0].Entries)
+				} else {
+					e.AppendMany(context.Background(), now, appends)
+				}
+				var lines []byte
+				for p, a := range appends {
+					if a.Err != nil {
+						fmt.Fprintf(os.Stderr, "writer %d: %v\n", w, a.Err)
+						os.Exit(2)
+					}
+					lines = fmt.Appendf(lines, "ACK %d %d %d %d\n", shards[p], a.Result.FirstSeq, len(a.Entries), sums[p])
+				}
 				outMu.Lock()
-				_, err = os.Stdout.WriteString(line)
+				_, err := os.Stdout.Write(lines)
 				outMu.Unlock()
 				if err != nil {
 					os.Exit(2)

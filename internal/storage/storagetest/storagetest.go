@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T, dir string) Engine, opts ...Optio
 	t.Run("delete-shard", s.testDeleteShard)
 	t.Run("isolation", s.testIsolation)
 	t.Run("concurrent-appends", s.testConcurrentAppends)
+	t.Run("append-many", s.testAppendMany)
+	t.Run("append-many-concurrent", s.testAppendManyConcurrent)
 	t.Run("closed", s.testClosed)
 	t.Run("catalog-cas", s.testCatalogCAS)
 	t.Run("catalog-race", s.testCatalogRace)
