@@ -224,11 +224,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stopProgress := startProgress(&cfg, &cnt)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, w := range workers {
+	for i, w := range workers {
+		// With --rate the workers' calls are spread evenly over each
+		// interval (worker i a fraction i/W into it), so the server sees a
+		// steady stream of calls at the offered rate, not every worker's
+		// call at the same instant.
+		phase := start.Add(interval * time.Duration(i) / time.Duration(len(workers)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			write(wctx, ctx, &cfg, dc, w, tag, &cnt, &budget, interval, start)
+			write(wctx, ctx, &cfg, dc, w, tag, &cnt, &budget, interval, phase)
 		}()
 	}
 	wg.Wait()

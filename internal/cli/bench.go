@@ -51,7 +51,7 @@ func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool) {
 	fs.IntVar(&cfg.Size, "size", cfg.Size, fmt.Sprintf("Bytes per record (%d-1048576).", bench.MinRecordSize))
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "How long to write; 0 with --records writes until the record count is reached.")
 	fs.Int64Var(&cfg.Records, "records", cfg.Records, "Stop after sending this many records (whole calls; 0: no limit).")
-	fs.Float64Var(&cfg.RateMBps, "rate", cfg.RateMBps, "Offered load in MB/s over all workers (0: as fast as the server answers).")
+	fs.Float64Var(&cfg.RateMBps, "rate", cfg.RateMBps, "Offered load in MB/s over all workers, their calls spread evenly in time (0: as fast as the server answers).")
 	fs.BoolVar(&cfg.ReadBack, "read", cfg.ReadBack, "Read every shard back with GetRecords and verify the records (--read=false to skip).")
 	fs.IntVar(&cfg.PID, "pid", cfg.PID, "PID of a local server process: report its CPU time and RSS from /proc.")
 	fs.BoolVar(jsonOut, "json", *jsonOut, "Print the result as JSON instead of a table.")
