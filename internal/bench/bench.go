@@ -25,7 +25,7 @@ import (
 // Client modes.
 const (
 	ClientSDK = "sdk" // aws-sdk-go-v2
-	ClientRaw = "raw" // pre-encoded bodies over a tuned HTTP client
+	ClientRaw = "raw" // pre-encoded bodies over lean HTTP/1.1 connections
 )
 
 // Operations the writers issue.
@@ -112,6 +112,7 @@ type workerState struct {
 	id         uint16
 	slots      []slot
 	raw        *rawBody
+	conn       *rawConn // the raw client's connection, plain HTTP only
 	sdkEntries []types.PutRecordsRequestEntry
 	codes      []string
 	sent       uint32 // records numbered so far
@@ -239,6 +240,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cancel()
+	for _, w := range workers {
+		if w.conn != nil {
+			w.conn.close()
+		}
+	}
 	stopProgress()
 	if proc != nil {
 		proc.sample()

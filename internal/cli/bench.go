@@ -44,7 +44,7 @@ func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool) {
 	fs.StringVar(&cfg.Stream, "stream", cfg.Stream, "Existing stream to use; empty creates one with --shards shards.")
 	fs.IntVar(&cfg.Shards, "shards", cfg.Shards, "Shards of the stream created (ignored with --stream).")
 	fs.BoolVar(&cfg.Keep, "keep", cfg.Keep, "Keep the stream created instead of deleting it.")
-	fs.StringVar(&cfg.Client, "client", cfg.Client, "Client: sdk (aws-sdk-go-v2) or raw (pre-encoded JSON bodies signed once per minute, tuned HTTP client: measures the server, not the client).")
+	fs.StringVar(&cfg.Client, "client", cfg.Client, "Client: sdk (aws-sdk-go-v2) or raw (pre-encoded JSON bodies signed once per minute, one keep-alive connection per worker written with one writev: measures the server, not the client).")
 	fs.StringVar(&cfg.Op, "op", cfg.Op, "Write operation: put-records (--batch records per call) or put-record (one record per call).")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "Concurrent writers, each with one call in flight.")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "Records per PutRecords call (1-500).")
