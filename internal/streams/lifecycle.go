@@ -130,6 +130,12 @@ func (s *Streams) finish(ctx context.Context, st *Stream) error {
 				return err
 			}
 		}
+		// Stream ids are never reused and a DELETING stream takes no
+		// writes: nothing asks for these again.
+		s.rs.layouts.Delete(st.ID)
+		for i := range st.Shards {
+			s.rs.reclaimed.Delete(st.Key(st.Shards[i].Index))
+		}
 		return s.remove(ctx, st)
 	}
 	return nil

@@ -495,3 +495,25 @@ func TestGetRecordsClosedShard(t *testing.T) {
 		t.Errorf("put after split went to %s", r.Records[0].ShardID)
 	}
 }
+
+// A deleted stream leaves no per-stream state behind in the domain.
+func TestDeletedStreamStateDropped(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.create("s", 3)
+	id := e.describe("s").ID
+	put(t, e, "s", PutEntry{PartitionKey: "a", Data: []byte("x")}, PutEntry{PartitionKey: "b", Data: []byte("y")})
+	if _, ok := e.s.rs.layouts.Load(id); !ok {
+		t.Fatal("no layout lock after a write")
+	}
+	if err := e.s.DeleteStream(ctx, ref("s"), false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the stream to be gone", func() bool {
+		_, err := e.s.Describe(ref("s"))
+		return err != nil
+	})
+	if _, ok := e.s.rs.layouts.Load(id); ok {
+		t.Fatal("the deleted stream's layout lock is still kept")
+	}
+}
