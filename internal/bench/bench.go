@@ -333,12 +333,17 @@ func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerSt
 	}
 }
 
+// readRetries is how many failed GetRecords calls in a row the read-back
+// retries before it gives up on a shard.
+const readRetries = 5
+
 // readBack reads every shard from the iterators taken before the write
 // phase until it is caught up, and checks the records against what the
 // workers sent.
 func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*workerState, tag uint16, iterators []string, cnt *counters) (*ReadStats, error) {
 	type shardResult struct {
 		records, bytes, calls int64
+		retries               int64
 		ids                   []uint64
 		corrupt, foreign      int64
 		err                   error
@@ -356,12 +361,26 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 			defer func() { <-sem }()
 			r := &results[i]
 			empty := 0
+			failures := 0
 			for it != "" && empty < 3 {
 				recs, next, behind, err := dc.getRecords(ctx, it, 10000)
 				if err != nil {
-					r.err = fmt.Errorf("GetRecords: %w", err)
-					return
+					// The same iterator reads the same records again, so a
+					// failed call (a throttle, a dropped connection) is
+					// retried with backoff, a few times in a row at most.
+					failures++
+					if failures > readRetries || ctx.Err() != nil {
+						r.err = fmt.Errorf("GetRecords: %w", err)
+						return
+					}
+					r.retries++
+					select {
+					case <-time.After(time.Duration(50<<failures) * time.Millisecond):
+					case <-ctx.Done():
+					}
+					continue
 				}
+				failures = 0
 				r.calls++
 				for _, d := range recs {
 					r.records++
@@ -406,6 +425,7 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 		rs.Records += r.records
 		rs.Bytes += r.bytes
 		rs.Calls += r.calls
+		rs.Retries += r.retries
 		rs.Corrupt += r.corrupt
 		rs.Foreign += r.foreign
 		for _, id := range r.ids {

@@ -74,8 +74,11 @@ type Latency struct {
 
 // ReadStats is the read-back phase.
 type ReadStats struct {
-	Seconds       float64 `json:"seconds"`
-	Calls         int64   `json:"calls"`
+	Seconds float64 `json:"seconds"`
+	Calls   int64   `json:"calls"`
+	// Retries counts failed GetRecords calls that were retried with the
+	// same iterator.
+	Retries       int64   `json:"retries"`
 	Records       int64   `json:"records"`
 	Bytes         int64   `json:"bytes"`
 	RecordsPerSec float64 `json:"records_per_sec"`
@@ -324,6 +327,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	if rs := r.Read; rs != nil {
 		fmt.Fprintln(w, "read back")
 		tw("duration", fmt.Sprintf("%.2f s (%d GetRecords calls)", rs.Seconds, rs.Calls))
+		if rs.Retries > 0 {
+			tw("retried calls", fmt.Sprintf("%d", rs.Retries))
+		}
 		tw("throughput", fmt.Sprintf("%.0f records/s, %.1f MB/s", rs.RecordsPerSec, rs.MBps))
 		tw("verified", fmt.Sprintf("%d", rs.Verified))
 		tw("missing/dup/corrupt", fmt.Sprintf("%d / %d / %d", rs.Missing, rs.Duplicates, rs.Corrupt))
