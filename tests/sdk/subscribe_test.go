@@ -140,6 +140,13 @@ func startEFO(t *testing.T, opts ...func(*config.Config)) (*servertest.Server, *
 	return s, c, pool
 }
 
+// ownClient returns a client with c's options and a protocol codec of its
+// own. smithy-go shares one event-stream decode buffer among the open
+// subscriptions of a client (a data race the race detector reports when two
+// are open at once), so each subscription here gets its own client, as the
+// consumer library's do.
+func ownClient(c *kinesis.Client) *kinesis.Client { return kinesis.New(c.Options()) }
+
 // subscription reads one SubscribeToShard event stream.
 type subscription struct {
 	t      *testing.T
@@ -148,7 +155,7 @@ type subscription struct {
 
 func subscribe(t *testing.T, c *kinesis.Client, consumerARN, shard string, pos types.StartingPosition) *subscription {
 	t.Helper()
-	out, err := c.SubscribeToShard(context.Background(), &kinesis.SubscribeToShardInput{
+	out, err := ownClient(c).SubscribeToShard(context.Background(), &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String(consumerARN), ShardId: aws.String(shard), StartingPosition: &pos,
 	})
 	if err != nil {
@@ -304,10 +311,10 @@ func TestSubscribeToShardResumeWithoutLossOrDuplicates(t *testing.T) {
 	checkOrder(t, latest, 60)
 
 	// Errors before the stream starts are ordinary API errors.
-	_, err := c.SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn5), ShardId: aws.String(shardID(7)),
+	_, err := ownClient(c).SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn5), ShardId: aws.String(shardID(7)),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	wantCode(t, err, "ResourceNotFoundException")
-	_, err = c.SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(streamARN("resume") + "/consumer/zz:1"), ShardId: aws.String(shardID(0)),
+	_, err = ownClient(c).SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(streamARN("resume") + "/consumer/zz:1"), ShardId: aws.String(shardID(0)),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	wantCode(t, err, "ResourceNotFoundException")
 }
@@ -322,7 +329,7 @@ func TestSubscribeToShardTakeover(t *testing.T) {
 	old.next()
 	started := time.Now()
 
-	_, err := c.SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn), ShardId: aws.String(shardID(0)), StartingPosition: &pos})
+	_, err := ownClient(c).SubscribeToShard(t.Context(), &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn), ShardId: aws.String(shardID(0)), StartingPosition: &pos})
 	if time.Since(started) < 4*time.Second {
 		// Within the 5-second window (checked on the client's clock, which
 		// can only be later than the server's start of the first call).
