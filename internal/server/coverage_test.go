@@ -3,9 +3,11 @@ package server_test
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,39 +21,41 @@ const probeARN = "arn:aws:kinesis:us-east-1:000000000000:stream/coverage-probe"
 // operation's answer tells whether it is implemented rather than how the
 // request was malformed. Operations absent here get {"StreamName": ...}.
 var probes = map[string]string{
-	"AddTagsToStream":                        `{"StreamName":"coverage-probe","Tags":{"k":"v"}}`,
-	"CreateStream":                           `{"StreamName":"coverage-probe","ShardCount":1}`,
-	"DecreaseStreamRetentionPeriod":          `{"StreamName":"coverage-probe","RetentionPeriodHours":24}`,
-	"IncreaseStreamRetentionPeriod":          `{"StreamName":"coverage-probe","RetentionPeriodHours":48}`,
-	"DeleteResourcePolicy":                   `{"ResourceARN":"` + probeARN + `"}`,
-	"GetResourcePolicy":                      `{"ResourceARN":"` + probeARN + `"}`,
-	"PutResourcePolicy":                      `{"ResourceARN":"` + probeARN + `","Policy":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}`,
-	"DeregisterStreamConsumer":               `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
-	"DescribeStreamConsumer":                 `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
-	"RegisterStreamConsumer":                 `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
-	"ListStreamConsumers":                    `{"StreamARN":"` + probeARN + `"}`,
-	"DescribeAccountSettings":                `{}`,
-	"DescribeLimits":                         `{}`,
-	"ListStreams":                            `{}`,
-	"DisableEnhancedMonitoring":              `{"StreamName":"coverage-probe","ShardLevelMetrics":["ALL"]}`,
-	"EnableEnhancedMonitoring":               `{"StreamName":"coverage-probe","ShardLevelMetrics":["ALL"]}`,
-	"GetRecords":                             `{"ShardIterator":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
-	"GetShardIterator":                       `{"StreamName":"coverage-probe","ShardId":"shardId-000000000000","ShardIteratorType":"LATEST"}`,
-	"ListTagsForResource":                    `{"ResourceARN":"` + probeARN + `"}`,
-	"TagResource":                            `{"ResourceARN":"` + probeARN + `","Tags":{"k":"v"}}`,
-	"UntagResource":                          `{"ResourceARN":"` + probeARN + `","TagKeys":["k"]}`,
-	"MergeShards":                            `{"StreamName":"coverage-probe","ShardToMerge":"shardId-000000000000","AdjacentShardToMerge":"shardId-000000000001"}`,
-	"SplitShard":                             `{"StreamName":"coverage-probe","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"1"}`,
-	"PutRecord":                              `{"StreamName":"coverage-probe","Data":"aGk=","PartitionKey":"k"}`,
-	"PutRecords":                             `{"StreamName":"coverage-probe","Records":[{"Data":"aGk=","PartitionKey":"k"}]}`,
-	"RemoveTagsFromStream":                   `{"StreamName":"coverage-probe","TagKeys":["k"]}`,
-	"StartStreamEncryption":                  `{"StreamName":"coverage-probe","EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}`,
-	"StopStreamEncryption":                   `{"StreamName":"coverage-probe","EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}`,
-	"SubscribeToShard":                       `{"ConsumerARN":"` + probeARN + `/consumer/c:1","ShardId":"shardId-000000000000","StartingPosition":{"Type":"LATEST"}}`,
-	"UpdateAccountSettings":                  `{"MinimumThroughputBillingCommitment":{"Status":"DISABLED"}}`,
-	"UpdateMaxRecordSize":                    `{"StreamARN":"` + probeARN + `","MaxRecordSizeInKiB":1024}`,
-	"UpdateShardCount":                       `{"StreamName":"coverage-probe","TargetShardCount":2,"ScalingType":"UNIFORM_SCALING"}`,
-	"UpdateStreamMode":                       `{"StreamARN":"` + probeARN + `","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`,
+	"AddTagsToStream":               `{"StreamName":"coverage-probe","Tags":{"k":"v"}}`,
+	"CreateStream":                  `{"StreamName":"coverage-probe","ShardCount":1}`,
+	"DecreaseStreamRetentionPeriod": `{"StreamName":"coverage-probe","RetentionPeriodHours":24}`,
+	"IncreaseStreamRetentionPeriod": `{"StreamName":"coverage-probe","RetentionPeriodHours":48}`,
+	"DeleteResourcePolicy":          `{"ResourceARN":"` + probeARN + `"}`,
+	"GetResourcePolicy":             `{"ResourceARN":"` + probeARN + `"}`,
+	"PutResourcePolicy":             `{"ResourceARN":"` + probeARN + `","Policy":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}`,
+	"DeregisterStreamConsumer":      `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
+	"DescribeStreamConsumer":        `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
+	"RegisterStreamConsumer":        `{"StreamARN":"` + probeARN + `","ConsumerName":"c"}`,
+	"ListStreamConsumers":           `{"StreamARN":"` + probeARN + `"}`,
+	"DescribeAccountSettings":       `{}`,
+	"DescribeLimits":                `{}`,
+	"ListStreams":                   `{}`,
+	"DisableEnhancedMonitoring":     `{"StreamName":"coverage-probe","ShardLevelMetrics":["ALL"]}`,
+	"EnableEnhancedMonitoring":      `{"StreamName":"coverage-probe","ShardLevelMetrics":["ALL"]}`,
+	"GetRecords":                    `{"ShardIterator":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
+	"GetShardIterator":              `{"StreamName":"coverage-probe","ShardId":"shardId-000000000000","ShardIteratorType":"LATEST"}`,
+	"ListTagsForResource":           `{"ResourceARN":"` + probeARN + `"}`,
+	"TagResource":                   `{"ResourceARN":"` + probeARN + `","Tags":{"k":"v"}}`,
+	"UntagResource":                 `{"ResourceARN":"` + probeARN + `","TagKeys":["k"]}`,
+	"MergeShards":                   `{"StreamName":"coverage-probe","ShardToMerge":"shardId-000000000000","AdjacentShardToMerge":"shardId-000000000001"}`,
+	"SplitShard":                    `{"StreamName":"coverage-probe","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"1"}`,
+	"PutRecord":                     `{"StreamName":"coverage-probe","Data":"aGk=","PartitionKey":"k"}`,
+	"PutRecords":                    `{"StreamName":"coverage-probe","Records":[{"Data":"aGk=","PartitionKey":"k"}]}`,
+	"RemoveTagsFromStream":          `{"StreamName":"coverage-probe","TagKeys":["k"]}`,
+	"StartStreamEncryption":         `{"StreamName":"coverage-probe","EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}`,
+	"StopStreamEncryption":          `{"StreamName":"coverage-probe","EncryptionType":"KMS","KeyId":"alias/aws/kinesis"}`,
+	"SubscribeToShard":              `{"ConsumerARN":"` + probeARN + `/consumer/c:1","ShardId":"shardId-000000000000","StartingPosition":{"Type":"LATEST"}}`,
+	"UpdateAccountSettings":         `{"MinimumThroughputBillingCommitment":{"Status":"DISABLED"}}`,
+	"UpdateMaxRecordSize":           `{"StreamARN":"` + probeARN + `","MaxRecordSizeInKiB":1024}`,
+	"UpdateShardCount":              `{"StreamName":"coverage-probe","TargetShardCount":2,"ScalingType":"UNIFORM_SCALING"}`,
+	// PROVISIONED, the mode the probe stream already has: switching it to
+	// ON_DEMAND would make the resharding probes invalid.
+	"UpdateStreamMode":                       `{"StreamARN":"` + probeARN + `","StreamModeDetails":{"StreamMode":"PROVISIONED"}}`,
 	"UpdateStreamWarmThroughput":             `{"StreamName":"coverage-probe","WarmThroughputMiBps":10}`,
 	"CreateChannel":                          `{}`,
 	"DeleteChannel":                          `{}`,
@@ -95,7 +99,9 @@ func TestAPICoverageDocument(t *testing.T) {
 	}
 	s := servertest.Start(t)
 	client := &http.Client{}
-	for op, state := range states {
+	// In a fixed order: the probes share one stream.
+	for _, op := range slices.Sorted(maps.Keys(states)) {
+		state := states[op]
 		body, ok := probes[op]
 		if !ok {
 			body = `{"StreamName":"coverage-probe"}`
