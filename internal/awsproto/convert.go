@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,19 @@ func structureMismatch(v any) (string, bool) {
 	return "", false
 }
 
+// sortedKeys returns m's keys in order. The decoded tree does not keep the
+// members' order in the body; visiting them sorted makes the error reported
+// for a body with several bad members the same on every call (SDKs write
+// members in the model's order, which is mostly alphabetical).
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func assign(p Protocol, dst reflect.Value, src any) *Error {
 	if src == nil {
 		return nil // null members are absent members
@@ -97,12 +111,12 @@ func assign(p Protocol, dst reflect.Value, src any) *Error {
 			return serializationError("Expected null")
 		}
 		fields := structFields(t)
-		for k, v := range m {
+		for _, k := range sortedKeys(m) {
 			idx, ok := fields[k]
 			if !ok {
 				continue // AWS ignores unknown members
 			}
-			if err := assign(p, dst.Field(idx), v); err != nil {
+			if err := assign(p, dst.Field(idx), m[k]); err != nil {
 				return err
 			}
 		}
@@ -135,11 +149,11 @@ func assign(p Protocol, dst reflect.Value, src any) *Error {
 			return serializationError("Expected map or null")
 		}
 		out := reflect.MakeMapWithSize(t, len(m))
-		for k, v := range m {
+		for _, k := range sortedKeys(m) {
 			key := reflect.New(t.Key()).Elem()
 			key.SetString(k)
 			val := reflect.New(t.Elem()).Elem()
-			if err := assign(p, val, v); err != nil {
+			if err := assign(p, val, m[k]); err != nil {
 				return err
 			}
 			out.SetMapIndex(key, val)

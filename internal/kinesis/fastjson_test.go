@@ -23,77 +23,107 @@ type (
 
 // Every body decodes to the same value, or fails with the same error,
 // with and without the fast path.
+var putRecordsBodies = []string{
+	`{"StreamName":"s","Records":[{"Data":"AAEC","PartitionKey":"a"},{"PartitionKey":"b","Data":"/w==","ExplicitHashKey":"12"}]}`,
+	` { "StreamARN" : "arn:aws:kinesis:us-east-1:000000000000:stream/s" , "Records" : [ { "Data" : "QUJD" , "PartitionKey" : "k" } ] } `,
+	`{"Records":[{"Data":"QUJD","PartitionKey":"k"}],"StreamName":"s","StreamARN":"a"}`,
+	`{"StreamName":"s","Records":[]}`,
+	`{"StreamName":"s","Records":null}`,
+	`{"StreamName":"s"}`,
+	`{"StreamName":"s","Records":[{"Data":"","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJ","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QU=D","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJ*","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUI=","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJ=","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"a===","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k\u00e9"}]}`,
+	`{"StreamName":"s\"q","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","PartitionKey":"j"}]}`,
+	`{"StreamName":"s","StreamName":"t","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}],"Extra":{"a":[1,2]}}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","Other":1}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":null}]}`,
+	`{"StreamName":5,"Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]}x`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"},]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]`,
+	`{"StreamName":"s","Records":{"Data":"QUJD"}}`,
+	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"QUJD\",\"PartitionKey\":\"a\tb\"}]}",
+	`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]} {}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJ\u0044","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJD\nQUJD","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QU\"JD","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"QUJDé","PartitionKey":"k"}]}`,
+	`[]`, `null`, ``, `{}`,
+}
+
+var putRecordBodies = []string{
+	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"}`,
+	`{"StreamARN":"a","Data":"AAEC","PartitionKey":"a","ExplicitHashKey":"5","SequenceNumberForOrdering":"49"}`,
+	`{"StreamName":"s","Data":"AAE","PartitionKey":"a"}`,
+	`{"StreamName":"s","Data":"","PartitionKey":"a"}`,
+	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","Data":"AAEC"}`,
+	`{"StreamName":"s","PartitionKey":"a"}`,
+	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","X":null}`,
+	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"`,
+}
+
+// Every body decodes to the same value, or fails with the same error,
+// with and without the fast path.
 func TestFastDecodersMatchGeneric(t *testing.T) {
-	bodies := []string{
-		`{"StreamName":"s","Records":[{"Data":"AAEC","PartitionKey":"a"},{"PartitionKey":"b","Data":"/w==","ExplicitHashKey":"12"}]}`,
-		` { "StreamARN" : "arn:aws:kinesis:us-east-1:000000000000:stream/s" , "Records" : [ { "Data" : "QUJD" , "PartitionKey" : "k" } ] } `,
-		`{"Records":[{"Data":"QUJD","PartitionKey":"k"}],"StreamName":"s","StreamARN":"a"}`,
-		`{"StreamName":"s","Records":[]}`,
-		`{"StreamName":"s","Records":null}`,
-		`{"StreamName":"s"}`,
-		`{"StreamName":"s","Records":[{"Data":"","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJ","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QU=D","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJ*","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUI=","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJ=","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"a===","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k\u00e9"}]}`,
-		`{"StreamName":"s\"q","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","PartitionKey":"j"}]}`,
-		`{"StreamName":"s","StreamName":"t","Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}],"Extra":{"a":[1,2]}}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k","Other":1}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":null}]}`,
-		`{"StreamName":5,"Records":[{"Data":"QUJD","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]}x`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"},]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]`,
-		`{"StreamName":"s","Records":{"Data":"QUJD"}}`,
-		"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"QUJD\",\"PartitionKey\":\"a\tb\"}]}",
-		`{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"k"}]} {}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJ\u0044","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJD\nQUJD","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QU\"JD","PartitionKey":"k"}]}`,
-		`{"StreamName":"s","Records":[{"Data":"QUJDé","PartitionKey":"k"}]}`,
-		`[]`, `null`, ``, `{}`,
+	for _, body := range putRecordsBodies {
+		checkFastPutRecords(t, []byte(body))
 	}
-	for _, body := range bodies {
-		var fast kinesisapi.PutRecordsInput
-		var gen genericPutRecords
-		ferr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &fast)
-		gerr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &gen)
-		if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
-			t.Errorf("%s: fast error %v, generic %v", body, ferr, gerr)
-			continue
-		}
-		if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordsInput(gen)) {
-			t.Errorf("%s: fast %+v, generic %+v", body, fast, gen)
-		}
+	for _, body := range putRecordBodies {
+		checkFastPutRecord(t, []byte(body))
 	}
-	single := []string{
-		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"}`,
-		`{"StreamARN":"a","Data":"AAEC","PartitionKey":"a","ExplicitHashKey":"5","SequenceNumberForOrdering":"49"}`,
-		`{"StreamName":"s","Data":"AAE","PartitionKey":"a"}`,
-		`{"StreamName":"s","Data":"","PartitionKey":"a"}`,
-		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","Data":"AAEC"}`,
-		`{"StreamName":"s","PartitionKey":"a"}`,
-		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","X":null}`,
-		`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"`,
+}
+
+// FuzzFastDecoders holds the hand-written PutRecords and PutRecord decoders
+// to the generic decoder on any input: the same value or the same error,
+// and no panic.
+func FuzzFastDecoders(f *testing.F) {
+	for _, b := range putRecordsBodies {
+		f.Add([]byte(b))
 	}
-	for _, body := range single {
-		var fast kinesisapi.PutRecordInput
-		var gen genericPutRecord
-		ferr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &fast)
-		gerr := awsproto.Decode(awsproto.ProtocolJSON, []byte(body), &gen)
-		if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
-			t.Errorf("%s: fast error %v, generic %v", body, ferr, gerr)
-			continue
-		}
-		if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordInput(gen)) {
-			t.Errorf("%s: fast %+v, generic %+v", body, fast, gen)
-		}
+	for _, b := range putRecordBodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkFastPutRecords(t, body)
+		checkFastPutRecord(t, body)
+	})
+}
+
+func checkFastPutRecords(t *testing.T, body []byte) {
+	t.Helper()
+	var fast kinesisapi.PutRecordsInput
+	var gen genericPutRecords
+	ferr := awsproto.Decode(awsproto.ProtocolJSON, body, &fast)
+	gerr := awsproto.Decode(awsproto.ProtocolJSON, body, &gen)
+	if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
+		t.Errorf("%q: fast error %v, generic %v", body, ferr, gerr)
+		return
+	}
+	if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordsInput(gen)) {
+		t.Errorf("%q: fast %+v, generic %+v", body, fast, gen)
+	}
+}
+
+func checkFastPutRecord(t *testing.T, body []byte) {
+	t.Helper()
+	var fast kinesisapi.PutRecordInput
+	var gen genericPutRecord
+	ferr := awsproto.Decode(awsproto.ProtocolJSON, body, &fast)
+	gerr := awsproto.Decode(awsproto.ProtocolJSON, body, &gen)
+	if fmt.Sprint(ferr) != fmt.Sprint(gerr) {
+		t.Errorf("%q: fast error %v, generic %v", body, ferr, gerr)
+		return
+	}
+	if ferr == nil && !reflect.DeepEqual(fast, kinesisapi.PutRecordInput(gen)) {
+		t.Errorf("%q: fast %+v, generic %+v", body, fast, gen)
 	}
 }
 
