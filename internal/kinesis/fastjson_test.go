@@ -232,3 +232,58 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastEncoders holds the hand-written response encoders to
+// encoding/json on any strings, bytes and times, including invalid UTF-8
+// and characters that need escaping.
+func FuzzFastEncoders(f *testing.F) {
+	f.Add("pk", []byte{0, 1, 2, 255}, "4960", int64(1_700_000_000_120), "a <b> & \"c\"")
+	f.Add("é\"\\", []byte(nil), "1", int64(-1500), "\xff\xfe\u2028")
+	f.Add("", []byte{}, "", int64(0), "")
+	f.Fuzz(func(t *testing.T, s1 string, data []byte, s2 string, ms int64, s3 string) {
+		ms %= 1e13 // within the years Timestamp handles
+		ts := awsproto.TimestampPtr(time.UnixMilli(ms))
+		enc := kinesisapi.EncryptionType(s3)
+		type (
+			genericGet    kinesisapi.GetRecordsOutput
+			genericPut    kinesisapi.PutRecordsOutput
+			genericPutOne kinesisapi.PutRecordOutput
+		)
+		get := kinesisapi.GetRecordsOutput{
+			Records: []kinesisapi.Record{
+				{SequenceNumber: &s2, PartitionKey: &s1, Data: data, ApproximateArrivalTimestamp: ts},
+				{SequenceNumber: &s1, PartitionKey: &s3, Data: data[:len(data)/2], EncryptionType: &enc, ApproximateArrivalTimestamp: ts},
+			},
+			MillisBehindLatest: &ms,
+			NextShardIterator:  &s3,
+		}
+		check := func(what string, out, generic any) {
+			got, err := awsproto.Encode(awsproto.ProtocolJSON, out)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			want, err := json.Marshal(generic)
+			if err != nil {
+				t.Fatalf("%s: encoding/json: %v", what, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
+			}
+		}
+		g := genericGet(get)
+		check("GetRecords", &get, &g)
+		put := kinesisapi.PutRecordsOutput{
+			FailedRecordCount: awsproto.Ptr(int32(len(data))),
+			EncryptionType:    &enc,
+			Records: []kinesisapi.PutRecordsResultEntry{
+				{ShardId: &s1, SequenceNumber: &s2},
+				{ErrorCode: &s3, ErrorMessage: &s1},
+			},
+		}
+		p := genericPut(put)
+		check("PutRecords", &put, &p)
+		one := kinesisapi.PutRecordOutput{ShardId: &s1, SequenceNumber: &s2, EncryptionType: &enc}
+		o := genericPutOne(one)
+		check("PutRecord", &one, &o)
+	})
+}
