@@ -22,7 +22,9 @@ with GetRecords and verifies every record: each carries an id and a CRC-32C,
 so lost, duplicated or corrupted records are reported. It prints records/s,
 MB/s (10^6 bytes of record data), put latency p50/p90/p99/p99.9, the
 read-back rate, errors and throttles by code and, with --pid, the server
-process's CPU time and RSS.
+process's CPU time and RSS. Puts are never retried, so every failure is
+counted; a failed read-back GetRecords is retried with the same iterator
+(up to 5 times in a row) and the retries are reported.
 
 By default it creates a stream (millrace-bench-<n>) and deletes it at the
 end. Against a Millrace server started for benchmarking, turn throughput
