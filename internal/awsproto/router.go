@@ -49,6 +49,7 @@ type service struct {
 	signingName     string
 	jsonContentType string
 	ops             map[string]Handler
+	crc32, gzip     bool // see ServiceOption
 }
 
 // Router dispatches AWS JSON/CBOR requests by X-Amz-Target to registered
@@ -81,7 +82,7 @@ func NewRouter(opts RouterOptions) *Router {
 // jsonVersion is "1.1" (Kinesis, Firehose) or "1.0" (DynamoDB); CBOR
 // (application/x-amz-cbor-1.1) is accepted for every service. Register is
 // meant for setup, before the router serves requests.
-func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handler) {
+func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handler, opts ...ServiceOption) {
 	s := r.services[targetPrefix]
 	if s == nil {
 		s = &service{ops: map[string]Handler{}, signingName: signingName(targetPrefix)}
@@ -90,6 +91,9 @@ func (r *Router) Register(targetPrefix, jsonVersion string, ops map[string]Handl
 	s.jsonContentType = "application/x-amz-json-" + jsonVersion
 	for name, h := range ops {
 		s.ops[name] = h
+	}
+	for _, o := range opts {
+		o(s)
 	}
 }
 
@@ -131,8 +135,17 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	svcName, opName, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
 	svc := r.services[svcName]
 	var handler Handler
+	bodyW := w // what the request body's size limit reports to
 	if svc != nil {
 		handler = svc.ops[opName]
+		if svc.crc32 || svc.gzip {
+			// Every response of the service from here on, errors
+			// included, is finished with the headers of its options.
+			fw := &finishingWriter{ResponseWriter: w, crc32: svc.crc32,
+				gzip: svc.gzip && acceptsGzip(req.Header.Get("Accept-Encoding"))}
+			defer fw.finish()
+			w = fw
+		}
 	}
 	ct := req.Header.Get("Content-Type")
 	if !knownContentType(ct) {
@@ -165,7 +178,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeTooLarge(w, proto, contentType, requestID)
 		return
 	}
-	buf, err := readBody(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes), req.ContentLength)
+	buf, err := readBody(http.MaxBytesReader(bodyW, req.Body, r.opts.MaxBodyBytes), req.ContentLength)
 	if buf != nil {
 		// Decoded inputs never alias the body (every decoder copies what it
 		// keeps), so it can be reused once the response is written.

@@ -48,8 +48,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 }
 
 // Register serves the operations on r under DynamoDB_20120810, JSON 1.0.
+// Every response carries X-Amz-Crc32, as DynamoDB's do (the SDKs check
+// it), and is gzipped when the client asks and the body is large enough.
 func (s *Service) Register(r *awsproto.Router) {
-	r.Register(dynamodbapi.TargetPrefix, dynamodbapi.JSONVersion, s.handlers())
+	r.Register(dynamodbapi.TargetPrefix, dynamodbapi.JSONVersion, s.handlers(),
+		awsproto.ResponseCRC32(), awsproto.GzipResponses())
 }
 
 func (s *Service) handlers() map[string]awsproto.Handler {

@@ -3,15 +3,18 @@ package server
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/millrace/millrace/internal/audit"
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/dynamodb/dynamodbapi"
 	"github.com/millrace/millrace/internal/iam"
 )
 
@@ -112,6 +115,11 @@ func (s *security) filter(h http.Handler) http.Handler {
 			body := `{"__type":"AccessDeniedException","message":"Client address is not in the server's allowed networks."}`
 			w.Header().Set("Connection", "close")
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			if strings.HasPrefix(r.Header.Get("X-Amz-Target"), dynamodbapi.TargetPrefix+".") {
+				// DynamoDB clients check every response's checksum.
+				w.Header().Set("Content-Type", "application/x-amz-json-"+dynamodbapi.JSONVersion)
+				w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
+			}
 			w.Header().Set("X-Amzn-ErrorType", awsproto.CodeAccessDenied)
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprint(w, body)
