@@ -199,3 +199,56 @@ func TestDynamoDBChecksumsOnRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestDynamoDBChecksumsOnProtocolErrors: what the protocol layer answers for
+// the DynamoDB target prefix (an unknown operation, a body that is not
+// JSON, no signature) carries the checksum, and Kinesis answers do not.
+func TestDynamoDBChecksumsOnProtocolErrors(t *testing.T) {
+	t.Parallel()
+	s := servertest.Start(t)
+	const auth = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd"
+	for _, tt := range []struct {
+		name, target, contentType, body string
+		signed                          bool
+		code                            string
+		crc                             bool
+	}{
+		{"unknown operation", "DynamoDB_20120810.NoSuchOperation", "application/x-amz-json-1.0", `{}`, true, "UnknownOperationException", true},
+		{"not JSON", "DynamoDB_20120810.GetItem", "application/x-amz-json-1.0", `{"TableName":`, true, "SerializationException", true},
+		{"no signature", "DynamoDB_20120810.ListTables", "application/x-amz-json-1.0", `{}`, false, "MissingAuthenticationTokenException", true},
+		{"Kinesis error", "Kinesis_20131202.NoSuchOperation", "application/x-amz-json-1.1", `{}`, true, "UnknownOperationException", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Amz-Target", tt.target)
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.signed {
+				req.Header.Set("Authorization", auth)
+				req.Header.Set("X-Amz-Date", "20260101T000000Z")
+			}
+			resp, err := s.HTTPClient().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(resp.Header.Get("X-Amzn-ErrorType")+string(raw), tt.code) {
+				t.Fatalf("HTTP %d %s: want %s", resp.StatusCode, raw, tt.code)
+			}
+			got, ok := resp.Header["X-Amz-Crc32"]
+			want := strconv.FormatUint(uint64(crc32.ChecksumIEEE(raw)), 10)
+			switch {
+			case tt.crc && (!ok || got[0] != want):
+				t.Errorf("X-Amz-Crc32 %q, want %s", got, want)
+			case !tt.crc && ok:
+				t.Errorf("X-Amz-Crc32 %q on a Kinesis response", got)
+			}
+		})
+	}
+}
