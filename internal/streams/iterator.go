@@ -89,49 +89,71 @@ const sealedOverhead = len(sealedMagic) + 12 + 16 + 8 // magic, nonce, tag, crea
 // seal encrypts payload with its creation time (ms) for one purpose and
 // returns it in standard base64.
 func (k *keyring) seal(purpose byte, created int64, payload []byte) string {
-	buf := make([]byte, len(sealedMagic), sealedOverhead+len(payload))
-	copy(buf, sealedMagic[:])
-	nonce := buf[len(buf) : len(buf)+12]
-	buf = buf[:len(buf)+12]
-	if _, err := rand.Read(nonce); err != nil {
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
 		// crypto/rand never fails on supported platforms (Go 1.24+ panics
 		// internally instead); keep the zero nonce out regardless.
 		panic("streams: crypto/rand failed: " + err.Error())
 	}
+	return k.sealNonce(purpose, created, payload, nonce)
+}
+
+// sealNonce is seal with a given nonce; seal draws a fresh one for every
+// value.
+func (k *keyring) sealNonce(purpose byte, created int64, payload []byte, nonce [12]byte) string {
+	buf := make([]byte, len(sealedMagic), sealedOverhead+len(payload))
+	copy(buf, sealedMagic[:])
+	buf = append(buf, nonce[:]...)
 	plain := make([]byte, 8, 8+len(payload))
 	binary.BigEndian.PutUint64(plain, uint64(created))
 	plain = append(plain, payload...)
 	aad := [9]byte{}
 	copy(aad[:], sealedMagic[:])
 	aad[8] = purpose
-	buf = k.aead.Seal(buf, nonce, plain, aad[:])
+	buf = k.aead.Seal(buf, nonce[:], plain, aad[:])
 	return base64.StdEncoding.EncodeToString(buf)
 }
 
 // errSealed is returned by open for anything it did not seal.
 var errSealed = errors.New("not a sealed value")
 
-// open reverses seal. Any change to the string, or a value sealed for another
-// purpose or under another key, gives errSealed.
+// decodeSealed decodes s only if it is spelled exactly as seal spells it:
+// the standard alphabet, its padding, nothing else. AWS refuses an iterator
+// with so much as a trailing newline, and so does this server, but Go's
+// base64 decoders (Strict included) skip '\r' and '\n' anywhere in the
+// input; a string that decodes to n bytes and is longer than the 4*ceil(n/3)
+// characters those bytes encode to had such a byte skipped. Strict rejects
+// non-zero padding bits, so together the two checks leave one accepted
+// spelling per value: the one EncodeToString gives.
+func decodeSealed(s string) ([]byte, bool) {
+	if len(s)%4 != 0 {
+		return nil, false
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || base64.StdEncoding.EncodedLen(len(raw)) != len(s) {
+		return nil, false
+	}
+	return raw, true
+}
+
+// open reverses seal. Any change to the string, including one that leaves
+// the bytes it decodes to the same (whitespace, the URL-safe alphabet,
+// missing or extra padding), or a value sealed for another purpose or under
+// another key, gives errSealed.
 func (k *keyring) open(purpose byte, s string) (created int64, payload []byte, err error) {
 	if len(s) > 4*((1<<20)/3) { // far above anything seal produces
 		return 0, nil, errSealed
 	}
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		// Accept the URL-safe alphabet too: some clients re-encode tokens.
-		if raw, err = base64.URLEncoding.DecodeString(s); err != nil {
-			return 0, nil, errSealed
-		}
-	}
-	if len(raw) < sealedOverhead || [8]byte(raw[:8]) != sealedMagic {
+	raw, ok := decodeSealed(s)
+	if !ok || len(raw) < sealedOverhead || [8]byte(raw[:8]) != sealedMagic {
 		return 0, nil, errSealed
 	}
 	nonce := raw[8:20]
 	aad := [9]byte{}
 	copy(aad[:], sealedMagic[:])
 	aad[8] = purpose
-	plain, err := k.aead.Open(nil, nonce, raw[20:], aad[:])
+	// Decrypt in place: raw is this call's own copy.
+	plain, err := k.aead.Open(raw[20:20], nonce, raw[20:], aad[:])
 	if err != nil || len(plain) < 8 {
 		return 0, nil, errSealed
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -128,6 +129,8 @@ func TestValidSeqPattern(t *testing.T) {
 	for s, want := range map[string]bool{
 		"0": true, "1": true, "10": true, strings.Repeat("9", 129): true,
 		"": false, "00": false, "01": false, strings.Repeat("9", 130): false, "1 ": false, "+1": false,
+		"1\n": false, "\n1": false, "1\r\n": false, "0\n": false, " 1": false, "1 2": false, "-1": false,
+		"1e5": false, "0x1": false, "1_000": false, "١٢": false, "１２": false, "1١": false,
 	} {
 		if got := validSeqPattern(s); got != want {
 			t.Errorf("validSeqPattern(%q) = %v, want %v", s, got, want)
@@ -135,13 +138,25 @@ func TestValidSeqPattern(t *testing.T) {
 	}
 }
 
+// modelSeqPattern is the model's SequenceNumber pattern, matched against the
+// whole value as AWS's validators match it.
+var modelSeqPattern = regexp.MustCompile(`^(?:0|([1-9]\d{0,128}))$`)
+
 func FuzzParseSequenceNumber(f *testing.F) {
 	f.Add("49590338271490256608559692538361571095921575989136588898")
 	f.Add("0")
 	f.Add("")
 	f.Add(strings.Repeat("9", 129))
 	f.Add(seqNum{ShardCreateSecs: 1_700_000_000, Index: 1, RecordSecs: 1_700_000_001, Shard: 1}.String())
+	f.Add("49590338271490256608559692538361571095921575989136588898\n")
+	f.Add("49590338271490256608559692538361571095921575989136588898\r\n")
+	f.Add("0\n")
 	f.Fuzz(func(t *testing.T, s string) {
+		// The domain's check is the model's pattern, which the API layer
+		// applies first: a number the pattern refuses never gets here.
+		if got, want := validSeqPattern(s), modelSeqPattern.MatchString(s); got != want {
+			t.Fatalf("validSeqPattern(%q) = %v, the model's pattern says %v", s, got, want)
+		}
 		n, ok := parseSeqNum(s)
 		if !ok {
 			return

@@ -187,6 +187,13 @@ def flow():
     check(code == "InvalidArgumentException", f"future timestamp: {code}")
     code, _ = error_code(k.get_records, ShardIterator="not-an-iterator")
     check(code == "InvalidArgumentException", f"garbage iterator: {code}")
+    # An iterator that picked up a line break on its way (read from a file,
+    # pasted from a terminal) is refused as AWS refuses it; as issued, it reads.
+    it = k.get_shard_iterator(StreamName=stream, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    for bad in (it + "\n", it + "\r\n", "\n" + it):
+        code, msg = error_code(k.get_records, ShardIterator=bad)
+        check(code == "InvalidArgumentException" and msg == "Invalid ShardIterator.", f"iterator {bad!r}: {code} {msg}")
+    check(get_records(k, ShardIterator=it)["Records"], "the iterator as issued, after the refusals")
 
     step("tags: stream and resource APIs")
     arn = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
