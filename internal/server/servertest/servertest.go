@@ -96,7 +96,7 @@ func (s *Server) start(t testing.TB) {
 	}
 	srv, err := server.Start(context.Background(), s.Config, logger)
 	if err != nil {
-		t.Fatalf("servertest: starting the server: %v", err)
+		t.Fatalf("starting the Millrace server: %v", err)
 	}
 	s.mu.Lock()
 	s.srv = srv
@@ -173,7 +173,7 @@ func (s *Server) Restart(t testing.TB) {
 	s.Stop(t)
 	s.start(t)
 	if got := s.srv.URL(); got != s.URL {
-		t.Fatalf("servertest: restarted server serves %s, want %s", got, s.URL)
+		t.Fatalf("the restarted Millrace server serves %s, want %s", got, s.URL)
 	}
 }
 
@@ -190,7 +190,7 @@ func (s *Server) Stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Close(ctx); err != nil {
-		t.Errorf("servertest: stopping the server: %v", err)
+		t.Errorf("stopping the Millrace server: %v", err)
 	}
 	// The server closed its keep-alive connections; drop the clients' ends
 	// too, or the first request after a Restart fails on a dead one (the
