@@ -162,7 +162,16 @@ health_inside() {
 roundtrip() {
 	local stream=$1 data=$2
 	k create-stream --stream-name "$stream" --shard-count 1 >/dev/null || fail "create-stream $stream"
-	aws --endpoint-url "$endpoint" kinesis wait stream-exists --stream-name "$stream" || fail "wait stream-exists $stream"
+	# The CLI's stream-exists waiter polls every 10 s; the stream is ACTIVE
+	# after the default 100ms create delay.
+	local status=""
+	for _ in $(seq 1 100); do
+		status=$(k describe-stream-summary --stream-name "$stream" --query StreamDescriptionSummary.StreamStatus) ||
+			fail "describe-stream-summary $stream"
+		[[ "$status" == ACTIVE ]] && break
+		sleep 0.1
+	done
+	[[ "$status" == ACTIVE ]] || fail "$stream is $status, not ACTIVE, after 10s"
 	k put-record "${binary_format[@]}" --stream-name "$stream" --partition-key k --data "$data" >/dev/null || fail "put-record"
 	check_record "$stream" "$data"
 }
