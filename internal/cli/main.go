@@ -110,6 +110,10 @@ func init() {
 			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
 				return runBench(ctx, args, stdout, stderr)
 			}, writeBenchHelp},
+		{"health", "[--url URL]", "check that a server answers GET /health (exit 0 or 1)",
+			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return health(ctx, args, stdout, lookupEnv)
+			}, text(healthHelp)},
 		{"help", "[command]", "show the help of a command (serve by default)",
 			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
 				return help(args, stdout)

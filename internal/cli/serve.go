@@ -52,7 +52,8 @@ Run 'millrace help COMMAND' (or 'millrace COMMAND --help') for a
 command's own help.
 
 The server logs one line when it is ready (its endpoint and data location),
-answers GET /health with 200 {"status":"ok"} once ready, and stops
+answers GET /health with 200 {"status":"ok"} once ready ('millrace health'
+checks it, for container health checks without curl), and stops
 gracefully on SIGINT or SIGTERM: requests in flight finish (up to
 --shutdown-timeout), then the storage is closed cleanly. With a TLS
 listener, SIGHUP reloads its certificate and key (--tls-cert, --tls-key).

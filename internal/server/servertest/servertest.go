@@ -3,6 +3,10 @@
 // of zero, per-shard throughput limits off (tests that check throttling
 // turn them on) and its logs (warnings and errors) in the test's log. It is for
 // tests only.
+//
+// Millrace's own tests use it for its full view of the server (Config,
+// Server). The public package millracetest is a thin layer over it that
+// speaks in options of its own, since users cannot import internal/config.
 package servertest
 
 import (
@@ -45,6 +49,9 @@ type Server struct {
 	mu  sync.Mutex
 	srv *server.Server
 	log *testLog
+	// logger receives the server's logs; nil: warnings and errors go to
+	// the test's log.
+	logger *slog.Logger
 	// transports of the clients handed out; their idle connections go
 	// with the server that accepted them.
 	transports []*http.Transport
@@ -53,6 +60,13 @@ type Server struct {
 // Start starts a server for t and stops it when the test ends. opts adjust
 // the configuration before the start.
 func Start(t testing.TB, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return StartWithLogger(t, nil, opts...)
+}
+
+// StartWithLogger is Start with the server's logs sent to logger; a nil
+// logger sends warnings and errors to the test's log, as Start does.
+func StartWithLogger(t testing.TB, logger *slog.Logger, opts ...func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -63,7 +77,7 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{Config: cfg, log: &testLog{t: t}}
+	s := &Server{Config: cfg, log: &testLog{t: t}, logger: logger}
 	s.start(t)
 	s.Config.Listen = s.srv.Addr().String()
 	s.URL = s.srv.URL()
@@ -76,10 +90,13 @@ func Start(t testing.TB, opts ...func(*config.Config)) *Server {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := s.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	srv, err := server.Start(context.Background(), s.Config, logger)
 	if err != nil {
-		t.Fatalf("servertest: starting the server: %v", err)
+		t.Fatalf("starting the Millrace server: %v", err)
 	}
 	s.mu.Lock()
 	s.srv = srv
@@ -156,7 +173,7 @@ func (s *Server) Restart(t testing.TB) {
 	s.Stop(t)
 	s.start(t)
 	if got := s.srv.URL(); got != s.URL {
-		t.Fatalf("servertest: restarted server serves %s, want %s", got, s.URL)
+		t.Fatalf("the restarted Millrace server serves %s, want %s", got, s.URL)
 	}
 }
 
@@ -173,7 +190,7 @@ func (s *Server) Stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Close(ctx); err != nil {
-		t.Errorf("servertest: stopping the server: %v", err)
+		t.Errorf("stopping the Millrace server: %v", err)
 	}
 	// The server closed its keep-alive connections; drop the clients' ends
 	// too, or the first request after a Restart fails on a dead one (the
