@@ -3,6 +3,7 @@
 //
 //	go run ./tests/docs            (from the repository; CI runs it)
 //	go run ./tests/docs -v         (also print the output of passing blocks)
+//	go run ./tests/docs -run tls   (only the blocks whose file:line matches)
 //
 // The examples are read from the Markdown itself: every fenced code block
 // is one example, checked according to its language:
@@ -51,6 +52,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -58,8 +60,14 @@ import (
 
 func main() {
 	verbose := flag.Bool("v", false, "print the output of passing blocks too")
+	only := flag.String("run", "", "run only the blocks whose file:line matches this regular expression")
 	flag.Parse()
-	os.Exit(run(*verbose))
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "docs examples: -run: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(run(*verbose, re))
 }
 
 func findRoot() (string, error) {
@@ -79,7 +87,7 @@ func findRoot() (string, error) {
 	}
 }
 
-func run(verbose bool) int {
+func run(verbose bool, only *regexp.Regexp) int {
 	started := time.Now()
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "docs examples: "+format+"\n", args...)
@@ -149,6 +157,9 @@ func run(verbose bool) int {
 			if strings.Contains(b.Text, s) {
 				skip = "DOCS_EXAMPLES_SKIP contains " + s
 			}
+		}
+		if !only.MatchString(b.ID()) {
+			continue
 		}
 		if skip != "" {
 			res = Result{Block: b, Kind: kinds[i], Skipped: skip}
