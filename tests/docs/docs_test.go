@@ -151,3 +151,49 @@ func TestSubstitute(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
+
+func TestShellScript(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Root: root}
+	blocks, err := ParseMarkdown("x.md", "<!-- example: harness stream-orders; server on line 2; skip line 3: slow -->\n```sh\nmillrace cert\nmillrace --tls-listen 127.0.0.1:4568\ngo test ./...\necho done\n```\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := blocks[0]
+	script, err := r.shellScript(b, b.Directive, substitute(b.Text, b.Directive, 1000, 2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimPrefix(script, shellPrelude)
+	for _, want := range []string{
+		"aws kinesis create-stream --endpoint-url \"$ENDPOINT\" --stream-name orders", // the harness
+		"# x.md:3\nmillrace cert\nset -m\n{ millrace --tls-listen 127.0.0.1:2000\n} >\"$__srvlog\" 2>&1 &\n",
+		"__await_server\n# line 3 not run: slow\necho done\n__stop_server\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("script lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "go test") {
+		t.Errorf("the skipped line is in the script:\n%s", body)
+	}
+}
+
+func TestGoHarnessPointsAtTheDoc(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Root: root}
+	b := Block{File: "README.md", Line: 88, Lang: "go", Text: "client := 1\n", Directive: &Directive{Harness: "sdk-config"}}
+	src, err := r.applyHarness(b, b.Directive, KindGo, b.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(src, "\n//line README.md:89\nclient := 1\n//line harness/sdk-config.go.tmpl:") {
+		t.Fatalf("the block is not marked with its doc line:\n%s", src)
+	}
+}

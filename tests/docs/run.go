@@ -400,7 +400,7 @@ func (r *Runner) applyHarness(b Block, d *Directive, k Kind, text string) (strin
 const shellPrelude = `set -euo pipefail
 __srvpid=
 __srvlog=$(mktemp "${TMPDIR:-/tmp}/millrace-docs-server.XXXXXX")
-__await_server() { # wait for the start line, then check /health
+__await_server() { # wait for the start line, then check /health on each endpoint
 	while ! grep -q 'msg="millrace serving"' "$__srvlog"; do
 		if ! kill -0 -- "-$__srvpid" 2>/dev/null; then
 			echo "docs runner: the server exited before serving:" >&2
@@ -410,12 +410,13 @@ __await_server() { # wait for the start line, then check /health
 		fi
 		sleep 0.1
 	done
-	local ep
-	ep=$(sed -n 's/.*msg="millrace serving" endpoint=\([^ ]*\).*/\1/p' "$__srvlog" | head -n 1)
-	curl -fsS -k --max-time 10 "$ep/health" | grep -q '"status":"ok"' || {
-		echo "docs runner: $ep/health did not answer {\"status\":\"ok\"}" >&2
-		return 1
-	}
+	local ep body
+	for ep in $(grep -m 1 'msg="millrace serving"' "$__srvlog" | grep -o 'endpoint=[^ ]*' | cut -d= -f2); do
+		body=$(curl -fsS -k --max-time 10 "$ep/health") && [[ $body == *'"status":"ok"'* ]] || {
+			echo "docs runner: $ep/health did not answer {\"status\":\"ok\"}" >&2
+			return 1
+		}
+	done
 }
 __stop_server() { # SIGTERM; the server must log a graceful stop
 	[ -n "$__srvpid" ] || return 0
