@@ -197,3 +197,32 @@ func TestGoHarnessPointsAtTheDoc(t *testing.T) {
 		t.Fatalf("the block is not marked with its doc line:\n%s", src)
 	}
 }
+
+// FuzzParseMarkdown: any document either is refused or yields blocks that
+// each start at a fence line of the document, with a text made of the
+// document's lines.
+func FuzzParseMarkdown(f *testing.F) {
+	f.Add("<!-- example: server on line 1; replace `a` with `b` -->\n```sh\nls\n```\n")
+	f.Add("  ~~~~ go\n  x\n ~~~~~\n\n- item\n\n    more\n")
+	f.Add("````\n```\n````\n<!-- example: not run: x -->\n```java\n```\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		blocks, err := ParseMarkdown("f.md", doc)
+		if err != nil {
+			return
+		}
+		lines := strings.Split(doc, "\n")
+		for _, b := range blocks {
+			if b.Line < 1 || b.Line > len(lines) || !fenceOpen.MatchString(lines[b.Line-1]) {
+				t.Fatalf("block at line %d does not start at a fence: %q", b.Line, doc)
+			}
+			if b.Text != "" && !strings.HasSuffix(b.Text, "\n") {
+				t.Fatalf("block text %q does not end in a newline", b.Text)
+			}
+			for _, l := range b.Lines() {
+				if l != "" && !strings.Contains(doc, l) {
+					t.Fatalf("block line %q is not in the document", l)
+				}
+			}
+		}
+	})
+}
