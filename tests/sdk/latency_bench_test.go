@@ -154,7 +154,7 @@ func pushLatency(t *testing.T, n, shards, consumers int) {
 	t.Logf("  call to receipt: p50 %s, p99 %s, max %s", pct(total, 0.50), pct(total, 0.99), pct(total, 1))
 }
 
-// TestPushLatencyHTTP1 measures push latency the way a plain Go consumer
+// TestResubscribeLatencyHTTP1 measures push latency the way a plain Go consumer
 // sees it: aws-sdk-go-v2 with its default HTTP client over HTTP/1.1 (an
 // http:// endpoint, no BufferedBodies), one shard, 200 records/s, and a
 // consumer that subscribes again at once whenever its event stream fails
@@ -164,7 +164,7 @@ func pushLatency(t *testing.T, n, shards, consumers int) {
 // on one server with default subscription timings; it reports p50/p99/max
 // (ack to receipt) and how often the consumer had to subscribe again.
 //
-//	MILLRACE_LATENCY_BENCH=1 MILLRACE_LATENCY_RUNS=20 go test ./tests/sdk -run TestPushLatencyHTTP1 -v
+//	MILLRACE_LATENCY_BENCH=1 MILLRACE_LATENCY_RUNS=20 go test ./tests/sdk -run TestResubscribeLatencyHTTP1 -v
 //
 // MILLRACE_LATENCY_RUNS sets the runs (default 1), MILLRACE_LATENCY_RECORDS
 // the records per run (default 2000, 10 s). MILLRACE_LATENCY_DROP=1s closes
@@ -172,7 +172,7 @@ func pushLatency(t *testing.T, n, shards, consumers int) {
 // than waiting for the client's race); MILLRACE_LATENCY_INUSE_WAIT=5s makes
 // the consumer wait that long after a ResourceInUseException before it
 // subscribes again, as one that follows the 5-second rule does.
-func TestPushLatencyHTTP1(t *testing.T) {
+func TestResubscribeLatencyHTTP1(t *testing.T) {
 	if os.Getenv("MILLRACE_LATENCY_BENCH") != "1" {
 		t.Skip("a measurement: set MILLRACE_LATENCY_BENCH=1 to run it")
 	}
