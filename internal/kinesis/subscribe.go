@@ -29,6 +29,10 @@ func (svc *Service) subscribeToShard(ctx context.Context, in *kinesisapi.Subscri
 	p := streams.SubscribeParams{
 		ConsumerARN: awsproto.Value(in.ConsumerARN),
 		ShardID:     awsproto.Value(in.ShardId),
+		// A client whose connection dropped (aws-sdk-go-v2 over HTTP/1.1
+		// can lose one just after the initial response, docs/tls.md)
+		// subscribes again at once; that must not meet the 5-second rule.
+		Gone: func() bool { return awsproto.ClientGone(ctx) },
 	}
 	if sp := in.StartingPosition; sp != nil {
 		p.Type = string(awsproto.Value(sp.Type))

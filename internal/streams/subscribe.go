@@ -67,9 +67,12 @@ type subKey struct {
 // lease is one live subscription's claim on its subKey.
 type lease struct {
 	started time.Time
-	done    chan struct{}
-	once    sync.Once
-	reason  error // why it ended: nil for a clean end
+	// gone reports whether the subscriber is known to be gone (nil: never
+	// known). A subscriber that is gone frees its claim at once.
+	gone   func() bool
+	done   chan struct{}
+	once   sync.Once
+	reason error // why it ended: nil for a clean end
 }
 
 func (l *lease) end(reason error) {
@@ -86,22 +89,29 @@ type subscriptions struct {
 	ending bool // the server is stopping: no new subscription
 }
 
-func (r *subscriptions) acquire(k subKey, now time.Time, consumerARN, shardID string) (*lease, error) {
+func (r *subscriptions) acquire(k subKey, now time.Time, consumerARN, shardID string, gone func() bool) (*lease, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ending {
 		return nil, errorf(KindInUse, "The server is shutting down; subscribe again later.")
 	}
 	if old := r.leases[k]; old != nil {
-		if now.Sub(old.started) < subscriptionTakeover {
+		switch {
+		case old.gone != nil && old.gone():
+			// Its client left (a dropped connection), possibly so
+			// recently that its own handler has not yet seen it: the
+			// 5-second rule protects live subscriptions, not dead ones.
+			old.end(nil)
+		case now.Sub(old.started) < subscriptionTakeover:
 			return nil, errorf(KindInUse, "Another active subscription exists for consumer %s on shard %s; a new subscription may take it over %s after it started.", consumerARN, shardID, subscriptionTakeover)
+		default:
+			old.end(errorf(KindInUse, "The subscription of consumer %s to shard %s was taken over by a newer subscription.", consumerARN, shardID))
 		}
-		old.end(errorf(KindInUse, "The subscription of consumer %s to shard %s was taken over by a newer subscription.", consumerARN, shardID))
 	}
 	if r.leases == nil {
 		r.leases = make(map[subKey]*lease)
 	}
-	l := &lease{started: now, done: make(chan struct{})}
+	l := &lease{started: now, gone: gone, done: make(chan struct{})}
 	r.leases[k] = l
 	return l, nil
 }
@@ -152,6 +162,10 @@ type SubscribeParams struct {
 	Type           string
 	SequenceNumber string
 	Timestamp      *time.Time
+	// Gone, when set, reports whether the subscriber is known to be gone
+	// (its connection closed). A later Subscribe of the same consumer and
+	// shard then succeeds at once instead of meeting the 5-second rule.
+	Gone func() bool
 }
 
 // Subscription is a live SubscribeToShard. Call Next until it returns an
@@ -190,7 +204,8 @@ type SubscribeEvent struct {
 // Subscribe starts a subscription of an ACTIVE consumer to one shard of its
 // stream at the starting position. It fails with ResourceInUseException
 // when the same consumer subscribed to the same shard less than 5 seconds
-// ago; a later call takes the subscription over and the older one ends.
+// ago and that subscription is not known to be gone; a later call takes
+// the subscription over and the older one ends.
 func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscription, error) {
 	st, c, err := s.lookupConsumer(ConsumerRef{ARN: p.ConsumerARN})
 	if err != nil {
@@ -209,7 +224,7 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 		return nil, err
 	}
 	k := subKey{stream: st.mapKey(), consumer: c.Name, shard: sh.Index}
-	l, err := s.subs.acquire(k, now, p.ConsumerARN, sh.ID())
+	l, err := s.subs.acquire(k, now, p.ConsumerARN, sh.ID(), p.Gone)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -130,6 +131,38 @@ func TestSubscribeTakeoverExpiryAndEnd(t *testing.T) {
 	if _, err := sub.Next(context.Background()); !errors.Is(err, io.EOF) {
 		t.Fatalf("after EndSubscriptions: %v, want io.EOF", err)
 	}
+}
+
+// A subscription whose subscriber is gone (its connection dropped) frees
+// its consumer and shard at once; a live one keeps the 5-second rule.
+func TestSubscribeGoneFreesAtOnce(t *testing.T) {
+	e := newEnv(t, subOpts)
+	e.create("s", 1)
+	c := e.register("s", "c")
+	var gone atomic.Bool
+	old, err := e.s.Subscribe(context.Background(), SubscribeParams{ConsumerARN: c.ARN, ShardID: shard0, Type: TrimHorizon, Gone: gone.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	_, err = e.s.Subscribe(context.Background(), SubscribeParams{ConsumerARN: c.ARN, ShardID: shard0, Type: TrimHorizon})
+	wantErr(t, err, KindInUse, "Another active subscription")
+
+	gone.Store(true)
+	put(t, e, "s", PutEntry{PartitionKey: "k", Data: []byte("r0")})
+	sub := e.subscribe(c.ARN, shard0, TrimHorizon, "") // no time has passed
+	recs, _ := collect(t, sub, 1)
+	if string(recs[0].Data) != "r0" {
+		t.Fatalf("new subscription got %q", recs[0].Data)
+	}
+	// The old one ends cleanly: nobody is there to be told why.
+	if _, err := old.Next(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("the gone subscription: %v, want io.EOF", err)
+	}
+	// Its Close does not free the new subscription's claim.
+	old.Close()
+	_, err = e.s.Subscribe(context.Background(), SubscribeParams{ConsumerARN: c.ARN, ShardID: shard0, Type: TrimHorizon})
+	wantErr(t, err, KindInUse, "Another active subscription")
 }
 
 func TestSubscribeDeregisterEnds(t *testing.T) {

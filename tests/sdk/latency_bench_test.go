@@ -2,8 +2,10 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -12,8 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/millrace/millrace/internal/server/servertest"
 )
 
 // TestPushLatency measures how long a record takes from its PutRecord
@@ -146,4 +152,191 @@ func pushLatency(t *testing.T, n, shards, consumers int) {
 		n, float64(n)/elapsed.Seconds(), shards, consumers, len(lat), early)
 	t.Logf("  ack to receipt:  p50 %s, p99 %s, max %s", pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1))
 	t.Logf("  call to receipt: p50 %s, p99 %s, max %s", pct(total, 0.50), pct(total, 0.99), pct(total, 1))
+}
+
+// TestResubscribeLatencyHTTP1 measures push latency the way a plain Go consumer
+// sees it: aws-sdk-go-v2 with its default HTTP client over HTTP/1.1 (an
+// http:// endpoint, no BufferedBodies), one shard, 200 records/s, and a
+// consumer that subscribes again at once whenever its event stream fails
+// or ends (or the call fails), after the last continuation sequence
+// number. That client can lose a subscription's connection just after the
+// initial response (docs/tls.md). Each run is a fresh stream and consumer
+// on one server with default subscription timings; it reports p50/p99/max
+// (ack to receipt) and how often the consumer had to subscribe again.
+//
+//	MILLRACE_LATENCY_BENCH=1 MILLRACE_LATENCY_RUNS=20 go test ./tests/sdk -run TestResubscribeLatencyHTTP1 -v
+//
+// MILLRACE_LATENCY_RUNS sets the runs (default 1), MILLRACE_LATENCY_RECORDS
+// the records per run (default 2000, 10 s). MILLRACE_LATENCY_DROP=1s closes
+// the consumer's connections that often (a network that drops them, rather
+// than waiting for the client's race); MILLRACE_LATENCY_INUSE_WAIT=5s makes
+// the consumer wait that long after a ResourceInUseException before it
+// subscribes again, as one that follows the 5-second rule does.
+func TestResubscribeLatencyHTTP1(t *testing.T) {
+	if os.Getenv("MILLRACE_LATENCY_BENCH") != "1" {
+		t.Skip("a measurement: set MILLRACE_LATENCY_BENCH=1 to run it")
+	}
+	n, runs := 2000, 1
+	if v, err := strconv.Atoi(os.Getenv("MILLRACE_LATENCY_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("MILLRACE_LATENCY_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	var cfg resubscribeConfig
+	if v, err := time.ParseDuration(os.Getenv("MILLRACE_LATENCY_DROP")); err == nil && v > 0 {
+		cfg.drop = v
+	}
+	if v, err := time.ParseDuration(os.Getenv("MILLRACE_LATENCY_INUSE_WAIT")); err == nil && v > 0 {
+		cfg.inUseWait = v
+	}
+	srv := servertest.Start(t)
+	opts := kinesis.Options{
+		Region:       servertest.Region,
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""),
+	}
+	c := kinesis.New(opts) // the SDK's default HTTP client and retries
+	var worst time.Duration
+	for run := range runs {
+		stream := fmt.Sprintf("latency-http1-%d", run)
+		createStream(t, c, stream, 1)
+		arn := registerConsumer(t, c, stream, "app")
+		r := resubscribingLatency(t, c, opts, cfg, stream, arn, n)
+		if t.Failed() {
+			return
+		}
+		t.Logf("run %2d: ack to receipt p50 %s, p99 %s, max %s; %d subscriptions, %d refused (in use), %d failed calls, %d streams failed (%s)",
+			run+1, r.p50, r.p99, r.max, r.subscribed, r.refused, r.callErrors, r.failed, r.firstErr)
+		worst = max(worst, r.p99)
+	}
+	t.Logf("worst p99 over %d runs: %s", runs, worst)
+}
+
+type resubscribeConfig struct {
+	drop      time.Duration // close the consumer's connections this often (0: never)
+	inUseWait time.Duration // wait after a ResourceInUseException (0: none)
+}
+
+type resubscribeResult struct {
+	p50, p99, max                           time.Duration
+	subscribed, refused, callErrors, failed int
+	firstErr                                string
+}
+
+func resubscribingLatency(t *testing.T, c *kinesis.Client, opts kinesis.Options, cfg resubscribeConfig, stream, arn string, n int) resubscribeResult {
+	var res resubscribeResult
+	recv := make([]time.Time, n)
+	subscribed := make(chan struct{})
+	done := make(chan struct{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(n)*5*time.Millisecond+time.Minute)
+	defer cancel()
+	// The SDK's default HTTP client, whose connections can be dropped.
+	dialer := &connDialer{}
+	opts.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DialContext = dialer.DialContext })
+	if cfg.drop > 0 {
+		go func() {
+			tick := time.NewTicker(cfg.drop)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					dialer.drop()
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(done)
+		pos := types.StartingPosition{Type: types.ShardIteratorTypeLatest}
+		got := 0
+		for got < n && ctx.Err() == nil {
+			// A client per subscription: smithy-go shares one decode buffer
+			// among a client's event streams (see ownClient).
+			out, err := kinesis.New(opts).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+				ConsumerARN: aws.String(arn), ShardId: aws.String(shardID(0)), StartingPosition: &pos,
+			})
+			if err != nil {
+				var inUse *types.ResourceInUseException
+				if errors.As(err, &inUse) {
+					res.refused++
+					time.Sleep(cfg.inUseWait)
+				} else if res.callErrors++; res.firstErr == "" {
+					res.firstErr = err.Error()
+				}
+				continue
+			}
+			if res.subscribed++; res.subscribed == 1 {
+				close(subscribed) // LATEST is fixed from here on
+			}
+			es := out.GetStream()
+			for ev := range es.Events() {
+				now := time.Now()
+				e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+				if !ok {
+					continue
+				}
+				for _, r := range e.Value.Records {
+					i, err := strconv.Atoi(string(r.Data))
+					if err != nil || i < 0 || i >= n {
+						t.Errorf("unexpected record %q", r.Data)
+						return
+					}
+					if recv[i].IsZero() {
+						recv[i] = now
+						got++
+					}
+				}
+				if cont := e.Value.ContinuationSequenceNumber; cont != nil {
+					pos = types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cont}
+				}
+				if got == n {
+					break
+				}
+			}
+			if err := es.Err(); err != nil {
+				if res.failed++; res.firstErr == "" {
+					res.firstErr = err.Error()
+				}
+			}
+			es.Close()
+		}
+	}()
+	select {
+	case <-subscribed:
+	case <-done:
+		t.Fatal("the consumer never subscribed")
+	}
+
+	// 200 records/s, paced from the start.
+	const interval = 5 * time.Millisecond
+	acked := make([]time.Time, n)
+	start := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		_, err := c.PutRecord(ctx, &kinesis.PutRecordInput{
+			StreamName: aws.String(stream), PartitionKey: aws.String("pk"), Data: []byte(strconv.Itoa(i)),
+		})
+		if err != nil {
+			t.Fatalf("PutRecord %d: %v", i, err)
+		}
+		acked[i] = time.Now()
+	}
+	<-done
+	if t.Failed() {
+		return res
+	}
+	lat := make([]time.Duration, n)
+	for i := range n {
+		if recv[i].IsZero() {
+			t.Fatalf("record %d never arrived", i)
+		}
+		lat[i] = max(0, recv[i].Sub(acked[i]))
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(n-1, int(p*float64(n)))].Round(10 * time.Microsecond) }
+	res.p50, res.p99, res.max = pct(0.50), pct(0.99), pct(1)
+	return res
 }
