@@ -174,6 +174,9 @@ type Subscription struct {
 	// (unused when the limit is off), refilled from refilled on.
 	tokens   float64
 	refilled time.Time
+
+	counters      *ConsumerCounters // stats.go
+	shardCounters *ShardCounters
 }
 
 // SubscribeEvent is one SubscribeToShardEvent.
@@ -210,13 +213,14 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 	}
 	k := subKey{stream: st.mapKey(), consumer: c.Name, shard: sh.Index}
 	l, err := s.subs.acquire(k, now, p.ConsumerARN, sh.ID())
+	counters := s.subscribed(st, ConsumerARN(st.ARN, c.Name, c.CreatedAt), err)
 	if err != nil {
 		return nil, err
 	}
 	sub := &Subscription{
 		s: s, key: k, lease: l, consumerARN: p.ConsumerARN, streamID: st.ID, shard: sh.Index,
 		pos: pos, lastArrival: sh.CreatedAt, expires: now.Add(s.subscriptionLifetime()),
-		refilled: now,
+		refilled: now, counters: counters, shardCounters: st.stats.shardOrNil(sh.Index),
 	}
 	if rate := s.consumerRate(); rate > 0 {
 		sub.tokens = float64(rate)
@@ -325,6 +329,7 @@ func (sub *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 				}
 			}
 			sub.lastEvent = now
+			sub.eventSent(ev)
 			return ev, nil
 		}
 		wait := heartbeat - now.Sub(sub.lastEvent)
