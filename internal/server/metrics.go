@@ -39,7 +39,7 @@ func newMonitor(st *streams.Streams, engine any) *monitor {
 		}, []string{"service", "operation", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "millrace_request_duration_seconds",
-			Help:    "Time from a request's arrival to its response (to the start of the event stream for SubscribeToShard).",
+			Help:    "Time from a request's arrival to the operation's result, before the response is written.",
 			Buckets: secondsBounds(metrics.LatencyBounds, float64(time.Second)),
 		}, []string{"service", "operation"}),
 	}

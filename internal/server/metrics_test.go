@@ -437,3 +437,23 @@ func getNotOK(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestMetricsAllowList: /metrics needs no signature, but the listener's
+// allow-list applies to it as to every request.
+func TestMetricsAllowList(t *testing.T) {
+	for _, metricsListen := range []string{"", "127.0.0.1:0"} {
+		srv := servertest.Start(t, func(c *config.Config) { c.AllowCIDRs, c.MetricsListen = "10.0.0.0/8", metricsListen })
+		url := srv.URL + "/metrics"
+		if metricsListen != "" {
+			url = srv.Server().MetricsURL()
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("metrics-listen %q: GET %s from 127.0.0.1 outside allow-cidrs: %s, want 403", metricsListen, url, resp.Status)
+		}
+	}
+}

@@ -435,6 +435,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	} else {
 		logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
 	}
+	if u := s.MetricsURL(); u != "" {
+		logger.Info("metrics served on their own listener", "url", u)
+	}
 
 wait:
 	for {
