@@ -137,3 +137,36 @@ func TestCountingDoesNotAllocate(t *testing.T) {
 		t.Errorf("counting allocates %v times per call", n)
 	}
 }
+
+func TestStatsSubscription(t *testing.T) {
+	e := newEnv(t)
+	e.create("s", 1)
+	c := e.register("s", "app")
+	put(t, e, "s", PutEntry{PartitionKey: "k", Data: []byte("abc")}, PutEntry{PartitionKey: "k", Data: []byte("de")})
+	sub := e.subscribe(c.ARN, "shardId-000000000000", TrimHorizon, "")
+	collect(t, sub, 2)
+	_, err := e.s.Subscribe(context.Background(), SubscribeParams{ConsumerARN: c.ARN, ShardID: "shardId-000000000000", Type: Latest})
+	wantErr(t, err, KindInUse, "Another active subscription")
+	st := statsOf(e, "s")
+	if len(st.Consumers) != 1 {
+		t.Fatalf("consumers %+v", st.Consumers)
+	}
+	cc := st.Consumers[0].Counters
+	if got := [...]int64{cc.SubscribeSuccess.Load(), cc.SubscribeRateExceeded.Load(), cc.EventRecords.Load(), cc.EventBytes.Load()}; got != [...]int64{1, 1, 2, 7} {
+		t.Errorf("success, rate exceeded, records, bytes = %v, want [1 1 2 7]", got)
+	}
+	if ev := cc.EventSuccess.Load(); ev < 1 || cc.MillisBehindLatest.Snapshot().Count != uint64(ev) {
+		t.Errorf("%d events, %d MillisBehindLatest samples", ev, cc.MillisBehindLatest.Snapshot().Count)
+	}
+	sh := st.Shards[0].Counters
+	if sh.OutgoingRecords.Load() != 2 || sh.OutgoingBytes.Load() != 7 {
+		t.Errorf("shard outgoing: %d records, %d bytes; want 2 and 7", sh.OutgoingRecords.Load(), sh.OutgoingBytes.Load())
+	}
+	if n := e.s.OpenSubscriptions(); n != 1 {
+		t.Errorf("OpenSubscriptions = %d, want 1", n)
+	}
+	sub.Close()
+	if n := e.s.OpenSubscriptions(); n != 0 {
+		t.Errorf("OpenSubscriptions after Close = %d, want 0", n)
+	}
+}
