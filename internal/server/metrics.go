@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +30,48 @@ type monitor struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// ops caches each operation's series for successful requests, so that
+	// a request costs no label hashing and no lock: a map replaced whole
+	// (under opsMu) when an operation is first seen.
+	ops   atomic.Pointer[map[opKey]*opSeries]
+	opsMu sync.Mutex
+}
+
+type opKey struct{ service, operation string }
+
+type opSeries struct {
+	ok       prometheus.Counter
+	duration prometheus.Observer
+}
+
+// series returns an operation's cached series.
+func (m *monitor) series(k opKey) *opSeries {
+	if p := m.ops.Load(); p != nil {
+		if s := (*p)[k]; s != nil {
+			return s
+		}
+	}
+	m.opsMu.Lock()
+	defer m.opsMu.Unlock()
+	var cur map[opKey]*opSeries
+	if p := m.ops.Load(); p != nil {
+		cur = *p
+	}
+	if s := cur[k]; s != nil {
+		return s
+	}
+	next := make(map[opKey]*opSeries, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	s := &opSeries{
+		ok:       m.requests.WithLabelValues(k.service, k.operation, "OK"),
+		duration: m.duration.WithLabelValues(k.service, k.operation),
+	}
+	next[k] = s
+	m.ops.Store(&next)
+	return s
 }
 
 func newMonitor(st *streams.Streams, engine any) *monitor {
@@ -68,12 +112,13 @@ func (m *monitor) handler() http.Handler {
 // audit log's hook, or nil).
 func (m *monitor) onComplete(next func(context.Context, *awsproto.RequestInfo, []byte, any, *awsproto.Error)) func(context.Context, *awsproto.RequestInfo, []byte, any, *awsproto.Error) {
 	return func(ctx context.Context, info *awsproto.RequestInfo, body []byte, out any, err *awsproto.Error) {
-		code := "OK"
-		if err != nil {
-			code = err.Code
+		s := m.series(opKey{info.Service, info.Operation})
+		if err == nil {
+			s.ok.Inc()
+		} else {
+			m.requests.WithLabelValues(info.Service, info.Operation, err.Code).Inc()
 		}
-		m.requests.WithLabelValues(info.Service, info.Operation, code).Inc()
-		m.duration.WithLabelValues(info.Service, info.Operation).Observe(time.Since(info.Received).Seconds())
+		s.duration.Observe(time.Since(info.Received).Seconds())
 		if next != nil {
 			next(ctx, info, body, out, err)
 		}
