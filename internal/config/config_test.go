@@ -92,6 +92,9 @@ func TestValidate(t *testing.T) {
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout: 0s must be greater than 0"},
 		{"bad log level", func(c *Config) { c.LogLevel = "verbose" }, `log-level: "verbose" must be one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, `log-format: "xml" must be text or json`},
+		{"bad metrics", func(c *Config) { c.Metrics = "yes" }, `metrics: "yes" must be on or off`},
+		{"metrics-listen without port", func(c *Config) { c.MetricsListen = "localhost" }, `metrics-listen: "localhost" is not host:port`},
+		{"metrics-listen bad port", func(c *Config) { c.MetricsListen = ":70000" }, `metrics-listen: ":70000" has an invalid port "70000"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -107,7 +107,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	if !cfg.TLSOnly {
 		ln, err = net.Listen("tcp", cfg.Listen)
 		if err != nil {
-			return nil, listenError(cfg.Listen, err)
+			return nil, listenError("listen", cfg.Listen, err)
 		}
 	}
 	tlsLn, tlsConfig, cert, err := listenTLS(cfg, logger)
@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	if cfg.Metrics == "on" && cfg.MetricsListen != "" {
 		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			return nil, listenError(cfg.MetricsListen, err)
+			return nil, listenError("metrics-listen", cfg.MetricsListen, err)
 		}
 	}
 
