@@ -220,8 +220,9 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 	sub := &Subscription{
 		s: s, key: k, lease: l, consumerARN: p.ConsumerARN, streamID: st.ID, shard: sh.Index,
 		pos: pos, lastArrival: sh.CreatedAt, expires: now.Add(s.subscriptionLifetime()),
-		refilled: now, counters: counters, shardCounters: st.stats.shardOrNil(sh.Index),
+		refilled: now,
 	}
+	sub.counters, sub.shardCounters = counters, st.stats.shardOrNil(sh.Index)
 	if rate := s.consumerRate(); rate > 0 {
 		sub.tokens = float64(rate)
 	}
