@@ -98,6 +98,11 @@ type Config struct {
 	// AllowCIDRs lists the client networks (comma-separated CIDR blocks)
 	// the listeners accept; empty accepts every client.
 	AllowCIDRs string `toml:"allow-cidrs" yaml:"allow-cidrs"`
+	// Metrics is "on" or "off": whether GET /metrics serves Prometheus
+	// metrics. MetricsListen, when set, is a separate plain HTTP listener
+	// for them (host:port), and the API listeners no longer serve them.
+	Metrics       string `toml:"metrics" yaml:"metrics"`
+	MetricsListen string `toml:"metrics-listen" yaml:"metrics-listen"`
 	// AuditLog is the audit log file (JSON lines); empty disables it.
 	AuditLog string `toml:"audit-log" yaml:"audit-log"`
 	// AuditDataEvents also records data-plane calls in the audit log.
@@ -136,6 +141,7 @@ func Default() Config {
 		// Kinesis's per-shard limits, enforced by default so that clients
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
+		Metrics:                 "on",
 		ShardWriteBytesPerSec:   1 << 20,
 		ShardWriteRecordsPerSec: 1000,
 		ShardReadBytesPerSec:    2 << 20,
@@ -223,6 +229,18 @@ func (c *Config) Validate() error {
 	case "on", "off":
 	default:
 		bad("throughput-limits", "%q must be on or off", c.ThroughputLimits)
+	}
+	switch c.Metrics {
+	case "on", "off":
+	default:
+		bad("metrics", "%q must be on or off", c.Metrics)
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", "%q is not host:port (e.g. 127.0.0.1:9464 or :9464)", c.MetricsListen)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad("metrics-listen", "%q has an invalid port %q (0-65535; 0 picks a free port)", c.MetricsListen, port)
+		}
 	}
 	for _, n := range []struct {
 		name string

@@ -52,7 +52,7 @@ func TestDefault(t *testing.T) {
 		MaxRequestBytes: 16 << 20, RetentionCheckInterval: time.Minute,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info", LogFormat: "text",
 		Auth: "auto", AuditLogMaxBytes: 100 << 20, AuditLogMaxFiles: 10,
-		ThroughputLimits: "on", ShardWriteBytesPerSec: 1 << 20, ShardWriteRecordsPerSec: 1000,
+		ThroughputLimits: "on", Metrics: "on", ShardWriteBytesPerSec: 1 << 20, ShardWriteRecordsPerSec: 1000,
 		ShardReadBytesPerSec: 2 << 20, ShardReadCallsPerSec: 5,
 		OnDemandScaleInterval: 10 * time.Second, OnDemandScaleWindow: 30 * time.Second,
 		OnDemandScaleUpShare: 0.5, OnDemandScaleDownShare: 0.2, OnDemandQuietPeriod: 5 * time.Minute,
@@ -92,6 +92,9 @@ func TestValidate(t *testing.T) {
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout: 0s must be greater than 0"},
 		{"bad log level", func(c *Config) { c.LogLevel = "verbose" }, `log-level: "verbose" must be one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, `log-format: "xml" must be text or json`},
+		{"bad metrics", func(c *Config) { c.Metrics = "yes" }, `metrics: "yes" must be on or off`},
+		{"metrics-listen without port", func(c *Config) { c.MetricsListen = "localhost" }, `metrics-listen: "localhost" is not host:port`},
+		{"metrics-listen bad port", func(c *Config) { c.MetricsListen = ":70000" }, `metrics-listen: ":70000" has an invalid port "70000"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +206,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"shard-limit": "500", "on-demand-stream-limit": "10", "max-request-bytes": "32MiB",
 		"retention-check-interval": "10s", "shutdown-timeout": "5s",
 		"log-level": "debug", "log-format": "json",
-		"auth": "off", "allow-cidrs": "10.0.0.0/8,127.0.0.1", "audit-log": "/var/log/millrace-audit.jsonl",
+		"auth": "off", "metrics": "off", "metrics-listen": "127.0.0.1:9464", "allow-cidrs": "10.0.0.0/8,127.0.0.1", "audit-log": "/var/log/millrace-audit.jsonl",
 		"audit-data-events": "true", "audit-log-max-bytes": "1MiB", "audit-log-max-files": "3",
 		"kms-key-file": "/etc/millrace/kms.json", "kms-master-key": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"throughput-limits": "off", "shard-write-bytes-per-sec": "2MiB", "shard-write-records-per-sec": "2000",

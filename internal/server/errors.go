@@ -8,19 +8,22 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/millrace/millrace/internal/config"
 )
 
 // listenError explains a failed bind and what to do about it.
-func listenError(addr string, err error) error {
+func listenError(setting, addr string, err error) error {
+	flag, env := "--"+setting, config.EnvPrefix+strings.ToUpper(strings.ReplaceAll(setting, "-", "_"))
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("listen on %s: the address is already in use (another millrace or other server?); stop it or choose another address with --listen or MILLRACE_LISTEN: %w", addr, err)
+		return fmt.Errorf("listen on %s: the address is already in use (another millrace or other server?); stop it or choose another address with %s or %s: %w", addr, flag, env, err)
 	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("listen on %s: permission denied (ports below 1024 need privileges); choose another port with --listen: %w", addr, err)
+		return fmt.Errorf("listen on %s: permission denied (ports below 1024 need privileges); choose another port with %s: %w", addr, flag, err)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("listen on %s: no network interface has this address; use 127.0.0.1 or 0.0.0.0 with --listen: %w", addr, err)
+		return fmt.Errorf("listen on %s: no network interface has this address; use 127.0.0.1 or 0.0.0.0 with %s: %w", addr, flag, err)
 	}
-	return fmt.Errorf("listen on %s: %w; check --listen", addr, err)
+	return fmt.Errorf("listen on %s: %w; check %s", addr, err, flag)
 }
 
 // prepareDataDir creates the data directory if needed and checks that it is

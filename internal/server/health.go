@@ -10,14 +10,21 @@ const HealthPath = "/health"
 
 const healthBody = `{"status":"ok"}` + "\n"
 
-// routes puts the health check in front of the AWS router. Only GET and
-// HEAD on HealthPath are answered here; AWS requests are POSTs and go to
-// the router whatever their path.
-func routes(api http.Handler) http.Handler {
+// routes puts the health check, and the metrics when metrics is not nil,
+// in front of the AWS router. Only GET and HEAD on HealthPath and
+// MetricsPath are answered here; AWS requests are POSTs and go to the
+// router whatever their path.
+func routes(api, metrics http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == HealthPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			health(w, r)
-			return
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch {
+			case r.URL.Path == HealthPath:
+				health(w, r)
+				return
+			case r.URL.Path == MetricsPath && metrics != nil:
+				metrics.ServeHTTP(w, r)
+				return
+			}
 		}
 		api.ServeHTTP(w, r)
 	})

@@ -33,9 +33,14 @@ type Server struct {
 	tlsErr chan error
 	// cert is the TLS listener's certificate, reloaded on SIGHUP; nil
 	// without a TLS listener.
-	cert   *certificate
-	http   *http.Server
-	engine *pebble.Engine
+	cert *certificate
+	http *http.Server
+	// metricsLn and metricsHTTP serve /metrics on a listener of their own
+	// (cfg.MetricsListen); nil without one.
+	metricsLn   net.Listener
+	metricsHTTP *http.Server
+	metricsErr  chan error
+	engine      *pebble.Engine
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
@@ -78,7 +83,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	// Whatever fails from here on, the listeners and the audit log opened
 	// so far are closed (storage is closed where it fails).
-	var ln, tlsLn net.Listener
+	var ln, tlsLn, metricsLn net.Listener
 	started := false
 	defer func() {
 		if started {
@@ -90,6 +95,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		if tlsLn != nil {
 			tlsLn.Close()
 		}
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		err = errors.Join(err, sec.close())
 	}()
 
@@ -99,12 +107,17 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	if !cfg.TLSOnly {
 		ln, err = net.Listen("tcp", cfg.Listen)
 		if err != nil {
-			return nil, listenError(cfg.Listen, err)
+			return nil, listenError("listen", cfg.Listen, err)
 		}
 	}
 	tlsLn, tlsConfig, cert, err := listenTLS(cfg, logger)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Metrics == "on" && cfg.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, listenError("metrics-listen", cfg.MetricsListen, err)
+		}
 	}
 
 	if !cfg.InMemory {
@@ -165,6 +178,12 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("loading streams from %s: %w", dataLocation(cfg), err), engine.Close())
 	}
 
+	onComplete := sec.onComplete()
+	var mon *monitor
+	if cfg.Metrics == "on" {
+		mon = newMonitor(st, engine)
+		onComplete = mon.onComplete(onComplete)
+	}
 	router := awsproto.NewRouter(awsproto.RouterOptions{
 		Logger:           logger.With("component", "api"),
 		MaxBodyBytes:     cfg.MaxRequestBytes,
@@ -172,7 +191,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		DefaultAccountID: cfg.AccountID,
 		Keys:             sec.keys,
 		Authorizer:       sec.authz,
-		OnComplete:       sec.onComplete(),
+		OnComplete:       onComplete,
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
 	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb")})
@@ -194,9 +213,16 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		tlsLn:          tlsLn,
 		tlsErr:         make(chan error, 1),
 		cert:           cert,
+		metricsLn:      metricsLn,
+		metricsErr:     make(chan error, 1),
+	}
+	// /metrics is on the API listeners unless it has a listener of its own.
+	var apiMetrics http.Handler
+	if mon != nil && metricsLn == nil {
+		apiMetrics = mon.handler()
 	}
 	s.http = &http.Server{
-		Handler:           s.track(sec.filter(routes(router))),
+		Handler:           s.track(sec.filter(routes(router, apiMetrics))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -230,8 +256,39 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 			s.tlsErr <- err
 		}()
 	}
+	if metricsLn != nil {
+		// The plain listener's allow-list applies; anything but GET
+		// /metrics and /health is not found.
+		s.metricsHTTP = &http.Server{
+			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler())),
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.With("component", "metrics").Handler(), slog.LevelWarn),
+		}
+		go func() {
+			err := s.metricsHTTP.Serve(metricsLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			s.metricsErr <- err
+		}()
+	}
 	started = true
 	return s, nil
+}
+
+// MetricsURL is the URL of /metrics on its own listener (cfg.MetricsListen),
+// e.g. "http://127.0.0.1:9464/metrics", or "" without one.
+func (s *Server) MetricsURL() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(s.metricsLn.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + MetricsPath
 }
 
 // TLSAddr is the TLS listener's address, nil without one.
@@ -319,6 +376,15 @@ func (s *Server) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("closing connections: %w", err))
 		}
 	}
+	if s.metricsHTTP != nil {
+		// A scrape is short: no grace beyond ctx.
+		if err := s.metricsHTTP.Shutdown(ctx); err != nil {
+			s.metricsHTTP.Close()
+		}
+		if err := <-s.metricsErr; err != nil {
+			errs = append(errs, fmt.Errorf("serving metrics: %w", err))
+		}
+	}
 	s.cancelRequests()
 	// Handlers cut off above return promptly: their context is cancelled
 	// and the storage fails every call made after it closes.
@@ -369,6 +435,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		logger.Info("millrace serving", "endpoint", s.URL(), "tls_endpoint", s.TLSURL(), "data", dataLocation(cfg), "auth", authMode(cfg))
 	} else {
 		logger.Info("millrace serving", "endpoint", s.URL(), "data", dataLocation(cfg), "auth", authMode(cfg))
+	}
+	if u := s.MetricsURL(); u != "" {
+		logger.Info("metrics served on their own listener", "url", u)
 	}
 
 wait:

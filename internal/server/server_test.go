@@ -183,6 +183,16 @@ func TestStartErrors(t *testing.T) {
 		cfg.Listen = ln.Addr().String()
 		startErr(t, cfg, "already in use", "--listen")
 	})
+	t.Run("metrics port in use", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		cfg := testConfig(t)
+		cfg.MetricsListen = ln.Addr().String()
+		startErr(t, cfg, "already in use", "--metrics-listen", "MILLRACE_METRICS_LISTEN")
+	})
 	t.Run("data dir in use", func(t *testing.T) {
 		cfg := testConfig(t)
 		first, err := server.Start(context.Background(), cfg, quiet())

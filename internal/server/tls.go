@@ -88,7 +88,7 @@ func listenTLS(cfg config.Config, logger *slog.Logger) (net.Listener, *tls.Confi
 	}
 	ln, err := net.Listen("tcp", cfg.TLSListen)
 	if err != nil {
-		return nil, nil, nil, listenError(cfg.TLSListen, err)
+		return nil, nil, nil, listenError("tls-listen", cfg.TLSListen, err)
 	}
 	return ln, &tls.Config{GetCertificate: cert.get, MinVersion: tls.VersionTLS12}, cert, nil
 }

@@ -153,3 +153,36 @@ var (
 	ErrConflict = errors.New("storage: revision conflict")
 	ErrClosed   = errors.New("storage: closed")
 )
+
+// EngineStats are an engine's own figures, for monitoring. Counts are
+// running totals since the engine was opened.
+type EngineStats struct {
+	// DiskBytes is the space the engine's files take (in memory for an
+	// in-memory engine).
+	DiskBytes uint64
+	// Flushes and Compactions count completed memtable flushes and
+	// compactions; CompactionDebtBytes estimates what remains to compact
+	// for the engine to settle.
+	Flushes, Compactions int64
+	CompactionDebtBytes  uint64
+	// WALBytesWritten is what was written to the write-ahead log.
+	WALBytesWritten uint64
+	// WALSync is the distribution of WAL sync latencies; Count is 0 when
+	// the engine does not measure it.
+	WALSync LatencyHistogram
+}
+
+// LatencyHistogram is a latency distribution: Counts[i] values took at
+// most Bounds[i] seconds (cumulative), Count values in all, Sum seconds.
+type LatencyHistogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// StatsReporter is implemented by engines that report EngineStats. It is
+// optional: monitoring asks for it with a type assertion.
+type StatsReporter interface {
+	EngineStats() EngineStats
+}

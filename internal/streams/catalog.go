@@ -37,6 +37,7 @@ func (s *Streams) load(ctx context.Context) error {
 			return fmt.Errorf("streams: decoding %s: %w", kv.Key, err)
 		}
 		st.rev = kv.Rev
+		s.adoptStats(st)
 		st.seal()
 		s.streams[st.mapKey()] = st
 	}
@@ -75,6 +76,7 @@ func (s *Streams) store(ctx context.Context, st *Stream) error {
 		return fmt.Errorf("streams: storing stream %s: %w", st.Name, err)
 	}
 	st.rev = rev
+	s.adoptStats(st)
 	st.seal()
 	s.mu.Lock()
 	s.streams[st.mapKey()] = st
@@ -165,6 +167,7 @@ func (s *Streams) refresh(ctx context.Context, k streamKey) {
 		return
 	}
 	st.rev = rev
+	s.adoptStats(st)
 	st.seal()
 	s.mu.Lock()
 	s.streams[k] = st

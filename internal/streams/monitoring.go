@@ -23,7 +23,7 @@ type MonitoringChange struct {
 
 // SetEnhancedMonitoring enables (enable true) or disables shard-level
 // metrics; "ALL" expands to every metric. The metrics are stored and
-// reported; Millrace does not publish them anywhere.
+// reported, and decide which per-shard series /metrics lists (stats.go).
 func (s *Streams) SetEnhancedMonitoring(ctx context.Context, ref StreamRef, metrics []string, enable bool) (MonitoringChange, error) {
 	want := expandMetrics(metrics)
 	for m := range want {

@@ -90,6 +90,7 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	if err != nil {
 		return PutResult{}, "", err
 	}
+	defer st.stats.putRecordDone(time.Now())
 	st, layout := s.pinLayout(st)
 	defer layout.RUnlock()
 	now := s.now()
@@ -122,6 +123,7 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 		return PutResult{}, "", s.storageError("append", st, sh, err)
 	}
 	s.appends.notify(st.Key(sh.Index))
+	st.stats.putRecordStored(sh.Index, len(e.Data)+len(e.PartitionKey))
 	return PutResult{ShardID: sh.ID(), SequenceNumber: st.SequenceNumber(sh, res.FirstSeq, res.Arrival)}, encryptionType(st), nil
 }
 
@@ -135,12 +137,15 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 	if err != nil {
 		return nil, err
 	}
+	var tally putTally // what the call stored, for its metrics (stats.go)
+	defer st.stats.putRecordsDone(time.Now(), &tally)
 	st, layout := s.pinLayout(st)
 	defer layout.RUnlock()
 	if len(entries) == 0 || len(entries) > MaxPutRecordsEntries {
 		return nil, errorf(KindValidation,
 			"1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", MaxPutRecordsEntries)
 	}
+	tally.total = len(entries)
 	limit, label := putRecordsLimit(st)
 	maxRecord := st.MaxRecordSizeKiB * 1024
 	if maxRecord <= 0 {
@@ -243,12 +248,18 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 				out.Records[i] = PutResult{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."}
 			}
 			out.FailedCount += len(g.idx)
+			st.stats.writeRefused(g.sh.Index, 0, len(g.idx), true)
 			continue
 		}
 		id := g.sh.ID()
+		bytes := 0
 		for j, i := range g.idx {
 			out.Records[i] = PutResult{ShardID: id, SequenceNumber: st.SequenceNumber(g.sh, g.res.FirstSeq+uint64(j), g.res.Arrival)}
+			bytes += len(entries[i].Data) + len(entries[i].PartitionKey)
 		}
+		st.stats.shardStored(g.sh.Index, len(g.idx), bytes)
+		tally.stored += len(g.idx)
+		tally.bytes += bytes
 	}
 	return out, nil
 }
@@ -465,7 +476,7 @@ type GetRecordsResult struct {
 // default (10,000). Every call returns a new iterator, also when it returns no
 // records, except at the end of a closed shard, where it returns the shard's
 // children instead.
-func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit int) (*GetRecordsResult, error) {
+func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit int) (res *GetRecordsResult, err error) {
 	if limit == 0 {
 		limit = MaxGetRecordsLimit
 	}
@@ -483,6 +494,7 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		return nil, shardNotFound(it.Name, it.Account, it.Shard)
 	}
 	sh := &st.Shards[it.Shard]
+	defer st.stats.getRecordsDone(sh.Index, time.Now(), &res, &err)
 	key := st.Key(sh.Index)
 	lim, err := s.admitGet(st, sh)
 	if err != nil {

@@ -92,6 +92,8 @@ type Stream struct {
 
 	// open caches OpenShards for routing; see openShards.
 	open openCache
+	// stats are the stream's metrics, shared by all its snapshots (stats.go).
+	stats *streamStats
 }
 
 // openCache is the sorted open-shard list of the Shards array it was built

@@ -188,6 +188,9 @@ type Subscription struct {
 	// (unused when the limit is off), refilled from refilled on.
 	tokens   float64
 	refilled time.Time
+
+	counters      *ConsumerCounters // stats.go
+	shardCounters *ShardCounters
 }
 
 // SubscribeEvent is one SubscribeToShardEvent.
@@ -225,6 +228,7 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 	}
 	k := subKey{stream: st.mapKey(), consumer: c.Name, shard: sh.Index}
 	l, err := s.subs.acquire(k, now, p.ConsumerARN, sh.ID(), p.Gone)
+	counters := s.subscribed(st, ConsumerARN(st.ARN, c.Name, c.CreatedAt), err)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +237,7 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 		pos: pos, lastArrival: sh.CreatedAt, expires: now.Add(s.subscriptionLifetime()),
 		refilled: now,
 	}
+	sub.counters, sub.shardCounters = counters, st.stats.shardOrNil(sh.Index)
 	if rate := s.consumerRate(); rate > 0 {
 		sub.tokens = float64(rate)
 	}
@@ -340,6 +345,7 @@ func (sub *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 				}
 			}
 			sub.lastEvent = now
+			sub.eventSent(ev)
 			return ev, nil
 		}
 		wait := heartbeat - now.Sub(sub.lastEvent)

@@ -228,6 +228,9 @@ func rateExceeded(st *Stream, sh *Shard) *Error {
 // admitPut applies injected faults and the write limits to one PutRecord.
 func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 	if f := s.injectFault(); f != faultNone {
+		if f == faultThrottle {
+			st.stats.writeRefused(sh.Index, 1, 0, false)
+		}
 		return f.err(st, sh)
 	}
 	sl := s.limiter(st.Key(sh.Index))
@@ -235,6 +238,7 @@ func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 	ok := sl.takeWrite(len(e.Data)+len(e.PartitionKey), s.opts.Limits.Enabled)
 	sl.unlock()
 	if !ok {
+		st.stats.writeRefused(sh.Index, 1, 0, false)
 		return rateExceeded(st, sh)
 	}
 	return nil
@@ -248,7 +252,7 @@ func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx []int, group []storage.Entry, out *PutRecordsResult) ([]int, []storage.Entry) {
 	sl := s.limiter(st.Key(sh.Index))
 	enforce := s.opts.Limits.Enabled
-	kept := 0
+	kept, throttled := 0, 0
 	sl.lock(s.now().UnixNano())
 	for j, i := range idx {
 		f := s.injectFault()
@@ -256,6 +260,9 @@ func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx [
 			f = faultThrottle
 		}
 		if f != faultNone {
+			if f == faultThrottle {
+				throttled++
+			}
 			e := f.err(st, sh)
 			out.Records[i] = PutResult{ErrorCode: f.code(), ErrorMessage: e.Msg}
 			out.FailedCount++
@@ -265,6 +272,7 @@ func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx [
 		kept++
 	}
 	sl.unlock()
+	st.stats.writeRefused(sh.Index, throttled, len(idx)-kept-throttled, true)
 	return idx[:kept], group[:kept]
 }
 

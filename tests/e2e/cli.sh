@@ -70,6 +70,11 @@ expect "FailedRecordCount" "$(printf '%s' "$out" | python3 -c 'import json,sys; 
 expect "put-records results" "$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Records"]))')" 3
 seq2=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Records"][0]["SequenceNumber"])')
 
+step "GET /metrics counts the four records"
+line=$(curl -fsS "$E2E_ENDPOINT/metrics" | grep '^millrace_kinesis_incoming_records_total{' | grep "stream=\"$stream\"}") ||
+	fail "/metrics has no millrace_kinesis_incoming_records_total for $stream"
+expect "incoming records of $stream" "${line##* }" 4
+
 iter() { # iter TYPE [extra args]
 	local typ=$1
 	shift
