@@ -25,6 +25,7 @@ type batch struct {
 	q       *shardQueue
 	entries []entry
 	bytes   int
+	limited bool // charged to q's rate limiter
 }
 
 // run is the dispatch loop: it starts a PutRecords call for every shard
@@ -100,7 +101,7 @@ func (p *Producer) dispatch(now time.Time, done []completion) (time.Time, []comp
 		if q.waiting() {
 			continue // sent again when the replaced shard's calls end
 		}
-		limited := !p.opts.DisableRateLimit && q.id != ""
+		limited := !p.opts.DisableRateLimit && q.lim != nil
 		for q.len() > 0 && p.inFlight < p.opts.MaxConnections && q.inFlight < perShard {
 			if now.Before(q.notBefore) {
 				next = minTime(next, q.notBefore)
@@ -113,16 +114,22 @@ func (p *Producer) dispatch(now time.Time, done []completion) (time.Time, []comp
 				break
 			}
 			if limited {
-				q.refill(now, p.recordRate(), p.byteRate())
-				if q.tokRec < 1 || q.tokBytes <= 0 {
-					next = minTime(next, q.tokensAt(now, p.recordRate(), p.byteRate()))
+				q.lim.refill(now)
+				if ok, at := q.lim.ready(now, p.queuedKinesisRecords(q), p.queuedKinesisBytes(q)); !ok {
+					next = minTime(next, at)
 					break
 				}
 			}
 			var b *batch
-			b, done = p.buildBatch(q, now, limited, done)
+			var need int
+			b, need, done = p.buildBatch(q, now, limited, done)
 			if b == nil {
-				continue
+				if need > 0 {
+					// The head record waits for its tokens.
+					next = minTime(next, q.lim.when(now, 1, float64(need)))
+					break
+				}
+				continue // what was at the head had expired
 			}
 			q.inFlight++
 			p.inFlight++
@@ -133,21 +140,45 @@ func (p *Producer) dispatch(now time.Time, done []completion) (time.Time, []comp
 	return next, done
 }
 
-// buildBatch takes records from the head of q into one PutRecords call,
-// within the request limits and q's rate tokens. Call with p.mu.
-func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done []completion) (*batch, []completion) {
-	b := &batch{q: q}
-	recBudget, byteBudget := float64(p.opts.CollectionMaxCount), float64(p.opts.CollectionMaxSize)
-	if limited {
-		recBudget, byteBudget = min(recBudget, q.tokRec), min(byteBudget, max(q.tokBytes, 1))
+// queuedKinesisRecords estimates how many Kinesis records q's queue makes.
+func (p *Producer) queuedKinesisRecords(q *shardQueue) int {
+	if p.opts.DisableAggregation {
+		return q.len()
 	}
+	return min(q.len(), int(q.bytes)/p.opts.AggregationMaxSize+1)
+}
+
+// queuedKinesisBytes estimates the bytes of the Kinesis records q's queue
+// makes: aggregates add a little framing to their records.
+func (p *Producer) queuedKinesisBytes(q *shardQueue) int {
+	if p.opts.DisableAggregation {
+		return int(q.bytes)
+	}
+	return int(q.bytes + q.bytes/16 + 64)
+}
+
+// buildBatch takes records from the head of q into one PutRecords call,
+// within the request limits and, when limited, q's rate tokens. When the
+// first Kinesis record does not fit the tokens it returns no batch and
+// that record's size in bytes. Call with p.mu.
+func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done []completion) (*batch, int, []completion) {
+	b := &batch{q: q, limited: limited}
 	aggregate := !p.opts.DisableAggregation && q.id != ""
 	var agg aggregation.Aggregator
-	// fits reports whether a Kinesis record of n bytes still fits; the
-	// first always does (a record larger than a second's tokens goes out
-	// alone and the bucket goes into debt).
+	need := 0
+	// fits reports whether a Kinesis record of n bytes still fits the call
+	// (the first always does) and the shard's tokens.
 	fits := func(n int) bool {
-		return len(b.entries) == 0 || (b.bytes+n <= p.opts.CollectionMaxSize && float64(b.bytes+n) <= byteBudget)
+		if len(b.entries) > 0 && b.bytes+n > p.opts.CollectionMaxSize {
+			return false
+		}
+		if limited && !q.lim.fits(len(b.entries), b.bytes, n) {
+			if len(b.entries) == 0 {
+				need = n
+			}
+			return false
+		}
+		return true
 	}
 	// With PreserveOrder, a hash key packed in an aggregate is not put
 	// again in a later record of the same call: if the aggregate lands on a
@@ -158,7 +189,7 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 	if aggregate && p.opts.PreserveOrder {
 		packed = map[aggregation.HashKey]bool{}
 	}
-	for q.len() > 0 && len(b.entries) < p.opts.CollectionMaxCount && float64(len(b.entries)) < recBudget {
+	for q.len() > 0 && len(b.entries) < p.opts.CollectionMaxCount {
 		r := q.front()
 		if packed[r.hk] {
 			break
@@ -180,7 +211,12 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 			b.bytes += plain
 			continue
 		}
-		// Pack an aggregate from the head of the queue.
+		// Pack an aggregate from the head of the queue; when the tokens
+		// left would cut it short of the queue or of AggregationMaxSize,
+		// leave it to the next call rather than send a sliver.
+		if limited && len(b.entries) > 0 && !q.lim.fits(len(b.entries), b.bytes, min(p.opts.AggregationMaxSize, p.queuedKinesisBytes(q))) {
+			break
+		}
 		var users []*userRecord
 		for q.len() > 0 && agg.Len() < p.opts.AggregationMaxCount {
 			r := q.front()
@@ -189,10 +225,7 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 			}
 			ur := aggregation.Record{PartitionKey: r.pk, ExplicitHashKey: r.ehk, Data: r.data}
 			size := agg.SizeWith(ur) + len(aggregation.AggregatePartitionKey)
-			if size > p.opts.AggregationMaxSize || (agg.Len() > 0 && !fits(size)) {
-				break
-			}
-			if agg.Len() == 0 && !fits(len(r.data)+len(r.pk)) {
+			if size > p.opts.AggregationMaxSize || !fits(size) {
 				break
 			}
 			agg.Add(ur)
@@ -215,13 +248,12 @@ func (p *Producer) buildBatch(q *shardQueue, now time.Time, limited bool, done [
 		}
 	}
 	if len(b.entries) == 0 {
-		return nil, done
+		return nil, need, done
 	}
 	if limited {
-		q.tokRec -= float64(len(b.entries))
-		q.tokBytes -= float64(b.bytes)
+		q.lim.take(len(b.entries), b.bytes)
 	}
-	return b, done
+	return b, 0, done
 }
 
 // send makes one PutRecords call for b and handles its outcome.
@@ -240,7 +272,7 @@ func (p *Producer) send(b *batch) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
-	out, err := p.client.PutRecords(ctx, in)
+	out, err := p.client.PutRecords(ctx, in, plainRequestBodies)
 	cancel()
 	p.metrics.observeRequest(time.Since(start), err)
 
@@ -262,6 +294,9 @@ func (p *Producer) send(b *batch) {
 			code = ae.ErrorCode()
 		}
 		throttled = code == "ProvisionedThroughputExceededException" || code == "LimitExceededException" || code == "ThrottlingException"
+		if throttled {
+			p.metrics.throttledRecords.Add(uint64(len(b.entries)))
+		}
 		permanent := code == "ResourceNotFoundException" || code == "InvalidArgumentException" || code == "ValidationException" || code == "AccessDeniedException"
 		for _, e := range b.entries {
 			if permanent {
@@ -336,12 +371,15 @@ func (p *Producer) send(b *batch) {
 			ok = p.succeed(ok, entry{rec: e.rec, users: kept}, shard, aws.ToString(rr.SequenceNumber), e.users...)
 		}
 	}
-	p.metrics.countBatch(b, ok, len(retry), throttled)
+	p.metrics.countBatch(b, ok, len(retry))
 
 	now := time.Now()
 	p.mu.Lock()
 	b.q.inFlight--
 	p.inFlight--
+	if throttled && b.limited {
+		b.q.lim.throttled(now, start)
+	}
 	var done []completion
 	for _, c := range ok {
 		done = append(done, p.release(c.r, c.res))

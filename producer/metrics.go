@@ -14,9 +14,10 @@ type Stats struct {
 	UserRecordsFailed   uint64 // answered with an error (expired, closed, rejected)
 	UserRecordsExpired  uint64 // of which: RecordTTL passed
 	KinesisRecordsPut   uint64 // Kinesis records written (an aggregate counts once)
+	KinesisRecordsSent  uint64 // Kinesis records sent in PutRecords calls, attempts that failed included
 	BytesPut            uint64 // bytes of data and partition keys of Kinesis records written
 	Retries             uint64 // user records put again after a failed attempt
-	Throttles           uint64 // Kinesis records or requests refused for throughput
+	Throttles           uint64 // Kinesis records refused for throughput (every entry of a call refused as a whole); Throttles/KinesisRecordsSent is the throttled share
 	Requests            uint64 // PutRecords calls
 	RequestErrors       uint64 // PutRecords calls that failed as a whole
 	ShardMapRefreshes   uint64 // ListShards reloads of the shard map
@@ -27,7 +28,7 @@ type Stats struct {
 
 type metrics struct {
 	userRecordsReceived, userRecordsPut, userRecordsFailed, expired atomic.Uint64
-	kinesisRecordsPut, bytesPut, retries, throttles                 atomic.Uint64
+	kinesisRecordsPut, kinesisRecordsSent, bytesPut, retries        atomic.Uint64
 	throttledRecords, requests, requestErrors, shardMapRefreshes    atomic.Uint64
 	putBlocked, unexpectedShard                                     atomic.Uint64
 	latency                                                         prometheus.Histogram
@@ -50,12 +51,10 @@ func (m *metrics) observeRequest(d time.Duration, err error) {
 	m.latency.Observe(d.Seconds())
 }
 
-func (m *metrics) countBatch(b *batch, ok []completion, retries int, throttled bool) {
+func (m *metrics) countBatch(b *batch, ok []completion, retries int) {
 	m.userRecordsPut.Add(uint64(len(ok)))
+	m.kinesisRecordsSent.Add(uint64(len(b.entries)))
 	m.retries.Add(uint64(retries))
-	if throttled {
-		m.throttles.Add(1)
-	}
 	if len(ok) == 0 {
 		return
 	}
@@ -87,9 +86,10 @@ func (p *Producer) Stats() Stats {
 		UserRecordsFailed:   m.userRecordsFailed.Load(),
 		UserRecordsExpired:  m.expired.Load(),
 		KinesisRecordsPut:   m.kinesisRecordsPut.Load(),
+		KinesisRecordsSent:  m.kinesisRecordsSent.Load(),
 		BytesPut:            m.bytesPut.Load(),
 		Retries:             m.retries.Load(),
-		Throttles:           m.throttles.Load() + m.throttledRecords.Load(),
+		Throttles:           m.throttledRecords.Load(),
 		Requests:            m.requests.Load(),
 		RequestErrors:       m.requestErrors.Load(),
 		ShardMapRefreshes:   m.shardMapRefreshes.Load(),
@@ -117,9 +117,10 @@ var (
 	descUserExpired  = desc("user_records_expired_total", "User records that reached RecordTTL.")
 	descUserReceived = desc("user_records_received_total", "User records accepted by Put.")
 	descKinesisPut   = desc("kinesis_records_put_total", "Kinesis records written (an aggregate counts once).")
+	descKinesisSent  = desc("kinesis_records_sent_total", "Kinesis records sent in PutRecords calls, failed attempts included.")
 	descBytes        = desc("bytes_put_total", "Bytes of data and partition keys of Kinesis records written.")
 	descRetries      = desc("retries_total", "User records put again after a failed attempt.")
-	descThrottles    = desc("throttles_total", "Kinesis records or requests refused for throughput.")
+	descThrottles    = desc("throttles_total", "Kinesis records refused for throughput (every entry of a call refused as a whole included).")
 	descRequests     = desc("requests_total", "PutRecords calls.")
 	descReqErrors    = desc("request_errors_total", "PutRecords calls that failed as a whole.")
 	descBuffered     = desc("buffered_bytes", "Bytes of records held by the producer.")
@@ -127,7 +128,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUserPut, descUserFailed, descUserExpired, descUserReceived, descKinesisPut, descBytes,
+	for _, d := range []*prometheus.Desc{descUserPut, descUserFailed, descUserExpired, descUserReceived, descKinesisPut, descKinesisSent, descBytes,
 		descRetries, descThrottles, descRequests, descReqErrors, descBuffered, descBufferedRecs} {
 		ch <- d
 	}
@@ -145,6 +146,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUserExpired, s.UserRecordsExpired)
 	counter(descUserReceived, s.UserRecordsReceived)
 	counter(descKinesisPut, s.KinesisRecordsPut)
+	counter(descKinesisSent, s.KinesisRecordsSent)
 	counter(descBytes, s.BytesPut)
 	counter(descRetries, s.Retries)
 	counter(descThrottles, s.Throttles)

@@ -54,6 +54,10 @@ type Options struct {
 	RecordTTL time.Duration
 	// RateLimitFactor scales the per-shard limits the producer keeps to
 	// (default 1.0: 1000 records/s and 1 MiB/s per shard, Kinesis's own).
+	// The producer sends at 98% of the scaled limits, bursts half a second
+	// of them at most, and slows a shard down while the stream throttles
+	// it; set the factor below 1 to leave room for other writers of the
+	// same shards.
 	RateLimitFactor float64
 	// ShardRecordsPerSecond and ShardBytesPerSecond are the per-shard
 	// write limits before RateLimitFactor (default 1000 and 1 MiB).

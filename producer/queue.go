@@ -37,8 +37,9 @@ type shardQueue struct {
 	// precede this queue's, so it sends nothing until they are answered.
 	waitFor []*shardQueue
 
-	tokRec, tokBytes float64
-	last             time.Time
+	// lim keeps the shard's writes within its limits; nil for the
+	// fallback queue.
+	lim *rateLimiter
 }
 
 // busy reports whether q, or a queue it waits for, has a call in flight.
@@ -99,28 +100,4 @@ func (q *shardQueue) takeAll() []*userRecord {
 	out := append([]*userRecord(nil), q.recs[q.head:]...)
 	q.recs, q.head, q.bytes = nil, 0, 0
 	return out
-}
-
-// refill adds the tokens earned since the last call, up to one second's
-// worth.
-func (q *shardQueue) refill(now time.Time, recRate, byteRate float64) {
-	dt := now.Sub(q.last).Seconds()
-	q.last = now
-	if dt <= 0 {
-		return
-	}
-	q.tokRec = min(recRate, q.tokRec+dt*recRate)
-	q.tokBytes = min(byteRate, q.tokBytes+dt*byteRate)
-}
-
-// tokensAt returns when the buckets will allow a send again.
-func (q *shardQueue) tokensAt(now time.Time, recRate, byteRate float64) time.Time {
-	wait := 0.0
-	if q.tokRec < 1 {
-		wait = (1 - q.tokRec) / recRate
-	}
-	if q.tokBytes <= 0 {
-		wait = max(wait, (-q.tokBytes+1)/byteRate)
-	}
-	return now.Add(time.Duration(wait*float64(time.Second)) + time.Millisecond)
 }

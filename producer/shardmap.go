@@ -77,7 +77,7 @@ func (p *Producer) refreshShards(ctx context.Context, since time.Time) error {
 		if o := p.byID[s.id]; o != nil && o.rng == s.rng {
 			shards[i] = o // keeps its queue, tokens and in-flight count
 		} else {
-			s.tokRec, s.tokBytes, s.last = p.recordRate(), p.byteRate(), time.Now()
+			s.lim = newRateLimiter(p.recordRate(), p.byteRate(), time.Now())
 		}
 		byID[shards[i].id] = shards[i]
 	}
