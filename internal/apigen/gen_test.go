@@ -167,10 +167,10 @@ func TestGenerateREST(t *testing.T) {
 	for _, want := range []string{
 		"type APIOperation struct {",
 		`{Name: "RunThing", Input: "RunThingInput", Output: "RunThingOutput", Method: "POST", RequestURI: "/2020-01-01/things/{Name}/runs", Status: 202},`,
-		"// (bound to the uri Name, not the JSON body)\nName *string `json:\"-\"`",
-		"// (bound to the header X-Mode, not the JSON body)\nMode *string `json:\"-\"`",
-		"// (bound to the querystring Limit, not the JSON body)\nLimit *string `json:\"-\"`",
-		"// (the whole HTTP body)\nBody []byte `json:\"-\"`",
+		"// (bound to the uri Name, not the JSON body)\n Name *string `json:\"-\"`",
+		"// (bound to the header X-Mode, not the JSON body)\n Mode *string `json:\"-\"`",
+		"// (bound to the querystring Limit, not the JSON body)\n Limit *string `json:\"-\"`",
+		"// (the whole HTTP body)\n Body []byte `json:\"-\"`",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("generated code lacks %q", want)
