@@ -390,7 +390,9 @@ func (g *generator) ruleVars() error {
 		if okMax {
 			parts = append(parts, fmt.Sprintf("Max: awsproto.Limit(%d)", max))
 		}
-		if s.Pattern != "" {
+		// A pattern Go's RE2 cannot express (lookaround, as some of
+		// Lambda's have) is left unchecked rather than approximated.
+		if _, err := regexp.Compile(`^(?:` + goRegexp(s.Pattern) + `)$`); s.Pattern != "" && err == nil {
 			parts = append(parts, fmt.Sprintf("Pattern: awsproto.NewPattern(%s), PatternText: %s", goString(goRegexp(s.Pattern)), goString(s.Pattern)))
 		}
 		if len(s.Enum) > 0 {

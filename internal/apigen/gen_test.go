@@ -143,7 +143,7 @@ const tinyRESTModel = `{
   }},
   "RunThingOutput": {"type": "structure", "members": {"Size": {"shape": "Size"}}},
   "Operation": {"type": "structure", "members": {"Size": {"shape": "Size"}}},
-  "Name": {"type": "string", "min": 1, "max": 8},
+  "Name": {"type": "string", "min": 1, "max": 8, "pattern": "(?!^[0-9]+$)[a-z0-9]+"},
   "Size": {"type": "integer"},
   "Blob": {"type": "blob"}
  }
@@ -175,6 +175,10 @@ func TestGenerateREST(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("generated code lacks %q", want)
 		}
+	}
+	// A lookahead RE2 cannot compile leaves the pattern unchecked.
+	if !strings.Contains(s, "ruleName = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(8)}") {
+		t.Error("the lookahead pattern was not left out")
 	}
 	// Bound members are validated like body members.
 	if !strings.Contains(s, "func (s *RunThingInput) Validate() error") {

@@ -8969,7 +8969,7 @@ func (s *WaitOptions) validate(v *awsproto.Validator, path *awsproto.Path) {
 var (
 	ruleAction                                 = awsproto.StringRule{Pattern: awsproto.NewPattern(`(lambda:[*]|lambda:[a-zA-Z]+|[*])`), PatternText: `(lambda:[*]|lambda:[a-zA-Z]+|[*])`}
 	ruleAdditionalVersion                      = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(1024), Pattern: awsproto.NewPattern(`[0-9]+`), PatternText: `[0-9]+`}
-	ruleAlias                                  = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(128), Pattern: awsproto.NewPattern(`(?!^[0-9]+$)([a-zA-Z0-9-_]+)`), PatternText: `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`}
+	ruleAlias                                  = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(128)}
 	ruleApplicationLogLevel                    = awsproto.StringRule{Enum: []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}}
 	ruleArchitecture                           = awsproto.StringRule{Enum: []string{"x86_64", "arm64"}}
 	ruleArn                                    = awsproto.StringRule{Pattern: awsproto.NewPattern(`arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)`), PatternText: `arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)`}
@@ -8983,7 +8983,7 @@ var (
 	ruleClientToken                            = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(64), Pattern: awsproto.NewPattern(`[\x21-\x7E]+`), PatternText: `[\x21-\x7E]+`}
 	ruleCodeSigningConfigArn                   = awsproto.StringRule{Min: awsproto.Limit(0), Max: awsproto.Limit(200), Pattern: awsproto.NewPattern(`arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}`), PatternText: `arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}`}
 	ruleCodeSigningPolicy                      = awsproto.StringRule{Enum: []string{"Warn", "Enforce"}}
-	ruleCollectionName                         = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(57), Pattern: awsproto.NewPattern(`(^(?!(system\x2e)))(^[_a-zA-Z0-9])([^$]*)`), PatternText: `(^(?!(system\x2e)))(^[_a-zA-Z0-9])([^$]*)`}
+	ruleCollectionName                         = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(57)}
 	ruleDatabaseName                           = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(63), Pattern: awsproto.NewPattern(`[^ /\.$\x22]*`), PatternText: `[^ /\.$\x22]*`}
 	ruleDescription                            = awsproto.StringRule{Min: awsproto.Limit(0), Max: awsproto.Limit(256)}
 	ruleDestinationArn                         = awsproto.StringRule{Min: awsproto.Limit(0), Max: awsproto.Limit(350), Pattern: awsproto.NewPattern(`$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`), PatternText: `$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`}
@@ -9001,7 +9001,7 @@ var (
 	ruleFunctionName                           = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(140), Pattern: awsproto.NewPattern(`(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`), PatternText: `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`}
 	ruleFunctionResponseType                   = awsproto.StringRule{Enum: []string{"ReportBatchItemFailures"}}
 	ruleFunctionUrlAuthType                    = awsproto.StringRule{Enum: []string{"NONE", "AWS_IAM"}}
-	ruleFunctionUrlQualifier                   = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(128), Pattern: awsproto.NewPattern(`((?!^\d+$)^[0-9a-zA-Z-_]+$)`), PatternText: `((?!^\d+$)^[0-9a-zA-Z-_]+$)`}
+	ruleFunctionUrlQualifier                   = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(128)}
 	ruleFunctionVersion                        = awsproto.StringRule{Enum: []string{"ALL"}}
 	ruleFunctionVersionLatestPublished         = awsproto.StringRule{Enum: []string{"LATEST_PUBLISHED"}}
 	ruleHandler                                = awsproto.StringRule{Min: awsproto.Limit(0), Max: awsproto.Limit(128), Pattern: awsproto.NewPattern(`[^\s]+`), PatternText: `[^\s]+`}
@@ -9049,7 +9049,7 @@ var (
 	ruleRoleArn                                = awsproto.StringRule{Pattern: awsproto.NewPattern(`arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`), PatternText: `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`}
 	ruleRuntime                                = awsproto.StringRule{Enum: []string{"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10", "java17", "ruby3.2", "ruby3.3", "ruby3.4", "python3.11", "nodejs20.x", "provided.al2023", "python3.12", "java21", "python3.13", "nodejs22.x", "nodejs24.x", "python3.14", "java25", "dotnet10", "ruby4.0"}}
 	ruleRuntimeVersionArn                      = awsproto.StringRule{Min: awsproto.Limit(26), Max: awsproto.Limit(2048), Pattern: awsproto.NewPattern(`arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}::runtime:.+`), PatternText: `arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}::runtime:.+`}
-	ruleS3Bucket                               = awsproto.StringRule{Min: awsproto.Limit(3), Max: awsproto.Limit(63), Pattern: awsproto.NewPattern(`[0-9A-Za-z\.\-_]*(?<!\.)`), PatternText: `[0-9A-Za-z\.\-_]*(?<!\.)`}
+	ruleS3Bucket                               = awsproto.StringRule{Min: awsproto.Limit(3), Max: awsproto.Limit(63)}
 	ruleS3Key                                  = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(1024)}
 	ruleS3ObjectVersion                        = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(1024)}
 	ruleSchemaRegistryEventRecordFormat        = awsproto.StringRule{Enum: []string{"JSON", "SOURCE"}}
