@@ -24,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/goleak"
 
+	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
 
@@ -535,4 +536,40 @@ func TestBootstrapMissing(t *testing.T) {
 	if aws.ToString(res.FunctionError) != "Unhandled" || !strings.Contains(string(res.Payload), "Runtime.InvalidEntrypoint") {
 		t.Errorf("no bootstrap: %v %s", aws.ToString(res.FunctionError), res.Payload)
 	}
+}
+
+// TestServerWideConcurrency: --lambda-concurrency caps invocations across
+// functions.
+func TestServerWideConcurrency(t *testing.T) {
+	noLeaks(t)
+	s := servertest.Start(t, func(c *config.Config) { c.LambdaConcurrency = 1 })
+	c := client(s)
+	ctx := context.Background()
+	createFunction(t, c, "first")
+	createFunction(t, c, "second")
+
+	release := filepath.Join(t.TempDir(), "release")
+	done := make(chan error, 1)
+	go func() {
+		payload, _ := json.Marshal(map[string]string{"action": "block", "path": release})
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("first"), Payload: payload})
+		done <- err
+	}()
+	waitFor(t, release+".started")
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("second")})
+	var tm *types.TooManyRequestsException
+	if !errors.As(err, &tm) || tm.Reason != types.ThrottleReasonConcurrentInvocationLimitExceeded {
+		t.Errorf("another function at the server-wide limit: %v", err)
+	}
+	// An Event invocation waits for the slot instead.
+	marker := filepath.Join(t.TempDir(), "event-ran")
+	invoke(t, c, "second", map[string]string{"action": "touch", "path": marker},
+		func(in *lambda.InvokeInput) { in.InvocationType = types.InvocationTypeEvent })
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("blocked invocation: %v", err)
+	}
+	waitFor(t, marker)
 }

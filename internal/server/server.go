@@ -184,9 +184,10 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	ddb.Register(router)
 	fns, err := lambda.New(ctx, lambda.Options{
-		Catalog:  engine,
-		Logger:   logger.With("component", "lambda"),
-		Endpoint: endpointURL(ln, tlsLn),
+		Catalog:     engine,
+		Logger:      logger.With("component", "lambda"),
+		Endpoint:    endpointURL(ln, tlsLn),
+		Concurrency: cfg.LambdaConcurrency,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
