@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,7 +29,7 @@ const maxPayloadBytes = 6 << 20
 
 // stopGrace is how long a stopping instance has between SIGTERM and
 // SIGKILL.
-const stopGrace = 500 * time.Millisecond
+const stopGrace = 2 * time.Second
 
 // logSyncWait bounds how long an invocation waits for the instance's log
 // pipe to catch up with its response.
@@ -86,6 +88,9 @@ type instance struct {
 	capture    *bytes.Buffer
 	syncWaiter chan struct{}
 	exitErr    error
+	// extensions maps the registered extensions' identifiers to whether
+	// they asked for SHUTDOWN events.
+	extensions map[string]bool
 }
 
 // startInstance starts f's bootstrap in dir with its own Runtime API
@@ -117,7 +122,7 @@ func startInstance(r *runner, f *function, dir string) (*instance, error) {
 		initFail: make(chan []byte, 1),
 	}
 	inst.srv = &http.Server{Handler: inst.runtimeAPI(f), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: nil}
+		ErrorLog: slog.NewLogLogger(r.log.With("function", f.Name).Handler(), slog.LevelDebug)}
 	cmd := exec.Command(bootstrap)
 	cmd.Dir = dir
 	cmd.Env = r.environment(f, dir, ln.Addr().String())
@@ -415,13 +420,41 @@ func (inst *instance) runtimeAPI(f *function) http.Handler {
 	// Extensions: aws-lambda-go registers one to get SIGTERM; it is told
 	// of the shutdown when the instance stops.
 	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
+		var reg struct {
+			Events []string `json:"events"`
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if len(body) > 0 && json.Unmarshal(body, &reg) != nil {
+			runtimeError(w, http.StatusBadRequest, "InvalidRequest", "The registration body is not JSON.")
+			return
+		}
 		var id [16]byte
 		rand.Read(id[:])
-		w.Header().Set("Lambda-Extension-Identifier", hex.EncodeToString(id[:]))
+		ident := hex.EncodeToString(id[:])
+		inst.mu.Lock()
+		if inst.extensions == nil {
+			inst.extensions = map[string]bool{}
+		}
+		inst.extensions[ident] = slices.Contains(reg.Events, "SHUTDOWN")
+		inst.mu.Unlock()
+		w.Header().Set("Lambda-Extension-Identifier", ident)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"functionName": f.Name, "functionVersion": latest, "handler": f.Handler})
 	})
 	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
+		inst.mu.Lock()
+		shutdown, ok := inst.extensions[r.Header.Get("Lambda-Extension-Identifier")]
+		inst.mu.Unlock()
+		if !ok {
+			runtimeError(w, http.StatusForbidden, "Extension.Unknown", "Unknown extension identifier.")
+			return
+		}
+		if !shutdown {
+			// Registered for no events (aws-lambda-go's SIGTERM
+			// extension): the poll never answers.
+			<-r.Context().Done()
+			return
+		}
 		select {
 		case <-inst.stopping:
 			w.Header().Set("Content-Type", "application/json")
@@ -466,9 +499,11 @@ func (inst *instance) nextInvocation(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Length", strconv.Itoa(len(inv.payload)))
 		w.WriteHeader(http.StatusOK)
 		w.Write(inv.payload)
-	case <-inst.stopping:
-		runtimeError(w, http.StatusInternalServerError, "Runtime.Stopped", "The instance is stopping.")
 	case <-r.Context().Done():
+		// The instance stopped (its listener closed after the process
+		// exited). The poll is not answered before: aws-lambda-go
+		// exits at once on any answer but 200, which would cut its
+		// SIGTERM handlers short.
 	}
 }
 

@@ -573,3 +573,27 @@ func TestServerWideConcurrency(t *testing.T) {
 	}
 	waitFor(t, marker)
 }
+
+// TestSIGTERMExtension: aws-lambda-go's SIGTERM support registers an
+// extension at start; the function runs, and gets SIGTERM when its
+// instance stops.
+func TestSIGTERMExtension(t *testing.T) {
+	noLeaks(t)
+	s := servertest.Start(t)
+	c := client(s)
+	marker := filepath.Join(t.TempDir(), "sigterm")
+	createFunction(t, c, "graceful", func(in *lambda.CreateFunctionInput) {
+		in.Environment = &types.Environment{Variables: map[string]string{"SIGTERM_MARKER": marker}}
+	})
+	res := invoke(t, c, "graceful", map[string]string{"action": "echo", "message": "up"})
+	if res.FunctionError != nil || !strings.Contains(string(res.Payload), `"up"`) {
+		t.Fatalf("invoke: %v %s", aws.ToString(res.FunctionError), res.Payload)
+	}
+	if _, err := c.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String("graceful")}); err != nil {
+		t.Fatal(err)
+	}
+	// DeleteFunction returns once the instance has exited.
+	if data, err := os.ReadFile(marker); err != nil || string(data) != "SIGTERM" {
+		t.Errorf("the SIGTERM handler did not run: %q %v", data, err)
+	}
+}

@@ -122,14 +122,15 @@ func (r *runner) acquire(ctx context.Context, f *function, code func() ([]byte, 
 			return nil, err
 		}
 		r.mu.Lock()
-		if r.closed || p.revision != f.RevisionID {
+		closed := r.closed
+		if closed || p.revision != f.RevisionID {
 			// Stopped or changed while starting: this one runs the
 			// invocation and then goes.
 			inst.retired = true
 		}
 		p.all[inst] = true
 		r.mu.Unlock()
-		if r.closed {
+		if closed {
 			inst.stop()
 			r.release(f, nil)
 			return nil, errClosed

@@ -92,5 +92,13 @@ func handle(ctx context.Context, ev Event) (*Reply, error) {
 }
 
 func main() {
+	// With SIGTERM_MARKER set, the handler asks for SIGTERM (aws-lambda-go
+	// registers an extension for it) and writes that file when it comes.
+	if marker := os.Getenv("SIGTERM_MARKER"); marker != "" {
+		lambda.StartWithOptions(handle, lambda.WithEnableSIGTERM(func() {
+			os.WriteFile(marker, []byte("SIGTERM"), 0o644)
+		}))
+		return
+	}
 	lambda.Start(handle)
 }
