@@ -185,3 +185,35 @@ func TestGenerateREST(t *testing.T) {
 		t.Error("no Validate for the REST input")
 	}
 }
+
+// TestLambdaUpToDate regenerates the Lambda shapes (a REST-JSON model)
+// from the installed botocore model and compares them with the committed
+// file.
+func TestLambdaUpToDate(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf // CI has botocore: its absence is a failure there
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		skip("python3 not installed")
+	}
+	path, err := findBotocoreModel("lambda", "2015-03-31")
+	if err != nil {
+		skip("botocore model not available: %v", err)
+	}
+	m, err := loadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(m, config{Package: "lambdaapi", AWSProto: "github.com/millrace/millrace/internal/awsproto", Drop: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "lambda", "lambdaapi", "zz_generated.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, committed) {
+		t.Error("internal/lambda/lambdaapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/lambda/lambdaapi")
+	}
+}
