@@ -319,6 +319,12 @@ func (s *Service) createFunction(ctx context.Context, req *awsproto.RESTRequest)
 	if in.PackageType != nil && *in.PackageType == lambdaapi.PackageTypeImage {
 		return nil, errInvalid("Millrace does not run container images; give Code.ZipFile with an executable bootstrap. See docs/lambda.md")
 	}
+	if in.Publish != nil && *in.Publish {
+		return nil, errInvalid("Millrace does not publish function versions; create the function without Publish (only $LATEST exists). See docs/lambda.md")
+	}
+	if len(in.Layers) > 0 {
+		return nil, errInvalid("Millrace does not offer layers; put everything the function needs in its zip. See docs/lambda.md")
+	}
 	if in.Runtime == nil {
 		return nil, errInvalid("Runtime is required for .zip deployment packages.")
 	}
@@ -535,6 +541,9 @@ func (s *Service) updateFunctionConfiguration(ctx context.Context, req *awsproto
 	if in.RevisionId != nil && *in.RevisionId != f.RevisionID {
 		return nil, errPreconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 	}
+	if len(in.Layers) > 0 {
+		return nil, errInvalid("Millrace does not offer layers; put everything the function needs in its zip. See docs/lambda.md")
+	}
 	if in.Runtime != nil {
 		if err := checkRuntime(string(*in.Runtime)); err != nil {
 			return nil, err
@@ -606,6 +615,9 @@ func (s *Service) updateFunctionCode(ctx context.Context, req *awsproto.RESTRequ
 	}
 	if in.RevisionId != nil && *in.RevisionId != f.RevisionID {
 		return nil, errPreconditionFailed("The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+	}
+	if in.Publish != nil && *in.Publish {
+		return nil, errInvalid("Millrace does not publish function versions; update the code without Publish (only $LATEST exists). See docs/lambda.md")
 	}
 	if in.DryRun != nil && *in.DryRun {
 		return respond(http.StatusOK, f.configuration())

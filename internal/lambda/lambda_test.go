@@ -197,6 +197,8 @@ func TestFunctionLifecycle(t *testing.T) {
 			Code: &types.FunctionCode{ZipFile: testZip(t)}, Environment: &types.Environment{Variables: map[string]string{"AWS_REGION": "x"}}}, "InvalidParameterValueException"},
 		{"bad name", lambda.CreateFunctionInput{FunctionName: aws.String("bad name!"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(role),
 			Code: &types.FunctionCode{ZipFile: testZip(t)}}, "ValidationException"},
+		{"publish", lambda.CreateFunctionInput{FunctionName: aws.String("x"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(role),
+			Code: &types.FunctionCode{ZipFile: testZip(t)}, Publish: true}, "InvalidParameterValueException"},
 		{"timeout", lambda.CreateFunctionInput{FunctionName: aws.String("x"), Runtime: types.RuntimeProvidedal2023, Role: aws.String(role),
 			Code: &types.FunctionCode{ZipFile: testZip(t)}, Timeout: aws.Int32(0)}, "ValidationException"},
 	} {
