@@ -27,6 +27,11 @@ import (
 // responses: 6 MB.
 const maxPayloadBytes = 6 << 20
 
+// initTimeout bounds a runtime's start: from the process's start (or the
+// previous invocation's end) until it asks for the invocation. Lambda's
+// init phase has the same 10 s limit.
+const initTimeout = 10 * time.Second
+
 // stopGrace is how long a stopping instance has between SIGTERM and
 // SIGKILL.
 const stopGrace = 2 * time.Second
@@ -37,11 +42,13 @@ const logSyncWait = 2 * time.Second
 
 // invocation is one event handed to an instance.
 type invocation struct {
-	id       string
-	payload  []byte
-	arn      string
-	deadline time.Time
-	traceID  string
+	id      string
+	payload []byte
+	arn     string
+	// timeout is the function's Timeout: it runs from the moment the
+	// runtime takes the invocation (its init does not count).
+	timeout time.Duration
+	traceID string
 	// clientContext is the decoded X-Amz-Client-Context, "" when none.
 	clientContext string
 	done          chan result // buffered: the Runtime API never blocks on it
@@ -309,7 +316,9 @@ func (inst *instance) invoke(ctx context.Context, inv *invocation, f *function) 
 	inst.mu.Unlock()
 	fmt.Fprintf(inst.capture, "START RequestId: %s Version: %s\n", inv.id, latest)
 
-	timer := time.NewTimer(time.Until(inv.deadline))
+	// Until the runtime takes the invocation, the init limit applies; then
+	// the function's timeout.
+	timer := time.NewTimer(initTimeout)
 	defer timer.Stop()
 	res, ok, timedOut := inst.await(ctx, inv, timer, f)
 	if !ok {
@@ -348,10 +357,12 @@ func (inst *instance) await(ctx context.Context, inv *invocation, timer *time.Ti
 	case <-inst.stopping:
 		return errorResult("Runtime.Stopped", "RequestId: "+inv.id+" Error: the function's instance was stopped"), false, false
 	case <-timer.C:
-		return timeoutResult(inv, f), false, true
+		return errorResult("Runtime.InitTimeout", fmt.Sprintf("RequestId: %s Error: the runtime did not ask for the invocation within %s of its start (the init limit)",
+			inv.id, initTimeout)), false, false
 	case <-ctx.Done():
 		return errorResult("Runtime.Cancelled", "RequestId: "+inv.id+" Error: the invocation was cancelled"), false, false
 	}
+	timer.Reset(inv.timeout)
 	select {
 	case res := <-inv.done:
 		return res, true, false
@@ -489,7 +500,7 @@ func (inst *instance) nextInvocation(w http.ResponseWriter, r *http.Request) {
 		inst.mu.Unlock()
 		h := w.Header()
 		h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
+		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(inv.timeout).UnixMilli(), 10))
 		h.Set("Lambda-Runtime-Invoked-Function-Arn", inv.arn)
 		h.Set("Lambda-Runtime-Trace-Id", inv.traceID)
 		if inv.clientContext != "" {

@@ -90,13 +90,13 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 		arn:           f.arn(),
 		traceID:       traceID(s.now()),
 		clientContext: clientContext,
+		timeout:       time.Duration(f.Timeout) * time.Second,
 		done:          make(chan result, 1),
 	}
 	// The payload outlives the request (its body buffer is reused).
 	inv.payload = append([]byte(nil), payload...)
 	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
 	if invType == lambdaapi.InvocationTypeEvent {
-		inv.deadline = time.Time{}
 		s.run.asyncInvoke(f, code, inv)
 		return &awsproto.RESTResponse{Status: http.StatusAccepted}, nil
 	}
@@ -116,7 +116,6 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 	case err != nil:
 		return nil, err
 	default:
-		inv.deadline = deadline(f, time.Now())
 		res = inst.invoke(ctx, inv, f)
 		s.run.release(f, inst)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 )
 
 // runner keeps the warm instances of every function and enforces the
@@ -255,7 +254,6 @@ func (r *runner) asyncInvoke(f *function, code func() ([]byte, error), inv *invo
 			r.log.Warn("asynchronous invocation dropped", "function", f.Name, "request_id", inv.id, "err", err)
 			return
 		}
-		inv.deadline = deadline(f, time.Now())
 		res := inst.invoke(r.ctx, inv, f)
 		r.release(f, inst)
 		if res.functionError != "" {
@@ -306,9 +304,4 @@ func (r *runner) start(f *function, code func() ([]byte, error)) (*instance, err
 		return nil, err
 	}
 	return inst, nil
-}
-
-// deadline is when an invocation of f started now times out.
-func deadline(f *function, now time.Time) time.Time {
-	return now.Add(time.Duration(f.Timeout) * time.Second)
 }
