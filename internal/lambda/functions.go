@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,13 @@ const (
 // Runtimes Millrace runs: the OS-only runtimes, whose code is an
 // executable bootstrap.
 var runtimes = map[string]bool{"provided": true, "provided.al2": true, "provided.al2023": true}
+
+// endpoint reports whether the function is an HTTP endpoint function:
+// its Handler is the URL its invocations are POSTed to.
+func (f *function) endpoint() bool {
+	ok, _ := endpointHandler(f.Handler)
+	return ok
+}
 
 func (f *function) arn() string {
 	return functionARN(f.Region, f.Account, f.Name)
@@ -288,6 +296,19 @@ func checkTimeout(t int32) error {
 	return nil
 }
 
+// endpointHandler reports whether handler makes the function an HTTP
+// endpoint function (an http:// or https:// URL), and checks such a URL.
+func endpointHandler(handler string) (bool, error) {
+	if !strings.HasPrefix(handler, "http://") && !strings.HasPrefix(handler, "https://") {
+		return false, nil
+	}
+	u, err := url.Parse(handler)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return false, errInvalid("The Handler %s is not a usable endpoint URL: give http(s)://host[:port]/path, without credentials or fragment.", handler)
+	}
+	return true, nil
+}
+
 // checkRole accepts an IAM role ARN, as Lambda requires one.
 func checkRole(role string) error {
 	if !strings.HasPrefix(role, "arn:") || !strings.Contains(role, ":role/") {
@@ -337,11 +358,19 @@ func (s *Service) createFunction(ctx context.Context, req *awsproto.RESTRequest)
 	if in.Code.S3Bucket != nil || in.Code.S3Key != nil || in.Code.ImageUri != nil {
 		return nil, errInvalid("Millrace takes function code only as Code.ZipFile (S3 and images are not available). See docs/lambda.md")
 	}
-	if len(in.Code.ZipFile) == 0 {
-		return nil, errInvalid("Please provide a source for function code.")
-	}
-	if err := checkZip(in.Code.ZipFile); err != nil {
+	endpoint, err := endpointHandler(awsproto.Value(in.Handler))
+	if err != nil {
 		return nil, err
+	}
+	switch {
+	case endpoint && len(in.Code.ZipFile) > 0:
+		return nil, errInvalid("A function whose Handler is a URL is served by that endpoint and takes no code: leave Code.ZipFile out. See docs/lambda.md")
+	case !endpoint && len(in.Code.ZipFile) == 0:
+		return nil, errInvalid("Please provide a source for function code.")
+	case !endpoint:
+		if err := checkZip(in.Code.ZipFile); err != nil {
+			return nil, err
+		}
 	}
 	f := &function{
 		Account: r.account, Region: r.region, Name: r.name,
@@ -380,8 +409,10 @@ func (s *Service) createFunction(ctx context.Context, req *awsproto.RESTRequest)
 		return nil, errConflict("Function already exist: %s", r.name)
 	}
 	// The code first: a definition is never stored without its code.
-	if err := s.putCode(ctx, r.account, r.region, r.name, in.Code.ZipFile); err != nil {
-		return nil, err
+	if !endpoint {
+		if err := s.putCode(ctx, r.account, r.region, r.name, in.Code.ZipFile); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.store(ctx, f, 0); err != nil {
 		return nil, err
@@ -566,6 +597,13 @@ func (s *Service) updateFunctionConfiguration(ctx context.Context, req *awsproto
 		f.MemorySize = *in.MemorySize
 	}
 	if in.Handler != nil {
+		endpoint, err := endpointHandler(*in.Handler)
+		if err != nil {
+			return nil, err
+		}
+		if !endpoint && f.CodeSize == 0 {
+			return nil, errInvalid("The function has no code (its Handler was a URL); give it a zip with UpdateFunctionCode before a Handler that is not a URL.")
+		}
 		f.Handler = *in.Handler
 	}
 	if in.Description != nil {
@@ -618,6 +656,9 @@ func (s *Service) updateFunctionCode(ctx context.Context, req *awsproto.RESTRequ
 	}
 	if in.Publish != nil && *in.Publish {
 		return nil, errInvalid("Millrace does not publish function versions; update the code without Publish (only $LATEST exists). See docs/lambda.md")
+	}
+	if f.endpoint() {
+		return nil, errInvalid("The function's Handler is a URL: it is served by that endpoint and takes no code. Change its Handler first. See docs/lambda.md")
 	}
 	if in.DryRun != nil && *in.DryRun {
 		return respond(http.StatusOK, f.configuration())

@@ -115,6 +115,9 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 			WithStatus(http.StatusServiceUnavailable).WithCapitalMessage()
 	case err != nil:
 		return nil, err
+	case f.endpoint():
+		res = s.run.endpoint.invoke(ctx, inv, f)
+		s.run.release(f, nil)
 	default:
 		res = inst.invoke(ctx, inv, f)
 		s.run.release(f, inst)

@@ -29,6 +29,8 @@ type runner struct {
 	cancel context.CancelFunc
 	// wg counts every goroutine the runner starts.
 	wg sync.WaitGroup
+	// endpoint invokes the HTTP endpoint functions.
+	endpoint *endpointInvoker
 }
 
 // pool is one function's instances.
@@ -41,7 +43,8 @@ type pool struct {
 
 func newRunner(opts Options, log *slog.Logger) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}), ctx: ctx, cancel: cancel,
+		endpoint: newEndpointInvoker()}
 }
 
 func poolKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -112,7 +115,8 @@ func (r *runner) acquire(ctx context.Context, f *function, code func() ([]byte, 
 			}
 		}
 		r.mu.Unlock()
-		if inst != nil {
+		if inst != nil || f.endpoint() {
+			// An endpoint function takes the slot only.
 			return inst, nil
 		}
 		inst, err := r.start(f, code)
@@ -254,7 +258,12 @@ func (r *runner) asyncInvoke(f *function, code func() ([]byte, error), inv *invo
 			r.log.Warn("asynchronous invocation dropped", "function", f.Name, "request_id", inv.id, "err", err)
 			return
 		}
-		res := inst.invoke(r.ctx, inv, f)
+		var res result
+		if f.endpoint() {
+			res = r.endpoint.invoke(r.ctx, inv, f)
+		} else {
+			res = inst.invoke(r.ctx, inv, f)
+		}
 		r.release(f, inst)
 		if res.functionError != "" {
 			r.log.Info("asynchronous invocation failed", "function", f.Name, "request_id", inv.id,
@@ -280,6 +289,7 @@ func (r *runner) close() error {
 		inst.stop()
 	}
 	r.wg.Wait()
+	r.endpoint.close()
 	return nil
 }
 
