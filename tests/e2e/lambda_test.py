@@ -2,12 +2,14 @@
 """boto3's Lambda client against a running Millrace at $E2E_ENDPOINT, with
 the aws-lambda-go function zip at $E2E_LAMBDA_ZIP (built by run.sh).
 
-    lambda_test.py flow    create, invoke (each type, errors, timeout), list pages, throttling, delete
+    lambda_test.py flow    create, invoke (each type, errors, timeout), list pages, throttling,
+                           an HTTP endpoint function, delete
 
 Any failure exits non-zero naming the step.
 """
 
 import base64
+import http.server
 import json
 import os
 import sys
@@ -128,6 +130,36 @@ def flow():
         open(release, "w").close()
         t.join(60)
         check(results and b"released" in results[0][1], results)
+
+    step("an HTTP endpoint function: the event is POSTed to its Handler URL")
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps({"got": event, "requestId": self.headers["Lambda-Runtime-Aws-Request-Id"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/invoke"
+        remote = f"{prefix}-remote"
+        cfg = c.create_function(FunctionName=remote, Runtime="provided.al2023", Role=ROLE, Handler=url, Code={})
+        check(cfg["Handler"] == url, cfg)
+        out, body = invoke(c, remote, {"hello": "endpoint"})
+        r = json.loads(body)
+        check("FunctionError" not in out and r["got"] == {"hello": "endpoint"}, (out, body))
+        check(r["requestId"] == out["ResponseMetadata"]["RequestId"], (r, out["ResponseMetadata"]))
+        c.delete_function(FunctionName=remote)
+    finally:
+        httpd.shutdown()
 
     step("delete_function")
     for n in names:
