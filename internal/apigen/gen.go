@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"go/format"
@@ -240,14 +241,30 @@ func (g *generator) file() error {
 }
 
 func (g *generator) operations() error {
-	g.p("// Operation names an API operation and the shapes of its input and")
+	// A model with a shape named Operation (Lambda's) gets the list's
+	// type under another name.
+	typeName := "Operation"
+	if _, taken := g.m.Shapes["Operation"]; taken {
+		typeName = "APIOperation"
+	}
+	rest := strings.HasPrefix(g.m.Metadata.Protocol, "rest-")
+	g.p("// %s names an API operation and the shapes of its input and", typeName)
 	g.p("// output; an empty Output means the operation returns no body.")
-	g.p("type Operation struct {")
+	if rest {
+		g.p("// Method, RequestURI (the model's path template, query literals")
+		g.p("// included) and Status (the success status, 0 when the model gives")
+		g.p("// none) are its REST binding.")
+	}
+	g.p("type %s struct {", typeName)
 	g.p("Name, Input, Output string")
+	if rest {
+		g.p("Method, RequestURI string")
+		g.p("Status int")
+	}
 	g.p("}")
 	g.p("")
 	g.p("// Operations lists every operation of the model, sorted by name.")
-	g.p("var Operations = []Operation{")
+	g.p("var Operations = []%s{", typeName)
 	for _, name := range sortedKeys(g.m.Operations) {
 		op := g.m.Operations[name]
 		in, out := "", ""
@@ -256,6 +273,11 @@ func (g *generator) operations() error {
 		}
 		if op.Output != nil {
 			out = exported(op.Output.Shape)
+		}
+		if rest {
+			g.p("{Name: %q, Input: %q, Output: %q, Method: %q, RequestURI: %q, Status: %d},",
+				name, in, out, op.HTTP.Method, op.HTTP.RequestURI, op.HTTP.ResponseCode)
+			continue
 		}
 		g.p("{Name: %q, Input: %q, Output: %q},", name, in, out)
 	}
@@ -297,6 +319,16 @@ func (g *generator) structure(name string, s *shape) error {
 		if g.outputs[name] && required[mn] {
 			// Required output members are always written, as AWS does.
 			tag = mn
+		}
+		switch {
+		case ref.Location != "":
+			// REST protocols carry it outside the JSON body; the
+			// service binds it.
+			g.p("// (bound to the %s %s, not the JSON body)", ref.Location, cmp.Or(ref.LocationName, mn))
+			tag = "-"
+		case s.Payload == mn:
+			g.p("// (the whole HTTP body)")
+			tag = "-"
 		}
 		g.p("%s %s `json:%q`", exported(mn), t, tag)
 	}
@@ -358,7 +390,9 @@ func (g *generator) ruleVars() error {
 		if okMax {
 			parts = append(parts, fmt.Sprintf("Max: awsproto.Limit(%d)", max))
 		}
-		if s.Pattern != "" {
+		// A pattern Go's RE2 cannot express (lookaround, as some of
+		// Lambda's have) is left unchecked rather than approximated.
+		if _, err := regexp.Compile(`^(?:` + goRegexp(s.Pattern) + `)$`); s.Pattern != "" && err == nil {
 			parts = append(parts, fmt.Sprintf("Pattern: awsproto.NewPattern(%s), PatternText: %s", goString(goRegexp(s.Pattern)), goString(s.Pattern)))
 		}
 		if len(s.Enum) > 0 {

@@ -127,3 +127,93 @@ func TestKinesisUpToDate(t *testing.T) {
 		t.Error("internal/kinesis/kinesisapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/kinesis/kinesisapi")
 	}
 }
+
+const tinyRESTModel = `{
+ "metadata": {"apiVersion": "2020-01-01", "endpointPrefix": "tinyrest", "protocol": "rest-json"},
+ "operations": {
+  "RunThing": {"name": "RunThing", "http": {"method": "POST", "requestUri": "/2020-01-01/things/{Name}/runs", "responseCode": 202},
+   "input": {"shape": "RunThingInput"}, "output": {"shape": "RunThingOutput"}}
+ },
+ "shapes": {
+  "RunThingInput": {"type": "structure", "required": ["Name"], "payload": "Body", "members": {
+    "Name": {"shape": "Name", "location": "uri", "locationName": "Name"},
+    "Mode": {"shape": "Name", "location": "header", "locationName": "X-Mode"},
+    "Limit": {"shape": "Name", "location": "querystring", "locationName": "Limit"},
+    "Body": {"shape": "Blob"}
+  }},
+  "RunThingOutput": {"type": "structure", "members": {"Size": {"shape": "Size"}}},
+  "Operation": {"type": "structure", "members": {"Size": {"shape": "Size"}}},
+  "Name": {"type": "string", "min": 1, "max": 8, "pattern": "(?!^[0-9]+$)[a-z0-9]+"},
+  "Size": {"type": "integer"},
+  "Blob": {"type": "blob"}
+ }
+}`
+
+// TestGenerateREST checks the REST binding: operations carry their method,
+// path and status, members bound outside the JSON body are not in it, and
+// the operation list's type steps aside for a shape named Operation.
+func TestGenerateREST(t *testing.T) {
+	var m model
+	dec := json.NewDecoder(strings.NewReader(tinyRESTModel))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(&m, config{Package: "tinyrestapi", AWSProto: "example.com/awsproto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Join(strings.FieldsFunc(string(src), func(r rune) bool { return r == ' ' || r == '\t' }), " ")
+	for _, want := range []string{
+		"type APIOperation struct {",
+		`{Name: "RunThing", Input: "RunThingInput", Output: "RunThingOutput", Method: "POST", RequestURI: "/2020-01-01/things/{Name}/runs", Status: 202},`,
+		"// (bound to the uri Name, not the JSON body)\n Name *string `json:\"-\"`",
+		"// (bound to the header X-Mode, not the JSON body)\n Mode *string `json:\"-\"`",
+		"// (bound to the querystring Limit, not the JSON body)\n Limit *string `json:\"-\"`",
+		"// (the whole HTTP body)\n Body []byte `json:\"-\"`",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("generated code lacks %q", want)
+		}
+	}
+	// A lookahead RE2 cannot compile leaves the pattern unchecked.
+	if !strings.Contains(s, "ruleName = awsproto.StringRule{Min: awsproto.Limit(1), Max: awsproto.Limit(8)}") {
+		t.Error("the lookahead pattern was not left out")
+	}
+	// Bound members are validated like body members.
+	if !strings.Contains(s, "func (s *RunThingInput) Validate() error") {
+		t.Error("no Validate for the REST input")
+	}
+}
+
+// TestLambdaUpToDate regenerates the Lambda shapes (a REST-JSON model)
+// from the installed botocore model and compares them with the committed
+// file.
+func TestLambdaUpToDate(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf // CI has botocore: its absence is a failure there
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		skip("python3 not installed")
+	}
+	path, err := findBotocoreModel("lambda", "2015-03-31")
+	if err != nil {
+		skip("botocore model not available: %v", err)
+	}
+	m, err := loadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(m, config{Package: "lambdaapi", AWSProto: "github.com/millrace/millrace/internal/awsproto", Drop: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "lambda", "lambdaapi", "zz_generated.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, committed) {
+		t.Error("internal/lambda/lambdaapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/lambda/lambdaapi")
+	}
+}

@@ -29,11 +29,25 @@ type operation struct {
 	Name   string    `json:"name"`
 	Input  *shapeRef `json:"input"`
 	Output *shapeRef `json:"output"`
+	// HTTP is the operation's method, path template and success status;
+	// REST protocols route by it.
+	HTTP struct {
+		Method       string `json:"method"`
+		RequestURI   string `json:"requestUri"`
+		ResponseCode int    `json:"responseCode"`
+	} `json:"http"`
 }
 
 type shapeRef struct {
 	Shape         string `json:"shape"`
 	Documentation string `json:"documentation"`
+	// Location binds a member of a REST protocol's input or output to the
+	// request's path ("uri"), query string ("querystring"), a header
+	// ("header"), headers by prefix ("headers") or the status code
+	// ("statusCode"); empty means the JSON body. LocationName is the
+	// path label, query parameter or header it is bound to.
+	Location     string `json:"location"`
+	LocationName string `json:"locationName"`
 }
 
 type shape struct {
@@ -49,6 +63,9 @@ type shape struct {
 	Enum          []string             `json:"enum"`
 	Documentation string               `json:"documentation"`
 	Exception     bool                 `json:"exception"`
+	// Payload names the member that is the whole HTTP body of a REST
+	// protocol's input or output.
+	Payload string `json:"payload"`
 }
 
 // bound converts a model min/max to an integer; models sometimes write

@@ -22,6 +22,10 @@ const (
 	// ProtocolCBOR is application/x-amz-cbor-1.1 as the Java SDKs send it:
 	// byte-string blobs, timestamps as tag 1 around epoch milliseconds.
 	ProtocolCBOR
+	// ProtocolRESTJSON is AWS's REST-JSON (restJson1, Lambda): routed by
+	// method and path, parameters in the path, query and headers, bodies
+	// in JSON or raw. Only REST routes serve it.
+	ProtocolRESTJSON
 )
 
 // String names the protocol.
@@ -31,6 +35,8 @@ func (p Protocol) String() string {
 		return "json"
 	case ProtocolCBOR:
 		return "cbor"
+	case ProtocolRESTJSON:
+		return "rest-json"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
 }

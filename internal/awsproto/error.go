@@ -27,6 +27,9 @@ type Error struct {
 	// Fields are further top-level members of the error body, for errors
 	// that carry data (DynamoDB's CancellationReasons, Item).
 	Fields map[string]any
+	// Header holds response headers the error sets (REST protocols only:
+	// TooManyRequestsException's Retry-After).
+	Header http.Header
 	// capitalMessage writes the message under "Message" instead of
 	// "message": AWS does so for SerializationException bodies.
 	capitalMessage bool

@@ -58,6 +58,8 @@ type Router struct {
 	opts     RouterOptions
 	log      *slog.Logger
 	services map[string]*service
+	// rest routes the REST services by method and path; nil without any.
+	rest *http.ServeMux
 }
 
 // NewRouter returns a Router with no services.
@@ -124,6 +126,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date")
+	}
+	if r.restRoute(req) {
+		r.rest.ServeHTTP(w, req)
+		return
 	}
 	if req.Method != http.MethodPost {
 		writeXMLError(w, http.StatusForbidden, CodeAccessDenied, "Unable to determine service/operation name to be authorized")

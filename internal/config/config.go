@@ -59,6 +59,9 @@ type Config struct {
 	// OnDemandStreamLimit is the per-account, per-region quota of on-demand
 	// streams.
 	OnDemandStreamLimit int `toml:"on-demand-stream-limit" yaml:"on-demand-stream-limit"`
+	// LambdaConcurrency is the server-wide limit of Lambda invocations
+	// running at once (docs/lambda.md).
+	LambdaConcurrency int `toml:"lambda-concurrency" yaml:"lambda-concurrency"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`
@@ -138,6 +141,8 @@ func Default() Config {
 		// eu-west-1 (500 elsewhere).
 		ShardLimit:          20000,
 		OnDemandStreamLimit: 50,
+		// AWS's default account quota of concurrent executions.
+		LambdaConcurrency: 1000,
 		// Kinesis's per-shard limits, enforced by default so that clients
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
@@ -224,6 +229,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OnDemandStreamLimit <= 0 {
 		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	if c.LambdaConcurrency <= 0 {
+		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)
 	}
 	switch c.ThroughputLimits {
 	case "on", "off":

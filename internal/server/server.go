@@ -18,6 +18,7 @@ import (
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/dynamodb"
 	"github.com/millrace/millrace/internal/kinesis"
+	"github.com/millrace/millrace/internal/lambda"
 	"github.com/millrace/millrace/internal/storage/pebble"
 	"github.com/millrace/millrace/internal/streams"
 )
@@ -44,6 +45,8 @@ type Server struct {
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
+	// lambda runs functions; its instances stop before the engine closes.
+	lambda *lambda.Service
 	// sec is authentication, policies, the client allow-list and the
 	// audit log.
 	sec *security
@@ -199,6 +202,16 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("loading DynamoDB tables from %s: %w", dataLocation(cfg), err), st.Close(), engine.Close())
 	}
 	ddb.Register(router)
+	fns, err := lambda.New(ctx, lambda.Options{
+		Catalog:     engine,
+		Logger:      logger.With("component", "lambda"),
+		Endpoint:    endpointURL(ln, tlsLn),
+		Concurrency: cfg.LambdaConcurrency,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
+	}
+	fns.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -207,6 +220,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		ln:             ln,
 		engine:         engine,
 		streams:        st,
+		lambda:         fns,
 		sec:            sec,
 		cancelRequests: cancel,
 		serveErr:       make(chan error, 1),
@@ -399,6 +413,9 @@ func (s *Server) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("serving TLS: %w", err))
 		}
 	}
+	if err := s.lambda.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping Lambda functions: %w", err))
+	}
 	if err := s.streams.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping streams: %w", err))
 	}
@@ -465,6 +482,23 @@ wait:
 	}
 	logger.Info("millrace stopped")
 	return nil
+}
+
+// endpointURL is the URL functions reach the server at: the plain
+// listener's, else the TLS one's, with a wildcard host as 127.0.0.1.
+func endpointURL(ln, tlsLn net.Listener) string {
+	scheme, l := "http", ln
+	if l == nil {
+		scheme, l = "https", tlsLn
+	}
+	if l == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // dataLocation describes where the data lives, for logs and errors.

@@ -2,6 +2,7 @@
 # End-to-end test: builds the millrace binary, starts it on a free port with
 # a fresh data directory, drives it with the AWS CLI (cli.sh) and boto3
 # (boto3_test.py) and the AWS SDK for JavaScript v3 over TLS (tests/js),
+# runs a Lambda function built with aws-lambda-go through the CLI and boto3,
 # restarts it on the same data directory to check that
 # every acknowledged record survives, and stops it. Exits non-zero, naming
 # the failed step, on any failure.
@@ -113,6 +114,26 @@ E2E_TLS_ENDPOINT="$tls_endpoint" E2E_TLS_CA="$work/tls-cert.pem" node "$root/tes
 step "boto3 DynamoDB flow"
 python3 "$here/ddb_test.py" flow || fail "DynamoDB flow (ddb_test.py flow)"
 
+step "build the aws-lambda-go test function as bootstrap and zip it"
+mkdir -p "$work/lambda"
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/lambda/bootstrap" ./internal/lambda/testhandler) ||
+	fail "go build ./internal/lambda/testhandler"
+python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)
+i = zipfile.ZipInfo("bootstrap"); i.external_attr = 0o100755 << 16; i.compress_type = zipfile.ZIP_DEFLATED
+z.writestr(i, open(sys.argv[2], "rb").read()); z.close()' "$work/lambda/function.zip" "$work/lambda/bootstrap" ||
+	fail "zipping the test function"
+export E2E_LAMBDA_ZIP="$work/lambda/function.zip"
+
+step "AWS CLI Lambda flow"
+bash "$here/lambda_cli.sh" flow || fail "AWS CLI Lambda flow (lambda_cli.sh flow)"
+
+step "boto3 Lambda flow"
+python3 "$here/lambda_test.py" flow || fail "boto3 Lambda flow (lambda_test.py flow)"
+
+step "AWS CLI: a function for the restart check"
+bash "$here/lambda_cli.sh" keep e2e-lambda-restart || fail "Lambda function before restart (lambda_cli.sh keep)"
+
 state="$work/durability.json"
 step "boto3: write records for the restart check"
 python3 "$here/boto3_test.py" write "$state" || fail "boto3 write before restart"
@@ -128,6 +149,9 @@ python3 "$here/boto3_test.py" verify "$state" || fail "records after restart (bo
 
 step "boto3: every DynamoDB lease is still there"
 python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after restart (ddb_test.py verify)"
+
+step "AWS CLI: the function survived the restart and still runs"
+bash "$here/lambda_cli.sh" verify e2e-lambda-restart || fail "Lambda function after restart (lambda_cli.sh verify)"
 
 step "authentication and policies: two users through boto3 and the AWS CLI"
 python3 "$here/auth_test.py" "$work/millrace" || fail "authentication end to end (auth_test.py)"

@@ -1,0 +1,96 @@
+package lambda
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// checkZip checks that code is a zip Lambda would accept: readable, with
+// safe names, within the unzipped size limit. Whether it holds a
+// bootstrap is found out when an instance starts, as on AWS.
+func checkZip(code []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(code), int64(len(code)))
+	if err != nil {
+		return errInvalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+	}
+	var total uint64
+	for _, f := range zr.File {
+		total += f.UncompressedSize64
+		if !safeName(f.Name) {
+			return errInvalid("Could not unzip uploaded file: the entry %q leaves the code directory.", f.Name)
+		}
+	}
+	if total > maxUnzippedBytes {
+		return errInvalid("Unzipped size must be smaller than %d bytes", maxUnzippedBytes)
+	}
+	return nil
+}
+
+func safeName(name string) bool {
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, `\`) {
+		return false
+	}
+	clean := path.Clean(name)
+	return clean != ".." && !strings.HasPrefix(clean, "../")
+}
+
+// unpack writes the zip into dir: regular files and directories only
+// (symbolic links are written as the files they are not: skipped), with
+// their permission bits. bootstrap is made executable, as Lambda's
+// runtime needs it to be.
+func unpack(code []byte, dir string) error {
+	zr, err := zip.NewReader(bytes.NewReader(code), int64(len(code)))
+	if err != nil {
+		return fmt.Errorf("reading the code zip: %w", err)
+	}
+	for _, f := range zr.File {
+		if !safeName(f.Name) {
+			return fmt.Errorf("zip entry %q leaves the code directory", f.Name)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(path.Clean(f.Name)))
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			continue
+		case !mode.IsRegular():
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		perm := mode.Perm() | 0o400
+		if path.Clean(f.Name) == "bootstrap" {
+			perm |= 0o500
+		}
+		if err := writeEntry(f, target, perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeEntry(f *zip.File, target string, perm os.FileMode) error {
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("zip entry %s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.LimitReader(rc, maxUnzippedBytes+1)); err != nil {
+		out.Close()
+		return fmt.Errorf("zip entry %s: %w", f.Name, err)
+	}
+	return out.Close()
+}

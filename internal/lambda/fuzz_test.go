@@ -1,0 +1,96 @@
+package lambda
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/millrace/millrace/internal/awsproto"
+)
+
+func zipOf(t testing.TB, names ...string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, n := range names {
+		w, err := zw.Create(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("x"))
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// FuzzCode feeds arbitrary bytes to the zip checks and the unpacker: no
+// panic, and nothing is ever written outside the code directory.
+func FuzzCode(f *testing.F) {
+	f.Add(zipOf(f, "bootstrap"))
+	f.Add(zipOf(f, "lib/a.so", "bootstrap", "dir/"))
+	f.Add(zipOf(f, "../evil"))
+	f.Add(zipOf(f, "a/../../evil"))
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, code []byte) {
+		if len(code) > 1<<16 {
+			return
+		}
+		accepted := checkZip(code) == nil
+		root := t.TempDir()
+		dir := filepath.Join(root, "code")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := unpack(code, dir)
+		if accepted && err != nil && !strings.Contains(err.Error(), "zip") {
+			t.Fatalf("an accepted zip failed to unpack: %v", err)
+		}
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if path != root && path != dir && !strings.HasPrefix(path, dir+string(filepath.Separator)) {
+				t.Fatalf("unpack wrote %s outside %s", path, dir)
+			}
+			return nil
+		})
+	})
+}
+
+func TestCheckZip(t *testing.T) {
+	for _, tc := range []struct {
+		code []byte
+		ok   bool
+	}{
+		{zipOf(t, "bootstrap"), true},
+		{zipOf(t, "README"), true}, // no bootstrap: found out at the first invocation
+		{zipOf(t, "../evil"), false},
+		{zipOf(t, "/abs"), false},
+		{zipOf(t, `a\b`), false},
+		{[]byte("not a zip"), false},
+	} {
+		if err := checkZip(tc.code); (err == nil) != tc.ok {
+			t.Errorf("checkZip: %v, want ok=%v", err, tc.ok)
+		}
+	}
+}
+
+// FuzzFunctionRef resolves arbitrary FunctionName values without panicking
+// and never lets an ARN of another account or region pass as visible.
+func FuzzFunctionRef(f *testing.F) {
+	for _, s := range []string{"fn", "fn:$LATEST", "arn:aws:lambda:us-east-1:000000000000:function:fn",
+		"arn:aws:lambda:eu-west-1:111111111111:function:fn:7", "000000000000:function:fn", ":::", "arn:"} {
+		f.Add(s)
+	}
+	ctx := awsproto.WithInfo(context.Background(), &awsproto.RequestInfo{AccountID: "000000000000", Region: "us-east-1"})
+	f.Fuzz(func(t *testing.T, name string) {
+		r := parseRef(ctx, name)
+		if r.visible(ctx) && (r.account != "000000000000" || r.region != "us-east-1") {
+			t.Fatalf("%q resolved to %+v, visible", name, r)
+		}
+		if strings.Contains(r.name, ":") {
+			t.Fatalf("%q resolved to a name with a colon: %+v", name, r)
+		}
+	})
+}

@@ -1,0 +1,213 @@
+// Package lambda serves the Lambda API subset Millrace offers: functions
+// whose code is a zip holding an executable bootstrap (a custom runtime,
+// as the provided.* runtimes are), created and invoked through the Lambda
+// REST-JSON API on the server's endpoint, and run by Millrace as local
+// processes fed through its own implementation of the Lambda Runtime API.
+//
+// Function definitions and their code live in the storage catalog; the
+// processes (warm instances) live only while the server runs.
+package lambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/lambda/lambdaapi"
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// SigningName is the SigV4 service name of the Lambda API.
+const SigningName = "lambda"
+
+// DefaultConcurrency is the server-wide limit of concurrent executions
+// when Options leaves it zero: AWS's default account quota.
+const DefaultConcurrency = 1000
+
+// maxCodeBodyBytes bounds the body of requests that carry a zip: AWS's
+// 50 MB direct upload limit in base64, with room for the other members.
+const maxCodeBodyBytes = 70 << 20
+
+// Options configures the service.
+type Options struct {
+	Catalog storage.Catalog
+	Logger  *slog.Logger
+	// Concurrency is the server-wide limit of executions at once (zero:
+	// DefaultConcurrency); ReservedConcurrentExecutions limits a function
+	// within it.
+	Concurrency int
+	// TempDir is where instances unpack their code (empty: os.TempDir()).
+	TempDir string
+	// Endpoint, when set, is given to functions as AWS_ENDPOINT_URL so
+	// that SDKs inside them call this server.
+	Endpoint string
+	// Credentials are given to functions as AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY; empty: the function's account id as the key
+	// (so that, in dev mode, its calls land in its own account).
+	AccessKeyID, SecretAccessKey string
+	Now                          func() time.Time // nil: time.Now
+}
+
+// Service is the Lambda API subset Millrace serves.
+type Service struct {
+	cat    storage.Catalog
+	logger *slog.Logger
+	now    func() time.Time
+	opts   Options
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per function: account/region/name
+	run   *runner
+}
+
+// New returns the service. Close stops every function instance.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{}}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.Concurrency <= 0 {
+		s.opts.Concurrency = DefaultConcurrency
+	}
+	s.run = newRunner(s.opts, s.logger)
+	return s, nil
+}
+
+// Close stops every instance and waits for the invocations in flight
+// (their callers get an error) and the asynchronous ones.
+func (s *Service) Close() error {
+	return s.run.close()
+}
+
+// Register serves the Lambda operations on r, routed by method and path.
+// Operations of the model that Millrace does not offer answer 501.
+func (s *Service) Register(r *awsproto.Router) {
+	impl := map[string]awsproto.RESTHandler{
+		"CreateFunction":              s.createFunction,
+		"GetFunction":                 s.getFunction,
+		"GetFunctionConfiguration":    s.getFunctionConfiguration,
+		"ListFunctions":               s.listFunctions,
+		"UpdateFunctionConfiguration": s.updateFunctionConfiguration,
+		"UpdateFunctionCode":          s.updateFunctionCode,
+		"DeleteFunction":              s.deleteFunction,
+		"Invoke":                      s.invoke,
+		"PutFunctionConcurrency":      s.putFunctionConcurrency,
+		"GetFunctionConcurrency":      s.getFunctionConcurrency,
+		"DeleteFunctionConcurrency":   s.deleteFunctionConcurrency,
+	}
+	var routes []awsproto.RESTRoute
+	seen := map[string]bool{}
+	for _, op := range lambdaapi.Operations {
+		pattern := op.Method + " " + awsproto.RESTPath(op.RequestURI)
+		if seen[pattern] {
+			continue // the model routes some operations by query literals only
+		}
+		seen[pattern] = true
+		h := impl[op.Name]
+		if h == nil {
+			h = notImplemented(op.Name)
+		}
+		rt := awsproto.RESTRoute{Operation: op.Name, Method: op.Method, Path: awsproto.RESTPath(op.RequestURI), Handler: h}
+		if op.Name == "CreateFunction" || op.Name == "UpdateFunctionCode" {
+			rt.MaxBodyBytes = maxCodeBodyBytes
+		}
+		routes = append(routes, rt)
+	}
+	r.RegisterREST(SigningName, routes)
+}
+
+// notImplemented answers operations Millrace does not offer with 501
+// NotImplemented, never a fake success.
+func notImplemented(name string) awsproto.RESTHandler {
+	return func(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
+		return nil, awsproto.NewError("NotImplemented",
+			"Millrace does not implement Lambda %s; see docs/lambda.md", name).WithStatus(http.StatusNotImplemented)
+	}
+}
+
+// lock locks one function of the caller and returns the unlock function.
+func (s *Service) lock(account, region, name string) func() {
+	k := account + "/" + region + "/" + name
+	s.mu.Lock()
+	m := s.locks[k]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.locks[k] = m
+	}
+	s.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func caller(ctx context.Context) (account, region string) {
+	info := awsproto.Info(ctx)
+	return info.AccountID, info.Region
+}
+
+// ---- errors, in Lambda's words and shapes ----
+
+func errNotFound(arn string) error {
+	return awsproto.NewError("ResourceNotFoundException", "Function not found: %s", arn).
+		WithStatus(http.StatusNotFound).WithCapitalMessage()
+}
+
+func errConflict(format string, args ...any) error {
+	return awsproto.NewError("ResourceConflictException", format, args...).WithStatus(http.StatusConflict)
+}
+
+func errInvalid(format string, args ...any) error {
+	return awsproto.NewError("InvalidParameterValueException", format, args...)
+}
+
+func errPreconditionFailed(format string, args ...any) error {
+	return awsproto.NewError("PreconditionFailedException", format, args...).WithStatus(http.StatusPreconditionFailed)
+}
+
+// errTooManyRequests is the throttling error: 429 with the reason.
+func errTooManyRequests(reason string) error {
+	e := awsproto.NewError("TooManyRequestsException", "Rate Exceeded.").WithStatus(http.StatusTooManyRequests)
+	e.Fields = map[string]any{"Reason": reason}
+	e.Header = http.Header{"Retry-After": {"1"}}
+	return e
+}
+
+// decodeJSON decodes a JSON request body into v (SerializationException
+// when it is not JSON of the shape). An empty body is an empty object.
+func decodeJSON(body []byte, v any) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	return awsproto.Decode(awsproto.ProtocolJSON, body, v)
+}
+
+// validate runs the generated model validation of an input.
+func validate(v interface{ Validate() error }) error {
+	return v.Validate()
+}
+
+// respond encodes out as the JSON body of a response with status.
+func respond(status int, out any) (*awsproto.RESTResponse, error) {
+	body, err := awsproto.Encode(awsproto.ProtocolJSON, out)
+	if err != nil {
+		return nil, fmt.Errorf("lambda: encoding the response: %w", err)
+	}
+	return &awsproto.RESTResponse{Status: status, ContentType: "application/json", Body: body}, nil
+}
+
+// storageError turns a catalog failure into an internal error.
+func storageError(op string, err error) error {
+	if errors.Is(err, storage.ErrClosed) {
+		return awsproto.NewError("ServiceException", "The server is stopping.").
+			WithStatus(http.StatusServiceUnavailable).WithCapitalMessage()
+	}
+	return fmt.Errorf("lambda: %s: %w", op, err)
+}
