@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/millrace/millrace/internal/sdkhttp"
+	"github.com/millrace/millrace/internal/sdkhttp/sdkhttptest"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
 
@@ -131,4 +133,71 @@ func TestFanOutBodiesWithoutWriterTo(t *testing.T) {
 	e.eventually(60*time.Second, "records", func() bool { return len(s.missing(keys, 0, 3)) == 0 })
 	shutdown(t, w)
 	bt.check(t, []string{"RegisterStreamConsumer", "SubscribeToShard"}, []string{"ListShards"})
+}
+
+// sdkOptionsIgnored calls UpdateItem without the options of the call: as
+// a lease table on the SDK's client alone would.
+type sdkOptionsIgnored struct{ *dynamodb.Client }
+
+func (c sdkOptionsIgnored) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return c.Client.UpdateItem(ctx, in)
+}
+
+// TestRenewalAppliedOnce makes net/http check a renewal's body for extra
+// bytes only after the response has arrived and the SDK has closed the
+// body (sdkhttptest.LateCheck). With the SDK's body the check fails, the
+// connection is closed under the response, the SDK sends the renewal again
+// and that one fails its condition: the worker would take the lease it
+// just renewed for lost. With the lease table's plain body the renewal is
+// applied once and succeeds.
+func TestRenewalAppliedOnce(t *testing.T) {
+	s := servertest.Start(t)
+	newClient := func(c sdkhttp.Client) *dynamodb.Client {
+		return dynamodb.New(dynamodb.Options{
+			Region:           servertest.Region,
+			BaseEndpoint:     aws.String(s.URL),
+			Credentials:      credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""),
+			RetryMaxAttempts: 3,
+			HTTPClient:       c,
+		})
+	}
+	ctx := context.Background()
+	lt := &leaseTable{client: newClient(s.HTTPClient()), name: "once-leases"}
+	if err := lt.ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const key = "shardId-000000000000"
+	if ok, err := lt.create(ctx, &Lease{Key: key, Owner: "w1", Checkpoint: ExtendedSequenceNumber{SequenceNumber: TrimHorizon}}); !ok || err != nil {
+		t.Fatalf("create: %v, %v", ok, err)
+	}
+	counter := func() int64 {
+		t.Helper()
+		l, err := lt.get(ctx, key)
+		if err != nil || l == nil {
+			t.Fatalf("reading the lease: %+v, %v", l, err)
+		}
+		return l.Counter
+	}
+
+	sdkBody := sdkhttptest.NewLateCheck(t, 1)
+	raced := &leaseTable{client: sdkOptionsIgnored{newClient(sdkBody)}, name: lt.name}
+	err := raced.renew(ctx, key, 0)
+	if !errors.Is(err, ErrLeaseLost) || sdkBody.Held() != 1 || sdkBody.Failed() != 1 {
+		t.Fatalf("renewal with the SDK's body: %v (%d held, %d failed checks), want the lease lost after a failed check: the race is not reproduced", err, sdkBody.Held(), sdkBody.Failed())
+	}
+	if got := counter(); got != 1 {
+		t.Fatalf("lease counter %d after the SDK's renewal, want 1", got)
+	}
+
+	plain := sdkhttptest.NewLateCheck(t, 1)
+	shielded := &leaseTable{client: newClient(plain), name: lt.name}
+	if err := shielded.renew(ctx, key, 1); err != nil {
+		t.Fatalf("renewal with a plain body: %v", err)
+	}
+	if plain.Held() != 1 || plain.Failed() != 0 {
+		t.Fatalf("renewal with a plain body: %d held, %d failed checks, want 1 and 0", plain.Held(), plain.Failed())
+	}
+	if got := counter(); got != 2 {
+		t.Fatalf("lease counter %d after the renewal, want 2", got)
+	}
 }
