@@ -179,7 +179,7 @@ func TestRenewalAppliedOnce(t *testing.T) {
 		return l.Counter
 	}
 
-	sdkBody := sdkhttptest.NewLateCheck(t, 1)
+	sdkBody := sdkhttptest.NewLateCheck(t, "UpdateItem", 1)
 	raced := &leaseTable{client: sdkOptionsIgnored{newClient(sdkBody)}, name: lt.name}
 	err := raced.renew(ctx, key, 0)
 	if !errors.Is(err, ErrLeaseLost) || sdkBody.Held() != 1 || sdkBody.Failed() != 1 {
@@ -189,7 +189,7 @@ func TestRenewalAppliedOnce(t *testing.T) {
 		t.Fatalf("lease counter %d after the SDK's renewal, want 1", got)
 	}
 
-	plain := sdkhttptest.NewLateCheck(t, 1)
+	plain := sdkhttptest.NewLateCheck(t, "UpdateItem", 1)
 	shielded := &leaseTable{client: newClient(plain), name: lt.name}
 	if err := shielded.renew(ctx, key, 1); err != nil {
 		t.Fatalf("renewal with a plain body: %v", err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 const guard = 30 * time.Second
 
 // LateCheck is an HTTP client for aws-sdk-go-v2 clients of a plain-HTTP
-// server. For its first requests with a body, net/http's check for bytes
+// server. For the first requests of an operation, net/http's check for bytes
 // beyond the body's Content-Length waits until the response headers have
 // arrived, and the body is closed before it, as aws-sdk-go-v2 closes it:
 // what happens when the transport's writing goroutine is descheduled on a
@@ -31,14 +32,15 @@ type LateCheck struct {
 	t      testing.TB
 	client *http.Client
 
+	target       string // ".Operation", the end of X-Amz-Target
 	mu           sync.Mutex
 	left         int // requests still to hold
 	held, failed int
 }
 
 // NewLateCheck returns a LateCheck that holds the check of the first n
-// requests with a body.
-func NewLateCheck(t testing.TB, n int) *LateCheck {
+// requests of the operation (PutRecords, UpdateItem...).
+func NewLateCheck(t testing.TB, operation string, n int) *LateCheck {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -49,7 +51,7 @@ func NewLateCheck(t testing.TB, n int) *LateCheck {
 		},
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &LateCheck{t: t, client: &http.Client{Transport: tr}, left: n}
+	return &LateCheck{t: t, client: &http.Client{Transport: tr}, target: "." + operation, left: n}
 }
 
 // Held is the number of requests whose check was held; Failed the number
@@ -68,7 +70,8 @@ func (l *LateCheck) Failed() int {
 
 // Do implements the HTTPClient of aws-sdk-go-v2 services.
 func (l *LateCheck) Do(req *http.Request) (*http.Response, error) {
-	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || !l.hold() {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 ||
+		!strings.HasSuffix(req.Header.Get("X-Amz-Target"), l.target) || !l.hold() {
 		return l.client.Do(req)
 	}
 	g := &gate{body: req.Body, left: req.ContentLength, responded: make(chan struct{})}
