@@ -14,7 +14,7 @@ import (
 // and waits until it is active.
 func (w *Worker) registerConsumer(ctx context.Context, s *streamInfo) error {
 	name := aws.String(w.cfg.ConsumerName)
-	out, err := w.kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(s.arn), ConsumerName: name})
+	out, err := w.kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(s.arn), ConsumerName: name}, plainKinesis)
 	switch {
 	case err == nil:
 		s.consumerARN = aws.ToString(out.Consumer.ConsumerARN)
@@ -95,7 +95,7 @@ func (f *fanOut) subscribe(ctx context.Context) error {
 	}
 	out, err := client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String(f.h.stream.consumerARN), ShardId: aws.String(f.h.shardID), StartingPosition: pos,
-	})
+	}, plainKinesis)
 	if err != nil {
 		return err
 	}

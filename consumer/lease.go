@@ -193,7 +193,7 @@ func (t *leaseTable) ensure(ctx context.Context) error {
 			AttributeDefinitions: []ddb.AttributeDefinition{{AttributeName: aws.String(attrLeaseKey), AttributeType: ddb.ScalarAttributeTypeS}},
 			KeySchema:            []ddb.KeySchemaElement{{AttributeName: aws.String(attrLeaseKey), KeyType: ddb.KeyTypeHash}},
 			BillingMode:          ddb.BillingModePayPerRequest,
-		})
+		}, plainDynamoDB)
 		if err != nil && apiCode(err) != resourceInUse {
 			return fmt.Errorf("consumer: creating lease table %s: %w", t.name, err)
 		}
@@ -264,7 +264,7 @@ func (t *leaseTable) create(ctx context.Context, l *Lease) (bool, error) {
 		TableName: aws.String(t.name),
 		Item:      leaseToItem(l),
 		Expected:  map[string]ddb.ExpectedAttributeValue{attrLeaseKey: {Exists: aws.Bool(false)}},
-	})
+	}, plainDynamoDB)
 	if apiCode(err) == conditionalCheckFailed {
 		return false, nil
 	}
@@ -284,7 +284,7 @@ func (t *leaseTable) renew(ctx context.Context, key string, seen int64) error {
 			attrCheckpointOwner: {Exists: aws.Bool(false)},
 		},
 		AttributeUpdates: map[string]ddb.AttributeValueUpdate{attrLeaseCounter: put(nAttr(seen + 1))},
-	})
+	}, plainDynamoDB)
 	return t.conditional(err, "renewing", key)
 }
 
@@ -303,7 +303,7 @@ func (t *leaseTable) take(ctx context.Context, l *Lease, owner string) error {
 		Key:              map[string]ddb.AttributeValue{attrLeaseKey: sAttr(l.Key)},
 		Expected:         map[string]ddb.ExpectedAttributeValue{attrLeaseCounter: expectN(l.Counter)},
 		AttributeUpdates: updates,
-	})
+	}, plainDynamoDB)
 	return t.conditional(err, "taking", l.Key)
 }
 
@@ -317,7 +317,7 @@ func (t *leaseTable) evict(ctx context.Context, key, owner string, seen int64) e
 			attrLeaseOwner:   deleteAttr,
 			attrLeaseCounter: put(nAttr(seen + 1)),
 		},
-	})
+	}, plainDynamoDB)
 	return t.conditional(err, "releasing", key)
 }
 
@@ -350,7 +350,7 @@ func (t *leaseTable) checkpoint(ctx context.Context, key string, seen int64, cp 
 		Key:              map[string]ddb.AttributeValue{attrLeaseKey: sAttr(key)},
 		Expected:         map[string]ddb.ExpectedAttributeValue{attrLeaseCounter: expectN(seen)},
 		AttributeUpdates: updates,
-	})
+	}, plainDynamoDB)
 	return t.conditional(err, "checkpointing", key)
 }
 
@@ -370,7 +370,7 @@ func (t *leaseTable) pending(ctx context.Context, key string, seen int64, pendin
 		Key:              map[string]ddb.AttributeValue{attrLeaseKey: sAttr(key)},
 		Expected:         map[string]ddb.ExpectedAttributeValue{attrLeaseCounter: expectN(seen)},
 		AttributeUpdates: updates,
-	})
+	}, plainDynamoDB)
 	return t.conditional(err, "preparing a checkpoint of", key)
 }
 
@@ -380,7 +380,7 @@ func (t *leaseTable) remove(ctx context.Context, key string) error {
 		TableName: aws.String(t.name),
 		Key:       map[string]ddb.AttributeValue{attrLeaseKey: sAttr(key)},
 		Expected:  map[string]ddb.ExpectedAttributeValue{attrCheckpoint: {Value: sAttr(ShardEnd)}},
-	})
+	}, plainDynamoDB)
 	if apiCode(err) == conditionalCheckFailed {
 		return nil
 	}

@@ -8,8 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/millrace/millrace/internal/sdkhttp/sdkhttptest"
 	"github.com/millrace/millrace/internal/server/servertest"
 	"github.com/millrace/millrace/producer"
 )
@@ -60,5 +63,49 @@ func TestPutRecordsBodiesWithoutWriterTo(t *testing.T) {
 	defer bt.mu.Unlock()
 	if bt.puts == 0 || bt.writerTo != 0 {
 		t.Fatalf("%d of %d PutRecords bodies offered io.WriterTo, want none", bt.writerTo, bt.puts)
+	}
+}
+
+// TestPutRecordsWrittenOnce makes net/http check a PutRecords body for
+// extra bytes only after the response has arrived and the SDK has closed
+// the body (sdkhttptest.LateCheck). A PutRecords call with the SDK's body
+// then loses its connection under the response and is sent again: its
+// record is in the stream twice. The producer's records are written once.
+func TestPutRecordsWrittenOnce(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.Kinesis()
+	ctx := context.Background()
+
+	createStream(t, c, "sdk-body", 1)
+	sdkBody := sdkhttptest.NewLateCheck(t, "PutRecords", 1)
+	raw := srv.Kinesis(func(o *kinesis.Options) { o.HTTPClient, o.RetryMaxAttempts = sdkBody, 3 })
+	if _, err := raw.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("sdk-body"), Records: []types.PutRecordsRequestEntry{
+		{PartitionKey: aws.String("key-0"), Data: payload(0, 0, 100)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, recs := range readAll(t, c, "sdk-body") {
+		n += len(recs)
+	}
+	if n != 2 || sdkBody.Held() != 1 || sdkBody.Failed() != 1 {
+		t.Fatalf("PutRecords with the SDK's body: %d records in the stream (%d held, %d failed checks), want 2 after a failed check: the race is not reproduced", n, sdkBody.Held(), sdkBody.Failed())
+	}
+
+	createStream(t, c, "plain-body", 1)
+	late := sdkhttptest.NewLateCheck(t, "PutRecords", 3)
+	p, err := producer.New(srv.Kinesis(func(o *kinesis.Options) { o.HTTPClient, o.RetryMaxAttempts = late, 3 }),
+		"plain-body", producer.Options{DisableAggregation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	futs := putAll(t, p, 4, 25, 100)
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkResults(t, futs, false)
+	checkComplete(t, readAll(t, c, "plain-body"), 4, 25, true)
+	if late.Held() == 0 || late.Failed() != 0 {
+		t.Fatalf("producer: %d PutRecords held, %d failed checks, want some and none", late.Held(), late.Failed())
 	}
 }
