@@ -15,10 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // defaultEndpoint is where the stream tools connect when neither --endpoint
@@ -70,6 +72,10 @@ func (a *awsFlags) kinesisClient(ctx context.Context, lookupEnv func(string) (st
 		opts = append(opts, config.WithRegion(a.region))
 	}
 	opts = append(opts,
+		// The SDK's warnings (such as the instance metadata service
+		// falling back to IMDSv1 while credentials are looked for) are
+		// noise on a terminal.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() aws.Retryer {
 			// Throttling is expected (the tools read and write at the
 			// shard limits) and is retried with backoff by the tools
@@ -80,6 +86,9 @@ func (a *awsFlags) kinesisClient(ctx context.Context, lookupEnv func(string) (st
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
 	}
 	cfg.HTTPClient = bufferedBodies{cfg.HTTPClient}
 	if cfg.Region == "" {

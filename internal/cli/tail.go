@@ -314,8 +314,21 @@ func (t *tailer) startReady(ctx context.Context) {
 }
 
 // finished records that s is read to its end and starts its children once
-// all their parents are.
+// all their parents are. children are those the last GetRecords call
+// named; when it named none, they are looked up with ListShards.
 func (t *tailer) finished(ctx context.Context, s *tailShard, children []types.ChildShard) error {
+	if len(children) == 0 {
+		shards, err := t.listShards(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range shards {
+			if aws.ToString(c.ParentShardId) == s.id || aws.ToString(c.AdjacentParentShardId) == s.id {
+				children = append(children, types.ChildShard{ShardId: c.ShardId, HashKeyRange: c.HashKeyRange,
+					ParentShards: []string{aws.ToString(c.ParentShardId), aws.ToString(c.AdjacentParentShardId)}})
+			}
+		}
+	}
 	t.smu.Lock()
 	defer t.smu.Unlock()
 	s.finished = true
@@ -432,7 +445,7 @@ func (t *tailer) print(shard string, recs []aggregation.UserRecord) bool {
 	defer t.out.Flush()
 	for _, r := range recs {
 		if t.max > 0 && t.printed >= t.max {
-			return false
+			break
 		}
 		if t.hasKey && r.PartitionKey != t.key {
 			continue
@@ -444,7 +457,7 @@ func (t *tailer) print(shard string, recs []aggregation.UserRecord) bool {
 		t.printed++
 	}
 	if t.max > 0 && t.printed >= t.max {
-		t.stop()
+		t.stop() // every shard's reader ends
 		return false
 	}
 	return true

@@ -185,6 +185,25 @@ func TestTailFilters(t *testing.T) {
 	}
 }
 
+// --max reached in the middle of one shard's batch ends the readers of
+// every shard.
+func TestTailMaxEndsEveryShard(t *testing.T) {
+	srv, c := startServer(t)
+	createStream(t, c, "max", 3)
+	keys, datas := keysAndData(300, func(i int) string { return strconv.Itoa(i) }, func(i int) string { return strconv.Itoa(i) })
+	putRecords(t, c, "max", keys, datas)
+	for _, args := range [][]string{{"--max", "1"}, {"--max", "2", "--grep", "^1"}, {"--max", "299"}} {
+		tail := runBackground(t, append([]string{"tail", "max", "--endpoint", srv.URL, "--from", "trim-horizon", "--format", "raw"}, args...)...)
+		if code := tail.wait(t); code != 0 {
+			t.Fatalf("%q: exit %d, stderr %q", args, code, tail.stderr.String())
+		}
+		want, _ := strconv.Atoi(args[1])
+		if got := len(tail.stdout.lines()); got != want {
+			t.Errorf("%q: %d lines", args, got)
+		}
+	}
+}
+
 func TestTailFormats(t *testing.T) {
 	srv, c := startServer(t)
 	createStream(t, c, "formats", 1)

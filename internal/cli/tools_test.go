@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -64,13 +65,14 @@ func (s *syncBuffer) lines() []string {
 type background struct {
 	stdout, stderr syncBuffer
 	done           chan int
+	ctx            context.Context
 	cancel         context.CancelFunc
 }
 
 func runBackground(t *testing.T, args ...string) *background {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	b := &background{done: make(chan int, 1), cancel: cancel}
+	b := &background{done: make(chan int, 1), ctx: ctx, cancel: cancel}
 	go func() {
 		b.done <- run(ctx, append([]string{"millrace"}, args...), &b.stdout, &b.stderr, noEnv)
 	}()
@@ -78,10 +80,15 @@ func runBackground(t *testing.T, args ...string) *background {
 	return b
 }
 
+// wait returns the exit code; a command that had to be stopped after a
+// minute fails the test.
 func (b *background) wait(t *testing.T) int {
 	t.Helper()
 	code := <-b.done
 	b.done <- code
+	if errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("the command did not end within a minute; stderr %q", b.stderr.String())
+	}
 	return code
 }
 
