@@ -170,7 +170,7 @@ func runPut(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	elapsed := time.Since(start)
 	ok, failed, bytes := st.ok.Load(), st.failed.Load(), st.bytes.Load()
 	rate := float64(ok) / max(elapsed.Seconds(), 1e-3)
-	fmt.Fprintf(stderr, "%d records written (%s of data) in %.1fs, %.0f records/s", ok, formatBytes(bytes), elapsed.Seconds(), rate)
+	fmt.Fprintf(stderr, "%d records written (%s of data) in %v, %.0f records/s", ok, formatBytes(bytes), elapsed.Round(time.Millisecond), rate)
 	if failed > 0 {
 		fmt.Fprintf(stderr, "; %d failed", failed)
 	}

@@ -56,7 +56,7 @@ func readAll(t *testing.T, c *kinesis.Client, stream string) []aggregation.UserR
 	return all
 }
 
-var putSummary = regexp.MustCompile(`^(\d+) records written \(([^)]*) of data\) in [0-9.]+s, \d+ records/s(; (\d+) failed)?\n$`)
+var putSummary = regexp.MustCompile(`^(\d+) records written \(([^)]*) of data\) in [0-9.hms]+, \d+ records/s(; (\d+) failed)?\n$`)
 
 func TestPutFromFileDeliversEveryLineOnce(t *testing.T) {
 	srv, c := startServer(t)

@@ -31,10 +31,10 @@ stream, then reads what arrived with GetRecords and counts Kinesis records
 (an aggregate counts once) and bytes of data. That is one GetShardIterator
 and at least one GetRecords call per open shard: these count against the
 shard's read limits (5 calls/s, 2 MB/s) shared with the stream's other
-consumers and, on AWS, are billed as reads. --sample 0 skips the sampling
-and the rate columns. A rate that could not be measured (the stream is not
-active, or reads were throttled five times in a row) is shown as "-" (null
-in JSON).
+consumers and, on an AWS on-demand stream, the data read is billed.
+--sample 0 skips the sampling and the rate columns. A rate that could not
+be measured (the stream is not active, or reads were throttled five times
+in a row) is shown as "-" (and left out of the JSON object).
 
 Examples:
   millrace streams
