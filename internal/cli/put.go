@@ -31,6 +31,8 @@ producer package: per-shard rate limits at the Kinesis shard limits (1,000
 records/s and 1 MiB/s), records a shard refuses for throughput retried with
 backoff. A record not written within --record-ttl, or refused for another
 reason, fails; the exit status is then 1 and stderr names the first failure.
+SIGINT stops the reading; what was read is sent for one more second, and
+what is still unsent then is counted as failed.
 
 The partition key of each record is --partition-key, or the value of the
 JSON field --key-field of the line, or else a key unique to the line (so the
@@ -162,9 +164,12 @@ func runPut(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			}
 		}
 	}()
-	// Send what was read, even after SIGINT, for a while.
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.recordTTL+10*time.Second)
-	defer cancel()
+	// Send what was read; after SIGINT, for one more second only, then
+	// what is still queued fails and calls in flight are cancelled.
+	closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), o.recordTTL+10*time.Second)
+	defer cancelClose()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(time.Second, cancelClose) })
+	defer stopGrace()
 	closeErr := p.Close(closeCtx)
 	stopProgress()
 	elapsed := time.Since(start)
@@ -176,7 +181,9 @@ func runPut(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	fmt.Fprintln(stderr)
 	switch {
-	case readErr != nil && ctx.Err() != nil:
+	case ctx.Err() != nil && failed > 0:
+		return fmt.Errorf("interrupted: %d of the %d records read are not known to be written", failed, ok+failed)
+	case ctx.Err() != nil && readErr != nil:
 		return errors.New("interrupted: stopped reading the input")
 	case readErr != nil:
 		return readErr

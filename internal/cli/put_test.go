@@ -207,3 +207,31 @@ func TestReadLine(t *testing.T) {
 		t.Fatalf("lines %q", got)
 	}
 }
+
+// SIGINT stops put: it exits 1 saying so, and the summary counts every
+// record read as either written or failed.
+func TestPutInterrupted(t *testing.T) {
+	srv, c := startServer(t, limitsOn)
+	createStream(t, c, "stopped", 1)
+	const n = 5000 // 5 s at the shard's 1000 records/s
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, "%d\n", i)
+	}
+	stdin = strings.NewReader(in.String())
+	t.Cleanup(func() { stdin = os.Stdin })
+	put := runBackground(t, "put", "stopped", "--endpoint", srv.URL)
+	put.cancel()
+	if code := put.wait(t); code != exitError {
+		t.Fatalf("exit %d, stderr %q", code, put.stderr.String())
+	}
+	errOut := put.stderr.String()
+	m := putSummary.FindStringSubmatch(strings.SplitAfter(errOut, "\n")[0])
+	if m == nil || !strings.Contains(errOut, "millrace: interrupted: ") {
+		t.Fatalf("stderr %q", errOut)
+	}
+	written, _ := strconv.Atoi(m[1])
+	if got := len(readAll(t, c, "stopped")); got < written || written >= n {
+		t.Errorf("%d records on the stream, %d reported written of %d", got, written, n)
+	}
+}
