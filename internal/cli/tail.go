@@ -408,7 +408,7 @@ func (t *tailer) readShard(ctx context.Context, s *tailShard) error {
 			case ctx.Err() != nil:
 				return nil
 			case isThrottle(err):
-				interval = bo.next()
+				interval = max(bo.next(), tailBusyInterval)
 				continue
 			case errorCode(err) == "ExpiredIteratorException":
 				if iter, err = t.iterator(ctx, s, lastSeq); err != nil {
