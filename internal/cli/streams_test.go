@@ -139,3 +139,41 @@ func TestStreamsUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// Without --endpoint the tools take AWS_ENDPOINT_URL_KINESIS or
+// AWS_ENDPOINT_URL, and they sign with the credentials of the environment
+// when there are some (a 12-digit key id selects that account on
+// Millrace).
+func TestToolsUseTheAWSEnvironment(t *testing.T) {
+	srv, c := startServer(t)
+	createStream(t, c, "envstream", 1)
+	list := func(env map[string]string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, env, "streams", "--sample", "0", "--json")
+		if code != 0 {
+			t.Fatalf("exit %d, %q", code, errOut)
+		}
+		var got []streamInfo
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range got {
+			names = append(names, s.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, srv.URL)
+		if got := list(map[string]string{k: srv.URL}); got != "envstream" {
+			t.Errorf("%s: streams %q", k, got)
+		}
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "111111111111")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	if got := list(map[string]string{"AWS_ENDPOINT_URL": srv.URL}); got != "" {
+		t.Errorf("account 111111111111: streams %q, want none", got)
+	}
+}
