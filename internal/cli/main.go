@@ -30,6 +30,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return run(ctx, args, stdout, stderr, os.LookupEnv)
 }
 
+// stdin is the input of the commands that read one (put).
+var stdin io.Reader = os.Stdin
+
 // usageError is a mistake on the command line or in the configuration.
 type usageError struct{ err error }
 
@@ -114,6 +117,18 @@ func init() {
 			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
 				return health(ctx, args, stdout, lookupEnv)
 			}, text(healthHelp)},
+		{"tail", "STREAM [flags]", "print a stream's records as they arrive, from every shard",
+			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return runTail(ctx, args, stdout, lookupEnv)
+			}, writeTailHelp},
+		{"put", "STREAM [flags]", "write each line of stdin or a file to a stream as a record",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+				return runPut(ctx, args, stdin, stdout, stderr, lookupEnv)
+			}, writePutHelp},
+		{"streams", "[flags]", "list streams with their shards, consumers and measured write rates",
+			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return runStreams(ctx, args, stdout, lookupEnv)
+			}, writeStreamsHelp},
 		{"help", "[command]", "show the help of a command (serve by default)",
 			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
 				return help(args, stdout)

@@ -40,6 +40,7 @@ func (b Block) Lines() []string {
 //	skip line N: REASON        (sh) line N is not run, for REASON
 //	server flags `FLAGS`       extra flags for the server the block talks to
 //	env `NAME=VALUE`           an extra environment variable for the block
+//	                           (the docs' addresses in VALUE move with the server)
 //	replace `OLD` with `NEW`   a substitution in the block before it runs
 //	output of `COMMAND`        the block is the start of COMMAND's output
 //	exit N                     (with output of) COMMAND's exit status

@@ -288,6 +288,11 @@ func (r *Runner) runProgram(ctx context.Context, b Block, k Kind, d *Directive) 
 		env = append(env, fmt.Sprintf("MILLRACE_LISTEN=127.0.0.1:%d", port), fmt.Sprintf("ENDPOINT=http://127.0.0.1:%d", port))
 	}
 	text := substitute(b.Text, d, port, tls)
+	// An env clause names the docs' addresses too (MILLRACE_LISTEN for a
+	// command that finds the server by it): they move with the server.
+	for i := range d.Env {
+		env[i] = substitute(d.Env[i], nil, port, tls)
+	}
 
 	var cmd *exec.Cmd
 	pgidFile := filepath.Join(r.Tmp, "server.pgid")

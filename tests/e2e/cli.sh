@@ -5,6 +5,7 @@
 set -euo pipefail
 
 : "${E2E_ENDPOINT:?E2E_ENDPOINT must name the server}"
+: "${E2E_MILLRACE:?E2E_MILLRACE must name the millrace binary}"
 
 step() { printf '  -- cli: %s\n' "$*"; }
 fail() {
@@ -195,6 +196,21 @@ errout=$(k create-stream --stream-name "$stream" --shard-count 1 2>&1 >/dev/null
 rc=0
 errout=$(k decrease-stream-retention-period --stream-name "$stream" --retention-period-hours 12 2>&1 >/dev/null) || rc=$?
 [[ $rc -ne 0 && "$errout" == *InvalidArgumentException* ]] || fail "retention 12 h: exit $rc, $errout"
+
+tools="e2e-tools-$$"
+step "millrace put / tail / streams on $tools (2 shards)"
+k create-stream --stream-name "$tools" --shard-count 2 >/dev/null
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$tools"
+m() { timeout 60 "$E2E_MILLRACE" "$@" --endpoint "$E2E_ENDPOINT"; }
+summary=$(seq 1 300 | m put "$tools" 2>&1 >/dev/null) || fail "millrace put: $summary"
+[[ "$summary" == "300 records written "* ]] || fail "millrace put summary: '$summary'"
+expect "millrace tail --from trim-horizon --max 300" \
+	"$(m tail "$tools" --from trim-horizon --max 300 --format raw | sort -n | tr '\n' ' ')" "$(seq 1 300 | tr '\n' ' ')"
+line=$(m tail "$tools" --from trim-horizon --grep '^150$' --max 1) || fail "millrace tail --grep: exit $?"
+[[ "$line" =~ ^shardId-00000000000[01]\ [0-9]+\ [0-9a-f]+-150\ [0-9T:.-]+Z\ 150$ ]] || fail "millrace tail text line: '$line'"
+expect "millrace streams --json" \
+	"$(m streams --sample 0 --json | python3 -c 'import json,sys; print([s["openShards"] for s in json.load(sys.stdin) if s["name"] == sys.argv[1]])' "$tools")" "[2]"
+k delete-stream --stream-name "$tools" >/dev/null
 
 step "delete-stream + wait stream-not-exists"
 k delete-stream --stream-name "$stream" >/dev/null

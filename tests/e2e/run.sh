@@ -99,6 +99,7 @@ export AWS_EC2_METADATA_DISABLED=true
 : >"$AWS_CONFIG_FILE"
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 export E2E_ENDPOINT="$endpoint"
+export E2E_MILLRACE="$work/millrace"
 
 step "AWS CLI ($(aws --version 2>&1 | cut -d' ' -f1))"
 bash "$here/cli.sh" || fail "AWS CLI flow (cli.sh)"
