@@ -7,8 +7,6 @@ import (
 	"time"
 )
 
-func flatData(recs [][]struct{}) {}
-
 func TestShipsLinesOnceInOrder(t *testing.T) {
 	srv, c := newStream(t, "logs", 1)
 	dir := t.TempDir()

@@ -42,16 +42,19 @@ type flowRunner struct {
 	mu      sync.Mutex // guards files for the checkpoint writer
 	files   []*tracked
 	shadows map[fileID]*tracked // copies of files not yet truncated
-	started bool
-	resume  []*fileCheckpoint // from the checkpoint, not yet matched
-	fresh   bool              // no checkpoint for the flow: initialPosition applies
-	skip    map[string]int    // partition keys found in the stream after a crash
-	ctx     context.Context
+	// maybeCopy holds files that start as a tracked file does but are
+	// shorter than what was read of it, since when they were first seen.
+	maybeCopy map[fileID]time.Time
+	started   bool
+	resume    []*fileCheckpoint // from the checkpoint, not yet matched
+	fresh     bool              // no checkpoint for the flow: initialPosition applies
+	skip      map[string]int    // partition keys found in the stream after a crash
+	ctx       context.Context
 }
 
 func newFlowRunner(fl *Flow, prod putter, cp *flowCheckpoint, skip map[string]int, log *slog.Logger, stats *Stats) *flowRunner {
 	r := &flowRunner{fl: fl, id: fl.ID(), prod: prod, log: log, stats: stats,
-		buf: make([]byte, 256<<10), shadows: map[fileID]*tracked{}, skip: skip, fresh: cp == nil}
+		buf: make([]byte, 256<<10), shadows: map[fileID]*tracked{}, maybeCopy: map[fileID]time.Time{}, skip: skip, fresh: cp == nil}
 	if cp != nil {
 		r.resume = cp.Files
 	}
@@ -133,6 +136,11 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			delete(r.shadows, id)
 		}
 	}
+	for id := range r.maybeCopy {
+		if _, ok := byID[id]; !ok {
+			delete(r.maybeCopy, id)
+		}
+	}
 	for _, l := range ls {
 		if t := attached[l.id]; t != nil {
 			t.path = l.path
@@ -210,7 +218,7 @@ func (r *flowRunner) detach(t *tracked) {
 	}
 	t.detached = true
 	t.lastGrowth = time.Now()
-	r.log.Info("file truncated or replaced", "flow", r.id, "path", t.path, "offset", t.scan)
+	r.log.Info("file truncated or replaced", "path", t.path, "offset", t.scan)
 	for id, orig := range r.shadows {
 		if orig == t {
 			delete(r.shadows, id)
@@ -234,7 +242,7 @@ func (r *flowRunner) attachCopy(t *tracked, id fileID) {
 			}
 			t.f, t.ident, t.path, t.detached = f, id, l.path, false
 			t.size, t.mtime = l.size, l.mt
-			r.log.Info("continuing in the copy", "flow", r.id, "path", l.path, "offset", t.scan)
+			r.log.Info("continuing in the copy", "path", l.path, "offset", t.scan)
 			return
 		}
 	}
@@ -301,13 +309,29 @@ func (r *flowRunner) discover(l listed, attached map[fileID]*tracked) {
 	}
 	// A copy of a file truncated, or about to be (copytruncate).
 	for _, t := range r.files {
-		if t.fingerprintLen() == 0 || l.size < t.scan || !t.isCopy(f) {
+		if t.fingerprintLen() == 0 || !t.sameStart(f) {
+			continue
+		}
+		if l.size < t.scan {
+			// Perhaps a copy still being written: decide when it has
+			// grown, or after a while.
+			first, seen := r.maybeCopy[l.id]
+			if !seen {
+				r.maybeCopy[l.id] = time.Now()
+			}
+			if !seen || time.Since(first) < finishAfter {
+				f.Close()
+				return
+			}
+			continue
+		}
+		if !t.isCopy(f) {
 			continue
 		}
 		if t.detached && t.f == nil {
 			t.f, t.ident, t.path, t.detached = f, l.id, l.path, false
 			t.size, t.mtime = l.size, l.mt
-			r.log.Info("continuing in the copy", "flow", r.id, "path", l.path, "offset", t.scan)
+			r.log.Info("continuing in the copy", "path", l.path, "offset", t.scan)
 			return
 		}
 		if !t.detached {
