@@ -31,7 +31,7 @@ type Options struct {
 	// to the shard limits.
 	NoRateLimit bool
 	// MaxBufferedBytes bounds the data a flow holds unacknowledged
-	// (default 16 MiB); when it is reached the flow stops reading.
+	// (default 4 MiB); when it is reached the flow stops reading.
 	MaxBufferedBytes int64
 	// Registerer, when set, receives the agent's metrics.
 	Registerer prometheus.Registerer
@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxBufferedBytes == 0 {
-		opts.MaxBufferedBytes = 16 << 20
+		opts.MaxBufferedBytes = 4 << 20
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, start: time.Now()}
 	if cfg.EmitCloudWatchMetrics {

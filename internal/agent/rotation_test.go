@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,17 @@ func runChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if p := os.Getenv("MILLRACE_AGENT_TEST_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := New(ctx, cfg, Options{Logger: log, NoRateLimit: true, Aggregate: os.Getenv("MILLRACE_AGENT_TEST_AGGREGATE") != ""})
+	maxBuf, _ := strconv.ParseInt(os.Getenv("MILLRACE_AGENT_TEST_MAXBUF"), 10, 64)
+	a, err := New(ctx, cfg, Options{Logger: log, NoRateLimit: true, MaxBufferedBytes: maxBuf,
+		Aggregate: os.Getenv("MILLRACE_AGENT_TEST_AGGREGATE") != ""})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
