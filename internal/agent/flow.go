@@ -154,6 +154,7 @@ func (r *flowRunner) poll(ctx context.Context) error {
 	}
 	r.started = true
 	r.resume = nil
+	r.publish(r.files...)
 
 	order := slices.Clone(r.files)
 	slices.SortFunc(order, func(a, b *tracked) int { return int(a.born - b.born) })
@@ -169,6 +170,7 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			r.detach(t)
 			continue
 		}
+		r.publish(t)
 		_, listedNow := byID[t.ident]
 		idle := now.Sub(t.lastGrowth)
 		if len(t.rec) > 0 && idle >= r.fl.MaxBufferAge {
@@ -209,6 +211,26 @@ func (r *flowRunner) poll(ctx context.Context) error {
 
 func (t *tracked) finishedOrGone() bool { return t.footer && t.f == nil }
 
+// fileMeta is what the checkpoint writer and the metrics read of a
+// tracked file, published by the poll goroutine under flowRunner.mu.
+type fileMeta struct {
+	path          string
+	ident, origin fileID
+	detached      bool
+	fpLen         int
+	fp            string
+	size          int64
+}
+
+// publish makes t's current state visible to the checkpoint writer.
+func (r *flowRunner) publish(ts ...*tracked) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range ts {
+		t.meta = fileMeta{t.path, t.ident, t.origin, t.detached, t.fingerprintLen(), t.fingerprint(), max(t.size, t.scan)}
+	}
+}
+
 // detach separates t from an inode whose content was replaced; a copy of
 // the old content, when one appears, continues t.
 func (r *flowRunner) detach(t *tracked) {
@@ -218,6 +240,7 @@ func (r *flowRunner) detach(t *tracked) {
 	}
 	t.detached = true
 	t.lastGrowth = time.Now()
+	defer r.publish(t)
 	r.log.Info("file truncated or replaced", "path", t.path, "offset", t.scan)
 	for id, orig := range r.shadows {
 		if orig == t {
@@ -358,9 +381,16 @@ func (r *flowRunner) newTracked(l listed, f *os.File, off int64) *tracked {
 	t := &tracked{ident: l.id, origin: l.id, path: l.path, f: f, size: l.size, mtime: l.mt,
 		born: r.nextID, scan: off, recOff: off, recEnd: off, lastGrowth: time.Now()}
 	t.acks.acked = off
+	if off > 0 {
+		t.fp = make([]byte, min(off, fingerprintMax))
+		if _, err := f.ReadAt(t.fp, 0); err != nil {
+			t.fp = nil
+		}
+	}
 	r.mu.Lock()
 	r.files = append(r.files, t)
 	r.mu.Unlock()
+	r.publish(t)
 	return t
 }
 
@@ -442,7 +472,7 @@ func (r *flowRunner) emit(t *tracked, start, end int64, data []byte, cut bool) e
 		r.stats.BytesSent.Add(size)
 		t.acks.done(seq)
 	})
-	if err != nil {
+	if err != nil && r.ctx.Err() == nil {
 		r.stats.RecordsFailed.Add(1)
 	}
 	return err
@@ -462,11 +492,11 @@ func (r *flowRunner) checkpoint(now time.Time) (*flowCheckpoint, bool) {
 				cp.Since = oldest
 			}
 		}
-		fc := &fileCheckpoint{Path: t.path, Dev: t.ident.Dev, Ino: t.ident.Ino,
-			OriginDev: t.origin.Dev, OriginIno: t.origin.Ino,
-			FingerprintLen: t.fingerprintLen(), Fingerprint: t.fingerprint(),
-			Offset: acked, LastUpdated: now}
-		if t.detached {
+		m := t.meta
+		fc := &fileCheckpoint{Path: m.path, Dev: m.ident.Dev, Ino: m.ident.Ino,
+			OriginDev: m.origin.Dev, OriginIno: m.origin.Ino,
+			FingerprintLen: m.fpLen, Fingerprint: m.fp, Offset: acked, LastUpdated: now}
+		if m.detached {
 			// Its inode holds other data now; it continues only in a
 			// copy, found by fingerprint.
 			fc.Dev, fc.Ino = 0, 0
@@ -479,16 +509,29 @@ func (r *flowRunner) checkpoint(now time.Time) (*flowCheckpoint, bool) {
 // backlog returns the bytes of the flow's files not yet acknowledged and
 // the age of the oldest record not acknowledged.
 func (r *flowRunner) backlog(now time.Time) (bytes int64, behind time.Duration) {
+	type file struct {
+		m     fileMeta
+		acked int64
+	}
+	var fs []file
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, t := range r.files {
 		acked, oldest, pending := t.acks.state()
-		if !t.detached {
-			bytes += max(0, t.size-acked)
-		}
 		if pending > 0 {
 			behind = max(behind, now.Sub(oldest))
 		}
+		fs = append(fs, file{t.meta, acked})
+	}
+	r.mu.Unlock()
+	for _, f := range fs {
+		if f.m.detached {
+			continue
+		}
+		size := f.m.size
+		if fi, err := os.Stat(f.m.path); err == nil && statID(fi) == f.m.ident {
+			size = max(size, fi.Size())
+		}
+		bytes += max(0, size-f.acked)
 	}
 	return bytes, behind
 }

@@ -59,6 +59,7 @@ type tracked struct {
 	skipUntil int64
 
 	acks ackQueue
+	meta fileMeta // guarded by flowRunner.mu
 }
 
 // ackQueue tracks the records of a file in flight: the offset before which
@@ -154,6 +155,9 @@ func (t *tracked) isCopy(f *os.File) bool {
 // sameStart reports whether f begins with the bytes that identify t.
 func (t *tracked) sameStart(f *os.File) bool {
 	n := t.fingerprintLen()
+	if n == 0 {
+		return true
+	}
 	sum, ok := fingerprintOf(f, n)
 	return ok && sum == t.fingerprint()
 }
