@@ -21,6 +21,11 @@ import (
 	"github.com/millrace/millrace/producer"
 )
 
+// clockSkew is how much earlier than the local clock says the stream is
+// read back from after an unclean stop: records carry the server's arrival
+// time.
+const clockSkew = 5 * time.Second
+
 // Options are the agent's settings beyond agent.json.
 type Options struct {
 	// Aggregate packs records bound for the same shard into KPL
@@ -97,7 +102,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 		}
 		var skip map[string]int
 		if cp != nil && !cp.Clean && fcp != nil {
-			skip, err = recoverDelivered(ctx, client, fl.KinesisStream, fcp.Since.Add(-time.Minute), a.log)
+			skip, err = recoverDelivered(ctx, client, fl.KinesisStream, fcp.Since.Add(-clockSkew), fcp.ShardStart, a.log)
 			if err != nil {
 				return nil, fmt.Errorf("flow %s: reading the stream back after an unclean stop: %w", fl.ID(), err)
 			}

@@ -23,8 +23,12 @@ type checkpointFile struct {
 type flowCheckpoint struct {
 	// Since is no later than the put time of every record not yet
 	// acknowledged when the checkpoint was written.
-	Since time.Time         `json:"since"`
-	Files []*fileCheckpoint `json:"files"`
+	Since time.Time `json:"since"`
+	// ShardStart holds, per shard, a sequence number after which every
+	// record not acknowledged lies; a shard missing or mapped to "" is
+	// read from Since.
+	ShardStart map[string]string `json:"shardStart,omitempty"`
+	Files      []*fileCheckpoint `json:"files"`
 }
 
 type fileCheckpoint struct {

@@ -50,11 +50,14 @@ type flowRunner struct {
 	fresh     bool              // no checkpoint for the flow: initialPosition applies
 	skip      map[string]int    // partition keys found in the stream after a crash
 	ctx       context.Context
+
+	ackedMu  sync.Mutex
+	maxAcked map[string]string // per shard, the highest sequence number acknowledged
 }
 
 func newFlowRunner(fl *Flow, prod putter, cp *flowCheckpoint, skip map[string]int, log *slog.Logger, stats *Stats) *flowRunner {
 	r := &flowRunner{fl: fl, id: fl.ID(), prod: prod, log: log, stats: stats,
-		buf: make([]byte, 256<<10), shadows: map[fileID]*tracked{}, maybeCopy: map[fileID]time.Time{}, skip: skip, fresh: cp == nil}
+		buf: make([]byte, 256<<10), shadows: map[fileID]*tracked{}, maybeCopy: map[fileID]time.Time{}, maxAcked: map[string]string{}, skip: skip, fresh: cp == nil}
 	if cp != nil {
 		r.resume = cp.Files
 	}
@@ -202,7 +205,7 @@ func (r *flowRunner) poll(ctx context.Context) error {
 		if t.detached && now.Sub(t.lastGrowth) < finishAfter {
 			return false
 		}
-		_, _, pending := t.acks.state()
+		_, _, pending, _ := t.acks.state()
 		return pending == 0
 	})
 	r.mu.Unlock()
@@ -470,7 +473,10 @@ func (r *flowRunner) emit(t *tracked, start, end int64, data []byte, cut bool) e
 		}
 		r.stats.RecordsSent.Add(1)
 		r.stats.BytesSent.Add(size)
-		t.acks.done(seq)
+		r.ackedMu.Lock()
+		r.maxAcked[res.ShardID] = maxSeq(r.maxAcked[res.ShardID], res.SequenceNumber)
+		r.ackedMu.Unlock()
+		t.acks.done(seq, res.ShardID, res.SequenceNumber)
 	})
 	if err != nil && r.ctx.Err() == nil {
 		r.stats.RecordsFailed.Add(1)
@@ -480,16 +486,33 @@ func (r *flowRunner) emit(t *tracked, start, end int64, data []byte, cut bool) e
 
 // checkpoint returns the flow's state to write.
 func (r *flowRunner) checkpoint(now time.Time) (*flowCheckpoint, bool) {
+	r.ackedMu.Lock()
+	// Records put after now land after these on their shards.
+	start := make(map[string]string, len(r.maxAcked))
+	for k, v := range r.maxAcked {
+		start[k] = v
+	}
+	r.ackedMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cp := &flowCheckpoint{Since: now}
 	clean := true
 	for _, t := range r.files {
-		acked, oldest, pending := t.acks.state()
+		acked, oldest, pending, prefix := t.acks.state()
 		if pending > 0 {
 			clean = false
 			if oldest.Before(cp.Since) {
 				cp.Since = oldest
+			}
+			// The file's records after acked land, on each shard, after
+			// its records before acked; on a shard where it has none
+			// acknowledged, anywhere since its oldest put.
+			for sh, s := range start {
+				if p, ok := prefix[sh]; !ok {
+					start[sh] = ""
+				} else if s != "" && maxSeq(p, s) == s {
+					start[sh] = p
+				}
 			}
 		}
 		m := t.meta
@@ -503,6 +526,7 @@ func (r *flowRunner) checkpoint(now time.Time) (*flowCheckpoint, bool) {
 		}
 		cp.Files = append(cp.Files, fc)
 	}
+	cp.ShardStart = start
 	return cp, clean
 }
 
@@ -516,7 +540,7 @@ func (r *flowRunner) backlog(now time.Time) (bytes int64, behind time.Duration) 
 	var fs []file
 	r.mu.Lock()
 	for _, t := range r.files {
-		acked, oldest, pending := t.acks.state()
+		acked, oldest, pending, _ := t.acks.state()
 		if pending > 0 {
 			behind = max(behind, now.Sub(oldest))
 		}

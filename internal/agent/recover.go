@@ -12,12 +12,13 @@ import (
 	"github.com/millrace/millrace/aggregation"
 )
 
-// recoverDelivered reads every shard of stream from since to its end and
+// recoverDelivered reads every shard of stream to its end, from after the
+// sequence number after gives for the shard or else from since, and
 // counts the partition keys of the user records found (aggregates are
 // unpacked). Records put by the previous run but not acknowledged before
 // it stopped are among them: the flow skips a record whose key is counted
 // instead of sending it again.
-func recoverDelivered(ctx context.Context, client *kinesis.Client, stream string, since time.Time, log *slog.Logger) (map[string]int, error) {
+func recoverDelivered(ctx context.Context, client *kinesis.Client, stream string, since time.Time, after map[string]string, log *slog.Logger) (map[string]int, error) {
 	keys := map[string]int{}
 	var shards []types.Shard
 	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
@@ -33,10 +34,14 @@ func recoverDelivered(ctx context.Context, client *kinesis.Client, stream string
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
 	}
 	for _, sh := range shards {
-		it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+		in := &kinesis.GetShardIteratorInput{
 			StreamName: aws.String(stream), ShardId: sh.ShardId,
 			ShardIteratorType: types.ShardIteratorTypeAtTimestamp, Timestamp: aws.Time(since),
-		})
+		}
+		if seq := after[aws.ToString(sh.ShardId)]; seq != "" {
+			in.ShardIteratorType, in.Timestamp, in.StartingSequenceNumber = types.ShardIteratorTypeAfterSequenceNumber, nil, aws.String(seq)
+		}
+		it, err := client.GetShardIterator(ctx, in)
 		if err != nil {
 			return nil, err
 		}

@@ -70,33 +70,48 @@ type ackQueue struct {
 	q     []pend
 	head  int
 	acked int64
+	// prefix holds, per shard, the highest sequence number of the
+	// records before acked.
+	prefix map[string]string
 }
 
 type pend struct {
-	end  int64
-	put  time.Time
-	done bool
+	end        int64
+	put        time.Time
+	done       bool
+	shard, seq string
 }
 
 func (a *ackQueue) add(end int64, put time.Time, done bool) int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	seq := a.base + int64(len(a.q)-a.head)
-	a.q = append(a.q, pend{end, put, done})
+	a.q = append(a.q, pend{end: end, put: put, done: done})
 	a.advance()
 	return seq
 }
 
-func (a *ackQueue) done(seq int64) {
+// done marks record i acknowledged, written to shard with sequence number
+// seq.
+func (a *ackQueue) done(i int64, shard, seq string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.q[a.head+int(seq-a.base)].done = true
+	p := &a.q[a.head+int(i-a.base)]
+	p.done, p.shard, p.seq = true, shard, seq
 	a.advance()
 }
 
 func (a *ackQueue) advance() {
 	for a.head < len(a.q) && a.q[a.head].done {
-		a.acked = a.q[a.head].end
+		p := &a.q[a.head]
+		a.acked = p.end
+		if p.shard != "" {
+			if a.prefix == nil {
+				a.prefix = map[string]string{}
+			}
+			a.prefix[p.shard] = maxSeq(a.prefix[p.shard], p.seq)
+		}
+		*p = pend{}
 		a.head++
 		a.base++
 	}
@@ -106,15 +121,32 @@ func (a *ackQueue) advance() {
 	}
 }
 
+// maxSeq returns the greater of two sequence numbers (decimal strings
+// without leading zeros; "" is less than any).
+func maxSeq(a, b string) string {
+	if len(a) != len(b) {
+		if len(a) > len(b) {
+			return a
+		}
+		return b
+	}
+	return max(a, b)
+}
+
 // state returns the acknowledged offset, the put time of the oldest record
-// not acknowledged and the count not acknowledged.
-func (a *ackQueue) state() (acked int64, oldest time.Time, pending int) {
+// not acknowledged, the count not acknowledged and, per shard, the
+// highest sequence number before the acknowledged offset.
+func (a *ackQueue) state() (acked int64, oldest time.Time, pending int, prefix map[string]string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.head < len(a.q) {
 		oldest = a.q[a.head].put
 	}
-	return a.acked, oldest, len(a.q) - a.head
+	prefix = make(map[string]string, len(a.prefix))
+	for k, v := range a.prefix {
+		prefix[k] = v
+	}
+	return a.acked, oldest, len(a.q) - a.head, prefix
 }
 
 // fingerprint returns the hash of the first n bytes of f, or false when f
