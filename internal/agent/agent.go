@@ -36,7 +36,8 @@ type Options struct {
 	// to the shard limits.
 	NoRateLimit bool
 	// MaxBufferedBytes bounds the data a flow holds unacknowledged
-	// (default 4 MiB); when it is reached the flow stops reading.
+	// (default and minimum 1 MiB, the largest record); when it is reached
+	// the flow stops reading.
 	MaxBufferedBytes int64
 	// Registerer, when set, receives the agent's metrics.
 	Registerer prometheus.Registerer
@@ -77,7 +78,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxBufferedBytes == 0 {
-		opts.MaxBufferedBytes = 4 << 20
+		opts.MaxBufferedBytes = 1 << 20
+	}
+	if opts.MaxBufferedBytes < 1<<20 {
+		return nil, fmt.Errorf("the buffer of unacknowledged data (%d bytes) must hold the largest record, 1 MiB", opts.MaxBufferedBytes)
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, start: time.Now()}
 	if cfg.EmitCloudWatchMetrics {
@@ -118,6 +122,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 			RetryBaseDelay:        fl.RetryInitialBackoff,
 			RetryMaxDelay:         fl.RetryMaxBackoff,
 			MaxBufferedBytes:      opts.MaxBufferedBytes,
+			MaxRecordSize:         1 << 20,
 			MaxConnections:        cfg.MaxConnections,
 			DisableRateLimit:      opts.NoRateLimit,
 			Logger:                a.log,

@@ -50,6 +50,11 @@ func BenchmarkAgent(b *testing.B) {
 			if agg {
 				cmd.Env = append(cmd.Env, "MILLRACE_AGENT_TEST_AGGREGATE=1")
 			}
+			// MILLRACE_AGENT_BENCH_GOMEMLIMIT sets the agent's GOMEMLIMIT
+			// (not the server's).
+			if l := os.Getenv("MILLRACE_AGENT_BENCH_GOMEMLIMIT"); l != "" {
+				cmd.Env = append(cmd.Env, "GOMEMLIMIT="+l)
+			}
 			b.ResetTimer()
 			start := time.Now()
 			if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -58,6 +59,16 @@ func runChild(path string) int {
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if p := os.Getenv("MILLRACE_AGENT_TEST_MEMSTATS"); p != "" {
+		if f, err := os.Create(p + ".heap"); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		os.WriteFile(p, fmt.Appendf(nil, "Sys %d HeapSys %d HeapInuse %d HeapReleased %d StackSys %d NumGC %d TotalAlloc %d\n",
+			ms.Sys>>20, ms.HeapSys>>20, ms.HeapInuse>>20, ms.HeapReleased>>20, ms.StackSys>>20, ms.NumGC, ms.TotalAlloc>>20), 0o644)
 	}
 	return 0
 }

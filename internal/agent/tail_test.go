@@ -135,10 +135,10 @@ func TestEndpointDownStopsReadingThenResumes(t *testing.T) {
 		"filePattern": log, "kinesisStream": "s", "initialPosition": "START_OF_FILE",
 		"maxBufferAgeMillis": 1000, "minTimeBetweenFilePollsMillis": 10,
 		"retryInitialBackoffMillis": 10, "retryMaxBackoffMillis": 200,
-	}), Options{MaxBufferedBytes: 256 << 10, Registerer: reg, NoRateLimit: true})
+	}), Options{MaxBufferedBytes: 1 << 20, Registerer: reg, NoRateLimit: true})
 	waitFor(t, 10*time.Second, "10 records", func() bool { return a.Stats.RecordsSent.Load() >= 10 })
 	srv.Stop(t)
-	big := lines(10, 200010) // 2.4 MB
+	big := lines(10, 400010) // 4.8 MB
 	appendFile(t, log, big)
 	// The agent reads up to its buffer, then waits.
 	waitFor(t, 10*time.Second, "reading to stop", func() bool {
@@ -146,8 +146,10 @@ func TestEndpointDownStopsReadingThenResumes(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		return before > 0 && a.Stats.BytesRead.Load() == before
 	})
+	// The buffer counts data and partition keys: each 12-byte line holds
+	// about 30 bytes of it. What is read beyond is one read (256 KiB).
 	if n := a.Stats.BytesRead.Load(); n > 1<<20 {
-		t.Errorf("read %d bytes with the endpoint down and a 256 KiB buffer", n)
+		t.Errorf("read %d bytes of %d with the endpoint down and a 1 MiB buffer", n, len(big))
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -163,10 +165,10 @@ func TestEndpointDownStopsReadingThenResumes(t *testing.T) {
 		t.Errorf("backlog metric %v with %d bytes unsent", backlog, len(big))
 	}
 	srv.Restart(t)
-	waitFor(t, 60*time.Second, "200010 records", func() bool { return a.Stats.RecordsSent.Load() >= 200010 })
+	waitFor(t, 60*time.Second, "400010 records", func() bool { return a.Stats.RecordsSent.Load() >= 400010 })
 	stop()
 	got := strings.Join(dataOf(t, c, "s"), "")
-	if got != lines(0, 200010) {
-		t.Errorf("stream holds %d bytes, want %d", len(got), len(lines(0, 200010)))
+	if got != lines(0, 400010) {
+		t.Errorf("stream holds %d bytes, want %d", len(got), len(lines(0, 400010)))
 	}
 }

@@ -48,7 +48,7 @@ func agentFlags(fs *flag.FlagSet, cfgPath, metrics *string, opts *agent.Options)
 	fs.StringVar(metrics, "metrics-listen", "", "Address to serve Prometheus metrics on at /metrics (e.g. 127.0.0.1:9109); empty: none.")
 	fs.BoolVar(&opts.Aggregate, "aggregate", false, "Pack records into KPL aggregates (consumers must deaggregate; the Java agent does not).")
 	fs.BoolVar(&opts.NoRateLimit, "no-rate-limit", false, "Send as fast as the stream accepts instead of keeping to the per-shard limits.")
-	fs.Int64Var(&opts.MaxBufferedBytes, "max-buffered-bytes", 4<<20, "Bytes a flow holds unacknowledged before it stops reading.")
+	fs.Int64Var(&opts.MaxBufferedBytes, "max-buffered-bytes", 1<<20, "Bytes a flow holds unacknowledged before it stops reading (at least 1 MiB, the largest record).")
 }
 
 func writeAgentHelp(w io.Writer) {
