@@ -83,10 +83,16 @@ func BenchmarkAgent(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			rss = max(rss, peakRSS(cmd.Process.Pid))
+			cpu := cpuSeconds(cmd.Process.Pid)
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "lines/s")
 			b.ReportMetric(rss, "peak-RSS-MiB")
+			if cpu > 0 {
+				// Lines per second of the agent's own CPU time: what the
+				// agent would do with a core to itself.
+				b.ReportMetric(float64(n)/cpu, "lines/cpu-s")
+			}
 		})
 	}
 }
@@ -104,4 +110,21 @@ func peakRSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds returns the user and system CPU time of process pid.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
 }
