@@ -167,7 +167,13 @@ func (r *flowRunner) poll(ctx context.Context) error {
 		}
 		ok, err := t.read(r.fl, r.buf, r.emit, r.stats)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// A read error (EIO, a file system gone) is the file's, not
+			// the flow's: try again at the next poll.
+			r.log.Warn("reading a file", "path", t.path, "offset", t.scan, "err", err)
+			continue
 		}
 		if !ok {
 			r.detach(t)

@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,48 @@ func TestEndpointDownStopsReadingThenResumes(t *testing.T) {
 	got := strings.Join(dataOf(t, c, "s"), "")
 	if got != lines(0, 400010) {
 		t.Errorf("stream holds %d bytes, want %d", len(got), len(lines(0, 400010)))
+	}
+}
+
+func TestManyFilesAndFlows(t *testing.T) {
+	srv, c := newStream(t, "s", 4)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "web"), 0o755)
+	os.Mkdir(filepath.Join(dir, "db"), 0o755)
+	var want []string
+	for _, name := range []string{"web/a.log", "web/b.log", "web/c.log", "db/x.log"} {
+		var s strings.Builder
+		for i := range 200 {
+			line := name + " " + lines(i, i+1)
+			s.WriteString(line)
+			want = append(want, line)
+		}
+		appendFile(t, filepath.Join(dir, name), s.String())
+	}
+	a, stop := startAgent(t, srv, agentJSON(t, srv, dir,
+		map[string]any{"filePattern": filepath.Join(dir, "web", "*.log"), "kinesisStream": "s",
+			"initialPosition": "START_OF_FILE", "maxBufferAgeMillis": 1000, "minTimeBetweenFilePollsMillis": 10},
+		map[string]any{"filePattern": filepath.Join(dir, "db", "*.log"), "kinesisStream": "s",
+			"initialPosition": "START_OF_FILE", "maxBufferAgeMillis": 1000, "minTimeBetweenFilePollsMillis": 10,
+			"partitionKeyOption": "DETERMINISTIC"},
+	), Options{NoRateLimit: true})
+	waitFor(t, 10*time.Second, "800 records", func() bool { return a.Stats.RecordsSent.Load() >= 800 })
+	stop()
+	got := dataOf(t, c, "s")
+	slices.Sort(got)
+	slices.Sort(want)
+	if strings.Join(got, "") != strings.Join(want, "") {
+		t.Errorf("got %d records, want %d, each once", len(got), len(want))
+	}
+	// Each file's lines are in order within each shard.
+	for _, sh := range readStream(t, c, "s") {
+		last := map[string]string{}
+		for _, r := range sh {
+			name, rest, _ := strings.Cut(string(r.Data), " ")
+			if rest <= last[name] {
+				t.Errorf("%s: %q after %q in a shard", name, rest, last[name])
+			}
+			last[name] = rest
+		}
 	}
 }
