@@ -15,6 +15,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -67,7 +68,9 @@ type Agent struct {
 	Stats Stats
 	flows []*flowRunner
 	prods []*producer.Producer
-	start time.Time
+	// closers are the flows' senders: producers and firehose senders.
+	closers []interface{ Close(context.Context) error }
+	start   time.Time
 }
 
 // New prepares an agent: it reads the checkpoint and, if the last run
@@ -87,10 +90,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 	if cfg.EmitCloudWatchMetrics {
 		a.log.Info("cloudwatch.emitMetrics is accepted but metrics go to the log and --metrics-listen, not CloudWatch")
 	}
-	client, err := a.kinesisClient(ctx)
+	awsCfg, err := a.awsConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
+	client := kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) { o.BaseEndpoint = endpointURL(cfg.KinesisEndpoint) })
+	fhClient := firehose.NewFromConfig(awsCfg, func(o *firehose.Options) { o.BaseEndpoint = endpointURL(cfg.FirehoseEndpoint) })
 	cp, err := readCheckpoint(cfg.CheckpointFile)
 	if err != nil {
 		return nil, err
@@ -103,6 +108,14 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 			if fcp != nil {
 				fcp.Files = dropExpired(fcp.Files, cfg.CheckpointTTL)
 			}
+		}
+		if fl.DeliveryStream != "" {
+			// A delivery stream cannot be read back: after an unclean
+			// stop, records after the checkpoint are sent again.
+			snd := newFirehoseSender(fhClient, fl, opts.MaxBufferedBytes, a.log)
+			a.closers = append(a.closers, snd)
+			a.flows = append(a.flows, newFlowRunner(fl, snd, fcp, nil, a.log.With("flow", fl.ID()), &a.Stats))
+			continue
 		}
 		var skip map[string]int
 		if cp != nil && !cp.Clean && fcp != nil {
@@ -132,6 +145,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Agent, error) {
 			return nil, err
 		}
 		a.prods = append(a.prods, prod)
+		a.closers = append(a.closers, prod)
 		a.flows = append(a.flows, newFlowRunner(fl, prod, fcp, skip, a.log.With("flow", fl.ID()), &a.Stats))
 	}
 	if opts.Registerer != nil {
@@ -169,7 +183,7 @@ func dropExpired(fs []*fileCheckpoint, ttl time.Duration) []*fileCheckpoint {
 	return out
 }
 
-func (a *Agent) kinesisClient(ctx context.Context) (*kinesis.Client, error) {
+func (a *Agent) awsConfig(ctx context.Context) (aws.Config, error) {
 	var lo []func(*awsconfig.LoadOptions) error
 	if a.cfg.KinesisRegion != "" {
 		lo = append(lo, awsconfig.WithRegion(a.cfg.KinesisRegion))
@@ -185,23 +199,27 @@ func (a *Agent) kinesisClient(ctx context.Context) (*kinesis.Client, error) {
 		WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = a.cfg.MaxConnections })))
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
-		return nil, err
+		return aws.Config{}, err
 	}
 	if awsCfg.Region == "" {
-		return nil, errors.New("no region: set kinesis.region in the configuration or AWS_REGION")
+		return aws.Config{}, errors.New("no region: set kinesis.region in the configuration or AWS_REGION")
 	}
-	endpoint := a.cfg.KinesisEndpoint
-	if endpoint != "" && !hasScheme(endpoint) {
-		endpoint = "https://" + endpoint
+	if a.opts.HTTPClient != nil {
+		awsCfg.HTTPClient = a.opts.HTTPClient
 	}
-	return kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		if a.opts.HTTPClient != nil {
-			o.HTTPClient = a.opts.HTTPClient
-		}
-	}), nil
+	return awsCfg, nil
+}
+
+// endpointURL adds https:// to a bare host name, as the Java agent takes
+// them.
+func endpointURL(s string) *string {
+	if s == "" {
+		return nil
+	}
+	if !hasScheme(s) {
+		s = "https://" + s
+	}
+	return aws.String(s)
 }
 
 func hasScheme(s string) bool {
@@ -267,7 +285,7 @@ loop:
 }
 
 func (a *Agent) closeProducers(ctx context.Context) {
-	for _, p := range a.prods {
+	for _, p := range a.closers {
 		if err := p.Close(ctx); err != nil {
 			a.log.Warn("records left unsent at shutdown; the next start finds out which reached the stream", "err", err)
 		}

@@ -356,8 +356,6 @@ func parseFlow(i int, raw json.RawMessage) (*Flow, []error) {
 		v.fail("kinesisStream", "a flow needs kinesisStream or deliveryStream")
 	case f.KinesisStream != "" && f.DeliveryStream != "":
 		v.fail("deliveryStream", "a flow has kinesisStream or deliveryStream, not both")
-	case f.DeliveryStream != "":
-		v.fail("deliveryStream", "firehose flows are not supported yet")
 	}
 	maxBytes := int64(5 << 20)
 	if f.DeliveryStream != "" {
@@ -381,8 +379,12 @@ func parseFlow(i int, raw json.RawMessage) (*Flow, []error) {
 	if len(f.TruncatedRecordTerm) >= f.MaxRecordSize() {
 		v.fail("truncatedRecordTerminator", "is longer than a record")
 	}
-	if _, ok := v.raw("aggregatedRecordSizeBytes"); ok && f.DeliveryStream == "" {
-		v.fail("aggregatedRecordSizeBytes", "applies to firehose flows only")
+	if n := v.int("aggregatedRecordSizeBytes", 0, 0, 4<<20); n != 0 {
+		if f.DeliveryStream == "" {
+			v.fail("aggregatedRecordSizeBytes", "applies to firehose flows only")
+		} else {
+			v.fail("aggregatedRecordSizeBytes", "packing records for Firehose is not supported yet (0 turns it off)")
+		}
 	}
 	for _, k := range ignoredFlowKeys {
 		v.raw(k)

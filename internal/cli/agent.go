@@ -33,7 +33,9 @@ by rename, copytruncate or delete, restarts and crashes: the checkpoint
 (checkpointFile, JSON, replaced atomically) advances only past
 acknowledged records, and after an unclean stop the agent reads the stream
 back (kinesis:ListShards, GetShardIterator, GetRecords) to skip the records
-that reached it. Firehose flows (deliveryStream) are not supported yet.
+that reached it. Firehose flows (deliveryStream) send with PutRecordBatch
+to firehose.endpoint; they cannot be read back, so after an unclean stop
+they resend what followed the last checkpoint.
 
 Counters are logged every log.statusReportingPeriodSeconds and, with
 --metrics-listen, served for Prometheus at /metrics. SIGINT or SIGTERM
