@@ -124,3 +124,54 @@ func TestRecoveryAfterUncleanStop(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationWhileStopped rotates while the agent is down: by
+// copytruncate (the copy continues the checkpointed file, found by its
+// first bytes), by rename, and by delete and re-create (which may reuse the
+// inode: the fingerprint tells the new file from the old).
+func TestRotationWhileStopped(t *testing.T) {
+	srv, c := newStream(t, "s", 1)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	other := filepath.Join(dir, "b.log")
+	appendFile(t, log, lines(0, 100))
+	appendFile(t, other, "b "+lines(0, 1))
+	cfg := agentJSON(t, srv, dir, map[string]any{
+		"filePattern": filepath.Join(dir, "*.log*"), "kinesisStream": "s", "initialPosition": "START_OF_FILE",
+		"maxBufferAgeMillis": 1000, "minTimeBetweenFilePollsMillis": 10,
+	})
+	want := lines(0, 100) + "b " + lines(0, 1)
+	run := func(n int64) {
+		a, stop := startAgent(t, srv, cfg, Options{NoRateLimit: true})
+		waitFor(t, 10*time.Second, fmt.Sprint(n, " records"), func() bool { return a.Stats.RecordsSent.Load() >= n })
+		stop()
+	}
+	run(101)
+
+	// copytruncate, with lines the agent never saw before the copy.
+	appendFile(t, log, lines(100, 120))
+	b, _ := os.ReadFile(log)
+	os.WriteFile(log+".1", b, 0o644)
+	os.Truncate(log, 0)
+	appendFile(t, log, lines(120, 130))
+	want += lines(100, 130)
+	run(30)
+
+	// rename, and delete and re-create.
+	appendFile(t, log, lines(130, 140))
+	os.Rename(log, log+".2")
+	appendFile(t, log, lines(140, 150))
+	os.Remove(other)
+	appendFile(t, other, "B "+lines(0, 3))
+	want += lines(130, 150) + "B " + lines(0, 3)
+	run(23)
+
+	got := dataOf(t, c, "s")
+	slices.Sort(got)
+	w := strings.SplitAfter(want, "\n")
+	w = w[:len(w)-1]
+	slices.Sort(w)
+	if !slices.Equal(got, w) {
+		t.Errorf("stream holds %d records, want %d (each line once):\n%q", len(got), len(w), got)
+	}
+}
