@@ -129,6 +129,10 @@ func init() {
 			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
 				return runStreams(ctx, args, stdout, lookupEnv)
 			}, writeStreamsHelp},
+		{"agent", "--config agent.json [flags]", "ship log files to Kinesis, configured as the Kinesis Agent",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
+				return runAgent(ctx, args, stdout, stderr)
+			}, writeAgentHelp},
 		{"help", "[command]", "show the help of a command (serve by default)",
 			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
 				return help(args, stdout)
