@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"reflect"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -22,6 +23,11 @@ const (
 	// ProtocolCBOR is application/x-amz-cbor-1.1 as the Java SDKs send it:
 	// byte-string blobs, timestamps as tag 1 around epoch milliseconds.
 	ProtocolCBOR
+	// ProtocolRPCv2CBOR is Smithy RPC v2 CBOR (application/cbor at
+	// /service/<ServiceName>/operation/<Op>), which the Go SDK's CloudWatch
+	// client speaks: CBOR as ProtocolCBOR but timestamps are tag 1 around
+	// epoch SECONDS (a float64 from the Go SDK), as RFC 8949 says.
+	ProtocolRPCv2CBOR
 )
 
 // String names the protocol.
@@ -31,6 +37,8 @@ func (p Protocol) String() string {
 		return "json"
 	case ProtocolCBOR:
 		return "cbor"
+	case ProtocolRPCv2CBOR:
+		return "rpc-v2-cbor"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
 }
@@ -40,6 +48,8 @@ const (
 	ContentTypeJSON10 = "application/x-amz-json-1.0"
 	ContentTypeJSON11 = "application/x-amz-json-1.1"
 	ContentTypeCBOR11 = "application/x-amz-cbor-1.1"
+	// ContentTypeCBOR is RPC v2 CBOR's media type.
+	ContentTypeCBOR = "application/cbor"
 )
 
 // cborDecMode decodes request bodies. Indefinite-length items are allowed
@@ -89,7 +99,7 @@ func Decode(p Protocol, body []byte, v any) error {
 		if _, err := dec.Token(); err != io.EOF {
 			return serializationError("Could not parse request body into json: unexpected data after the top-level value")
 		}
-	case ProtocolCBOR:
+	case ProtocolCBOR, ProtocolRPCv2CBOR:
 		if err := cborDecMode.Wellformed(body); err != nil {
 			return serializationError("Could not parse request body into cbor: " + err.Error())
 		}
@@ -135,6 +145,8 @@ func encodeTo(dst []byte, p Protocol, v any) ([]byte, error) {
 		return json.Marshal(v)
 	case ProtocolCBOR:
 		return cborEncMode.Marshal(v)
+	case ProtocolRPCv2CBOR:
+		return cborEncMode.Marshal(rpcv2Tree(reflect.ValueOf(v)))
 	}
 	return nil, fmt.Errorf("awsproto: unsupported protocol %v", p)
 }

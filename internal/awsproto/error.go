@@ -27,6 +27,10 @@ type Error struct {
 	// Fields are further top-level members of the error body, for errors
 	// that carry data (DynamoDB's CancellationReasons, Item).
 	Fields map[string]any
+	// QueryError, when set, is sent as X-Amzn-Query-Error ("Code;Sender"):
+	// services compatible with the AWS Query protocol (CloudWatch) name
+	// their legacy error code there, which the SDKs use as the error code.
+	QueryError string
 	// capitalMessage writes the message under "Message" instead of
 	// "message": AWS does so for SerializationException bodies.
 	capitalMessage bool
