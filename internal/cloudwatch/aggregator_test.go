@@ -121,6 +121,19 @@ func TestAggregatorWritesEachMinuteAndMergesTheOpenOne(t *testing.T) {
 		t.Errorf("minute after a reset = %+v, want Sum 2", d)
 	}
 
+	// Counters of another origin (a stream created again under the same
+	// name) count from zero even when their totals are higher.
+	again := total(30, 3)
+	again.Origin = new(int)
+	src.set(again)
+	clock.add(time.Minute)
+	if err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := minutes(t, a, m0, m0.Add(10*time.Minute))[m0.Add(3*time.Minute)]; d.Sum != 30 {
+		t.Errorf("minute of new counters = %+v, want Sum 30", d)
+	}
+
 	// Past the retention horizon, minutes are trimmed.
 	clock.add(2 * time.Hour)
 	if err := a.Tick(ctx); err != nil {

@@ -36,13 +36,13 @@ func (k KinesisSource) Sample() []Sample {
 			return Key{Account: st.Account, Region: st.Region, Namespace: NamespaceKinesis, Metric: metric, Dims: d, Unit: unit}
 		}
 		total := func(metric, unit string, sum, count int64) {
-			out = append(out, Sample{Key: key(metric, unit, dims), Kind: KindTotal, Sum: float64(sum), Count: float64(count), HasCount: true})
+			out = append(out, Sample{Key: key(metric, unit, dims), Origin: c, Kind: KindTotal, Sum: float64(sum), Count: float64(count), HasCount: true})
 		}
 		ratio := func(metric string, sum, count int64) {
-			out = append(out, Sample{Key: key(metric, unitCount, dims), Kind: KindRatio, Sum: float64(sum), Count: float64(count), HasCount: true})
+			out = append(out, Sample{Key: key(metric, unitCount, dims), Origin: c, Kind: KindRatio, Sum: float64(sum), Count: float64(count), HasCount: true})
 		}
 		hist := func(metric string, d []Dim, h *metrics.Histogram, scale float64) {
-			out = append(out, Sample{Key: key(metric, unitMilliseconds, d), Kind: KindHistogram, Hist: h.Snapshot(), Scale: scale})
+			out = append(out, Sample{Key: key(metric, unitMilliseconds, d), Origin: h, Kind: KindHistogram, Hist: h.Snapshot(), Scale: scale})
 		}
 		puts := c.IncomingPuts.Load()
 		total("IncomingBytes", unitBytes, c.IncomingBytes.Load(), puts)
@@ -72,7 +72,7 @@ func (k KinesisSource) Sample() []Sample {
 			sd := []Dim{{"StreamName", st.Name}, {"ShardId", sh.ShardID}}
 			sc := sh.Counters
 			shard := func(metric, unit string, sum int64) {
-				out = append(out, Sample{Key: key(metric, unit, sd), Kind: KindTotal, Sum: float64(sum),
+				out = append(out, Sample{Key: key(metric, unit, sd), Origin: sc, Kind: KindTotal, Sum: float64(sum),
 					Off: !slices.Contains(st.ShardLevelMetrics, metric)})
 			}
 			shard("IncomingBytes", unitBytes, sc.IncomingBytes.Load())
@@ -81,7 +81,7 @@ func (k KinesisSource) Sample() []Sample {
 			shard("OutgoingRecords", unitCount, sc.OutgoingRecords.Load())
 			shard("WriteProvisionedThroughputExceeded", unitCount, sc.WriteThroughputExceeded.Load())
 			shard("ReadProvisionedThroughputExceeded", unitCount, sc.ReadThroughputExceeded.Load())
-			out = append(out, Sample{Key: key("IteratorAgeMilliseconds", unitMilliseconds, sd), Kind: KindHistogram,
+			out = append(out, Sample{Key: key("IteratorAgeMilliseconds", unitMilliseconds, sd), Origin: sc, Kind: KindHistogram,
 				Hist: sc.IteratorAge.Snapshot(), Scale: 1, Off: !slices.Contains(st.ShardLevelMetrics, "IteratorAgeMilliseconds")})
 		}
 		for _, cs := range st.Consumers {
@@ -89,11 +89,11 @@ func (k KinesisSource) Sample() []Sample {
 			cc := cs.Counters
 			events := cc.EventSuccess.Load()
 			out = append(out,
-				Sample{Key: key("SubscribeToShard.Success", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeSuccess.Load())},
-				Sample{Key: key("SubscribeToShard.RateExceeded", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeRateExceeded.Load())},
-				Sample{Key: key("SubscribeToShardEvent.Success", unitCount, cd), Kind: KindTotal, Sum: float64(events), Count: float64(events), HasCount: true},
-				Sample{Key: key("SubscribeToShardEvent.Records", unitCount, cd), Kind: KindTotal, Sum: float64(cc.EventRecords.Load()), Count: float64(events), HasCount: true},
-				Sample{Key: key("SubscribeToShardEvent.Bytes", unitBytes, cd), Kind: KindTotal, Sum: float64(cc.EventBytes.Load()), Count: float64(events), HasCount: true},
+				Sample{Origin: cc, Key: key("SubscribeToShard.Success", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeSuccess.Load())},
+				Sample{Origin: cc, Key: key("SubscribeToShard.RateExceeded", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeRateExceeded.Load())},
+				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Success", unitCount, cd), Kind: KindTotal, Sum: float64(events), Count: float64(events), HasCount: true},
+				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Records", unitCount, cd), Kind: KindTotal, Sum: float64(cc.EventRecords.Load()), Count: float64(events), HasCount: true},
+				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Bytes", unitBytes, cd), Kind: KindTotal, Sum: float64(cc.EventBytes.Load()), Count: float64(events), HasCount: true},
 			)
 			hist("SubscribeToShardEvent.MillisBehindLatest", cd, &cc.MillisBehindLatest, 1)
 		}

@@ -79,6 +79,10 @@ type Sample struct {
 	// are divided by Scale (e.g. nanoseconds to milliseconds).
 	Hist  metrics.HistogramSnapshot
 	Scale float64
+	// Origin identifies the counters the totals come from (a pointer): a
+	// series whose origin changed (a stream deleted and created again
+	// under its name within a minute) counts from zero again.
+	Origin any
 	// Off marks a series counted but not published now (a shard-level
 	// metric that enhanced monitoring has not enabled): its totals are
 	// followed, so that enabling it publishes only what comes after.
@@ -109,8 +113,9 @@ func delta(prev *Sample, cur *Sample) (d Datum, ok bool) {
 	if prev != nil {
 		p = *prev
 	}
-	// A total below the previous one is a series that started again.
-	if cur.Sum < p.Sum || cur.Count < p.Count || cur.Hist.Count < p.Hist.Count {
+	// A total below the previous one, or from other counters, is a series
+	// that started again.
+	if cur.Origin != p.Origin || cur.Sum < p.Sum || cur.Count < p.Count || cur.Hist.Count < p.Hist.Count {
 		p = Sample{}
 	}
 	switch cur.Kind {
