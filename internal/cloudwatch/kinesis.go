@@ -71,16 +71,18 @@ func (k KinesisSource) Sample() []Sample {
 		for _, sh := range st.Shards {
 			sd := []Dim{{"StreamName", st.Name}, {"ShardId", sh.ShardID}}
 			sc := sh.Counters
-			shard := func(metric, unit string, sum int64) {
+			// count < 0: samples are not counted for the metric.
+			shard := func(metric, unit string, sum, count int64) {
 				out = append(out, Sample{Key: key(metric, unit, sd), Origin: sc, Kind: KindTotal, Sum: float64(sum),
-					Off: !slices.Contains(st.ShardLevelMetrics, metric)})
+					Count: float64(max(count, 0)), HasCount: count >= 0, Off: !slices.Contains(st.ShardLevelMetrics, metric)})
 			}
-			shard("IncomingBytes", unitBytes, sc.IncomingBytes.Load())
-			shard("IncomingRecords", unitCount, sc.IncomingRecords.Load())
-			shard("OutgoingBytes", unitBytes, sc.OutgoingBytes.Load())
-			shard("OutgoingRecords", unitCount, sc.OutgoingRecords.Load())
-			shard("WriteProvisionedThroughputExceeded", unitCount, sc.WriteThroughputExceeded.Load())
-			shard("ReadProvisionedThroughputExceeded", unitCount, sc.ReadThroughputExceeded.Load())
+			puts, reads := sc.IncomingPuts.Load(), sc.OutgoingReads.Load()
+			shard("IncomingBytes", unitBytes, sc.IncomingBytes.Load(), puts)
+			shard("IncomingRecords", unitCount, sc.IncomingRecords.Load(), puts)
+			shard("OutgoingBytes", unitBytes, sc.OutgoingBytes.Load(), reads)
+			shard("OutgoingRecords", unitCount, sc.OutgoingRecords.Load(), reads)
+			shard("WriteProvisionedThroughputExceeded", unitCount, sc.WriteThroughputExceeded.Load(), -1)
+			shard("ReadProvisionedThroughputExceeded", unitCount, sc.ReadThroughputExceeded.Load(), -1)
 			out = append(out, Sample{Key: key("IteratorAgeMilliseconds", unitMilliseconds, sd), Origin: sc, Kind: KindHistogram,
 				Hist: sc.IteratorAge.Snapshot(), Scale: 1, Off: !slices.Contains(st.ShardLevelMetrics, "IteratorAgeMilliseconds")})
 		}

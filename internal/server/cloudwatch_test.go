@@ -62,7 +62,7 @@ func TestCloudWatchKinesisMetrics(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	perShard := map[string]float64{}
+	perShard, perShardPutRecord := map[string]float64{}, map[string]float64{}
 	var entries []types.PutRecordsRequestEntry
 	for i := 0; i < 7; i++ {
 		entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint("key-", i)), Data: []byte("data")})
@@ -80,6 +80,7 @@ func TestCloudWatchKinesisMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		perShard[aws.ToString(r.ShardId)]++
+		perShardPutRecord[aws.ToString(r.ShardId)]++
 	}
 	const records = 10
 
@@ -115,13 +116,22 @@ func TestCloudWatchKinesisMetrics(t *testing.T) {
 						Namespace: aws.String("AWS/Kinesis"), MetricName: aws.String("IncomingRecords"),
 						Dimensions: streamDims("cw", cwtypes.Dimension{Name: aws.String("ShardId"), Value: aws.String(shard)}),
 						StartTime:  aws.Time(start), EndTime: aws.Time(end),
-						Period: aws.Int32(300), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+						Period: aws.Int32(300), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount},
 					})
 					if err != nil {
 						t.Fatal(err)
 					}
 					if got := sumOf(st.Datapoints); got != want {
 						t.Errorf("%s IncomingRecords Sum = %v, want %v", shard, got, want)
+					}
+					// PutRecords stored in both shards: one sample each,
+					// and one per PutRecord that landed there.
+					var samples float64
+					for _, dp := range st.Datapoints {
+						samples += aws.ToFloat64(dp.SampleCount)
+					}
+					if samples != 1+perShardPutRecord[shard] {
+						t.Errorf("%s IncomingRecords SampleCount = %v, want %v", shard, samples, 1+perShardPutRecord[shard])
 					}
 				}
 
@@ -179,6 +189,10 @@ func TestCloudWatchKinesisMetrics(t *testing.T) {
 				})
 				if err != nil {
 					t.Fatal(err)
+				}
+				// No filter at all: an empty input.
+				if all, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{}); err != nil || len(all.Metrics) < len(lm.Metrics) {
+					t.Errorf("ListMetrics without filters: %v", err)
 				}
 				listed := map[string]bool{}
 				for _, m := range lm.Metrics {
