@@ -72,21 +72,31 @@ func (s *Service) getMetricData(ctx context.Context, in *cloudwatchapi.GetMetric
 	}
 	ascending := in.ScanBy != nil && *in.ScanBy == cloudwatchapi.ScanByTimestampAscending
 
+	if len(in.MetricDataQueries) == 0 {
+		return &cloudwatchapi.GetMetricDataOutput{MetricDataResults: []cloudwatchapi.MetricDataResult{}}, nil
+	}
+	mqs := make([]metricQuery, len(in.MetricDataQueries))
+	ws := make([]window, len(in.MetricDataQueries))
+	for i := range in.MetricDataQueries {
+		ms := in.MetricDataQueries[i].MetricStat
+		ws[i], _ = newWindow(in.StartTime, in.EndTime, *ms.Period, "Period")
+		mqs[i] = metricQuery{namespace: *ms.Metric.Namespace, metric: *ms.Metric.MetricName, dims: dimsOf(ms.Metric.Dimensions)}
+		if ms.Unit != nil {
+			mqs[i].unit = string(*ms.Unit)
+		}
+	}
+	all, err := s.collectMany(ctx, mqs, ws)
+	if err != nil {
+		return nil, err
+	}
+
 	out := &cloudwatchapi.GetMetricDataOutput{MetricDataResults: []cloudwatchapi.MetricDataResult{}}
 	skip, budget := offset, limit
 	total := 0
 	for i := range in.MetricDataQueries {
 		q := &in.MetricDataQueries[i]
 		ms := q.MetricStat
-		w, _ := newWindow(in.StartTime, in.EndTime, *ms.Period, "Period")
-		mq := metricQuery{namespace: *ms.Metric.Namespace, metric: *ms.Metric.MetricName, dims: dimsOf(ms.Metric.Dimensions)}
-		if ms.Unit != nil {
-			mq.unit = string(*ms.Unit)
-		}
-		points, err := s.collect(ctx, &mq, w)
-		if err != nil {
-			return nil, err
-		}
+		points := all[i]
 		var ts []awsproto.Timestamp
 		var vals []float64
 		for j := range points {

@@ -82,28 +82,55 @@ func (w window) periods() int64 {
 // collect merges the data of the series q selects into the window's
 // periods, in time order.
 func (s *Service) collect(ctx context.Context, q *metricQuery, w window) ([]point, error) {
+	out, err := s.collectMany(ctx, []metricQuery{*q}, []window{w})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// collectMany does collect for several queries in one pass over the
+// stored minutes (all windows share the span of the request).
+func (s *Service) collectMany(ctx context.Context, qs []metricQuery, ws []window) ([][]point, error) {
 	info := awsproto.Info(ctx)
-	byPeriod := map[int64]*point{}
-	err := s.agg.query(ctx, w.start, w.end, func(minute time.Time, ss *storedSeries) {
-		if !q.matches(ss, info.AccountID, info.Region) {
-			return
+	byPeriod := make([]map[int64]*point, len(qs))
+	start, end := ws[0].start, ws[0].end
+	for i := range qs {
+		byPeriod[i] = map[int64]*point{}
+		if ws[i].start.Before(start) {
+			start = ws[i].start
 		}
-		k := int64(minute.Sub(w.start) / w.period)
-		p := byPeriod[k]
-		if p == nil {
-			byPeriod[k] = &point{start: w.start.Add(time.Duration(k) * w.period), d: copyDatum(ss.Datum), unit: ss.Unit}
-			return
+		if ws[i].end.After(end) {
+			end = ws[i].end
 		}
-		p.d.merge(&ss.Datum)
+	}
+	err := s.agg.query(ctx, start, end, func(minute time.Time, ss *storedSeries) {
+		for i := range qs {
+			w := ws[i]
+			if minute.Before(w.start) || !minute.Before(w.end) || !qs[i].matches(ss, info.AccountID, info.Region) {
+				continue
+			}
+			k := int64(minute.Sub(w.start) / w.period)
+			p := byPeriod[i][k]
+			if p == nil {
+				byPeriod[i][k] = &point{start: w.start.Add(time.Duration(k) * w.period), d: copyDatum(ss.Datum), unit: ss.Unit}
+				continue
+			}
+			p.d.merge(&ss.Datum)
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]point, 0, len(byPeriod))
-	for _, p := range byPeriod {
-		out = append(out, *p)
+	out := make([][]point, len(qs))
+	for i := range qs {
+		pts := make([]point, 0, len(byPeriod[i]))
+		for _, p := range byPeriod[i] {
+			pts = append(pts, *p)
+		}
+		sort.Slice(pts, func(a, b int) bool { return pts[a].start.Before(pts[b].start) })
+		out[i] = pts
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
 	return out, nil
 }
 
