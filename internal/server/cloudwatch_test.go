@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
+	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
 
@@ -303,6 +304,66 @@ func TestCloudWatchValidation(t *testing.T) {
 			var api smithy.APIError
 			if !errors.As(err, &api) || api.ErrorCode() != "NotImplemented" {
 				t.Errorf("DescribeAlarms: %v, want NotImplemented", err)
+			}
+		})
+	}
+}
+
+// TestCloudWatchAuthorization: with authentication on, signatures for the
+// signing name monitoring are verified (over the RPC v2 path too) and the
+// actions cloudwatch:<Operation> are checked against the caller's policies.
+func TestCloudWatchAuthorization(t *testing.T) {
+	const account = "111122223333"
+	srv := servertest.Start(t, func(c *config.Config) {
+		c.Auth = config.AuthOn
+		c.AccountID = account
+		c.IAM = &config.IAM{
+			Accounts: []config.Account{{ID: account}},
+			Users: []config.User{
+				{Name: "viewer", AccessKeys: []config.AccessKey{{ID: "AKIAVIEWEREXAMPLE001", Secret: "viewer-secret"}},
+					Policies: []config.PolicyConfig{{Name: "read", Document: `{"Version":"2012-10-17","Statement":[
+						{"Effect":"Allow","Action":["cloudwatch:GetMetricStatistics","cloudwatch:ListMetrics"],"Resource":"*"}]}`}}},
+				{Name: "writer", AccessKeys: []config.AccessKey{{ID: "AKIAWRITEREXAMPLE001", Secret: "writer-secret"}},
+					Policies: []config.PolicyConfig{{Name: "kinesis", Document: `{"Version":"2012-10-17","Statement":[
+						{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}`}}},
+			},
+		}
+	})
+	ctx := t.Context()
+	as := func(cw *cloudwatch.Client, key, secret string) *cloudwatch.Client {
+		return cloudwatch.New(cw.Options(), func(o *cloudwatch.Options) {
+			o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "")
+		})
+	}
+	now := time.Now().Truncate(time.Minute)
+	in := &cloudwatch.GetMetricStatisticsInput{
+		Namespace: aws.String("AWS/Kinesis"), MetricName: aws.String("IncomingRecords"), Dimensions: streamDims("s"),
+		StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now), Period: aws.Int32(60),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+	}
+	for name, cw := range cloudWatchClients(srv) {
+		t.Run(name, func(t *testing.T) {
+			viewer := as(cw, "AKIAVIEWEREXAMPLE001", "viewer-secret")
+			if _, err := viewer.GetMetricStatistics(ctx, in); err != nil {
+				t.Errorf("viewer GetMetricStatistics: %v", err)
+			}
+			if _, err := viewer.ListMetrics(ctx, &cloudwatch.ListMetricsInput{}); err != nil {
+				t.Errorf("viewer ListMetrics: %v", err)
+			}
+			var api smithy.APIError
+			if _, err := viewer.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+				StartTime: in.StartTime, EndTime: in.EndTime, MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("m"),
+					MetricStat: &cwtypes.MetricStat{Metric: &cwtypes.Metric{Namespace: in.Namespace, MetricName: in.MetricName}, Period: aws.Int32(60), Stat: aws.String("Sum")}}},
+			}); !errors.As(err, &api) || !strings.Contains(api.ErrorCode(), "AccessDenied") || !strings.Contains(api.ErrorMessage(), "cloudwatch:GetMetricData") {
+				t.Errorf("viewer GetMetricData (not allowed): %v", err)
+			}
+			writer := as(cw, "AKIAWRITEREXAMPLE001", "writer-secret")
+			if _, err := writer.GetMetricStatistics(ctx, in); !errors.As(err, &api) || !strings.Contains(api.ErrorCode(), "AccessDenied") {
+				t.Errorf("writer GetMetricStatistics (not allowed): %v", err)
+			}
+			bad := as(cw, "AKIAVIEWEREXAMPLE001", "wrong-secret")
+			if _, err := bad.ListMetrics(ctx, &cloudwatch.ListMetricsInput{}); !errors.As(err, &api) || api.ErrorCode() == "" {
+				t.Errorf("a wrong secret was accepted: %v", err)
 			}
 		})
 	}
