@@ -50,6 +50,7 @@ type service struct {
 	jsonContentType string
 	ops             map[string]Handler
 	crc32, gzip     bool // see ServiceOption
+	rpcv2           bool // see RPCv2CBOR
 }
 
 // Router dispatches AWS JSON/CBOR requests by X-Amz-Target to registered
@@ -160,7 +161,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	var proto Protocol
 	switch {
-	case rpcv2 && ct == ContentTypeCBOR:
+	case rpcv2 && ct == ContentTypeCBOR && svc != nil && svc.rpcv2:
 		proto = ProtocolRPCv2CBOR
 		h["Smithy-Protocol"] = []string{"rpc-v2-cbor"}
 	case ct == ContentTypeCBOR11:

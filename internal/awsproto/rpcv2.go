@@ -12,10 +12,17 @@ import (
 
 // Smithy RPC v2 CBOR: POST /service/<ServiceName>/operation/<Operation>
 // with Smithy-Protocol: rpc-v2-cbor and Content-Type: application/cbor.
-// Services registered by target prefix are reached this way too when the
-// path's service name is their target prefix (CloudWatch:
+// A service registered with the RPCv2CBOR option is reached this way too
+// when the path's service name is its target prefix (CloudWatch:
 // GraniteServiceVersion20100801), so one registration serves JSON and
 // RPC v2 clients.
+
+// RPCv2CBOR makes the service answer Smithy RPC v2 CBOR requests at
+// /service/<targetPrefix>/operation/<Op>, as services whose models list
+// smithy-rpc-v2-cbor do (CloudWatch, for aws-sdk-go-v2 since v1.53.0).
+func RPCv2CBOR() ServiceOption {
+	return func(s *service) { s.rpcv2 = true }
+}
 
 // rpcv2Target parses an RPC v2 path into the target prefix and operation;
 // ok is false for any other path.

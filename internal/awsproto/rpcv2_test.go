@@ -33,6 +33,10 @@ func rpcv2Router() *awsproto.Router {
 				Timestamp: awsproto.TimestampPtr(time.Unix(1767323040, 500e6)), Sum: awsproto.Ptr(3.0),
 			}}}, nil
 		}),
+	}, awsproto.RPCv2CBOR())
+	// A service without the option is not reached by RPC v2 paths.
+	r.Register("Kinesis_20131202", "1.1", map[string]awsproto.Handler{
+		"DescribeLimits": awsproto.Op(func(ctx context.Context, in *struct{}) (*struct{}, error) { return &struct{}{}, nil }),
 	})
 	return r
 }
@@ -133,6 +137,7 @@ func TestRouterRPCv2CBOR(t *testing.T) {
 		{"/service/GraniteServiceVersion20100801/operation/", "application/cbor"},
 		{"/service/GraniteServiceVersion20100801/GetMetricStatistics", "application/cbor"},
 		{"/service/GraniteServiceVersion20100801/operation/GetMetricStatistics", "application/json"},
+		{"/service/Kinesis_20131202/operation/DescribeLimits", "application/cbor"},
 	} {
 		req = httptest.NewRequest("POST", c.path, bytes.NewReader(rpcv2Body("m", 1)))
 		req.Header.Set("Content-Type", c.ct)

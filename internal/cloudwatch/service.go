@@ -41,7 +41,7 @@ func (s *Service) Register(r *awsproto.Router) {
 			h[op.Name] = notImplemented(op.Name)
 		}
 	}
-	r.Register(cloudwatchapi.TargetPrefix, cloudwatchapi.JSONVersion, h)
+	r.Register(cloudwatchapi.TargetPrefix, cloudwatchapi.JSONVersion, h, awsproto.RPCv2CBOR())
 }
 
 // handle adapts a typed operation and gives its errors CloudWatch's codes.
