@@ -35,6 +35,16 @@ type Aggregator struct {
 	// its start (or at the last flush within it).
 	open time.Time
 	prev map[string]*Sample
+	// index lists the series of the stored minutes and the last minute
+	// each had data, for ListMetrics: built by one scan of the log on
+	// first use, then kept current by write. Nil until then.
+	index map[string]*indexed
+}
+
+// indexed is one series in the index.
+type indexed struct {
+	series storedSeries // its key; the datum is unused
+	last   time.Time
 }
 
 // NewAggregator returns an aggregator whose first minute starts now:
@@ -137,8 +147,61 @@ func (a *Aggregator) write(ctx context.Context) error {
 		if err := appendMinute(ctx, a.opts.Log, a.open, series); err != nil {
 			return err
 		}
+		if a.index != nil {
+			for i := range series {
+				a.indexSeries(a.open, &series[i])
+			}
+		}
 	}
 	a.prev = cur
+	return nil
+}
+
+// indexSeries records that s had data in minute; the caller holds mu.
+func (a *Aggregator) indexSeries(minute time.Time, s *storedSeries) {
+	k := s.key()
+	id := k.id()
+	if e := a.index[id]; e != nil {
+		if minute.After(e.last) {
+			e.last = minute
+		}
+		return
+	}
+	a.index[id] = &indexed{series: storedSeries{Account: s.Account, Region: s.Region, Namespace: s.Namespace,
+		Metric: s.Metric, Dims: s.Dims, Unit: s.Unit}, last: minute}
+}
+
+// seriesSince calls fn with every series that had data since the given
+// time: stored minutes (through the index) and the open minute.
+func (a *Aggregator) seriesSince(ctx context.Context, since time.Time, fn func(s *storedSeries)) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.index == nil {
+		index := map[string]*indexed{}
+		a.index = index
+		now := a.now()
+		err := readMinutes(ctx, a.opts.Log, now.Add(-a.opts.Retention), now.Add(24*time.Hour), func(m time.Time, s *storedSeries) {
+			a.indexSeries(m, s)
+		})
+		if err != nil {
+			a.index = nil
+			return err
+		}
+	}
+	horizon := a.now().Add(-a.opts.Retention)
+	for id, e := range a.index {
+		if e.last.Before(horizon) {
+			delete(a.index, id) // trimmed from the log too
+			continue
+		}
+		if !e.last.Before(since) {
+			fn(&e.series)
+		}
+	}
+	live := a.deltas(a.sample())
+	for i := range live {
+		fn(&live[i])
+	}
 	return nil
 }
 

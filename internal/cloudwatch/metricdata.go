@@ -167,7 +167,7 @@ func (s *Service) listMetrics(ctx context.Context, in *cloudwatchapi.ListMetrics
 		horizon = 3 * time.Hour // PT3H, the only value the model allows
 	}
 	found := map[string]cloudwatchapi.Metric{}
-	err = s.agg.query(ctx, now.Add(-horizon), now.Add(time.Minute), func(_ time.Time, ss *storedSeries) {
+	err = s.agg.seriesSince(ctx, now.Add(-horizon).Truncate(time.Minute), func(ss *storedSeries) {
 		if ss.Account != info.AccountID || ss.Region != info.Region ||
 			in.Namespace != nil && ss.Namespace != *in.Namespace ||
 			in.MetricName != nil && ss.Metric != *in.MetricName ||

@@ -119,3 +119,55 @@ func TestListMetricsPagesAndFilters(t *testing.T) {
 		}
 	}
 }
+
+func TestListMetricsFromStoredMinutes(t *testing.T) {
+	eng, err := pebble.Open(pebble.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	clock := &fakeClock{t: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
+	src := &fakeSource{}
+	ctx := awsproto.WithInfo(context.Background(), &awsproto.RequestInfo{AccountID: testKey.Account, Region: testKey.Region})
+	newService := func() *Service {
+		return New(NewAggregator(AggregatorOptions{Log: eng, Sources: []Source{src}, Now: clock.now, Retention: 24 * time.Hour}), nil)
+	}
+	list := func(s *Service, recent bool) int {
+		t.Helper()
+		in := &cloudwatchapi.ListMetricsInput{}
+		if recent {
+			in.RecentlyActive = awsproto.Ptr(cloudwatchapi.RecentlyActivePt3h)
+		}
+		out, err := s.listMetrics(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Metrics)
+	}
+	s := newService()
+	if n := list(s, false); n != 0 {
+		t.Fatalf("%d metrics before any data", n)
+	}
+	src.set(total(3, 1))
+	clock.add(time.Minute)
+	if err := s.agg.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.set() // the stream is gone: its metric stays listed
+	if n := list(s, false); n != 1 {
+		t.Fatalf("%d metrics after a stored minute, want 1", n)
+	}
+	// A new aggregator on the same log (a restart) finds it by a scan.
+	s = newService()
+	if n := list(s, false); n != 1 {
+		t.Fatalf("%d metrics after a restart, want 1", n)
+	}
+	clock.add(4 * time.Hour)
+	if n, recent := list(s, false), list(s, true); n != 1 || recent != 0 {
+		t.Errorf("4 hours later: %d listed, %d recently active; want 1 and 0", n, recent)
+	}
+	clock.add(24 * time.Hour)
+	if n := list(s, false); n != 0 {
+		t.Errorf("past the retention: %d listed", n)
+	}
+}
