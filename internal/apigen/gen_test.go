@@ -217,3 +217,29 @@ func TestLambdaUpToDate(t *testing.T) {
 		t.Error("internal/lambda/lambdaapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/lambda/lambdaapi")
 	}
 }
+
+// TestCloudWatchUpToDate does the same for the CloudWatch shapes.
+func TestCloudWatchUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	path, err := findBotocoreModel("cloudwatch", "2010-08-01")
+	if err != nil {
+		t.Skipf("botocore model not available: %v", err)
+	}
+	m, err := loadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(m, config{Package: "cloudwatchapi", AWSProto: "github.com/millrace/millrace/internal/awsproto", Drop: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "cloudwatch", "cloudwatchapi", "zz_generated.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, committed) {
+		t.Error("internal/cloudwatch/cloudwatchapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/cloudwatch/cloudwatchapi")
+	}
+}

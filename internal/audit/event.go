@@ -195,7 +195,7 @@ func decodeBody(p awsproto.Protocol, body []byte) map[string]any {
 	}
 	var m map[string]any
 	var err error
-	if p == awsproto.ProtocolCBOR {
+	if p == awsproto.ProtocolCBOR || p == awsproto.ProtocolRPCv2CBOR {
 		err = cbor.Unmarshal(body, &m)
 	} else {
 		dec := json.NewDecoder(bytes.NewReader(body))

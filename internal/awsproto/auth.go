@@ -109,8 +109,12 @@ func Authorize(ctx context.Context, req AuthzRequest) error {
 func signingName(targetPrefix string) string {
 	name, _, _ := strings.Cut(targetPrefix, "_")
 	name = strings.ToLower(name)
-	if name == "dynamodbstreams" {
+	switch name {
+	case "dynamodbstreams":
 		return "dynamodb"
+	case "graniteserviceversion20100801":
+		// CloudWatch's target prefix; its endpoint prefix is monitoring.
+		return "monitoring"
 	}
 	return name
 }

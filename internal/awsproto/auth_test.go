@@ -64,7 +64,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestSigningName(t *testing.T) {
-	for in, want := range map[string]string{"Kinesis_20131202": "kinesis", "DynamoDB_20120810": "dynamodb", "DynamoDBStreams_20120810": "dynamodb"} {
+	for in, want := range map[string]string{"Kinesis_20131202": "kinesis", "DynamoDB_20120810": "dynamodb", "DynamoDBStreams_20120810": "dynamodb", "GraniteServiceVersion20100801": "monitoring"} {
 		if got := signingName(in); got != want {
 			t.Errorf("signingName(%q) = %q, want %q", in, got, want)
 		}

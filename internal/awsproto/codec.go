@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"reflect"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -26,6 +27,11 @@ const (
 	// method and path, parameters in the path, query and headers, bodies
 	// in JSON or raw. Only REST routes serve it.
 	ProtocolRESTJSON
+	// ProtocolRPCv2CBOR is Smithy RPC v2 CBOR (application/cbor at
+	// /service/<ServiceName>/operation/<Op>), which the Go SDK's CloudWatch
+	// client speaks: CBOR as ProtocolCBOR but timestamps are tag 1 around
+	// epoch SECONDS (a float64 from the Go SDK), as RFC 8949 says.
+	ProtocolRPCv2CBOR
 )
 
 // String names the protocol.
@@ -37,6 +43,8 @@ func (p Protocol) String() string {
 		return "cbor"
 	case ProtocolRESTJSON:
 		return "rest-json"
+	case ProtocolRPCv2CBOR:
+		return "rpc-v2-cbor"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
 }
@@ -46,6 +54,8 @@ const (
 	ContentTypeJSON10 = "application/x-amz-json-1.0"
 	ContentTypeJSON11 = "application/x-amz-json-1.1"
 	ContentTypeCBOR11 = "application/x-amz-cbor-1.1"
+	// ContentTypeCBOR is RPC v2 CBOR's media type.
+	ContentTypeCBOR = "application/cbor"
 )
 
 // cborDecMode decodes request bodies. Indefinite-length items are allowed
@@ -95,7 +105,7 @@ func Decode(p Protocol, body []byte, v any) error {
 		if _, err := dec.Token(); err != io.EOF {
 			return serializationError("Could not parse request body into json: unexpected data after the top-level value")
 		}
-	case ProtocolCBOR:
+	case ProtocolCBOR, ProtocolRPCv2CBOR:
 		if err := cborDecMode.Wellformed(body); err != nil {
 			return serializationError("Could not parse request body into cbor: " + err.Error())
 		}
@@ -141,6 +151,8 @@ func encodeTo(dst []byte, p Protocol, v any) ([]byte, error) {
 		return json.Marshal(v)
 	case ProtocolCBOR:
 		return cborEncMode.Marshal(v)
+	case ProtocolRPCv2CBOR:
+		return cborEncMode.Marshal(rpcv2Tree(reflect.ValueOf(v)))
 	}
 	return nil, fmt.Errorf("awsproto: unsupported protocol %v", p)
 }

@@ -345,9 +345,15 @@ func assignTimestamp(p Protocol, dst reflect.Value, src any) *Error {
 	case json.Number:
 		ts, err = parseEpochSeconds(v.String())
 	case cborMillis:
-		ts, err = timestampFromCBOR(v.content)
+		if p == ProtocolRPCv2CBOR {
+			ts, err = timestampFromCBORSeconds(v.content)
+		} else {
+			ts, err = timestampFromCBOR(v.content)
+		}
 	case uint64, int64, float64:
-		if p == ProtocolCBOR {
+		if p == ProtocolRPCv2CBOR {
+			ts, err = timestampFromCBORSeconds(v)
+		} else if p == ProtocolCBOR {
 			ts, err = timestampFromCBOR(v)
 		} else {
 			err = errBadTimestamp

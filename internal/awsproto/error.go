@@ -30,6 +30,10 @@ type Error struct {
 	// Header holds response headers the error sets (REST protocols only:
 	// TooManyRequestsException's Retry-After).
 	Header http.Header
+	// QueryError, when set, is sent as X-Amzn-Query-Error ("Code;Sender"):
+	// services compatible with the AWS Query protocol (CloudWatch) name
+	// their legacy error code there, which the SDKs use as the error code.
+	QueryError string
 	// capitalMessage writes the message under "Message" instead of
 	// "message": AWS does so for SerializationException bodies.
 	capitalMessage bool

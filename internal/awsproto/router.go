@@ -50,6 +50,7 @@ type service struct {
 	jsonContentType string
 	ops             map[string]Handler
 	crc32, gzip     bool // see ServiceOption
+	rpcv2           bool // see RPCv2CBOR
 }
 
 // Router dispatches AWS JSON/CBOR requests by X-Amz-Target to registered
@@ -138,7 +139,14 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 	// What the request is, before its body: AWS rejects bad targets and
 	// content types without reading it.
-	svcName, opName, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+	target := req.Header.Get("X-Amz-Target")
+	svcName, opName, _ := strings.Cut(target, ".")
+	rpcv2 := false
+	if target == "" {
+		if s, o, ok := rpcv2Target(req.URL.Path); ok {
+			svcName, opName, rpcv2 = s, o, true
+		}
+	}
 	svc := r.services[svcName]
 	var handler Handler
 	bodyW := w // what the request body's size limit reports to
@@ -159,6 +167,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	var proto Protocol
 	switch {
+	case rpcv2 && ct == ContentTypeCBOR && svc != nil && svc.rpcv2:
+		proto = ProtocolRPCv2CBOR
+		h["Smithy-Protocol"] = []string{"rpc-v2-cbor"}
 	case ct == ContentTypeCBOR11:
 		proto = ProtocolCBOR
 	case svc != nil && ct == svc.jsonContentType, svc == nil && (ct == ContentTypeJSON11 || ct == ContentTypeJSON10):
@@ -337,6 +348,9 @@ func (r *Router) writeError(w http.ResponseWriter, proto Protocol, contentType, 
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("X-Amzn-ErrorType", e.Code)
+	if e.QueryError != "" {
+		h.Set("X-Amzn-Query-Error", e.QueryError)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	status := e.Status
 	if status == 0 {
@@ -349,7 +363,7 @@ func (r *Router) writeError(w http.ResponseWriter, proto Protocol, contentType, 
 // EncodeError encodes an error body in protocol p. AWS writes the message
 // of SerializationExceptions under "Message" and omits empty messages.
 func EncodeError(p Protocol, e *Error) ([]byte, error) {
-	if p == ProtocolCBOR {
+	if p == ProtocolCBOR || p == ProtocolRPCv2CBOR {
 		m := make(map[string]any, 2+len(e.Fields))
 		for k, v := range e.Fields {
 			m[k] = v
@@ -409,7 +423,7 @@ func writeXMLError(w http.ResponseWriter, status int, code, msg string) {
 // knownContentType reports whether ct is exactly one of the media types
 // the router serves, with no parameters: then it needs no parsing.
 func knownContentType(ct string) bool {
-	return ct == ContentTypeJSON11 || ct == ContentTypeJSON10 || ct == ContentTypeCBOR11
+	return ct == ContentTypeJSON11 || ct == ContentTypeJSON10 || ct == ContentTypeCBOR11 || ct == ContentTypeCBOR
 }
 
 func sourceIP(remoteAddr string) string {

@@ -106,6 +106,9 @@ type Config struct {
 	// for them (host:port), and the API listeners no longer serve them.
 	Metrics       string `toml:"metrics" yaml:"metrics"`
 	MetricsListen string `toml:"metrics-listen" yaml:"metrics-listen"`
+	// MetricsRetention is how long the CloudWatch API keeps one-minute
+	// aggregates.
+	MetricsRetention time.Duration `toml:"metrics-retention" yaml:"metrics-retention"`
 	// AuditLog is the audit log file (JSON lines); empty disables it.
 	AuditLog string `toml:"audit-log" yaml:"audit-log"`
 	// AuditDataEvents also records data-plane calls in the audit log.
@@ -147,6 +150,7 @@ func Default() Config {
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
 		Metrics:                 "on",
+		MetricsRetention:        15 * 24 * time.Hour,
 		ShardWriteBytesPerSec:   1 << 20,
 		ShardWriteRecordsPerSec: 1000,
 		ShardReadBytesPerSec:    2 << 20,
@@ -242,6 +246,9 @@ func (c *Config) Validate() error {
 	case "on", "off":
 	default:
 		bad("metrics", "%q must be on or off", c.Metrics)
+	}
+	if c.MetricsRetention < time.Hour || c.MetricsRetention > 455*24*time.Hour {
+		bad("metrics-retention", "%s must be between 1h and 10920h (455 days)", c.MetricsRetention)
 	}
 	if c.MetricsListen != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {

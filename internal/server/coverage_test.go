@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/millrace/millrace/internal/cloudwatch/cloudwatchapi"
 	"github.com/millrace/millrace/internal/kinesis/kinesisapi"
 	"github.com/millrace/millrace/internal/lambda/lambdaapi"
 	"github.com/millrace/millrace/internal/server/servertest"
@@ -205,6 +206,60 @@ func TestLambdaCoverageDocument(t *testing.T) {
 			t.Errorf("%s is listed as not yet implemented but answers %d %s %s", op.Name, resp.StatusCode, code, raw)
 		case state != "implemented" && state != "not yet":
 			t.Errorf("%s: unknown state %q", op.Name, state)
+		}
+	}
+}
+
+// TestCloudWatchCoverageDocument checks the CloudWatch table of
+// docs/api-coverage.md: every operation of the model is listed, the
+// implemented ones are served and the others answer NotImplemented.
+func TestCloudWatchCoverageDocument(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "api-coverage.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) >= 5 && strings.TrimSpace(cells[1]) == "CloudWatch" {
+			states[strings.TrimSpace(cells[2])] = strings.TrimSpace(cells[3])
+		}
+	}
+	for _, op := range cloudwatchapi.Operations {
+		if _, ok := states[op.Name]; !ok {
+			t.Errorf("docs/api-coverage.md does not list CloudWatch %s", op.Name)
+		}
+	}
+	s := servertest.Start(t)
+	for _, op := range slices.Sorted(maps.Keys(states)) {
+		// An empty input: served operations answer with a validation
+		// error or a result, never NotImplemented.
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader(`{"Namespace":"AWS/Kinesis"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set("X-Amz-Target", cloudwatchapi.TargetPrefix+"."+op)
+		req.Header.Set("X-Amz-Date", "20260101T000000Z")
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/monitoring/aws4_request, "+
+			"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="+strings.Repeat("0", 64))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct {
+			Type string `json:"__type"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		switch state := states[op]; {
+		case state == "implemented" && (e.Type == "NotImplemented" || e.Type == "UnknownOperationException"):
+			t.Errorf("CloudWatch %s is listed as implemented but answers %d %s", op, resp.StatusCode, raw)
+		case state == "not yet" && (e.Type != "NotImplemented" || resp.StatusCode != http.StatusNotImplemented):
+			t.Errorf("CloudWatch %s is listed as not yet implemented but answers %d %s", op, resp.StatusCode, raw)
+		case state != "implemented" && state != "not yet":
+			t.Errorf("CloudWatch %s has the state %q", op, state)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/cloudwatch"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/dynamodb"
 	"github.com/millrace/millrace/internal/kinesis"
@@ -41,7 +42,9 @@ type Server struct {
 	metricsLn   net.Listener
 	metricsHTTP *http.Server
 	metricsErr  chan error
-	engine      *pebble.Engine
+	// runner holds the background units (the CloudWatch aggregator).
+	runner *runner
+	engine *pebble.Engine
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
@@ -197,6 +200,13 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		OnComplete:       onComplete,
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+	agg := cloudwatch.NewAggregator(cloudwatch.AggregatorOptions{
+		Log:       engine,
+		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}},
+		Retention: cfg.MetricsRetention,
+		Logger:    logger.With("component", "cloudwatch"),
+	})
+	cloudwatch.New(agg, logger.With("component", "cloudwatch")).Register(router)
 	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb")})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("loading DynamoDB tables from %s: %w", dataLocation(cfg), err), st.Close(), engine.Close())
@@ -288,6 +298,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 			s.metricsErr <- err
 		}()
 	}
+	s.runner = newRunner(logger.With("component", "runner"))
+	s.runner.Go("cloudwatch-aggregator", agg.Run)
 	started = true
 	return s, nil
 }
@@ -413,6 +425,9 @@ func (s *Server) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("serving TLS: %w", err))
 		}
 	}
+	// Background units stop while storage is open: the aggregator writes
+	// the open minute's counts as it stops.
+	s.runner.Stop()
 	if err := s.lambda.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping Lambda functions: %w", err))
 	}

@@ -58,6 +58,11 @@ type ShardCounters struct {
 	IncomingBytes, IncomingRecords                  atomic.Int64
 	OutgoingBytes, OutgoingRecords                  atomic.Int64
 	WriteThroughputExceeded, ReadThroughputExceeded atomic.Int64
+	// IncomingPuts counts the put calls that stored records in the shard
+	// and OutgoingReads the successful GetRecords calls and the events
+	// with records that read it: the SampleCount of Incoming* and
+	// Outgoing*.
+	IncomingPuts, OutgoingReads atomic.Int64
 	// IteratorAge is GetRecords' age of the last record, in milliseconds.
 	IteratorAge metrics.Histogram
 }
@@ -184,6 +189,7 @@ func (m *streamStats) putRecordStored(sh uint32, size int) {
 	c := m.shard(sh)
 	c.IncomingBytes.Add(n)
 	c.IncomingRecords.Add(1)
+	c.IncomingPuts.Add(1)
 }
 
 // putTally is what a PutRecords sent and stored.
@@ -217,6 +223,7 @@ func (m *streamStats) shardStored(sh uint32, records, bytes int) {
 	c := m.shard(sh)
 	c.IncomingBytes.Add(int64(bytes))
 	c.IncomingRecords.Add(int64(records))
+	c.IncomingPuts.Add(1)
 }
 
 // writeRefused counts records refused before they were written: throttled
@@ -266,6 +273,7 @@ func (m *streamStats) getRecordsDone(sh uint32, start time.Time, res **GetRecord
 	c := m.shard(sh)
 	c.OutgoingRecords.Add(n)
 	c.OutgoingBytes.Add(int64(bytes))
+	c.OutgoingReads.Add(1)
 	c.IteratorAge.Observe(r.MillisBehindLatest)
 }
 
@@ -303,6 +311,7 @@ func (sub *Subscription) eventSent(ev *SubscribeEvent) {
 	if sub.shardCounters != nil && len(ev.Records) > 0 {
 		sub.shardCounters.OutgoingRecords.Add(int64(len(ev.Records)))
 		sub.shardCounters.OutgoingBytes.Add(int64(bytes))
+		sub.shardCounters.OutgoingReads.Add(1)
 	}
 }
 

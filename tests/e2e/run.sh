@@ -135,6 +135,10 @@ python3 "$here/lambda_test.py" flow || fail "boto3 Lambda flow (lambda_test.py f
 step "AWS CLI: a function for the restart check"
 bash "$here/lambda_cli.sh" keep e2e-lambda-restart || fail "Lambda function before restart (lambda_cli.sh keep)"
 
+cw_state="$work/cloudwatch.state"
+step "AWS CLI and boto3: CloudWatch GetMetricStatistics, GetMetricData, ListMetrics"
+bash "$here/cloudwatch.sh" put "$cw_state" || fail "CloudWatch flow (cloudwatch.sh put)"
+
 state="$work/durability.json"
 step "boto3: write records for the restart check"
 python3 "$here/boto3_test.py" write "$state" || fail "boto3 write before restart"
@@ -147,6 +151,9 @@ start_server
 
 step "boto3: every record is still there with the same sequence numbers"
 python3 "$here/boto3_test.py" verify "$state" || fail "records after restart (boto3_test.py verify)"
+
+step "CloudWatch: the metrics are still there"
+bash "$here/cloudwatch.sh" verify "$cw_state" || fail "CloudWatch after restart (cloudwatch.sh verify)"
 
 step "boto3: every DynamoDB lease is still there"
 python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after restart (ddb_test.py verify)"
