@@ -271,6 +271,7 @@ func TestConsole(t *testing.T) {
 	}
 	waitFor(t, ctx, "the health check", `document.querySelector('.health')?.textContent.includes('Healthy')`)
 	waitFor(t, ctx, "requests by operation", `[...document.querySelectorAll('td')].some(td => td.textContent === 'PutRecords')`)
+	waitFor(t, ctx, "the request rate chart", `[...document.querySelectorAll('figure.chart-card')].some(f => f.textContent.startsWith('Requests/s') && f.querySelector('svg').getAttribute('data-values').split(' ').filter(v => Number(v) > 0).length >= 3)`)
 	screenshot(t, ctx, shots, "server")
 }
 

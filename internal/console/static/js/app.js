@@ -446,6 +446,13 @@ async function dataPage(name) {
 
 // --- server health ---
 
+function uptime(sec) {
+  const d = Math.floor(sec / 86400), hr = Math.floor(sec / 3600) % 24, m = Math.floor(sec / 60) % 60;
+  if (d) return `${d}d ${hr}h`;
+  if (hr) return `${hr}h ${m}m`;
+  return `${m}m ${Math.floor(sec % 60)}s`;
+}
+
 async function healthPage() {
   const state = h('div.card', h('p.muted', 'Checking /health…'));
   const stats = h('div.stats');
@@ -471,7 +478,7 @@ async function healthPage() {
       stat('Open subscriptions', fmt(last('millrace_subscriptions_open') ?? 0)),
       stat('Disk', fmt(last('millrace_storage_disk_bytes') ?? 0, 'B')),
       stat('Resident memory', fmt(last('process_resident_memory_bytes') ?? 0, 'B')),
-      stat('Up since', start ? new Date(start * 1000).toLocaleString() : '–'));
+      stat('Uptime', start ? uptime(Date.now() / 1000 - start) : '–'));
     charts.replaceChildren(
       chart('Requests/s', [{ values: p.rate('millrace_requests_total') }]),
       chart('Goroutines', [{ values: p.gauge('go_goroutines') }]),
