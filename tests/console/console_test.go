@@ -168,6 +168,54 @@ func load(t *testing.T, k *kinesis.Client, stream string) {
 	}()
 }
 
+// subscribe registers an enhanced fan-out consumer and reads shard
+// through it until the test ends.
+func subscribe(t *testing.T, k *kinesis.Client, stream, consumer, shard string) {
+	t.Helper()
+	bg := context.Background()
+	d, err := k.DescribeStreamSummary(bg, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := k.RegisterStreamConsumer(bg, &kinesis.RegisterStreamConsumerInput{
+		StreamARN: d.StreamDescriptionSummary.StreamARN, ConsumerName: aws.String(consumer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := reg.Consumer.ConsumerARN
+	for {
+		c, err := k.DescribeStreamConsumer(bg, &kinesis.DescribeStreamConsumerInput{ConsumerARN: arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	out, err := k.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+		ConsumerARN: arn, ShardId: aws.String(shard),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stream2 := out.GetStream()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range stream2.Events() {
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		stream2.Close()
+		<-done
+	})
+}
+
 func signIn(t *testing.T, ctx context.Context) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#login button`)), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
@@ -208,6 +256,8 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "the lineage of one shard", `document.querySelectorAll('svg.lineage .shard-node').length === 1`)
+	subscribe(t, k, "orders", "dashboard", "shardId-000000000000")
+	waitFor(t, ctx, "the consumer's lag", `[...document.querySelectorAll('tr')].some(tr => tr.textContent.startsWith('dashboardACTIVE') && / ms$/.test(tr.children[2].textContent))`)
 	if _, err := k.SplitShard(context.Background(), &kinesis.SplitShardInput{
 		StreamName: aws.String("orders"), ShardToSplit: aws.String("shardId-000000000000"),
 		NewStartingHashKey: aws.String("170141183460469231731687303715884105728"),
@@ -283,10 +333,15 @@ func TestConsoleWithAuth(t *testing.T) {
 	ctx := browser(t)
 	shots := shotsDir(t)
 	const account, key, secret = "111122223333", "AKIACONSOLEEXAMPLE01", "console/secret/EXAMPLEKEY"
+	const writerKey, writerSecret = "AKIAWRITEREXAMPLE001", "writer/secret/EXAMPLEKEY"
 	s := servertest.Start(t, func(c *config.Config) {
 		c.Auth = config.AuthOn
 		c.AccountID = account
-		c.IAM = &config.IAM{Accounts: []config.Account{{ID: account, AccessKeys: []config.AccessKey{{ID: key, Secret: secret}}}}}
+		c.IAM = &config.IAM{
+			Accounts: []config.Account{{ID: account, AccessKeys: []config.AccessKey{{ID: key, Secret: secret}}}},
+			Users: []config.User{{Name: "writer", AccessKeys: []config.AccessKey{{ID: writerKey, Secret: writerSecret}},
+				Policies: []config.PolicyConfig{{Name: "put", Document: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"*"}}`}}}},
+		}
 	})
 	k := s.Kinesis(func(o *kinesis.Options) { o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "") })
 	createStream(t, k, "secured", 1)
@@ -334,4 +389,21 @@ func TestConsoleWithAuth(t *testing.T) {
 	if got := eval[bool](t, ctx, `document.cookie.includes('secret') || localStorage.length > 0`); got {
 		t.Error("credentials leaked into cookies or localStorage")
 	}
+	screenshot(t, ctx, shots, "streams-auth")
+
+	// A user whose policy refuses ListStreams signs in (the key is good)
+	// and sees the refusal.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#who button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the login form after signing out", `document.querySelector('#login input[name=accessKeyId]')?.value === ''`)
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=accessKeyId]`), writerKey),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=secretAccessKey]`), writerSecret),
+		chromedp.Click(chromedp.CSS(`#login button`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the streams page's refusal", `!document.querySelector('#login') && document.querySelector('main .error')?.textContent.includes('AccessDeniedException')`)
+	screenshot(t, ctx, shots, "streams-denied")
 }

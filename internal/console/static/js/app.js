@@ -39,10 +39,12 @@ function onCleanup(f) {
   page.cleanups.push(f);
 }
 
-function every(ms, f) {
+// every runs f now and every ms while the page lasts; onError gets what
+// f throws (a later success should clear it).
+function every(ms, f, onError = (e) => console.error(e)) {
   let stopped = false, timer;
   const loop = async () => {
-    try { await f(); } catch (e) { console.error(e); }
+    try { await f(); } catch (e) { if (!stopped) onError(e); }
     if (!stopped) timer = setTimeout(loop, ms);
   };
   loop();
@@ -105,7 +107,12 @@ function login(reason) {
     };
     msg.replaceChildren(h('span.muted', 'Checking…'));
     try {
-      await call('ListStreams', { Limit: 1 }, cand);
+      try {
+        await call('ListStreams', { Limit: 1 }, cand);
+      } catch (e) {
+        // Refused by a policy: the key and its signature are good.
+        if (e.type !== 'AccessDeniedException') throw e;
+      }
       setCredentials(cand);
       if (!location.hash || location.hash === '#/login') location.hash = '#/';
       else route();
@@ -124,7 +131,7 @@ async function streamsPage() {
     h('th', 'Incoming (records/s)'), h('th.num', 'Bytes/s'), h('th', 'Created'))));
   const body = h('tbody');
   table.append(body);
-  const status = h('div');
+  const status = h('div.errors');
   main.replaceChildren(h('section',
     h('div.page-head', h('h1', 'Streams'), h('span.muted', credentials().region)),
     status, h('div.card', table)));
@@ -164,7 +171,7 @@ async function streamsPage() {
       r.bytes.textContent = fmt(bytes.at(-1) ?? 0, 'B');
     }
   };
-  every(10000, refresh);
+  every(10000, refresh, (e) => status.replaceChildren(errorBox(e)));
   watchMetrics(draw);
 }
 
@@ -185,7 +192,7 @@ function lineage(shards) {
   shards.forEach(g);
   const depth = Math.max(0, ...gen.values()) + 1;
   const W = 1000, rowH = 56, gap = 26, top = 8;
-  const H = top + depth * (rowH + gap);
+  const H = top + depth * (rowH + gap) - gap + top;
   const full = 2n ** 128n;
   const x = (k) => Number((BigInt(k) * 100000n) / full) / 100000 * W;
   const root = svg('svg', { class: 'lineage', viewBox: `0 0 ${W} ${H}`, 'data-shards': shards.length });
@@ -238,7 +245,8 @@ async function streamPage(name) {
   const charts = h('div.charts');
   const consumers = h('div.card', h('h2', 'Consumers'));
   const tags = h('div.card', h('h2', 'Tags'));
-  main.replaceChildren(h('section', head, info, graph,
+  const errs = h('div.errors');
+  main.replaceChildren(h('section', head, errs, info, graph,
     h('div.card', h('h2', 'Metrics'), env.metrics ? charts : h('p.muted', 'GET /metrics is not served on this listener (--metrics off or --metrics-listen): no charts.')),
     h('div.two', consumers, tags)));
   let arn, account, region, consumerList = [];
@@ -300,7 +308,7 @@ async function streamPage(name) {
     );
     if (consumerList.length) drawConsumers();
   };
-  every(5000, refresh);
+  every(5000, async () => { await refresh(); errs.replaceChildren(); }, (e) => errs.replaceChildren(errorBox(e)));
   watchMetrics(draw);
 }
 
@@ -505,6 +513,10 @@ async function healthPage() {
 
 // --- routing ---
 
+// Errors that mean the credentials no longer sign in.
+const SIGNED_OUT = new Set(['UnrecognizedClientException', 'InvalidSignatureException',
+  'IncompleteSignatureException', 'ExpiredTokenException', 'NotSignedIn']);
+
 function route() {
   for (const f of page.cleanups) f();
   page = { cleanups: [] };
@@ -522,7 +534,7 @@ function route() {
     ? (parts[2] === 'data' ? dataPage(parts[1]) : streamPage(parts[1]))
     : streamsPage();
   run.catch((e) => {
-    if (e.status === 403 || e.type === 'UnrecognizedClientException' || e.type === 'InvalidSignatureException') {
+    if (SIGNED_OUT.has(e.type)) {
       setCredentials(null);
       login(e);
     } else main.replaceChildren(errorBox(e));
