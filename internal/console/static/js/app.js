@@ -384,11 +384,11 @@ async function dataPage(name) {
   let iterator = null, lastCall = 0, shown = [], alive = true;
   onCleanup(() => { alive = false; });
   // GetRecords allows 5 calls per second per shard: space them 250 ms.
-  const getRecords = async (it) => {
+  const getRecords = async (it, n) => {
     const wait = lastCall + 250 - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     lastCall = performance.now();
-    return call('GetRecords', { ShardIterator: it, Limit: Number(limit.value) || 100 });
+    return call('GetRecords', { ShardIterator: it, Limit: Math.min(10000, Math.max(1, n)) });
   };
   const render = () => {
     const mode = modeSel.value;
@@ -409,19 +409,20 @@ async function dataPage(name) {
     if (!shown.length) list.replaceChildren(h('p.empty', 'No records.'));
   };
   modeSel.addEventListener('change', render);
-  // fetch reads until it has records, reaches the tip or the shard's end
-  // (at most 10 calls per click).
+  // fetchMore reads until it has Limit records, reaches the tip or the
+  // shard's end (at most 10 calls per click).
   const fetchMore = async () => {
     getBtn.disabled = moreBtn.disabled = true;
     try {
       let got = 0, behind = 0;
+      const want = Number(limit.value) || 100;
       for (let i = 0; i < 10 && iterator && alive; i++) {
-        const out = await getRecords(iterator);
+        const out = await getRecords(iterator, want - got);
         iterator = out.NextShardIterator || null;
         behind = out.MillisBehindLatest ?? 0;
         shown = shown.concat(out.Records || []);
         got += (out.Records || []).length;
-        if (got > 0 || behind === 0) break;
+        if (got >= want || behind === 0) break;
       }
       if (shown.length > 2000) shown = shown.slice(-2000);
       render();
