@@ -264,12 +264,27 @@ func TestConsole(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the lineage after the split", `document.querySelectorAll('svg.lineage .shard-node').length === 3`)
+	waitFor(t, ctx, "the lineage after the split", `document.querySelectorAll('svg.lineage .shard-node').length === 3 && document.querySelectorAll('svg.lineage .shard-node.open').length === 2`)
 	if n := eval[int](t, ctx, `document.querySelectorAll('svg.lineage .shard-node.closed').length`); n != 1 {
 		t.Errorf("%d closed shards drawn, want 1", n)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('svg.lineage path.edge').length`); n != 2 {
 		t.Errorf("%d parent-child edges drawn, want 2", n)
+	}
+	// A merge of the two children: a fourth shard one generation down,
+	// joined to both.
+	if _, err := k.MergeShards(context.Background(), &kinesis.MergeShardsInput{
+		StreamName: aws.String("orders"), ShardToMerge: aws.String("shardId-000000000001"),
+		AdjacentShardToMerge: aws.String("shardId-000000000002"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the lineage after the merge", `document.querySelectorAll('svg.lineage .shard-node').length === 4`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('svg.lineage .shard-node.closed').length`); n != 3 {
+		t.Errorf("%d closed shards drawn after the merge, want 3", n)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('svg.lineage path.edge').length`); n != 4 {
+		t.Errorf("%d parent-child edges drawn after the merge, want 4", n)
 	}
 	waitFor(t, ctx, "the incoming records chart", `[...document.querySelectorAll('figure.chart-card')].some(f => f.textContent.startsWith('Incoming records/s') && f.querySelector('svg').getAttribute('data-values').split(' ').some(v => Number(v) > 0))`)
 	screenshot(t, ctx, shots, "stream")
