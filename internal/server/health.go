@@ -2,6 +2,9 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/millrace/millrace/internal/config"
+	webconsole "github.com/millrace/millrace/internal/console"
 )
 
 // HealthPath answers GET and HEAD with 200 {"status":"ok"} once the server
@@ -10,11 +13,11 @@ const HealthPath = "/health"
 
 const healthBody = `{"status":"ok"}` + "\n"
 
-// routes puts the health check, and the metrics when metrics is not nil,
-// in front of the AWS router. Only GET and HEAD on HealthPath and
-// MetricsPath are answered here; AWS requests are POSTs and go to the
-// router whatever their path.
-func routes(api, metrics http.Handler) http.Handler {
+// routes puts the health check, the metrics when metrics is not nil and
+// the console when console is not nil in front of the AWS router. Only GET
+// and HEAD on HealthPath, MetricsPath and the console's paths are answered
+// here; AWS requests are POSTs and go to the router whatever their path.
+func routes(api, metrics, console http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			switch {
@@ -23,6 +26,9 @@ func routes(api, metrics http.Handler) http.Handler {
 				return
 			case r.URL.Path == MetricsPath && metrics != nil:
 				metrics.ServeHTTP(w, r)
+				return
+			case console != nil && webconsole.Serves(r.URL.Path):
+				console.ServeHTTP(w, r)
 				return
 			}
 		}
@@ -37,4 +43,14 @@ func health(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write([]byte(healthBody))
 	}
+}
+
+// consoleHandler is the web console for the API listeners; metrics says
+// whether they serve /metrics, which the console's charts read.
+func consoleHandler(cfg config.Config, metrics bool) http.Handler {
+	return webconsole.Handler(webconsole.Env{
+		Auth:    cfg.AuthEnabled(),
+		Region:  cfg.Region,
+		Metrics: metrics,
+	})
 }

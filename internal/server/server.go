@@ -246,7 +246,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		apiMetrics = mon.handler()
 	}
 	s.http = &http.Server{
-		Handler:           s.track(sec.filter(routes(router, apiMetrics))),
+		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil)))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -284,7 +284,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		// The plain listener's allow-list applies; anything but GET
 		// /metrics and /health is not found.
 		s.metricsHTTP = &http.Server{
-			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler())),
+			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler(), nil)),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
