@@ -141,7 +141,9 @@ func NewEvent(info *awsproto.RequestInfo, body []byte, out any, aerr *awsproto.E
 		ev.RecipientAccountID = ev.UserIdentity.AccountID
 	}
 	if aerr != nil {
-		ev.ErrorCode, ev.ErrorMessage = aerr.Code, aerr.Message
+		// DynamoDB's wire codes are qualified (com.amazon.coral.service#...);
+		// CloudTrail records the bare code.
+		ev.ErrorCode, ev.ErrorMessage = aerr.Code[strings.LastIndexByte(aerr.Code, '#')+1:], aerr.Message
 	}
 	ev.RequestParameters = decodeBody(info.Protocol, body)
 	if out != nil && !data {
