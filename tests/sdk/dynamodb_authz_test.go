@@ -179,7 +179,7 @@ func TestDynamoDBAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	type event struct {
-		EventName, EventSource, ErrorCode string
+		EventName, EventSource, ErrorCode, EventCategory string
 		UserIdentity                      struct{ ARN string }
 		Resources                         []struct{ ARN string }
 	}
@@ -201,6 +201,18 @@ func TestDynamoDBAuthorization(t *testing.T) {
 			}
 		}
 		return false
+	}
+	// Item operations are data events, table operations management
+	// events, as in CloudTrail.
+	for _, ev := range events {
+		want := "Management"
+		switch ev.EventName {
+		case "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "TransactWriteItems":
+			want = "Data"
+		}
+		if ev.EventCategory != want {
+			t.Errorf("audit: %s is a %q event, want %q", ev.EventName, ev.EventCategory, want)
+		}
 	}
 	for _, c := range []struct{ name, code, resource string }{
 		{"PutItem", "", tableA},
