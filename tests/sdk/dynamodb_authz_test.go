@@ -180,8 +180,8 @@ func TestDynamoDBAuthorization(t *testing.T) {
 	}
 	type event struct {
 		EventName, EventSource, ErrorCode, EventCategory string
-		UserIdentity                      struct{ ARN string }
-		Resources                         []struct{ ARN string }
+		UserIdentity                                     struct{ ARN string }
+		Resources                                        []struct{ ARN string }
 	}
 	var events []event
 	sc := bufio.NewScanner(bytes.NewReader(raw))
