@@ -70,3 +70,18 @@ func TestEventWithoutRecordData(t *testing.T) {
 		}
 	}
 }
+
+func TestDataEventsByService(t *testing.T) {
+	for _, c := range []struct {
+		service, op string
+		data        bool
+	}{
+		{"", "PutRecord", true}, {"kinesis", "GetRecords", true}, {"kinesis", "CreateStream", false},
+		{"dynamodb", "PutItem", true}, {"dynamodb", "Query", true}, {"dynamodb", "TransactWriteItems", true},
+		{"dynamodb", "CreateTable", false}, {"dynamodb", "DescribeTable", false}, {"dynamodb", "PutRecord", false},
+	} {
+		if got := isDataEvent(&awsproto.RequestInfo{Service: c.service, Operation: c.op}); got != c.data {
+			t.Errorf("%s:%s data event %v, want %v", c.service, c.op, got, c.data)
+		}
+	}
+}

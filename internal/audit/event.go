@@ -64,10 +64,24 @@ type TLSDetails struct {
 	ClientProvidedHostHeader string `json:"clientProvidedHostHeader,omitempty"`
 }
 
-// dataEvents are the Kinesis operations CloudTrail records as data events.
+// dataEvents are the operations CloudTrail records as data events, by
+// signing name and operation: Kinesis's record operations and DynamoDB's
+// item operations.
 var dataEvents = map[string]bool{
-	"PutRecord": true, "PutRecords": true, "GetRecords": true,
-	"GetShardIterator": true, "SubscribeToShard": true,
+	"kinesis:PutRecord": true, "kinesis:PutRecords": true, "kinesis:GetRecords": true,
+	"kinesis:GetShardIterator": true, "kinesis:SubscribeToShard": true,
+	"dynamodb:GetItem": true, "dynamodb:PutItem": true, "dynamodb:UpdateItem": true,
+	"dynamodb:DeleteItem": true, "dynamodb:Query": true, "dynamodb:Scan": true,
+	"dynamodb:TransactWriteItems": true,
+}
+
+// isDataEvent reports whether CloudTrail records a call as a data event.
+func isDataEvent(info *awsproto.RequestInfo) bool {
+	svc := info.Service
+	if svc == "" {
+		svc = "kinesis"
+	}
+	return dataEvents[svc+":"+info.Operation]
 }
 
 // hidden replaces values CloudTrail withholds.
@@ -87,7 +101,7 @@ type Recorder struct {
 
 // Hook is the router's OnComplete callback.
 func (r *Recorder) Hook(ctx context.Context, info *awsproto.RequestInfo, body []byte, out any, aerr *awsproto.Error) {
-	data := dataEvents[info.Operation]
+	data := isDataEvent(info)
 	if data && !r.DataEvents {
 		return
 	}
@@ -141,7 +155,9 @@ func NewEvent(info *awsproto.RequestInfo, body []byte, out any, aerr *awsproto.E
 		ev.RecipientAccountID = ev.UserIdentity.AccountID
 	}
 	if aerr != nil {
-		ev.ErrorCode, ev.ErrorMessage = aerr.Code, aerr.Message
+		// DynamoDB's wire codes are qualified (com.amazon.coral.service#...);
+		// CloudTrail records the bare code.
+		ev.ErrorCode, ev.ErrorMessage = aerr.Code[strings.LastIndexByte(aerr.Code, '#')+1:], aerr.Message
 	}
 	ev.RequestParameters = decodeBody(info.Protocol, body)
 	if out != nil && !data {

@@ -88,7 +88,14 @@ func checkAttributeDefinitions(defs []dynamodbapi.AttributeDefinition, schemas .
 
 func (s *Service) createTable(ctx context.Context, in *dynamodbapi.CreateTableInput) (*dynamodbapi.CreateTableOutput, error) {
 	account, region := caller(ctx)
-	name := awsproto.Value(in.TableName)
+	name := tableName(awsproto.Value(in.TableName))
+	if name == "" {
+		return nil, validationError("TableName names no table: %s", awsproto.Value(in.TableName))
+	}
+	if in.ResourcePolicy != nil {
+		// Ignoring it would drop its denies without a word.
+		return nil, validationError("Millrace does not serve resource-based policies on DynamoDB tables; see docs/dynamodb.md")
+	}
 	if err := checkKeySchema("table", in.KeySchema); err != nil {
 		return nil, err
 	}

@@ -82,9 +82,16 @@ func (s *Service) handlers() map[string]awsproto.Handler {
 	return h
 }
 
-// handle adapts a typed operation and gives errors DynamoDB's __type.
+// handle adapts a typed operation, authorizes each decoded and validated
+// request before running it (see authz.go) and gives errors DynamoDB's
+// __type.
 func handle[In, Out any](fn func(context.Context, *In) (*Out, error)) awsproto.Handler {
-	op := awsproto.Op(fn)
+	op := awsproto.Op(func(ctx context.Context, in *In) (*Out, error) {
+		if err := authorize(ctx, in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, in)
+	})
 	return func(ctx context.Context, body []byte) (any, error) {
 		out, err := op(ctx, body)
 		return out, wireError(err)

@@ -54,7 +54,7 @@ type indexMeta struct {
 }
 
 func (t *tableMeta) arn() string {
-	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", t.Region, t.Account, t.Name)
+	return tableARN(t.Region, t.Account, t.Name)
 }
 
 // hashKey and rangeKey name the table's key attributes ("" for no range).

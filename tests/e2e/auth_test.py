@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end authentication and authorization: starts the built millrace
 binary with a config that declares two users (writer: PutRecord on
-streams named orders*; reader: Describe/List/Get only) and an account
+streams named orders*, PutItem and GetItem on the DynamoDB table leases;
+reader: Describe/List/Get only) and an account
 root, then checks with boto3 and the AWS CLI that each can do exactly what
 its policy allows and gets AWS's errors otherwise.
 
@@ -32,7 +33,7 @@ name = "writer"
 access-keys = [{ id = "AKIAWRITERE2E0000001", secret = "writer-secret" }]
 [[users.policies]]
 name = "write"
-document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kinesis:PutRecord","kinesis:PutRecords","kinesis:DescribeStreamSummary"],"Resource":"arn:aws:kinesis:*:111122223333:stream/orders*"}]}'
+document = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kinesis:PutRecord","kinesis:PutRecords","kinesis:DescribeStreamSummary"],"Resource":"arn:aws:kinesis:*:111122223333:stream/orders*"},{"Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:GetItem"],"Resource":"arn:aws:dynamodb:*:111122223333:table/leases"}]}'
 [[users]]
 name = "reader"
 access-keys = [{ id = "AKIAREADERE2E0000001", secret = "reader-secret" }]
@@ -132,6 +133,25 @@ def run(endpoint, work):
     check([r["SequenceNumber"] for r in recs] == [seq], f"reader reads the writer's record: {recs}")
     expect_error("AccessDeniedException", reader.put_record, StreamName="orders", PartitionKey="k", Data=b"x")
     expect_error("AccessDeniedException", reader.create_stream, StreamName="orders2", ShardCount=1)
+
+    # boto3 DynamoDB: the writer writes and reads the table leases only.
+    ddb = lambda key, secret: boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
+        aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
+    root_ddb = ddb("AKIAROOTE2E000000001", "root-secret")
+    writer_ddb = ddb("AKIAWRITERE2E0000001", "writer-secret")
+    for name in ("leases", "other"):
+        root_ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "leaseKey", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "leaseKey", "AttributeType": "S"}])
+    item = {"leaseKey": {"S": "shardId-000000000000"}, "leaseCounter": {"N": "1"}}
+    writer_ddb.put_item(TableName="leases", Item=item)
+    got = writer_ddb.get_item(TableName="leases", Key={"leaseKey": item["leaseKey"]}).get("Item")
+    check(got == item, f"writer reads its item back: {got}")
+    expect_error("AccessDeniedException", writer_ddb.put_item, TableName="other", Item=item,
+                 fragment="User: arn:aws:iam::111122223333:user/writer is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/other because no identity-based policy allows the dynamodb:PutItem action")
+    expect_error("AccessDeniedException", writer_ddb.delete_item, TableName="leases", Key={"leaseKey": item["leaseKey"]},
+                 fragment="dynamodb:DeleteItem on resource: arn:aws:dynamodb:us-east-1:111122223333:table/leases")
 
     # boto3: wrong secret, unknown key.
     expect_error("InvalidSignatureException", client(endpoint, "AKIAREADERE2E0000001", "wrong").list_streams,
