@@ -35,7 +35,7 @@ failures = []
 
 def aws(*args):
     out = subprocess.run(["aws", "--endpoint-url", ENDPOINT, "--output", "json", *args],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, timeout=60).stdout
     return json.loads(out) if out.strip() else None
 
 
@@ -52,7 +52,7 @@ def create_stream(name, shards):
 
 def bench(*args):
     p = subprocess.run([MILLRACE, "bench", "--endpoint", ENDPOINT, "--json", *args],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=SECONDS + 120)
     if p.returncode != 0:
         sys.stderr.write(p.stderr)
         raise SystemExit(f"millrace bench {' '.join(args)}: exit status {p.returncode}")
@@ -109,6 +109,13 @@ def agree(what, **views):
         print("  agree    " + line)
 
 
+def minute(t):
+    """HH:MM of a timestamp as the AWS CLI prints it (epoch seconds or ISO)."""
+    if isinstance(t, (int, float)):
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M")
+    return str(t)[11:16]
+
+
 def now_minute():
     t = datetime.datetime.now(datetime.timezone.utc)
     return t.replace(second=0, microsecond=0) - datetime.timedelta(minutes=1)
@@ -156,7 +163,8 @@ def check_read_run():
                   metrics=prom(m, promname, stream=stream, shard=shard), cloudwatch=total)
     for metric, points in minutes.items():
         if len(points) > 1:
-            print(f"  per minute {metric}: " + ", ".join(f"{t[11:16]} {v}" for t, v in points))
+            print(f"  per minute {metric}: " + ", ".join(f"{minute(t)} {v}" for t, v in points) +
+                  f" (sum {sum(v for _, v in points)})")
 
 
 def check_throttled_run():
