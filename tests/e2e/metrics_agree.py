@@ -14,7 +14,7 @@ AWS CLI:
      throttled records count in WriteProvisionedThroughputExceeded (stream
      and shard) and not in IncomingRecords.
 
-MILLRACE_E2E_METRICS_SECONDS sets the first run's length (default 3 s); a
+E2E_METRICS_SECONDS sets the first run's length (default 3 s); a
 run over 60 s crosses a minute boundary, and the per-minute sums are
 printed.
 """
@@ -28,7 +28,7 @@ import urllib.request
 
 ENDPOINT = os.environ["E2E_ENDPOINT"]
 MILLRACE = os.environ["E2E_MILLRACE"]
-SECONDS = int(os.environ.get("MILLRACE_E2E_METRICS_SECONDS", "3"))
+SECONDS = int(os.environ.get("E2E_METRICS_SECONDS", "3"))
 
 failures = []
 
