@@ -115,6 +115,9 @@ type workerState struct {
 	conn       *rawConn // the raw client's connection, plain HTTP only
 	sdkEntries []types.PutRecordsRequestEntry
 	codes      []string
+	shardIDs   []string
+	names      map[string]string // interned shard ids
+	perShard   map[string]*ShardCount
 	sent       uint32 // records numbered so far
 	acked      bitset
 	latencies  []time.Duration
@@ -187,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	for i := range workers {
 		rng := rand.New(rand.NewPCG(uint64(i)+1, uint64(tag)))
-		w := &workerState{id: uint16(i), errors: map[string]int64{}}
+		w := &workerState{id: uint16(i), errors: map[string]int64{}, names: map[string]string{}, perShard: map[string]*ShardCount{}}
 		for range batch {
 			w.slots = append(w.slots, newSlot(rng, cfg.Size))
 		}
@@ -260,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	if cfg.ReadBack {
-		rb, err := readBack(ctx, &cfg, dc, workers, tag, iterators, &cnt)
+		rb, err := readBack(ctx, &cfg, dc, workers, tag, shards, iterators, &cnt)
 		res.Read = rb
 		if err != nil {
 			return res, err
@@ -325,12 +328,37 @@ func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerSt
 			}
 			w.acked.set(first + uint32(i))
 			ok++
+			if i < len(out.shards) {
+				w.countStored(out.shards[i], cfg.Size, len(w.slots[i].pk))
+			}
 		}
 		cnt.records.Add(int64(ok))
 		cnt.bytes.Add(int64(ok * cfg.Size))
 		cnt.calls.Add(1)
 		cnt.failures.Add(int64(n - ok))
 	}
+}
+
+// intern returns the worker's copy of a shard id, so that a response's ids
+// are kept without a string per record.
+func (w *workerState) intern(id string) string {
+	if s, ok := w.names[id]; ok {
+		return s
+	}
+	w.names[id] = id
+	return id
+}
+
+// countStored adds a stored record to its shard's tally.
+func (w *workerState) countStored(shard string, size, keyLen int) {
+	c := w.perShard[shard]
+	if c == nil {
+		c = &ShardCount{}
+		w.perShard[shard] = c
+	}
+	c.Records++
+	c.Bytes += int64(size)
+	c.KeyBytes += int64(keyLen)
 }
 
 // readRetries is how many failed GetRecords calls in a row the read-back
@@ -340,10 +368,10 @@ const readRetries = 5
 // readBack reads every shard from the iterators taken before the write
 // phase until it is caught up, and checks the records against what the
 // workers sent.
-func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*workerState, tag uint16, iterators []string, cnt *counters) (*ReadStats, error) {
+func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*workerState, tag uint16, shards, iterators []string, cnt *counters) (*ReadStats, error) {
 	type shardResult struct {
 		records, bytes, calls int64
-		retries               int64
+		keyBytes, retries     int64
 		ids                   []uint64
 		corrupt, foreign      int64
 		err                   error
@@ -363,7 +391,7 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 			empty := 0
 			failures := 0
 			for it != "" && empty < 3 {
-				recs, next, behind, err := dc.getRecords(ctx, it, 10000)
+				recs, keyBytes, next, behind, err := dc.getRecords(ctx, it, 10000)
 				if err != nil {
 					// The same iterator reads the same records again, so a
 					// failed call (a throttle, a dropped connection) is
@@ -382,6 +410,7 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 				}
 				failures = 0
 				r.calls++
+				r.keyBytes += keyBytes
 				for _, d := range recs {
 					r.records++
 					r.bytes += int64(len(d))
@@ -414,7 +443,7 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	rs := &ReadStats{Seconds: elapsed.Seconds()}
+	rs := &ReadStats{Seconds: elapsed.Seconds(), Shards: map[string]ShardCount{}}
 	seen := make([]bitset, len(workers))
 	var firstErr error
 	for i := range results {
@@ -424,6 +453,10 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 		}
 		rs.Records += r.records
 		rs.Bytes += r.bytes
+		rs.KeyBytes += r.keyBytes
+		if shards != nil {
+			rs.Shards[shards[i]] = ShardCount{Records: r.records, Bytes: r.bytes, KeyBytes: r.keyBytes}
+		}
 		rs.Calls += r.calls
 		rs.Retries += r.retries
 		rs.Corrupt += r.corrupt

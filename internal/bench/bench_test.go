@@ -52,6 +52,22 @@ func TestRunVerifiesEveryRecord(t *testing.T) {
 				if r := res.Read; r == nil || r.Verified != want || r.Records != want || r.Missing+r.Duplicates+r.Corrupt+r.Foreign != 0 {
 					t.Fatalf("read back %+v, want %d verified", res.Read, want)
 				}
+				// Every record's shard, from the put responses, is the
+				// shard it was read back from (put-record sends one key per
+				// worker, so perhaps not every shard); keys are 24 bytes.
+				if len(res.Write.Shards) == 0 || len(res.Write.Shards) > res.Config.Shards || res.Write.KeyBytes != 24*want || res.Read.KeyBytes != 24*want {
+					t.Fatalf("write shards %v, key bytes %d written and %d read", res.Write.Shards, res.Write.KeyBytes, res.Read.KeyBytes)
+				}
+				var sum int64
+				for id, c := range res.Write.Shards {
+					if r := res.Read.Shards[id]; r != c || c.Records == 0 || c.Bytes != c.Records*int64(cfg.Size) {
+						t.Fatalf("shard %s: wrote %+v, read %+v", id, c, r)
+					}
+					sum += c.Records
+				}
+				if sum != want {
+					t.Fatalf("shards hold %d records, want %d", sum, want)
+				}
 				if res.Write.LatencyMs.P50 <= 0 || res.Write.LatencyMs.P999 < res.Write.LatencyMs.P50 {
 					t.Fatalf("latency %+v", res.Write.LatencyMs)
 				}

@@ -24,11 +24,13 @@ import (
 )
 
 // putOutcome is what one put call returned: codes[i] is "" for a record
-// that was stored and its ErrorCode otherwise. err is set when the whole
-// call failed (then no record counts as stored).
+// that was stored and its ErrorCode otherwise, and shards[i] the ShardId
+// the response gave a stored record. err is set when the whole call failed
+// (then no record counts as stored).
 type putOutcome struct {
-	codes []string
-	err   error
+	codes  []string
+	shards []string
+	err    error
 }
 
 // dataClient is the measured part of a client: the data-plane calls.
@@ -38,7 +40,9 @@ type dataClient interface {
 	putRecords(ctx context.Context, w *workerState) putOutcome
 	// putRecord sends slots[0] alone.
 	putRecord(ctx context.Context, w *workerState) putOutcome
-	getRecords(ctx context.Context, iterator string, limit int) (recs [][]byte, next string, behind int64, err error)
+	// getRecords returns the records' data and the total length of their
+	// partition keys.
+	getRecords(ctx context.Context, iterator string, limit int) (recs [][]byte, keyBytes int64, next string, behind int64, err error)
 }
 
 // httpClient is the tuned transport both client modes use: enough idle
@@ -84,34 +88,40 @@ func (s *sdkClient) putRecords(ctx context.Context, w *workerState) putOutcome {
 	if err != nil {
 		return putOutcome{err: err}
 	}
-	codes := w.codes[:0]
+	codes, shards := w.codes[:0], w.shardIDs[:0]
 	for _, r := range out.Records {
 		codes = append(codes, aws.ToString(r.ErrorCode))
+		shards = append(shards, aws.ToString(r.ShardId))
 	}
+	w.codes, w.shardIDs = codes, shards
 	if len(codes) != len(entries) {
 		return putOutcome{err: fmt.Errorf("PutRecords answered %d results for %d records", len(codes), len(entries))}
 	}
-	return putOutcome{codes: codes}
+	return putOutcome{codes: codes, shards: shards}
 }
 
 func (s *sdkClient) putRecord(ctx context.Context, w *workerState) putOutcome {
 	sl := &w.slots[0]
-	if _, err := s.c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.stream), Data: sl.data, PartitionKey: aws.String(sl.pk)}); err != nil {
+	out, err := s.c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.stream), Data: sl.data, PartitionKey: aws.String(sl.pk)})
+	if err != nil {
 		return putOutcome{err: err}
 	}
-	return putOutcome{codes: append(w.codes[:0], "")}
+	w.codes, w.shardIDs = append(w.codes[:0], ""), append(w.shardIDs[:0], aws.ToString(out.ShardId))
+	return putOutcome{codes: w.codes, shards: w.shardIDs}
 }
 
-func (s *sdkClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, string, int64, error) {
+func (s *sdkClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, int64, string, int64, error) {
 	out, err := s.c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(int32(limit))})
 	if err != nil {
-		return nil, "", 0, err
+		return nil, 0, "", 0, err
 	}
 	recs := make([][]byte, len(out.Records))
+	var keyBytes int64
 	for i := range out.Records {
 		recs[i] = out.Records[i].Data
+		keyBytes += int64(len(aws.ToString(out.Records[i].PartitionKey)))
 	}
-	return recs, aws.ToString(out.NextShardIterator), aws.ToInt64(out.MillisBehindLatest), nil
+	return recs, keyBytes, aws.ToString(out.NextShardIterator), aws.ToInt64(out.MillisBehindLatest), nil
 }
 
 // rawClient sends JSON bodies it builds by patching record headers into a
@@ -315,10 +325,15 @@ func (r *rawClient) putRecords(ctx context.Context, w *workerState) putOutcome {
 		for range w.slots {
 			codes = append(codes, "")
 		}
-		return putOutcome{codes: codes}
+		w.codes = codes
+		shards, err := scanShardIDs(resp, w, len(w.slots))
+		if err != nil {
+			return putOutcome{err: err}
+		}
+		return putOutcome{codes: codes, shards: shards}
 	}
 	var out struct {
-		Records []struct{ ErrorCode string }
+		Records []struct{ ErrorCode, ShardId string }
 	}
 	if err := json.Unmarshal(resp, &out); err != nil {
 		return putOutcome{err: fmt.Errorf("decoding PutRecords response: %w", err)}
@@ -326,10 +341,36 @@ func (r *rawClient) putRecords(ctx context.Context, w *workerState) putOutcome {
 	if len(out.Records) != len(w.slots) {
 		return putOutcome{err: fmt.Errorf("PutRecords answered %d results for %d records", len(out.Records), len(w.slots))}
 	}
+	shards := w.shardIDs[:0]
 	for _, rec := range out.Records {
 		codes = append(codes, rec.ErrorCode)
+		shards = append(shards, w.intern(rec.ShardId))
 	}
-	return putOutcome{codes: codes}
+	w.codes, w.shardIDs = codes, shards
+	return putOutcome{codes: codes, shards: shards}
+}
+
+// scanShardIDs reads n ShardId members, in order, from a PutRecords or
+// PutRecord response whose records all succeeded, without a JSON decoder
+// (see scanGetRecords).
+func scanShardIDs(resp []byte, w *workerState, n int) ([]string, error) {
+	shards := w.shardIDs[:0]
+	key := []byte(`"ShardId":"`)
+	for rest := resp; len(shards) < n; {
+		i := bytes.Index(rest, key)
+		if i < 0 {
+			return nil, fmt.Errorf("put response: %d ShardIds for %d records", len(shards), n)
+		}
+		rest = rest[i+len(key):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return nil, errors.New("put response: unterminated ShardId")
+		}
+		shards = append(shards, w.intern(string(rest[:j])))
+		rest = rest[j+1:]
+	}
+	w.shardIDs = shards
+	return shards, nil
 }
 
 func (r *rawClient) putRecord(ctx context.Context, w *workerState) putOutcome {
@@ -338,22 +379,28 @@ func (r *rawClient) putRecord(ctx context.Context, w *workerState) putOutcome {
 	if err != nil {
 		return putOutcome{err: err}
 	}
-	if _, err := r.put(ctx, w, h, w.raw.json); err != nil {
+	resp, err := r.put(ctx, w, h, w.raw.json)
+	if err != nil {
 		return putOutcome{err: err}
 	}
-	return putOutcome{codes: append(w.codes[:0], "")}
+	shards, err := scanShardIDs(resp, w, 1)
+	if err != nil {
+		return putOutcome{err: err}
+	}
+	w.codes = append(w.codes[:0], "")
+	return putOutcome{codes: w.codes, shards: shards}
 }
 
-func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, string, int64, error) {
+func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, int64, string, int64, error) {
 	body, _ := json.Marshal(map[string]any{"ShardIterator": iterator, "Limit": limit})
 	rb := &rawBody{}
 	h, err := r.sign(ctx, rb, "GetRecords")
 	if err != nil {
-		return nil, "", 0, err
+		return nil, 0, "", 0, err
 	}
 	resp, err := r.post(ctx, h, body)
 	if err != nil {
-		return nil, "", 0, err
+		return nil, 0, "", 0, err
 	}
 	return scanGetRecords(resp)
 }
@@ -363,9 +410,9 @@ func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) 
 // server's encoding and make the client the bottleneck. JSON strings
 // escape every '"' inside them, so a `"Data":"` with bare quotes is always
 // the member, never text inside a value.
-func scanGetRecords(resp []byte) ([][]byte, string, int64, error) {
-	bad := func(what string) ([][]byte, string, int64, error) {
-		return nil, "", 0, fmt.Errorf("GetRecords response: %s", what)
+func scanGetRecords(resp []byte) ([][]byte, int64, string, int64, error) {
+	bad := func(what string) ([][]byte, int64, string, int64, error) {
+		return nil, 0, "", 0, fmt.Errorf("GetRecords response: %s", what)
 	}
 	var next string
 	if i := bytes.Index(resp, []byte(`"NextShardIterator":"`)); i >= 0 {
@@ -409,7 +456,38 @@ func scanGetRecords(resp []byte) ([][]byte, string, int64, error) {
 		recs = append(recs, d[:n])
 		rest = rest[j+1:]
 	}
-	return recs, next, behind, nil
+	var keyBytes int64
+	key = []byte(`"PartitionKey":"`)
+	for rest := resp; ; {
+		i := bytes.Index(rest, key)
+		if i < 0 {
+			break
+		}
+		quoted := rest[i+len(key)-1:] // from the opening quote
+		rest = rest[i+len(key):]
+		// The string ends at the first '"' not escaped by a backslash.
+		j, escaped := 0, false
+		for ; j < len(rest) && rest[j] != '"'; j++ {
+			if rest[j] == '\\' {
+				escaped = true
+				j++
+			}
+		}
+		if j >= len(rest) {
+			return bad("unterminated PartitionKey")
+		}
+		n := j
+		if escaped {
+			var k string
+			if err := json.Unmarshal(quoted[:j+2], &k); err != nil {
+				return bad("bad PartitionKey")
+			}
+			n = len(k)
+		}
+		keyBytes += int64(n)
+		rest = rest[j+1:]
+	}
+	return recs, keyBytes, next, behind, nil
 }
 
 // errorCode names an error for the error table: the AWS error code, or the

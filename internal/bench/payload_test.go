@@ -77,11 +77,25 @@ func TestScanGetRecords(t *testing.T) {
 	body := `{"MillisBehindLatest":1234,"NextShardIterator":"AAA/+=","Records":[` +
 		`{"ApproximateArrivalTimestamp":1.5,"Data":"QUJD","PartitionKey":"\"Data\":\"x","SequenceNumber":"1"},` +
 		`{"Data":"","PartitionKey":"k","SequenceNumber":"2"}]}`
-	recs, next, behind, err := scanGetRecords([]byte(body))
-	if err != nil || next != "AAA/+=" || behind != 1234 || len(recs) != 2 || string(recs[0]) != "ABC" || len(recs[1]) != 0 {
-		t.Fatalf("%q %q %d %v", recs, next, behind, err)
+	recs, keyBytes, next, behind, err := scanGetRecords([]byte(body))
+	// The keys are `"Data":"x` (9 bytes, escaped in the JSON) and `k`.
+	if err != nil || next != "AAA/+=" || behind != 1234 || len(recs) != 2 || string(recs[0]) != "ABC" || len(recs[1]) != 0 || keyBytes != 10 {
+		t.Fatalf("%q %d %q %d %v", recs, keyBytes, next, behind, err)
 	}
-	if _, _, _, err := scanGetRecords([]byte(`{"Records":[{"Data":"QU*D"}]}`)); err == nil {
+	if _, _, _, _, err := scanGetRecords([]byte(`{"Records":[{"Data":"QU*D"}]}`)); err == nil {
 		t.Fatal("bad base64 accepted")
+	}
+}
+
+func TestScanShardIDs(t *testing.T) {
+	w := &workerState{names: map[string]string{}}
+	body := `{"EncryptionType":"NONE","FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000001"},` +
+		`{"SequenceNumber":"2","ShardId":"shardId-000000000000"}]}`
+	got, err := scanShardIDs([]byte(body), w, 2)
+	if err != nil || len(got) != 2 || got[0] != "shardId-000000000001" || got[1] != "shardId-000000000000" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := scanShardIDs([]byte(body), w, 3); err == nil {
+		t.Fatal("3 ShardIds read from a response with 2")
 	}
 }

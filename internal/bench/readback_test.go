@@ -14,12 +14,12 @@ type flakyReader struct {
 
 func (f *flakyReader) putRecords(context.Context, *workerState) putOutcome { return putOutcome{} }
 func (f *flakyReader) putRecord(context.Context, *workerState) putOutcome  { return putOutcome{} }
-func (f *flakyReader) getRecords(_ context.Context, iterator string, _ int) ([][]byte, string, int64, error) {
+func (f *flakyReader) getRecords(_ context.Context, iterator string, _ int) ([][]byte, int64, string, int64, error) {
 	f.calls++
 	if f.calls <= f.fail {
-		return nil, "", 0, errors.New("read tcp: use of closed network connection")
+		return nil, 0, "", 0, errors.New("read tcp: use of closed network connection")
 	}
-	return nil, "", 0, nil
+	return nil, 0, "", 0, nil
 }
 
 func TestReadBackRetriesFailedCalls(t *testing.T) {
@@ -29,7 +29,7 @@ func TestReadBackRetriesFailedCalls(t *testing.T) {
 		wantErr bool
 	}{{0, false}, {2, false}, {readRetries, false}, {readRetries + 1, true}} {
 		dc := &flakyReader{fail: tc.fail}
-		rs, err := readBack(context.Background(), &cfg, dc, nil, 1, []string{"iterator"}, &counters{})
+		rs, err := readBack(context.Background(), &cfg, dc, nil, 1, []string{"shardId-000000000000"}, []string{"iterator"}, &counters{})
 		if (err != nil) != tc.wantErr {
 			t.Fatalf("%d failures: error %v, want error %v", tc.fail, err, tc.wantErr)
 		}

@@ -55,12 +55,26 @@ type WriteStats struct {
 	Seconds       float64 `json:"seconds"`
 	Calls         int64   `json:"calls"` // successful put calls
 	Records       int64   `json:"records"`
-	Bytes         int64   `json:"bytes"`
+	Bytes         int64   `json:"bytes"` // record data
 	RecordsPerSec float64 `json:"records_per_sec"`
 	MBps          float64 `json:"mb_per_sec"` // 10^6 bytes of record data
 	FailedRecords int64   `json:"failed_records"`
+	// KeyBytes is the length of the stored records' partition keys: the
+	// server's IncomingBytes is Bytes plus KeyBytes.
+	KeyBytes int64 `json:"key_bytes"`
+	// Shards tallies the stored records by the ShardId each put response
+	// gave them.
+	Shards map[string]ShardCount `json:"shards"`
 	// Latency of successful put calls, in milliseconds.
 	LatencyMs Latency `json:"latency_ms"`
+}
+
+// ShardCount is what one shard stored or returned: records, bytes of
+// record data and bytes of partition keys.
+type ShardCount struct {
+	Records  int64 `json:"records"`
+	Bytes    int64 `json:"bytes"`
+	KeyBytes int64 `json:"key_bytes"`
 }
 
 // Latency holds percentiles in milliseconds.
@@ -80,9 +94,13 @@ type ReadStats struct {
 	// same iterator.
 	Retries       int64   `json:"retries"`
 	Records       int64   `json:"records"`
-	Bytes         int64   `json:"bytes"`
+	Bytes         int64   `json:"bytes"` // record data
 	RecordsPerSec float64 `json:"records_per_sec"`
 	MBps          float64 `json:"mb_per_sec"`
+	// KeyBytes is the length of the partition keys read; Shards tallies
+	// the records read by shard.
+	KeyBytes int64                 `json:"key_bytes"`
+	Shards   map[string]ShardCount `json:"shards"`
 	// Verified acknowledged records came back intact exactly once; Missing
 	// ones did not come back. Unacknowledged records came back although
 	// their call failed (e.g. a timeout after the server stored them).
@@ -111,9 +129,17 @@ type ServerStats struct {
 
 func writeStats(workers []*workerState, elapsed time.Duration, size int) WriteStats {
 	var lat []time.Duration
-	ws := WriteStats{Seconds: elapsed.Seconds()}
+	ws := WriteStats{Seconds: elapsed.Seconds(), Shards: map[string]ShardCount{}}
 	for _, w := range workers {
 		lat = append(lat, w.latencies...)
+		for id, c := range w.perShard {
+			t := ws.Shards[id]
+			t.Records += c.Records
+			t.Bytes += c.Bytes
+			t.KeyBytes += c.KeyBytes
+			ws.Shards[id] = t
+			ws.KeyBytes += c.KeyBytes
+		}
 		ws.Calls += w.putCalls
 		for n := range w.sent {
 			if w.acked.has(n) {

@@ -4,7 +4,8 @@
 # (boto3_test.py) and the AWS SDK for JavaScript v3 over TLS (tests/js),
 # runs a Lambda function built with aws-lambda-go through the CLI and boto3,
 # restarts it on the same data directory to check that
-# every acknowledged record survives, and stops it. Exits non-zero, naming
+# every acknowledged record survives, and stops it. metrics_agree.py checks
+# that the bench's counts, GET /metrics and CloudWatch agree. Exits non-zero, naming
 # the failed step, on any failure.
 #
 #   tests/e2e/run.sh            (from anywhere in the repository)
@@ -134,6 +135,9 @@ python3 "$here/lambda_test.py" flow || fail "boto3 Lambda flow (lambda_test.py f
 
 step "AWS CLI: a function for the restart check"
 bash "$here/lambda_cli.sh" keep e2e-lambda-restart || fail "Lambda function before restart (lambda_cli.sh keep)"
+
+step "millrace bench, GET /metrics and CloudWatch count the same records and bytes"
+python3 "$here/metrics_agree.py" || fail "metrics agreement (metrics_agree.py)"
 
 cw_state="$work/cloudwatch.state"
 step "AWS CLI and boto3: CloudWatch GetMetricStatistics, GetMetricData, ListMetrics"
