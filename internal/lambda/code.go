@@ -20,16 +20,56 @@ func checkZip(code []byte) error {
 		return errInvalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
 	var total uint64
+	// Names unpack writes as files, and names that must be directories
+	// (directory entries and every parent): one name in both cannot be
+	// unpacked.
+	files, dirs := map[string]bool{}, map[string]bool{".": true}
 	for _, f := range zr.File {
 		total += f.UncompressedSize64
 		if !safeName(f.Name) {
 			return errInvalid("Could not unzip uploaded file: the entry %q leaves the code directory.", f.Name)
+		}
+		if problem := nameProblem(f.Name); problem != "" {
+			return errInvalid("Could not unzip uploaded file: the entry %q %s.", f.Name, problem)
+		}
+		clean := path.Clean(f.Name)
+		switch mode := f.Mode(); {
+		case mode.IsDir():
+			dirs[clean] = true
+		case mode.IsRegular():
+			files[clean] = true
+		}
+		for p := path.Dir(clean); p != "."; p = path.Dir(p) {
+			dirs[p] = true
+		}
+	}
+	for name := range files {
+		if dirs[name] {
+			return errInvalid("Could not unzip uploaded file: %q is both a file and a directory.", name)
 		}
 	}
 	if total > maxUnzippedBytes {
 		return errInvalid("Unzipped size must be smaller than %d bytes", maxUnzippedBytes)
 	}
 	return nil
+}
+
+// nameProblem says why no file can have an entry's name, or "": a NUL
+// byte, or a name or one of its parts longer than Linux allows (255 bytes
+// a part, 4,095 a path).
+func nameProblem(name string) string {
+	if strings.IndexByte(name, 0) >= 0 {
+		return "has a NUL byte in its name"
+	}
+	if len(name) > 4095 {
+		return "has a name longer than 4,095 bytes"
+	}
+	for part := range strings.SplitSeq(name, "/") {
+		if len(part) > 255 {
+			return "has a path element longer than 255 bytes"
+		}
+	}
+	return ""
 }
 
 func safeName(name string) bool {
