@@ -130,23 +130,7 @@ func (r *Router) serveREST(w http.ResponseWriter, req *http.Request, signingName
 		authorizer: r.opts.Authorizer,
 	}
 	ctx := WithInfo(req.Context(), info)
-	sig, aerr := ParseSigV4(req)
-	if aerr == nil {
-		info.AccessKeyID = sig.Credential.AccessKeyID
-		info.Region = sig.Credential.Region
-		if r.opts.Keys != nil {
-			info.Principal, aerr = r.authenticate(req, body, sig, signingName)
-			if info.Principal != nil {
-				info.AccountID = info.Principal.AccountID
-			}
-		} else {
-			info.AccountID = AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID)
-			info.Principal = &Principal{Type: "Unknown", PrincipalID: info.AccessKeyID, AccountID: info.AccountID, AccessKeyID: info.AccessKeyID}
-		}
-	}
-	if info.Region == "" {
-		info.Region = r.opts.DefaultRegion
-	}
+	aerr := r.identify(req, body, signingName, info)
 	// Request bodies are not handed to OnComplete: a REST body may be a
 	// function's payload or its code rather than parameters.
 	if aerr != nil {

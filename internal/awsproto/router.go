@@ -226,23 +226,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		authorizer: r.opts.Authorizer,
 	}
 	ctx := WithInfo(req.Context(), info)
-	sig, aerr := ParseSigV4(req)
-	if aerr == nil {
-		info.AccessKeyID = sig.Credential.AccessKeyID
-		info.Region = sig.Credential.Region
-		if r.opts.Keys != nil {
-			info.Principal, aerr = r.authenticate(req, body, sig, svc.signingName)
-			if info.Principal != nil {
-				info.AccountID = info.Principal.AccountID
-			}
-		} else {
-			info.AccountID = AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID)
-			info.Principal = &Principal{Type: "Unknown", PrincipalID: info.AccessKeyID, AccountID: info.AccountID, AccessKeyID: info.AccessKeyID}
-		}
-	}
-	if info.Region == "" {
-		info.Region = r.opts.DefaultRegion
-	}
+	aerr := r.identify(req, body, svc.signingName, info)
 	if aerr != nil {
 		r.complete(ctx, info, body, nil, aerr)
 		r.writeError(w, proto, contentType, requestID, aerr)
@@ -435,3 +419,28 @@ func sourceIP(remoteAddr string) string {
 }
 
 var _ http.Handler = (*Router)(nil)
+
+// identify reads the caller from the request's SigV4 signature into info:
+// access key, region and account, and with Keys set the verified
+// principal (or the authentication error). Without a signature it returns
+// the parse error and info keeps the default region.
+func (r *Router) identify(req *http.Request, body []byte, signingName string, info *RequestInfo) *Error {
+	sig, aerr := ParseSigV4(req)
+	if aerr == nil {
+		info.AccessKeyID = sig.Credential.AccessKeyID
+		info.Region = sig.Credential.Region
+		if r.opts.Keys != nil {
+			info.Principal, aerr = r.authenticate(req, body, sig, signingName)
+			if info.Principal != nil {
+				info.AccountID = info.Principal.AccountID
+			}
+		} else {
+			info.AccountID = AccountFromAccessKey(sig.Credential.AccessKeyID, r.opts.DefaultAccountID)
+			info.Principal = &Principal{Type: "Unknown", PrincipalID: info.AccessKeyID, AccountID: info.AccountID, AccessKeyID: info.AccessKeyID}
+		}
+	}
+	if info.Region == "" {
+		info.Region = r.opts.DefaultRegion
+	}
+	return aerr
+}
