@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"time"
 
@@ -21,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/millrace/millrace/internal/sdkhttp"
 )
 
 // defaultEndpoint is where the stream tools connect when neither --endpoint
@@ -90,7 +90,8 @@ func (a *awsFlags) kinesisClient(ctx context.Context, lookupEnv func(string) (st
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = awshttp.NewBuildableClient()
 	}
-	cfg.HTTPClient = bufferedBodies{cfg.HTTPClient}
+	// Every call's body without io.WriterTo: see sdkhttp.
+	cfg.HTTPClient = sdkhttp.PlainBodies(cfg.HTTPClient)
 	if cfg.Region == "" {
 		cfg.Region = fallbackRegion
 	}
@@ -124,29 +125,6 @@ func credentialsConfigured(ctx context.Context, cfg aws.Config) bool {
 	defer cancel()
 	_, err := cfg.Credentials.Retrieve(ctx)
 	return err == nil
-}
-
-// bufferedBodies hands the HTTP client each request body in memory, so that
-// net/http writes it together with the headers. aws-sdk-go-v2 closes a
-// request body once the response headers arrive; when a fast server answers
-// before net/http has finished its post-body check on a streamed body, the
-// transport closes the connection under the response ("use of closed
-// network connection").
-type bufferedBodies struct{ next aws.HTTPClient }
-
-func (b bufferedBodies) Do(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return b.next.Do(r)
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return b.next.Do(r)
 }
 
 // isThrottle reports whether err is Kinesis refusing a call for throughput
