@@ -311,10 +311,13 @@ func (inst *instance) syncLogs() {
 // exit.
 func (inst *instance) invoke(ctx context.Context, inv *invocation, f *function) result {
 	start := time.Now()
+	// The capture is written under inst.mu once published: the log
+	// reader appends to it from its own goroutine.
+	capture := &bytes.Buffer{}
+	fmt.Fprintf(capture, "START RequestId: %s Version: %s\n", inv.id, latest)
 	inst.mu.Lock()
-	inst.capture = &bytes.Buffer{}
+	inst.capture = capture
 	inst.mu.Unlock()
-	fmt.Fprintf(inst.capture, "START RequestId: %s Version: %s\n", inv.id, latest)
 
 	// Until the runtime takes the invocation, the init limit applies; then
 	// the function's timeout.
