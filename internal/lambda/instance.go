@@ -60,6 +60,10 @@ type result struct {
 	body          []byte
 	functionError string
 	logs          []byte // what the instance wrote during the invocation
+	// undelivered: the runtime exited before it took the invocation (a
+	// warm instance whose runtime ends after an error, as aws-lambda-go's
+	// does after a panic); a fresh instance can take it.
+	undelivered bool
 }
 
 // startError is a failure to start the function's process, which Lambda
@@ -356,7 +360,9 @@ func (inst *instance) await(ctx context.Context, inv *invocation, timer *time.Ti
 	case body := <-inst.initFail:
 		return result{body: body, functionError: "Unhandled"}, false, false
 	case <-inst.exited:
-		return inst.exitResult(inv), true, false
+		res := inst.exitResult(inv)
+		res.undelivered = true
+		return res, true, false
 	case <-inst.stopping:
 		return errorResult("Runtime.Stopped", "RequestId: "+inv.id+" Error: the function's instance was stopped"), false, false
 	case <-timer.C:

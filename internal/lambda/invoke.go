@@ -119,8 +119,7 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 		res = s.run.endpoint.invoke(ctx, inv, f)
 		s.run.release(f, nil)
 	default:
-		res = inst.invoke(ctx, inv, f)
-		s.run.release(f, inst)
+		res = s.run.invokeOn(ctx, f, code, inst, inv, false)
 	}
 	out := &awsproto.RESTResponse{Status: http.StatusOK, ContentType: "application/json", Body: res.body,
 		Header: http.Header{"X-Amz-Executed-Version": {latest}}}

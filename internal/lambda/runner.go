@@ -261,15 +261,33 @@ func (r *runner) asyncInvoke(f *function, code func() ([]byte, error), inv *invo
 		var res result
 		if f.endpoint() {
 			res = r.endpoint.invoke(r.ctx, inv, f)
+			r.release(f, inst)
 		} else {
-			res = inst.invoke(r.ctx, inv, f)
+			res = r.invokeOn(r.ctx, f, code, inst, inv, true)
 		}
-		r.release(f, inst)
 		if res.functionError != "" {
 			r.log.Info("asynchronous invocation failed", "function", f.Name, "request_id", inv.id,
 				"error", string(res.body))
 		}
 	}()
+}
+
+// invokeOn runs inv on inst and releases it. When inst's runtime exited
+// before taking the invocation, a fresh instance takes it, once: Lambda
+// starts a new runtime after one exits.
+func (r *runner) invokeOn(ctx context.Context, f *function, code func() ([]byte, error), inst *instance, inv *invocation, wait bool) result {
+	res := inst.invoke(ctx, inv, f)
+	r.release(f, inst)
+	if !res.undelivered {
+		return res
+	}
+	fresh, err := r.acquire(ctx, f, code, wait)
+	if err != nil {
+		return res
+	}
+	res = fresh.invoke(ctx, inv, f)
+	r.release(f, fresh)
+	return res
 }
 
 // close stops every instance and waits for the runner's goroutines.
