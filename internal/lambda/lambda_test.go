@@ -348,6 +348,12 @@ func TestInvoke(t *testing.T) {
 	if aws.ToString(res.FunctionError) != "Unhandled" || !strings.Contains(string(res.Payload), "oh no") {
 		t.Errorf("panic: %v %s", aws.ToString(res.FunctionError), res.Payload)
 	}
+	// Called at once, the next invocation may find the instance still
+	// exiting: it runs on a fresh one rather than failing.
+	res = invoke(t, c, "fn", map[string]string{"action": "echo", "message": "after the panic"})
+	if res.FunctionError != nil || !strings.Contains(string(res.Payload), `"after the panic"`) {
+		t.Errorf("right after a panic: %v %s", aws.ToString(res.FunctionError), res.Payload)
+	}
 	res = invoke(t, c, "fn", map[string]string{"action": "exit"})
 	if aws.ToString(res.FunctionError) != "Unhandled" || !strings.Contains(string(res.Payload), "Runtime.ExitError") {
 		t.Errorf("exit: %v %s", aws.ToString(res.FunctionError), res.Payload)
