@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/lambda/lambdaapi"
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -38,6 +39,9 @@ const maxCodeBodyBytes = 70 << 20
 type Options struct {
 	Catalog storage.Catalog
 	Logger  *slog.Logger
+	// Runner runs the service's background units; nil: a runner of the
+	// service's own, stopped by Close.
+	Runner *background.Runner
 	// Concurrency is the server-wide limit of executions at once (zero:
 	// DefaultConcurrency); ReservedConcurrentExecutions limits a function
 	// within it.
@@ -64,6 +68,9 @@ type Service struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per function: account/region/name
 	run   *runner
+	// ownRunner: the background runner is the service's own (Options had
+	// none), so Close stops it.
+	ownRunner bool
 }
 
 // New returns the service. Close stops every function instance.
@@ -78,6 +85,10 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Concurrency <= 0 {
 		s.opts.Concurrency = DefaultConcurrency
 	}
+	if s.opts.Runner == nil {
+		s.opts.Runner = background.New(s.logger)
+		s.ownRunner = true
+	}
 	s.run = newRunner(s.opts, s.logger)
 	return s, nil
 }
@@ -85,6 +96,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 // Close stops every instance and waits for the invocations in flight
 // (their callers get an error) and the asynchronous ones.
 func (s *Service) Close() error {
+	if s.ownRunner {
+		s.opts.Runner.Stop()
+	}
 	return s.run.close()
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/cloudwatch"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/dynamodb"
@@ -42,8 +43,8 @@ type Server struct {
 	metricsLn   net.Listener
 	metricsHTTP *http.Server
 	metricsErr  chan error
-	// runner holds the background units (the CloudWatch aggregator).
-	runner *runner
+	// runner holds the background units of every service.
+	runner *background.Runner
 	engine *pebble.Engine
 	// streams is the domain; its background work stops before the engine
 	// closes.
@@ -184,6 +185,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("loading streams from %s: %w", dataLocation(cfg), err), engine.Close())
 	}
 
+	runner := background.New(logger.With("component", "runner"))
 	onComplete := sec.onComplete()
 	var mon *monitor
 	if cfg.Metrics == "on" {
@@ -214,11 +216,13 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	ddb.Register(router)
 	fns, err := lambda.New(ctx, lambda.Options{
 		Catalog:     engine,
+		Runner:      runner,
 		Logger:      logger.With("component", "lambda"),
 		Endpoint:    endpointURL(ln, tlsLn),
 		Concurrency: cfg.LambdaConcurrency,
 	})
 	if err != nil {
+		runner.Stop()
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
@@ -231,6 +235,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		engine:         engine,
 		streams:        st,
 		lambda:         fns,
+		runner:         runner,
 		sec:            sec,
 		cancelRequests: cancel,
 		serveErr:       make(chan error, 1),
@@ -298,8 +303,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 			s.metricsErr <- err
 		}()
 	}
-	s.runner = newRunner(logger.With("component", "runner"))
-	s.runner.Go("cloudwatch-aggregator", agg.Run)
+	runner.Go("cloudwatch-aggregator", agg.Run)
 	started = true
 	return s, nil
 }
