@@ -70,7 +70,7 @@ func TestHiveJsonSerDe(t *testing.T) {
 		`{"n":2,"ts":"25/02/2024 13:04"}`,
 		`{"n":3,"ts":1708866245123}`,
 		`{"n":4,"ts":"2024-2-5 01:02:03.5"}`,
-		`{"n":"5"}`,               // Hive refuses a string for a number
+		`{"n":"5"}`,                // Hive refuses a string for a number
 		`{"n":6,"ts":"yesterday"}`, // matches no format
 		`{"n.x":7}`,                // Hive refuses dots in keys
 	))
@@ -193,19 +193,27 @@ func TestConfigErrors(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		"no columns":      {func(c *Config) { c.Columns = nil }, "no columns"},
-		"bad type":        {func(c *Config) { c.Columns[0].Type = "int64" }, `unsupported type "int64"`},
-		"unclosed":        {func(c *Config) { c.Columns[0].Type = "array<int" }, `expected ">"`},
-		"decimal":         {func(c *Config) { c.Columns[0].Type = "decimal(40,2)" }, "precision 40"},
-		"duplicate":       {func(c *Config) { c.Columns = append(c.Columns, Column{"A", "string"}) }, "appears twice"},
-		"no serializer":   {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe = nil }, "must name ParquetSerDe"},
-		"block size":      {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.BlockSizeBytes = ptr[int32](1 << 20) }, "BlockSizeBytes"},
-		"page size":       {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.PageSizeBytes = ptr[int32](1024) }, "PageSizeBytes"},
-		"compression":     {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.Compression = "LZO" }, "Compression"},
-		"writer version":  {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.WriterVersion = "V3" }, "WriterVersion"},
-		"both serdes":     {func(c *Config) { c.InputFormatConfiguration.Deserializer = Deserializer{&OpenXJsonSerDe{}, &HiveJsonSerDe{}} }, "both"},
-		"mapping":         {func(c *Config) { c.InputFormatConfiguration.Deserializer.OpenXJsonSerDe = &OpenXJsonSerDe{ColumnToJsonKeyMappings: map[string]string{"zz": "k"}} }, `column "zz"`},
-		"joda":            {func(c *Config) { c.InputFormatConfiguration.Deserializer.HiveJsonSerDe = &HiveJsonSerDe{TimestampFormats: []string{"yyyy-QQ"}} }, "not supported"},
+		"no columns":    {func(c *Config) { c.Columns = nil }, "no columns"},
+		"bad type":      {func(c *Config) { c.Columns[0].Type = "int64" }, `unsupported type "int64"`},
+		"unclosed":      {func(c *Config) { c.Columns[0].Type = "array<int" }, `expected ">"`},
+		"decimal":       {func(c *Config) { c.Columns[0].Type = "decimal(40,2)" }, "precision 40"},
+		"duplicate":     {func(c *Config) { c.Columns = append(c.Columns, Column{"A", "string"}) }, "appears twice"},
+		"no serializer": {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe = nil }, "must name ParquetSerDe"},
+		"block size": {func(c *Config) {
+			c.OutputFormatConfiguration.Serializer.ParquetSerDe.BlockSizeBytes = ptr[int32](1 << 20)
+		}, "BlockSizeBytes"},
+		"page size":      {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.PageSizeBytes = ptr[int32](1024) }, "PageSizeBytes"},
+		"compression":    {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.Compression = "LZO" }, "Compression"},
+		"writer version": {func(c *Config) { c.OutputFormatConfiguration.Serializer.ParquetSerDe.WriterVersion = "V3" }, "WriterVersion"},
+		"both serdes": {func(c *Config) {
+			c.InputFormatConfiguration.Deserializer = Deserializer{&OpenXJsonSerDe{}, &HiveJsonSerDe{}}
+		}, "both"},
+		"mapping": {func(c *Config) {
+			c.InputFormatConfiguration.Deserializer.OpenXJsonSerDe = &OpenXJsonSerDe{ColumnToJsonKeyMappings: map[string]string{"zz": "k"}}
+		}, `column "zz"`},
+		"joda": {func(c *Config) {
+			c.InputFormatConfiguration.Deserializer.HiveJsonSerDe = &HiveJsonSerDe{TimestampFormats: []string{"yyyy-QQ"}}
+		}, "not supported"},
 	} {
 		c := good()
 		tc.mod(&c)
