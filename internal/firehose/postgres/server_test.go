@@ -58,7 +58,13 @@ func startServer() (stop func(), err error) {
 	sort.Slice(bins, func(i, j int) bool { return pgMajor(bins[i]) < pgMajor(bins[j]) })
 	bin := filepath.Dir(bins[len(bins)-1])
 
-	dir, err := os.MkdirTemp("", "millrace-pg-")
+	// As root the cluster runs as postgres, which must reach the data
+	// directory: /tmp rather than a $TMPDIR that may sit under /root.
+	parent := ""
+	if os.Geteuid() == 0 {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "millrace-pg-")
 	if err != nil {
 		return stop, err
 	}
