@@ -271,8 +271,8 @@ func parseCopyOptions(s string) (*copyOptions, error) {
 			if err != nil {
 				return nil, err
 			}
-			if d, err = unescape(d); err != nil || len(d) != 1 || d == "\n" || d == "\r" {
-				return nil, &optionError{"DELIMITER", "needs one single-byte character other than a newline"}
+			if d, err = unescape(d); err != nil || len(d) != 1 || d == "\n" || d == "\r" || d == "\x00" || d[0] >= 0x80 {
+				return nil, &optionError{"DELIMITER", "needs one ASCII character other than a newline or NUL"}
 			}
 			o.delimiter = d[0]
 			delimiterSet = true
@@ -359,6 +359,9 @@ func parseCopyOptions(s string) (*copyOptions, error) {
 		}
 		if o.escape || o.removeQuotes {
 			return nil, &optionError{"ESCAPE/REMOVEQUOTES", "cannot be used with CSV (as in Redshift)"}
+		}
+		if o.delimiter == o.quote {
+			return nil, &optionError{"DELIMITER", "cannot be the CSV quote character"}
 		}
 	case formatDelimited:
 		if !delimiterSet {
