@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,13 @@ import (
 var testURL, noServer string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// A fuzzing worker process runs only the fuzz function, which needs
+	// no database; the coordinator starts one for the tests.
+	if w := flag.Lookup("test.fuzzworker"); w != nil && w.Value.String() == "true" {
+		noServer = "not started in a fuzzing worker"
+		os.Exit(m.Run())
+	}
 	stop, err := startServer()
 	if err != nil {
 		noServer = err.Error()
