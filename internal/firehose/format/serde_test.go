@@ -251,3 +251,16 @@ func TestRowGroupsFollowBlockSize(t *testing.T) {
 		t.Errorf("%d rows, want 3000", f.NumRows())
 	}
 }
+
+func TestTypeDepthLimit(t *testing.T) {
+	deep := strings.Repeat("array<", 65) + "int" + strings.Repeat(">", 65)
+	if _, err := New(parquetConfig(Column{"a", deep})); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "nest more than 64") {
+		t.Errorf("65 nested arrays: %v", err)
+	}
+	ok := strings.Repeat("array<", 60) + "int" + strings.Repeat(">", 60)
+	p := mustNew(t, parquetConfig(Column{"a", ok}))
+	body, failed, err := p.Encode(records(`{"a":` + strings.Repeat("[", 60) + "7" + strings.Repeat("]", 60) + `}`))
+	if err != nil || len(failed) != 0 || len(readRows(t, body)) != 1 {
+		t.Errorf("60 nested arrays: %v %v", err, failed)
+	}
+}

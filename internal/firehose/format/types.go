@@ -65,9 +65,14 @@ func parseType(s string) (*hiveType, error) {
 }
 
 type typeParser struct {
-	src string
-	pos int
+	src   string
+	pos   int
+	depth int
 }
+
+// maxTypeDepth bounds nesting: Parquet's repetition and definition
+// levels are bytes, and each nested type adds up to two.
+const maxTypeDepth = 64
 
 func (p *typeParser) space() {
 	for p.pos < len(p.src) && (p.src[p.pos] == ' ' || p.src[p.pos] == '\t' || p.src[p.pos] == '\n') {
@@ -132,6 +137,11 @@ func (p *typeParser) number() (int, error) {
 }
 
 func (p *typeParser) parse() (*hiveType, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxTypeDepth {
+		return nil, p.errorf("types nest more than %d deep", maxTypeDepth)
+	}
 	name := strings.ToLower(p.word())
 	switch name {
 	case "string":
