@@ -5,8 +5,9 @@
 // ParquetSerDe.
 //
 // ORC (OrcSerDe) is refused with ErrORCUnsupported: no maintained Go ORC
-// writer exists. github.com/scritchley/orc, the only pure-Go one, has had
-// no release in years and the module proxy here does not serve it.
+// writer exists. github.com/scritchley/orc, the only pure-Go one, has no
+// tagged release, has not changed since May 2021, and the module proxy
+// here does not serve it.
 //
 // A record that is not JSON, or whose values do not fit the schema, is not
 // written; Encode returns it as a Rejection, which the delivery engine
