@@ -40,7 +40,9 @@ type Options struct {
 //     (one filling, one flushing) outside the Go heap, so their size is
 //     paid twice in RSS: 16 MiB (from 64, then 32) cost 35 MiB less peak
 //     RSS through a bench run than 32 with no measurable change in
-//     ingest CPU per MB.
+//     ingest CPU per MB, but twice the flushes, which share the disk with
+//     WAL syncs: put latency at a steady 25 MB/s has a longer tail
+//     (docs/performance.md, "Fifth round").
 //   - No block compression: record data (already-compressed or encrypted
 //     payloads, as a rule) does not shrink, and Snappy-compressing it in
 //     every flush and compaction costs CPU for nothing.
