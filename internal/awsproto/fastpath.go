@@ -1,6 +1,8 @@
 package awsproto
 
 import (
+	"errors"
+	"io"
 	"reflect"
 	"sync"
 )
@@ -64,4 +66,86 @@ func Base64Len(s []byte) (n int, ok bool) {
 		}
 	}
 	return n, true
+}
+
+// Large responses. A sized encoder knows the exact length of a response
+// before writing it and writes it in pieces through one small buffer, so
+// that a response of many MiB (a GetRecords response is up to about 14 MB)
+// never exists whole in memory: the router sends its Content-Length, then
+// each piece as it is full.
+
+// pieceSize is the buffer a sized encoder writes through; minPieceSize is
+// the least any caller may use (the encoders assume room for a record's
+// fixed members in an emptied buffer).
+const (
+	pieceSize    = 128 << 10
+	minPieceSize = 8 << 10
+	// sizedMin is the response length from which the router writes in
+	// pieces; smaller responses go out in one write.
+	sizedMin = 256 << 10
+)
+
+type sizedEncoder struct {
+	size  func(v any) (int, bool)
+	write func(dst []byte, v any, flush func([]byte) []byte) []byte
+}
+
+var sizedEncoders = map[reflect.Type]sizedEncoder{}
+
+// RegisterSizedJSONEncoder registers a sized encoder for JSON responses of
+// type *T. size returns the exact length of out's encoding, or false when
+// out is not in the subset write handles (the other encoders run then).
+// write appends the encoding to dst; when flush is not nil it must keep
+// within cap(dst) and call flush to empty the buffer when the next part
+// does not fit (flush writes dst's bytes and returns dst[:0]).
+func RegisterSizedJSONEncoder[T any](size func(out *T) (int, bool), write func(dst []byte, out *T, flush func([]byte) []byte) []byte) {
+	fastMu.Lock()
+	defer fastMu.Unlock()
+	sizedEncoders[reflect.TypeFor[*T]()] = sizedEncoder{
+		size:  func(v any) (int, bool) { return size(v.(*T)) },
+		write: func(dst []byte, v any, flush func([]byte) []byte) []byte { return write(dst, v.(*T), flush) },
+	}
+}
+
+func sizedJSONEncoder(v any) (sizedEncoder, bool) {
+	fastMu.RLock()
+	defer fastMu.RUnlock()
+	e, ok := sizedEncoders[reflect.TypeOf(v)]
+	return e, ok
+}
+
+// JSONSize returns the exact length of v's JSON encoding when a sized
+// encoder handles v.
+func JSONSize(v any) (int, bool) {
+	e, ok := sizedJSONEncoder(v)
+	if !ok {
+		return 0, false
+	}
+	return e.size(v)
+}
+
+// WriteJSONPieces writes v's JSON encoding (v must be one JSONSize
+// handles) to w through a buffer of piece bytes (at least 8 KiB), and
+// returns the bytes written and the first write error. Once a write fails,
+// the rest of the encoding is discarded.
+func WriteJSONPieces(w io.Writer, v any, piece int) (int, error) {
+	e, ok := sizedJSONEncoder(v)
+	if !ok {
+		return 0, errors.New("awsproto: no sized encoder for the response")
+	}
+	p := getBody(int64(max(piece, minPieceSize)))
+	defer releaseBody(p)
+	var written int
+	var werr error
+	flush := func(b []byte) []byte {
+		if werr == nil && len(b) > 0 {
+			var n int
+			n, werr = w.Write(b)
+			written += n
+		}
+		return b[:0]
+	}
+	rest := e.write((*p)[:0], v, flush)
+	flush(rest)
+	return written, werr
 }

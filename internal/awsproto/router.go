@@ -298,6 +298,17 @@ func (r *Router) writeOutput(w http.ResponseWriter, proto Protocol, contentType,
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if proto == ProtocolJSON {
+		if n, ok := JSONSize(out); ok && n >= sizedMin {
+			h["Content-Length"] = []string{strconv.Itoa(n)}
+			w.WriteHeader(http.StatusOK)
+			written, err := WriteJSONPieces(w, out, pieceSize)
+			if err == nil && written != n {
+				r.log.Error("response length differs from its Content-Length", "request_id", requestID, "length", n, "written", written)
+			}
+			return
+		}
+	}
 	body, err := encodeTo(nil, proto, out)
 	if err != nil {
 		r.log.Error("encoding response", "request_id", requestID, "err", err)

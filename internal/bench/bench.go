@@ -390,8 +390,9 @@ func readBack(ctx context.Context, cfg *Config, dc dataClient, workers []*worker
 			r := &results[i]
 			empty := 0
 			failures := 0
+			var scratch readScratch
 			for it != "" && empty < 3 {
-				recs, keyBytes, next, behind, err := dc.getRecords(ctx, it, 10000)
+				recs, keyBytes, next, behind, err := dc.getRecords(ctx, it, 10000, &scratch)
 				if err != nil {
 					// The same iterator reads the same records again, so a
 					// failed call (a throttle, a dropped connection) is

@@ -41,8 +41,19 @@ type dataClient interface {
 	// putRecord sends slots[0] alone.
 	putRecord(ctx context.Context, w *workerState) putOutcome
 	// getRecords returns the records' data and the total length of their
-	// partition keys.
-	getRecords(ctx context.Context, iterator string, limit int) (recs [][]byte, keyBytes int64, next string, behind int64, err error)
+	// partition keys. The data may live in scratch until the next call
+	// with the same scratch.
+	getRecords(ctx context.Context, iterator string, limit int, scratch *readScratch) (recs [][]byte, keyBytes int64, next string, behind int64, err error)
+}
+
+// readScratch is one read-back goroutine's memory, reused from call to
+// call: the response body and the records' decoded data. Allocating
+// (and zeroing) both afresh for every 14 MB response was most of the raw
+// client's read-back cost.
+type readScratch struct {
+	resp []byte
+	data []byte
+	recs [][]byte
 }
 
 // httpClient is the tuned transport both client modes use: enough idle
@@ -110,7 +121,7 @@ func (s *sdkClient) putRecord(ctx context.Context, w *workerState) putOutcome {
 	return putOutcome{codes: w.codes, shards: w.shardIDs}
 }
 
-func (s *sdkClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, int64, string, int64, error) {
+func (s *sdkClient) getRecords(ctx context.Context, iterator string, limit int, _ *readScratch) ([][]byte, int64, string, int64, error) {
 	out, err := s.c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iterator), Limit: aws.Int32(int32(limit))})
 	if err != nil {
 		return nil, 0, "", 0, err
@@ -391,18 +402,47 @@ func (r *rawClient) putRecord(ctx context.Context, w *workerState) putOutcome {
 	return putOutcome{codes: w.codes, shards: shards}
 }
 
-func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) ([][]byte, int64, string, int64, error) {
+func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int, scratch *readScratch) ([][]byte, int64, string, int64, error) {
 	body, _ := json.Marshal(map[string]any{"ShardIterator": iterator, "Limit": limit})
 	rb := &rawBody{}
 	h, err := r.sign(ctx, rb, "GetRecords")
 	if err != nil {
 		return nil, 0, "", 0, err
 	}
-	resp, err := r.post(ctx, h, body)
+	resp, err := r.postInto(ctx, h, body, scratch.resp)
 	if err != nil {
 		return nil, 0, "", 0, err
 	}
-	return scanGetRecords(resp)
+	scratch.resp = resp
+	return scanGetRecordsInto(resp, scratch)
+}
+
+// postInto is post reading the response into buf (grown to the response's
+// Content-Length when it is smaller).
+func (r *rawClient) postInto(ctx context.Context, headers http.Header, body, buf []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = headers.Clone()
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if n := resp.ContentLength + bytes.MinRead; int64(cap(buf)) < n {
+		// bytes.Buffer grows unless MinRead bytes are free for each read.
+		buf = make([]byte, 0, n)
+	}
+	b := bytes.NewBuffer(buf[:0])
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return nil, err
+	}
+	data := b.Bytes()
+	if resp.StatusCode != http.StatusOK {
+		return nil, rawAPIError(resp, data)
+	}
+	return data, nil
 }
 
 // scanGetRecords reads the members the read-back needs from a GetRecords
@@ -411,6 +451,12 @@ func (r *rawClient) getRecords(ctx context.Context, iterator string, limit int) 
 // escape every '"' inside them, so a `"Data":"` with bare quotes is always
 // the member, never text inside a value.
 func scanGetRecords(resp []byte) ([][]byte, int64, string, int64, error) {
+	return scanGetRecordsInto(resp, &readScratch{})
+}
+
+// scanGetRecordsInto is scanGetRecords decoding the records' data into
+// scratch.
+func scanGetRecordsInto(resp []byte, scratch *readScratch) ([][]byte, int64, string, int64, error) {
 	bad := func(what string) ([][]byte, int64, string, int64, error) {
 		return nil, 0, "", 0, fmt.Errorf("GetRecords response: %s", what)
 	}
@@ -436,7 +482,13 @@ func scanGetRecords(resp []byte) ([][]byte, int64, string, int64, error) {
 		}
 		behind = n
 	}
-	var recs [][]byte
+	// Every record's data is decoded into one buffer, big enough for
+	// all of them (base64 text is at most the whole response).
+	if need := base64.StdEncoding.DecodedLen(len(resp)); cap(scratch.data) < need {
+		scratch.data = make([]byte, 0, need)
+	}
+	data := scratch.data[:0]
+	recs := scratch.recs[:0]
 	key := []byte(`"Data":"`)
 	for rest := resp; ; {
 		i := bytes.Index(rest, key)
@@ -448,14 +500,16 @@ func scanGetRecords(resp []byte) ([][]byte, int64, string, int64, error) {
 		if j < 0 {
 			return bad("unterminated Data")
 		}
-		d := make([]byte, base64.StdEncoding.DecodedLen(j))
-		n, err := base64.StdEncoding.Decode(d, rest[:j])
+		start := len(data)
+		n, err := base64.StdEncoding.Decode(data[start:start+base64.StdEncoding.DecodedLen(j)], rest[:j])
 		if err != nil {
 			return bad("Data is not base64")
 		}
-		recs = append(recs, d[:n])
+		data = data[:start+n]
+		recs = append(recs, data[start:start+n:start+n])
 		rest = rest[j+1:]
 	}
+	scratch.recs = recs
 	var keyBytes int64
 	key = []byte(`"PartitionKey":"`)
 	for rest := resp; ; {

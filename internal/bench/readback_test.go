@@ -14,7 +14,7 @@ type flakyReader struct {
 
 func (f *flakyReader) putRecords(context.Context, *workerState) putOutcome { return putOutcome{} }
 func (f *flakyReader) putRecord(context.Context, *workerState) putOutcome  { return putOutcome{} }
-func (f *flakyReader) getRecords(_ context.Context, iterator string, _ int) ([][]byte, int64, string, int64, error) {
+func (f *flakyReader) getRecords(_ context.Context, iterator string, _ int, _ *readScratch) ([][]byte, int64, string, int64, error) {
 	f.calls++
 	if f.calls <= f.fail {
 		return nil, 0, "", 0, errors.New("read tcp: use of closed network connection")

@@ -2,8 +2,11 @@ package kinesis
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +58,58 @@ func TestDataPlaneRoundTrip(t *testing.T) {
 	}
 	a.fails("ListShards", fmt.Sprintf(`{"StreamName":"d","NextToken":%q}`, ls["NextToken"]), http.StatusBadRequest, "InvalidArgumentException", "NextToken and StreamName cannot be provided together.")
 	a.fails("ListShards", `{}`, http.StatusBadRequest, "InvalidArgumentException", "Either NextToken or StreamName should be provided.")
+}
+
+// A GetRecords response of several MiB goes out in pieces through the
+// router, with the exact Content-Length, and reads back whole.
+func TestGetRecordsLargeResponse(t *testing.T) {
+	a := newAPI(t)
+	a.ok("CreateStream", `{"StreamName":"big","ShardCount":1}`)
+	var want []string
+	for call := 0; call < 6; call++ {
+		var recs []string
+		for i := 0; i < 3; i++ {
+			data := make([]byte, 100_000+call*1000+i)
+			for j := range data {
+				data[j] = byte(j*7 + call + i)
+			}
+			enc := base64.StdEncoding.EncodeToString(data)
+			want = append(want, enc)
+			recs = append(recs, fmt.Sprintf(`{"PartitionKey":"k%d","Data":%q}`, i, enc))
+		}
+		a.ok("PutRecords", `{"StreamName":"big","Records":[`+strings.Join(recs, ",")+`]}`)
+	}
+	it := a.ok("GetShardIterator", `{"StreamName":"big","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`)["ShardIterator"].(string)
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL, strings.NewReader(fmt.Sprintf(`{"ShardIterator":%q}`, it)))
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.GetRecords")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Date", "20260101T000000Z")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAccount+"/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123456789abcdef")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GetRecords: %d %v %.200s", resp.StatusCode, err, body)
+	}
+	if resp.ContentLength != int64(len(body)) || len(body) < 2<<20 {
+		t.Fatalf("Content-Length %d, body %d bytes", resp.ContentLength, len(body))
+	}
+	var out struct {
+		NextShardIterator string
+		Records           []struct{ Data, PartitionKey, SequenceNumber string }
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Records) != len(want) || out.NextShardIterator == "" {
+		t.Fatalf("%d records, want %d; iterator %q", len(out.Records), len(want), out.NextShardIterator)
+	}
+	for i, r := range out.Records {
+		if r.Data != want[i] || r.PartitionKey != fmt.Sprintf("k%d", i%3) || r.SequenceNumber == "" {
+			t.Fatalf("record %d differs (pk %q)", i, r.PartitionKey)
+		}
+	}
 }

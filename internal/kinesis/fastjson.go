@@ -21,6 +21,9 @@ func init() {
 	awsproto.RegisterFastJSONDecoder(decodePutRecordsJSON)
 	awsproto.RegisterFastJSONDecoder(decodePutRecordJSON)
 	awsproto.RegisterFastJSONEncoder(encodeGetRecordsJSON)
+	awsproto.RegisterSizedJSONEncoder(getRecordsJSONSize, func(dst []byte, out *kinesisapi.GetRecordsOutput, flush func([]byte) []byte) []byte {
+		return writeGetRecordsJSON(dst, out, flush)
+	})
 	awsproto.RegisterFastJSONEncoder(encodePutRecordsOutputJSON)
 	awsproto.RegisterFastJSONEncoder(encodePutRecordOutputJSON)
 }
@@ -388,43 +391,109 @@ func appendString(dst []byte, s string) ([]byte, bool) {
 // does (same member order and omissions), without building per-record
 // values.
 func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte, bool) {
-	if len(out.ChildShards) > 0 {
+	n, ok := getRecordsJSONSize(out)
+	if !ok {
 		return nil, false
 	}
-	size := 128
+	dst = awsproto.Grow(dst, n)
+	return writeGetRecordsJSON(dst, out, nil), true
+}
+
+// plainString reports whether encoding/json writes s as it is between
+// quotes: printable ASCII without '"', '\\', '<', '>' and '&'.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// getRecordsJSONSize returns the exact length of out's encoding by
+// writeGetRecordsJSON, or false when out is not in the subset it writes
+// (child shards, strings that need escaping, missing members).
+func getRecordsJSONSize(out *kinesisapi.GetRecordsOutput) (int, bool) {
+	if len(out.ChildShards) > 0 {
+		return 0, false
+	}
+	var num [24]byte
+	n := len(`{"Records":}`)
+	if out.MillisBehindLatest != nil {
+		n += len(`"MillisBehindLatest":,`) + len(strconv.AppendInt(num[:0], *out.MillisBehindLatest, 10))
+	}
+	if it := out.NextShardIterator; it != nil {
+		if !plainString(*it) {
+			return 0, false
+		}
+		n += len(`"NextShardIterator":"",`) + len(*it)
+	}
+	if out.Records == nil {
+		return n + len("null"), true
+	}
+	n += len("[]") + max(len(out.Records)-1, 0) // brackets and commas
+	const fixed = len(`{"ApproximateArrivalTimestamp":,"Data":,"PartitionKey":"","SequenceNumber":""}`)
 	for i := range out.Records {
 		r := &out.Records[i]
-		size += 160 + base64.StdEncoding.EncodedLen(len(r.Data)) + len(awsproto.Value(r.PartitionKey))
+		if r.SequenceNumber == nil || r.PartitionKey == nil || r.ApproximateArrivalTimestamp == nil ||
+			!plainString(*r.PartitionKey) || !plainString(*r.SequenceNumber) {
+			return 0, false
+		}
+		n += fixed + len(appendTimestamp(num[:0], r.ApproximateArrivalTimestamp.UnixMilli())) +
+			len(*r.PartitionKey) + len(*r.SequenceNumber)
+		if r.Data == nil {
+			n += len("null")
+		} else {
+			n += 2 + base64.StdEncoding.EncodedLen(len(r.Data))
+		}
+		if r.EncryptionType != nil {
+			if !plainString(string(*r.EncryptionType)) {
+				return 0, false
+			}
+			n += len(`,"EncryptionType":""`) + len(*r.EncryptionType)
+		}
 	}
-	if out.NextShardIterator != nil {
-		size += len(*out.NextShardIterator)
+	return n, true
+}
+
+// writeGetRecordsJSON appends the encoding of out, which
+// getRecordsJSONSize accepted, to dst. With a flush func it keeps within
+// cap(dst) (at least 8 KiB), emptying the buffer through flush whenever
+// the next part does not fit; records' data go out in as many pieces as
+// they need.
+func writeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput, flush func([]byte) []byte) []byte {
+	room := func(n int) {
+		if flush != nil && cap(dst)-len(dst) < n {
+			dst = flush(dst)
+		}
 	}
-	dst = awsproto.Grow(dst, size)
-	var ok bool
 	dst = append(dst, '{')
 	if out.MillisBehindLatest != nil {
 		dst = append(dst, `"MillisBehindLatest":`...)
 		dst = strconv.AppendInt(dst, *out.MillisBehindLatest, 10)
 		dst = append(dst, ',')
 	}
-	if out.NextShardIterator != nil {
-		dst = append(dst, `"NextShardIterator":`...)
-		if dst, ok = appendString(dst, *out.NextShardIterator); !ok {
-			return nil, false
-		}
-		dst = append(dst, ',')
+	if it := out.NextShardIterator; it != nil {
+		room(len(*it) + 64)
+		dst = append(dst, `"NextShardIterator":"`...)
+		dst = append(dst, *it...)
+		dst = append(dst, `",`...)
 	}
 	dst = append(dst, `"Records":`...)
 	if out.Records == nil {
-		dst = append(dst, "null}"...)
-		return dst, true
+		return append(dst, "null}"...)
 	}
 	dst = append(dst, '[')
 	for i := range out.Records {
 		r := &out.Records[i]
-		if r.SequenceNumber == nil || r.PartitionKey == nil || r.ApproximateArrivalTimestamp == nil {
-			return nil, false
+		// A record's members other than its data: a partition key of at
+		// most 256 characters, a sequence number, a timestamp.
+		tail := len(*r.PartitionKey) + len(*r.SequenceNumber)
+		if r.EncryptionType != nil {
+			tail += len(*r.EncryptionType)
 		}
+		room(256 + tail)
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -435,27 +504,37 @@ func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte,
 			dst = append(dst, "null"...)
 		} else {
 			dst = append(dst, '"')
-			dst = appendBase64(dst, r.Data)
+			data := r.Data
+			for flush != nil && base64.StdEncoding.EncodedLen(len(data)) > cap(dst)-len(dst) {
+				// Whole groups of three bytes, so that no padding falls
+				// inside the text.
+				k := (cap(dst) - len(dst)) / 4 * 3
+				if k < 3<<10 && len(dst) > 0 {
+					dst = flush(dst)
+					continue
+				}
+				if k == 0 {
+					break // a buffer smaller than any piece: let it grow
+				}
+				dst = appendBase64(dst, data[:k])
+				data = data[k:]
+			}
+			dst = appendBase64(dst, data)
+			room(128 + tail)
 			dst = append(dst, '"')
 		}
 		if r.EncryptionType != nil {
-			dst = append(dst, `,"EncryptionType":`...)
-			if dst, ok = appendString(dst, string(*r.EncryptionType)); !ok {
-				return nil, false
-			}
+			dst = append(dst, `,"EncryptionType":"`...)
+			dst = append(dst, *r.EncryptionType...)
+			dst = append(dst, '"')
 		}
-		dst = append(dst, `,"PartitionKey":`...)
-		if dst, ok = appendString(dst, *r.PartitionKey); !ok {
-			return nil, false
-		}
-		dst = append(dst, `,"SequenceNumber":`...)
-		if dst, ok = appendString(dst, *r.SequenceNumber); !ok {
-			return nil, false
-		}
-		dst = append(dst, '}')
+		dst = append(dst, `,"PartitionKey":"`...)
+		dst = append(dst, *r.PartitionKey...)
+		dst = append(dst, `","SequenceNumber":"`...)
+		dst = append(dst, *r.SequenceNumber...)
+		dst = append(dst, `"}`...)
 	}
-	dst = append(dst, "]}"...)
-	return dst, true
+	return append(dst, "]}"...)
 }
 
 // encodePutRecordsOutputJSON writes a PutRecords response the way

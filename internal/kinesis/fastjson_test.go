@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,7 +192,29 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("GetRecords:\n got %s\nwant %s", got, want)
 		}
+		checkPieces(t, &out, want)
 	}
+	// Responses written in pieces: records of every size around the
+	// piece size, many small records, a record larger than many pieces.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var big kinesisapi.GetRecordsOutput
+	big.NextShardIterator = awsproto.Ptr(strings.Repeat("A", 300))
+	big.MillisBehindLatest = awsproto.Ptr(int64(99))
+	for i, size := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 1000, 6143, 6144, 6145, 8190, 8191, 8192, 8193, 12288, 20000, 65536, 1 << 20, 3} {
+		data := make([]byte, size)
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		for k := 0; k < 40; k++ {
+			big.Records = append(big.Records, kinesisapi.Record{
+				SequenceNumber: awsproto.Ptr(strconv.Itoa(i*100 + k)), PartitionKey: awsproto.Ptr(strings.Repeat("k", 1+k*6)),
+				Data: data[:max(0, len(data)-k)], ApproximateArrivalTimestamp: awsproto.TimestampPtr(time.UnixMilli(int64(1_700_000_000_000 + k))),
+			})
+		}
+	}
+	g := genericGet(big)
+	want, _ := json.Marshal(&g)
+	checkPieces(t, &big, want)
 	puts := []kinesisapi.PutRecordsOutput{
 		{FailedRecordCount: awsproto.Ptr(int32(0)), EncryptionType: awsproto.Ptr(kinesisapi.EncryptionType("NONE")), Records: []kinesisapi.PutRecordsResultEntry{
 			{ShardId: awsproto.Ptr("shardId-000000000000"), SequenceNumber: awsproto.Ptr("4960")},
@@ -272,6 +295,8 @@ func FuzzFastEncoders(f *testing.F) {
 		}
 		g := genericGet(get)
 		check("GetRecords", &get, &g)
+		want, _ := json.Marshal(&g)
+		checkPieces(t, &get, want)
 		put := kinesisapi.PutRecordsOutput{
 			FailedRecordCount: awsproto.Ptr(int32(len(data))),
 			EncryptionType:    &enc,
@@ -286,4 +311,50 @@ func FuzzFastEncoders(f *testing.F) {
 		o := genericPutOne(one)
 		check("PutRecord", &one, &o)
 	})
+}
+
+// checkPieces checks that a GetRecords response written in pieces is
+// want, whole, with the length JSONSize announced, for several piece
+// sizes; a response the sized encoder refuses must be one that needs
+// escaping or has child shards.
+func checkPieces(t *testing.T, out *kinesisapi.GetRecordsOutput, want []byte) {
+	t.Helper()
+	n, ok := awsproto.JSONSize(out)
+	if !ok {
+		escaped := bytes.ContainsAny(want, "\\") || bytes.ContainsFunc(want, func(r rune) bool { return r >= 0x80 })
+		missing := false
+		for _, r := range out.Records {
+			missing = missing || r.SequenceNumber == nil || r.PartitionKey == nil || r.ApproximateArrivalTimestamp == nil
+		}
+		if len(out.ChildShards) == 0 && !escaped && !missing {
+			t.Fatalf("sized encoder refused %.200s", want)
+		}
+		return
+	}
+	if n != len(want) {
+		t.Fatalf("JSONSize %d, encoding is %d bytes", n, len(want))
+	}
+	for _, piece := range []int{8 << 10, 64 << 10, 128 << 10} {
+		var w piecesWriter
+		written, err := awsproto.WriteJSONPieces(&w, out, piece)
+		if err != nil || written != n {
+			t.Fatalf("piece %d: wrote %d of %d bytes, %v", piece, written, n, err)
+		}
+		if !bytes.Equal(w.buf.Bytes(), want) {
+			t.Fatalf("piece %d:\n got %.300s\nwant %.300s", piece, w.buf.Bytes(), want)
+		}
+		if w.largest > piece {
+			t.Fatalf("piece %d: a write of %d bytes", piece, w.largest)
+		}
+	}
+}
+
+type piecesWriter struct {
+	buf     bytes.Buffer
+	largest int
+}
+
+func (w *piecesWriter) Write(b []byte) (int, error) {
+	w.largest = max(w.largest, len(b))
+	return w.buf.Write(b)
 }

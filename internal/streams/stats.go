@@ -2,6 +2,7 @@ package streams
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,33 @@ func (m *streamStats) shard(i uint32) *ShardCounters {
 	next[i] = c
 	m.shards.Store(&next)
 	return c
+}
+
+// allShards returns the counters of shards 0 to n-1, creating the missing
+// ones in one copy of the list (Stats asks for every shard: creating
+// them one by one copied the list once per shard, quadratic in a
+// stream's shards).
+func (m *streamStats) allShards(n int) []*ShardCounters {
+	if p := m.shards.Load(); p != nil && len(*p) >= n && !slices.Contains((*p)[:n], nil) {
+		return *p
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var cur []*ShardCounters
+	if p := m.shards.Load(); p != nil {
+		cur = *p
+	}
+	next := make([]*ShardCounters, max(len(cur), n))
+	copy(next, cur)
+	for i := range n {
+		if next[i] == nil {
+			c := new(ShardCounters)
+			c.IteratorAge.Init(metrics.AgeBounds)
+			next[i] = c
+		}
+	}
+	m.shards.Store(&next)
+	return next
 }
 
 // shardOrNil is shard on counters that may be absent.
@@ -362,8 +390,9 @@ func (s *Streams) Stats() []StreamStats {
 			Counters:          &m.StreamCounters,
 			Shards:            make([]ShardStats, len(st.Shards)),
 		}
+		all := m.allShards(len(st.Shards))
 		for i := range st.Shards {
-			ss.Shards[i] = ShardStats{ShardID: st.Shards[i].ID(), Counters: m.shard(st.Shards[i].Index)}
+			ss.Shards[i] = ShardStats{ShardID: st.Shards[i].ID(), Counters: all[st.Shards[i].Index]}
 		}
 		live := make(map[string]bool, len(st.Consumers))
 		for i := range st.Consumers {

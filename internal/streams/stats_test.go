@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -168,5 +169,29 @@ func TestStatsSubscription(t *testing.T) {
 	sub.Close()
 	if n := e.s.OpenSubscriptions(); n != 0 {
 		t.Errorf("OpenSubscriptions after Close = %d, want 0", n)
+	}
+}
+
+// Counters created one at a time (the data path) and all at once (Stats)
+// are the same counters, whichever comes first, with no shard left out.
+func TestStatsAllShards(t *testing.T) {
+	m := newStreamStats()
+	first := m.shard(7)
+	all := m.allShards(10)
+	if len(all) != 10 || all[7] != first || slices.Contains(all, nil) {
+		t.Fatalf("allShards after shard(7): %d counters, 7 kept %v", len(all), all[7] == first)
+	}
+	for i := range all {
+		if m.shard(uint32(i)) != all[i] {
+			t.Fatalf("shard(%d) differs from allShards", i)
+		}
+	}
+	later := m.shard(12)
+	more := m.allShards(20)
+	if more[12] != later || more[3] != all[3] || slices.Contains(more, nil) {
+		t.Fatal("allShards(20) lost counters")
+	}
+	if got := m.allShards(5); len(got) < 5 || got[4] != all[4] {
+		t.Fatal("allShards(5) of a longer list")
 	}
 }

@@ -35,10 +35,14 @@ type Options struct {
 // Tuning for a log of mostly incompressible record payloads, measured with
 // BenchmarkAppend and `millrace bench` (docs/performance.md):
 //
-//   - memTableSize holds several PutRecords calls of 5 MiB, so that a busy
-//     shard does not force a flush every few calls; at 32 MiB (from 64) the
-//     two memtables Pebble keeps cost 64 MiB less peak RSS at the same
-//     ingest rate.
+//   - memTableSize holds three PutRecords calls of 5 MiB, so that a busy
+//     shard does not force a flush every call. Pebble keeps two memtables
+//     (one filling, one flushing) outside the Go heap, so their size is
+//     paid twice in RSS: 16 MiB (from 64, then 32) cost 35 MiB less peak
+//     RSS through a bench run than 32 with no measurable change in
+//     ingest CPU per MB, but twice the flushes, which share the disk with
+//     WAL syncs: put latency at a steady 25 MB/s has a longer tail
+//     (docs/performance.md, "Fifth round").
 //   - No block compression: record data (already-compressed or encrypted
 //     payloads, as a rule) does not shrink, and Snappy-compressing it in
 //     every flush and compaction costs CPU for nothing.
@@ -50,7 +54,7 @@ type Options struct {
 //     base level (64 MiB): the log is written in key order per shard and
 //     read mostly once, so fewer, larger compactions rewrite less of it.
 const (
-	memTableSize          = 32 << 20
+	memTableSize          = 16 << 20
 	l0CompactionThreshold = 8
 	lBaseMaxBytes         = 256 << 20
 	blockSize             = 32 << 10
