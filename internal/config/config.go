@@ -62,6 +62,14 @@ type Config struct {
 	// LambdaConcurrency is the server-wide limit of Lambda invocations
 	// running at once (docs/lambda.md).
 	LambdaConcurrency int `toml:"lambda-concurrency" yaml:"lambda-concurrency"`
+	// FirehoseS3Endpoint is the S3 endpoint Firehose delivery streams
+	// write their objects to (empty: S3 deliveries fail and are retried);
+	// FirehoseS3AccessKeyID and FirehoseS3SecretAccessKey sign its
+	// requests, FirehoseS3Region is the region they are signed for.
+	FirehoseS3Endpoint        string `toml:"firehose-s3-endpoint" yaml:"firehose-s3-endpoint"`
+	FirehoseS3AccessKeyID     string `toml:"firehose-s3-access-key-id" yaml:"firehose-s3-access-key-id"`
+	FirehoseS3SecretAccessKey string `toml:"firehose-s3-secret-access-key" yaml:"firehose-s3-secret-access-key"`
+	FirehoseS3Region          string `toml:"firehose-s3-region" yaml:"firehose-s3-region"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`

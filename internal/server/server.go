@@ -20,6 +20,7 @@ import (
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/dynamodb"
 	"github.com/millrace/millrace/internal/kinesis"
+	"github.com/millrace/millrace/internal/firehose"
 	"github.com/millrace/millrace/internal/lambda"
 	"github.com/millrace/millrace/internal/storage/pebble"
 	"github.com/millrace/millrace/internal/streams"
@@ -51,6 +52,8 @@ type Server struct {
 	streams *streams.Streams
 	// lambda runs functions; its instances stop before the engine closes.
 	lambda *lambda.Service
+	// firehose delivers delivery streams; its units stop with the runner.
+	firehose *firehose.Service
 	// sec is authentication, policies, the client allow-list and the
 	// audit log.
 	sec *security
@@ -226,6 +229,16 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
+	fh := firehose.New(firehose.Options{
+		Catalog:     engine,
+		Log:         engine,
+		Streams:     st,
+		Runner:      runner,
+		Logger:      logger.With("component", "firehose"),
+		S3:          firehoseS3(cfg),
+		CreateDelay: cfg.CreateDelay,
+	})
+	fh.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -235,6 +248,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		engine:         engine,
 		streams:        st,
 		lambda:         fns,
+		firehose:       fh,
 		runner:         runner,
 		sec:            sec,
 		cancelRequests: cancel,
@@ -304,6 +318,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		}()
 	}
 	runner.Go("cloudwatch-aggregator", agg.Run)
+	if err := fh.Start(ctx); err != nil {
+		logger.Error("resuming Firehose delivery", "err", err)
+	}
 	started = true
 	return s, nil
 }
@@ -432,6 +449,7 @@ func (s *Server) close(ctx context.Context) error {
 	// Background units stop while storage is open: the aggregator writes
 	// the open minute's counts as it stops.
 	s.runner.Stop()
+	s.firehose.Close()
 	if err := s.lambda.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping Lambda functions: %w", err))
 	}
