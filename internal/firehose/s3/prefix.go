@@ -187,7 +187,7 @@ type fmtPart struct {
 
 // parseJavaLayout reads the subset of java.time.format.DateTimeFormatter
 // patterns that prefixes use: y, M, d, D, H, h, m, s, S, E, a, with text
-// in single quotes ('' for a quote) and other characters as they are.
+// in single quotes (” for a quote) and other characters as they are.
 func parseJavaLayout(p string) ([]fmtPart, error) {
 	var out []fmtPart
 	for i := 0; i < len(p); {
