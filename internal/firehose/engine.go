@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -175,11 +176,17 @@ type engine struct {
 
 	buf      []sink.Record
 	bufBytes int
+	// pending, when not nil, reports the outcome of the flush in flight:
+	// one buffer is delivered while the next one fills, and a flush
+	// starts only after the previous one stored its progress, so progress
+	// is stored in order.
+	pending chan bool
 }
 
 const idlePoll = time.Second
 
 func (e *engine) run(ctx context.Context) {
+	defer e.wait()
 	for ctx.Err() == nil {
 		recs, err := e.src.poll(ctx)
 		if err != nil {
@@ -200,9 +207,14 @@ func (e *engine) run(ctx context.Context) {
 			due = e.buf[0].Arrival.Add(e.p.interval).Sub(e.s.now())
 		}
 		if len(e.buf) > 0 && (full || due <= 0 || (len(recs) == 0 && e.p.interval == 0)) {
-			if !e.flush(ctx) {
+			if !e.wait() {
 				return
 			}
+			recs, mark := e.buf, e.src.mark()
+			e.buf, e.bufBytes = nil, 0
+			done := make(chan bool, 1)
+			e.pending = done
+			go func() { done <- e.flush(ctx, recs, mark) }()
 			continue
 		}
 		if len(recs) > 0 {
@@ -222,11 +234,20 @@ func (e *engine) run(ctx context.Context) {
 	}
 }
 
-// flush delivers the buffer and stores the progress; false when ctx
-// ended first (the buffer is then delivered again by the next run).
-func (e *engine) flush(ctx context.Context) bool {
-	recs := e.buf
-	mark := e.src.mark()
+// wait waits for the flush in flight, if any; false when it ended
+// without storing its progress (ctx is done).
+func (e *engine) wait() bool {
+	if e.pending == nil {
+		return true
+	}
+	ok := <-e.pending
+	e.pending = nil
+	return ok
+}
+
+// flush delivers records and stores mark as the progress; false when ctx
+// ended first (the records are then delivered again by the next run).
+func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) bool {
 	if e.p.backupAll != nil {
 		b := &sink.Batch{ID: e.batchID(recs[0].ID, "backup"), Stream: e.d.Name, Version: e.d.Version, Records: recs, FirstArrival: recs[0].Arrival}
 		if !e.retryForever(ctx, func() error { _, err := e.p.backupAll.Deliver(ctx, b); return err }) {
@@ -273,7 +294,6 @@ func (e *engine) flush(ctx context.Context) bool {
 		return false
 	}
 	e.src.delivered(ctx, mark, recs[len(recs)-1])
-	e.buf, e.bufBytes = nil, 0
 	return true
 }
 
@@ -352,7 +372,11 @@ func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 			}
 			return e.writeErrors(ctx, typ, failed, n+1)
 		}
-		e.s.logger.Debug("delivery failed; retrying", "stream", e.d.ARN, "batch", b.ID, "attempt", n+1, "err", err)
+		level := slog.LevelDebug
+		if n == 0 || n%10 == 9 {
+			level = slog.LevelWarn
+		}
+		e.s.logger.Log(ctx, level, "delivery failed; retrying", "stream", e.d.ARN, "batch", b.ID, "attempt", n+1, "err", err)
 		if !sleep(ctx, min(e.backoff(n), max(e.p.retry-e.s.now().Sub(start), 0)+time.Millisecond)) {
 			return false
 		}
