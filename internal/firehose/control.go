@@ -219,6 +219,7 @@ func (s *Service) deleteDeliveryStream(ctx context.Context, in *firehoseapi.Dele
 		return nil, err
 	}
 	s.stopUnit(d)
+	s.dropCounters(d)
 	if err := s.cat.Delete(ctx, d.key(), rev); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, storageError("deleting the delivery stream", err)
 	}

@@ -333,9 +333,12 @@ func (e *engine) retryForever(ctx context.Context, fn func() error) bool {
 // then writes it to the error output.
 func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 	start := e.s.now()
+	c := e.s.counters(e.d)
 	for n := 0; ; n++ {
+		c.DeliveryAttempts.Add(1)
 		res, err := e.p.dest.Deliver(ctx, b)
 		if err == nil {
+			c.delivered(b, e.s.now())
 			if len(res.Rejected) > 0 {
 				failed := make([]failedRecord, len(res.Rejected))
 				for i, r := range res.Rejected {

@@ -46,6 +46,14 @@ func (s *Service) appendRecords(ctx context.Context, d *deliveryStream, data [][
 		return res, err
 	}
 	s.signal(d.Log)
+	c := s.counters(d)
+	n := 0
+	for _, b := range data {
+		n += len(b)
+	}
+	c.IncomingBytes.Add(int64(n))
+	c.IncomingRecords.Add(int64(len(data)))
+	c.IncomingPutRequests.Add(1)
 	return res, nil
 }
 

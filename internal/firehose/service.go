@@ -59,6 +59,8 @@ type Service struct {
 	// delivery stream's log, keyed by log number.
 	wake  map[uint32]chan struct{}
 	units map[string]*background.Unit
+	// stats are the delivery streams' counters, by catalog key.
+	stats map[string]*statsEntry
 	// ownRunner: the runner is the service's own, stopped by Close.
 	ownRunner bool
 	closed    bool
@@ -68,7 +70,7 @@ type Service struct {
 // streams.
 func New(opts Options) *Service {
 	s := &Service{opts: opts, cat: opts.Catalog, log: opts.Log, logger: opts.Logger, now: opts.Now,
-		locks: map[string]*sync.Mutex{}, wake: map[uint32]chan struct{}{}, units: map[string]*background.Unit{}}
+		locks: map[string]*sync.Mutex{}, wake: map[uint32]chan struct{}{}, units: map[string]*background.Unit{}, stats: map[string]*statsEntry{}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	fh "github.com/aws/aws-sdk-go-v2/service/firehose"
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
@@ -102,5 +104,30 @@ func TestFirehoseToS3(t *testing.T) {
 				got[line] = true
 			}
 		}
+	}
+
+	// The AWS/Firehose metrics count what was put and delivered.
+	cw := cloudWatchClients(srv)["json-1.0"]
+	start, end := time.Now().Add(-10*time.Minute), time.Now().Add(5*time.Minute)
+	sum := func(metric string) float64 {
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/Firehose"), MetricName: aws.String(metric),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("DeliveryStreamName"), Value: aws.String("to-s3")}},
+			StartTime:  aws.Time(start), EndTime: aws.Time(end), Period: aws.Int32(60),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sumOf(st.Datapoints)
+	}
+	if got := sum("IncomingRecords"); got != n {
+		t.Errorf("IncomingRecords Sum %v, want %d", got, n)
+	}
+	if got := sum("IncomingPutRequests"); got != n/500 {
+		t.Errorf("IncomingPutRequests Sum %v, want %d", got, n/500)
+	}
+	if got := sum("DeliveryToS3.Records"); got != n {
+		t.Errorf("DeliveryToS3.Records Sum %v, want %d", got, n)
 	}
 }

@@ -205,9 +205,18 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		OnComplete:       onComplete,
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+	fh := firehose.New(firehose.Options{
+		Catalog:     engine,
+		Log:         engine,
+		Streams:     st,
+		Runner:      runner,
+		Logger:      logger.With("component", "firehose"),
+		S3:          firehoseS3(cfg),
+		CreateDelay: cfg.CreateDelay,
+	})
 	agg := cloudwatch.NewAggregator(cloudwatch.AggregatorOptions{
 		Log:       engine,
-		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}},
+		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}, cloudwatch.FirehoseSource{Firehose: fh}},
 		Retention: cfg.MetricsRetention,
 		Logger:    logger.With("component", "cloudwatch"),
 	})
@@ -229,15 +238,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
-	fh := firehose.New(firehose.Options{
-		Catalog:     engine,
-		Log:         engine,
-		Streams:     st,
-		Runner:      runner,
-		Logger:      logger.With("component", "firehose"),
-		S3:          firehoseS3(cfg),
-		CreateDelay: cfg.CreateDelay,
-	})
 	fh.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
