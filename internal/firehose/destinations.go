@@ -113,7 +113,7 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 			return nil, err
 		}
 		cfg.FileExtension = awsproto.Value(c.FileExtension)
-		proc, err := newPipeline(c.ProcessingConfiguration, dyn, cfg.Prefix)
+		proc, err := s.newPipeline(d, c.ProcessingConfiguration, dyn, cfg.Prefix)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		proc, err := newPipeline(c.ProcessingConfiguration, false, nil)
+		proc, err := s.newPipeline(d, c.ProcessingConfiguration, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -198,9 +198,6 @@ func s3Config(bucketARN, prefix, errorPrefix *string, comp *firehoseapi.Compress
 	fromQuery, fromLambda := p.PartitionKeys()
 	if (len(fromQuery) > 0 || len(fromLambda) > 0) && !dynamic {
 		return cfg, errInvalid("%s.Prefix uses partitionKeyFromQuery or partitionKeyFromLambda, which need dynamic partitioning to be enabled.", member)
-	}
-	if len(fromLambda) > 0 {
-		return cfg, errNotSupported("!{partitionKeyFromLambda:...} (partition keys from a transform function)")
 	}
 	cfg.Prefix = p
 	if ep := awsproto.Value(errorPrefix); ep != "" {

@@ -254,7 +254,10 @@ func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) b
 			return false
 		}
 	}
-	out, failed := e.p.proc.run(recs)
+	out, failed, err := e.p.proc.run(ctx, recs)
+	if err != nil {
+		return false
+	}
 	if len(failed) > 0 {
 		if !e.writeErrors(ctx, "processing-failed", failed, 1) {
 			return false
@@ -342,7 +345,7 @@ func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 			if len(res.Rejected) > 0 {
 				failed := make([]failedRecord, len(res.Rejected))
 				for i, r := range res.Rejected {
-					failed[i] = failedRecord{b.Records[r.Index], r.Code, r.Message}
+					failed[i] = failedRecord{Record: b.Records[r.Index], code: r.Code, message: r.Message}
 				}
 				typ := e.p.errorType
 				if typ == "" {
@@ -371,7 +374,7 @@ func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 			}
 			failed := make([]failedRecord, len(b.Records))
 			for i, r := range b.Records {
-				failed[i] = failedRecord{r, code, err.Error()}
+				failed[i] = failedRecord{Record: r, code: code, message: err.Error()}
 			}
 			return e.writeErrors(ctx, typ, failed, n+1)
 		}
@@ -394,6 +397,7 @@ type errorRecord struct {
 	ErrorMessage           string `json:"errorMessage"`
 	AttemptEndingTimestamp int64  `json:"attemptEndingTimestamp"`
 	RawData                string `json:"rawData"`
+	LambdaArn              string `json:"lambdaArn,omitempty"`
 	SubsequenceNumber      *int   `json:"subsequenceNumber,omitempty"`
 	DataID                 string `json:"dataId,omitempty"`
 }
@@ -405,7 +409,7 @@ func (e *engine) writeErrors(ctx context.Context, typ string, failed []failedRec
 	var body []byte
 	for _, f := range failed {
 		er := errorRecord{AttemptsMade: attempts, ArrivalTimestamp: f.Arrival.UnixMilli(), ErrorCode: f.code, ErrorMessage: f.message,
-			AttemptEndingTimestamp: now, RawData: base64.StdEncoding.EncodeToString(f.Data)}
+			AttemptEndingTimestamp: now, RawData: base64.StdEncoding.EncodeToString(f.Data), LambdaArn: f.lambdaARN}
 		if typ == "http-endpoint-failed" {
 			er.SubsequenceNumber, er.DataID = awsproto.Ptr(0), f.ID
 		}

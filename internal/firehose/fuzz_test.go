@@ -20,7 +20,8 @@ func FuzzPipeline(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p, err := newPipeline(&firehoseapi.ProcessingConfiguration{Enabled: awsproto.Ptr(true), Processors: []firehoseapi.Processor{
+	svc := New(Options{})
+	p, err := svc.newPipeline(&deliveryStream{}, &firehoseapi.ProcessingConfiguration{Enabled: awsproto.Ptr(true), Processors: []firehoseapi.Processor{
 		{Type: awsproto.Ptr(firehoseapi.ProcessorTypeRecordDeAggregation)},
 		{Type: awsproto.Ptr(firehoseapi.ProcessorTypeMetadataExtraction), Parameters: []firehoseapi.ProcessorParameter{{
 			ParameterName: awsproto.Ptr(firehoseapi.ProcessorParameterNameMetadataExtractionQuery), ParameterValue: awsproto.Ptr("{k: .k}")}}},
@@ -30,7 +31,10 @@ func FuzzPipeline(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, failed := p.run([]sink.Record{{ID: "r", Data: data, Arrival: time.Unix(0, 0)}})
+		out, failed, err := p.run(t.Context(), []sink.Record{{ID: "r", Data: data, Arrival: time.Unix(0, 0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(out) == 0 && len(failed) == 0 {
 			return // an empty JSON sequence deaggregates to nothing
 		}

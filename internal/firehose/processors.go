@@ -2,11 +2,13 @@ package firehose
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,8 +31,11 @@ type pipeline struct {
 	subRecord string // JSON or DELIMITED
 	subDelim  []byte
 	query     *gojq.Code
-	keys      []string // partition keys the prefix needs
+	keys      []string // partition keys the prefix needs from the query
+	fnKeys    []string // partition keys the prefix needs from the function
 	delim     []byte   // nil: no AppendDelimiterToRecord
+	lambda    *transform
+	inv       Invoker
 }
 
 // procRecord is a record after processing.
@@ -45,6 +50,7 @@ type procRecord struct {
 type failedRecord struct {
 	sink.Record
 	code, message string
+	lambdaARN     string // set for the transform function's failures
 }
 
 func param(p firehoseapi.Processor, name firehoseapi.ProcessorParameterName) (string, bool) {
@@ -59,14 +65,17 @@ func param(p firehoseapi.Processor, name firehoseapi.ProcessorParameterName) (st
 // newPipeline checks a ProcessingConfiguration. dynamic is whether
 // dynamic partitioning is enabled, prefix the S3 prefix whose
 // partitionKeyFromQuery keys the query must give.
-func newPipeline(c *firehoseapi.ProcessingConfiguration, dynamic bool, prefix *s3.Template) (*pipeline, error) {
-	p := &pipeline{}
+func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfiguration, dynamic bool, prefix *s3.Template) (*pipeline, error) {
+	p := &pipeline{inv: s.opts.Lambda}
 	if prefix != nil {
-		p.keys, _ = prefix.PartitionKeys()
+		p.keys, p.fnKeys = prefix.PartitionKeys()
 	}
 	if c == nil || !awsproto.Value(c.Enabled) {
 		if len(p.keys) > 0 {
 			return nil, errInvalid("The prefix uses partitionKeyFromQuery, which needs an enabled MetadataExtraction processor.")
+		}
+		if len(p.fnKeys) > 0 {
+			return nil, errInvalid("The prefix uses partitionKeyFromLambda, which needs an enabled Lambda processor.")
 		}
 		return p, nil
 	}
@@ -120,7 +129,29 @@ func newPipeline(c *firehoseapi.ProcessingConfiguration, dynamic bool, prefix *s
 			}
 			p.query = code
 		case firehoseapi.ProcessorTypeLambda:
-			return nil, errNotSupported("The Lambda processor (data transformation)")
+			if s.opts.Lambda == nil {
+				return nil, errNotSupported("The Lambda processor without the Lambda service")
+			}
+			arn, ok := param(pr, firehoseapi.ProcessorParameterNameLambdaArn)
+			if !ok {
+				return nil, errInvalid("A Lambda processor needs a LambdaArn.")
+			}
+			t := &transform{arn: arn, retries: defaultTransformTries, chunk: defaultTransformChunk, streamARN: d.ARN, region: d.Region}
+			if v, ok := param(pr, firehoseapi.ProcessorParameterNameNumberOfRetries); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 300 {
+					return nil, errInvalid("The Lambda processor's NumberOfRetries %q is not a number from 0 to 300.", v)
+				}
+				t.retries = n
+			}
+			if v, ok := param(pr, firehoseapi.ProcessorParameterNameBufferSizeInMBs); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f < 0.2 || f > 3 {
+					return nil, errInvalid("The Lambda processor's BufferSizeInMBs %q is not a number from 0.2 to 3.", v)
+				}
+				t.chunk = int(f * (1 << 20))
+			}
+			p.lambda = t
 		default:
 			return nil, errNotSupported("The " + string(t) + " processor")
 		}
@@ -128,42 +159,86 @@ func newPipeline(c *firehoseapi.ProcessingConfiguration, dynamic bool, prefix *s
 	if len(p.keys) > 0 && p.query == nil {
 		return nil, errInvalid("The prefix uses partitionKeyFromQuery, which needs a MetadataExtraction processor.")
 	}
+	if len(p.fnKeys) > 0 && p.lambda == nil {
+		return nil, errInvalid("The prefix uses partitionKeyFromLambda, which needs a Lambda processor.")
+	}
 	return p, nil
 }
 
-// run processes records.
-func (p *pipeline) run(in []sink.Record) ([]procRecord, []failedRecord) {
-	var out []procRecord
+// run processes records: deaggregation, the transform function,
+// metadata extraction, the delimiter. An error means ctx ended.
+func (p *pipeline) run(ctx context.Context, in []sink.Record) ([]procRecord, []failedRecord, error) {
 	var failed []failedRecord
-	for _, r := range in {
-		subs := []sink.Record{r}
-		if p.deagg {
-			var err error
-			subs, err = p.deaggregate(r)
+	recs := in
+	if p.deagg {
+		recs = nil
+		for _, r := range in {
+			subs, err := p.deaggregate(r)
 			if err != nil {
-				failed = append(failed, failedRecord{r, "RecordDeAggregation.Failed", err.Error()})
+				failed = append(failed, failedRecord{Record: r, code: "RecordDeAggregation.Failed", message: err.Error()})
 				continue
 			}
-		}
-		for _, sub := range subs {
-			pr := procRecord{Record: sub}
-			if p.query != nil {
-				keys, err := p.extract(sub.Data)
-				if err != nil {
-					failed = append(failed, failedRecord{sub, "DynamicPartitioning.MetadataExtractionFailed", err.Error()})
-					continue
-				}
-				pr.keys = keys
-				pr.partition = partitionString(keys)
-			}
-			if p.delim != nil {
-				d := make([]byte, 0, len(pr.Data)+len(p.delim))
-				pr.Data = append(append(d, pr.Data...), p.delim...)
-			}
-			out = append(out, pr)
+			recs = append(recs, subs...)
 		}
 	}
-	return out, failed
+	var fnKeys []map[string]string
+	if p.lambda != nil {
+		tr, f, err := p.lambda.run(ctx, p.inv, recs)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range f {
+			f[i].lambdaARN = p.lambda.arn
+		}
+		failed = append(failed, f...)
+		recs = make([]sink.Record, len(tr))
+		fnKeys = make([]map[string]string, len(tr))
+		for i, t := range tr {
+			recs[i], fnKeys[i] = t.rec, t.keys
+		}
+	}
+	out := make([]procRecord, 0, len(recs))
+	for i, sub := range recs {
+		pr := procRecord{Record: sub}
+		if fnKeys != nil && len(fnKeys[i]) > 0 {
+			pr.keys = maps.Clone(fnKeys[i])
+		}
+		if missing := missingKey(pr.keys, p.fnKeys); missing != "" {
+			failed = append(failed, failedRecord{Record: sub, code: "DynamicPartitioning.PartitionKeysMissing",
+				message: fmt.Sprintf("the function gave no partition key %q", missing), lambdaARN: p.lambda.arn})
+			continue
+		}
+		if p.query != nil {
+			keys, err := p.extract(sub.Data)
+			if err != nil {
+				failed = append(failed, failedRecord{Record: sub, code: "DynamicPartitioning.MetadataExtractionFailed", message: err.Error()})
+				continue
+			}
+			if pr.keys == nil {
+				pr.keys = keys
+			} else {
+				maps.Copy(pr.keys, keys)
+			}
+		}
+		if pr.keys != nil {
+			pr.partition = partitionString(pr.keys)
+		}
+		if p.delim != nil {
+			d := make([]byte, 0, len(pr.Data)+len(p.delim))
+			pr.Data = append(append(d, pr.Data...), p.delim...)
+		}
+		out = append(out, pr)
+	}
+	return out, failed, nil
+}
+
+func missingKey(keys map[string]string, want []string) string {
+	for _, k := range want {
+		if _, ok := keys[k]; !ok {
+			return k
+		}
+	}
+	return ""
 }
 
 // deaggregate splits a record: a KPL aggregate into its user records,

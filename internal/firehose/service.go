@@ -30,6 +30,9 @@ type Options struct {
 	// output; nil: such deliveries fail (and are retried) with an error
 	// saying that no S3 endpoint is configured.
 	S3 s3.Putter
+	// Lambda invokes the transform functions of Lambda processors; nil:
+	// Lambda processors are refused.
+	Lambda Invoker
 	// HTTPClient posts to HTTP endpoint destinations; nil: a client with
 	// the system's trusted roots.
 	HTTPClient *http.Client
