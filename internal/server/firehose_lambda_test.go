@@ -81,9 +81,9 @@ func TestFirehoseLambdaTransform(t *testing.T) {
 	_, err = c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("transformed"),
 		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
 			BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"),
-			Prefix:            aws.String("kind=!{partitionKeyFromLambda:kind}/"),
-			ErrorOutputPrefix: aws.String("errors/!{firehose:error-output-type}/"),
-			BufferingHints:    &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)},
+			Prefix:                           aws.String("kind=!{partitionKeyFromLambda:kind}/"),
+			ErrorOutputPrefix:                aws.String("errors/!{firehose:error-output-type}/"),
+			BufferingHints:                   &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)},
 			DynamicPartitioningConfiguration: &fhtypes.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)},
 			ProcessingConfiguration: &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []fhtypes.Processor{
 				{Type: fhtypes.ProcessorTypeLambda, Parameters: []fhtypes.ProcessorParameter{
