@@ -24,9 +24,14 @@ type kinesisReader struct {
 	pos   map[string]string
 	iters map[string]string
 	done  map[string]bool
-	// listed is when the shard list was last read.
-	listed time.Time
+	// listed is when the shard list was last read, polled when the
+	// shards were last read.
+	listed, polled time.Time
 }
+
+// pollGap keeps a reader within Kinesis's five GetRecords calls per
+// second per shard.
+const pollGap = 200 * time.Millisecond
 
 // relist is how often the reader looks for new shards (after a split or
 // merge).
@@ -77,6 +82,10 @@ func (r *kinesisReader) list(ctx context.Context) error {
 }
 
 func (r *kinesisReader) poll(ctx context.Context) ([]sink.Record, error) {
+	if wait := pollGap - r.s.now().Sub(r.polled); wait > 0 && !sleep(ctx, wait) {
+		return nil, ctx.Err()
+	}
+	r.polled = r.s.now()
 	if len(r.iters) == 0 || r.s.now().Sub(r.listed) >= relist {
 		if err := r.list(ctx); err != nil {
 			return nil, err
