@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -241,6 +242,11 @@ func (c *Config) Validate() error {
 	}
 	if c.OnDemandStreamLimit <= 0 {
 		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	if e := c.FirehoseS3Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("firehose-s3-endpoint", "%q is not an http:// or https:// URL", e)
+		}
 	}
 	if c.LambdaConcurrency <= 0 {
 		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)

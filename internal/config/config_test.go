@@ -89,6 +89,7 @@ func TestValidate(t *testing.T) {
 		{"zero shard limit", func(c *Config) { c.ShardLimit = 0 }, "shard-limit: 0 must be greater than 0"},
 		{"negative on-demand limit", func(c *Config) { c.OnDemandStreamLimit = -1 }, "on-demand-stream-limit: -1 must be greater than 0"},
 		{"zero lambda concurrency", func(c *Config) { c.LambdaConcurrency = 0 }, "lambda-concurrency: 0 must be greater than 0"},
+		{"firehose S3 endpoint not a URL", func(c *Config) { c.FirehoseS3Endpoint = "127.0.0.1:9000" }, "firehose-s3-endpoint: \"127.0.0.1:9000\" is not an http:// or https:// URL"},
 		{"zero request size", func(c *Config) { c.MaxRequestBytes = 0 }, "max-request-bytes: 0 must be greater than 0"},
 		{"zero retention interval", func(c *Config) { c.RetentionCheckInterval = 0 }, "retention-check-interval: 0s must be greater than 0"},
 		{"short metrics retention", func(c *Config) { c.MetricsRetention = time.Minute }, "metrics-retention: 1m0s must be between 1h and 10920h (455 days)"},

@@ -229,7 +229,7 @@ var settings = []Setting{
 		Help:  "Access key id that signs Firehose's requests to the S3 server.",
 		field: func(c *Config) any { return &c.FirehoseS3AccessKeyID }},
 	{Name: "firehose-s3-secret-access-key", kind: kindString,
-		Help:  "Secret access key that signs Firehose's requests to the S3 server.",
+		Help:  "Secret access key that signs Firehose's requests to the S3 server; set it through the environment (MILLRACE_FIREHOSE_S3_SECRET_ACCESS_KEY) or the config file, not a flag.",
 		field: func(c *Config) any { return &c.FirehoseS3SecretAccessKey }},
 	{Name: "firehose-s3-region", kind: kindString,
 		Help:  "Region Firehose's requests to the S3 server are signed for; empty: the server's region.",
