@@ -337,3 +337,27 @@ func TestHTTPEndpointFailureGoesToS3(t *testing.T) {
 }
 
 var _ = context.Background
+
+func TestSourceRecordBackup(t *testing.T) {
+	e := newEnv(t)
+	c := e.firehose()
+	createS3(t, c, "bk", s3Dest("b", func(c *fhtypes.ExtendedS3DestinationConfiguration) {
+		c.Prefix = aws.String("main/")
+		c.ProcessingConfiguration = &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []fhtypes.Processor{{Type: fhtypes.ProcessorTypeAppendDelimiterToRecord}}}
+		c.S3BackupMode = fhtypes.S3BackupModeEnabled
+		c.S3BackupConfiguration = &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::bk"),
+			RoleARN: aws.String("arn:aws:iam::123456789012:role/r"), Prefix: aws.String("source/")}
+	}))
+	putBatch(t, c, "bk", "x", "y")
+	eventually(t, "the object and its source backup", func() bool { return len(e.s3.keys("b/main/")) == 1 && len(e.s3.keys("bk/source/")) == 1 })
+	if got := string(e.s3.get(e.s3.keys("b/main/")[0])); got != "x\ny\n" {
+		t.Fatalf("object %q", got)
+	}
+	if got := string(e.s3.get(e.s3.keys("bk/source/")[0])); got != "xy" {
+		t.Fatalf("backup %q: want the records as they came in", got)
+	}
+	// Source record backup cannot be switched off.
+	_, err := c.UpdateDestination(t.Context(), &fh.UpdateDestinationInput{DeliveryStreamName: aws.String("bk"), CurrentDeliveryStreamVersionId: aws.String("1"),
+		DestinationId: aws.String("destinationId-000000000001"), ExtendedS3DestinationUpdate: &fhtypes.ExtendedS3DestinationUpdate{S3BackupMode: fhtypes.S3BackupModeDisabled}})
+	apiError(t, err, "InvalidArgumentException")
+}
