@@ -31,7 +31,7 @@ type kinesisReader struct {
 
 // pollGap keeps a reader within Kinesis's five GetRecords calls per
 // second per shard.
-const pollGap = 200 * time.Millisecond
+const pollGap = 250 * time.Millisecond
 
 // relist is how often the reader looks for new shards (after a split or
 // merge).
