@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -220,6 +219,9 @@ func (s *Service) deleteDeliveryStream(ctx context.Context, in *firehoseapi.Dele
 	}
 	s.stopUnit(d)
 	s.dropCounters(d)
+	s.mu.Lock()
+	delete(s.wake, d.Log)
+	s.mu.Unlock()
 	if err := s.cat.Delete(ctx, d.key(), rev); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, storageError("deleting the delivery stream", err)
 	}
@@ -584,4 +586,3 @@ func (s *Service) stopEncryption(ctx context.Context, in *firehoseapi.StopDelive
 	return &firehoseapi.StopDeliveryStreamEncryptionOutput{}, nil
 }
 
-var _ = fmt.Sprintf

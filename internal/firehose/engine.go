@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -467,4 +466,3 @@ func (noS3) Put(context.Context, string, string, []byte) error {
 
 var _ s3.Putter = noS3{}
 
-var _ = fmt.Sprint
