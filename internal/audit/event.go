@@ -65,14 +65,15 @@ type TLSDetails struct {
 }
 
 // dataEvents are the operations CloudTrail records as data events, by
-// signing name and operation: Kinesis's record operations and DynamoDB's
-// item operations.
+// signing name and operation: Kinesis's and Firehose's record operations
+// and DynamoDB's item operations.
 var dataEvents = map[string]bool{
 	"kinesis:PutRecord": true, "kinesis:PutRecords": true, "kinesis:GetRecords": true,
 	"kinesis:GetShardIterator": true, "kinesis:SubscribeToShard": true,
 	"dynamodb:GetItem": true, "dynamodb:PutItem": true, "dynamodb:UpdateItem": true,
 	"dynamodb:DeleteItem": true, "dynamodb:Query": true, "dynamodb:Scan": true,
 	"dynamodb:TransactWriteItems": true,
+	"firehose:PutRecord":          true, "firehose:PutRecordBatch": true,
 }
 
 // isDataEvent reports whether CloudTrail records a call as a data event.
@@ -199,6 +200,8 @@ func resourceType(arn string) string {
 		return "AWS::Kinesis::Stream"
 	case strings.Contains(arn, ":dynamodb:"):
 		return "AWS::DynamoDB::Table"
+	case strings.Contains(arn, ":firehose:"):
+		return "AWS::KinesisFirehose::DeliveryStream"
 	}
 	return ""
 }

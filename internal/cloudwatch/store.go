@@ -14,7 +14,9 @@ import (
 // of a stream number the domain never hands out (its counter starts at 1
 // and counts up), so the aggregates ride on the engine's durable,
 // time-indexed, trimmable log like any shard and, with a replicated
-// engine, are cluster-wide.
+// engine, are cluster-wide. Firehose's Direct PUT logs take the number
+// below (firehose.LogStream, math.MaxUint64-1); a new internal log takes
+// the next one down.
 var LogKey = storage.ShardKey{Stream: math.MaxUint64, Shard: 0}
 
 // minuteRecord is one log record: every series' datum for one minute.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,6 +63,14 @@ type Config struct {
 	// LambdaConcurrency is the server-wide limit of Lambda invocations
 	// running at once (docs/lambda.md).
 	LambdaConcurrency int `toml:"lambda-concurrency" yaml:"lambda-concurrency"`
+	// FirehoseS3Endpoint is the S3 endpoint Firehose delivery streams
+	// write their objects to (empty: S3 deliveries fail and are retried);
+	// FirehoseS3AccessKeyID and FirehoseS3SecretAccessKey sign its
+	// requests, FirehoseS3Region is the region they are signed for.
+	FirehoseS3Endpoint        string `toml:"firehose-s3-endpoint" yaml:"firehose-s3-endpoint"`
+	FirehoseS3AccessKeyID     string `toml:"firehose-s3-access-key-id" yaml:"firehose-s3-access-key-id"`
+	FirehoseS3SecretAccessKey string `toml:"firehose-s3-secret-access-key" yaml:"firehose-s3-secret-access-key"`
+	FirehoseS3Region          string `toml:"firehose-s3-region" yaml:"firehose-s3-region"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`
@@ -233,6 +242,11 @@ func (c *Config) Validate() error {
 	}
 	if c.OnDemandStreamLimit <= 0 {
 		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	if e := c.FirehoseS3Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("firehose-s3-endpoint", "%q is not an http:// or https:// URL", e)
+		}
 	}
 	if c.LambdaConcurrency <= 0 {
 		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/millrace/millrace/internal/cloudwatch/cloudwatchapi"
+	"github.com/millrace/millrace/internal/firehose/firehoseapi"
 	"github.com/millrace/millrace/internal/kinesis/kinesisapi"
 	"github.com/millrace/millrace/internal/lambda/lambdaapi"
 	"github.com/millrace/millrace/internal/server/servertest"
@@ -260,6 +261,56 @@ func TestCloudWatchCoverageDocument(t *testing.T) {
 			t.Errorf("CloudWatch %s is listed as not yet implemented but answers %d %s", op, resp.StatusCode, raw)
 		case state != "implemented" && state != "not yet":
 			t.Errorf("CloudWatch %s has the state %q", op, state)
+		}
+	}
+}
+
+// TestFirehoseCoverageDocument checks the Firehose table of
+// docs/api-coverage.md: every operation of the model is listed, and the
+// implemented ones are served.
+func TestFirehoseCoverageDocument(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "api-coverage.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) >= 5 && strings.TrimSpace(cells[1]) == "Firehose" {
+			states[strings.TrimSpace(cells[2])] = strings.TrimSpace(cells[3])
+		}
+	}
+	for _, op := range firehoseapi.Operations {
+		if _, ok := states[op.Name]; !ok {
+			t.Errorf("docs/api-coverage.md does not list Firehose %s", op.Name)
+		}
+	}
+	s := servertest.Start(t)
+	for _, op := range slices.Sorted(maps.Keys(states)) {
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader(`{"DeliveryStreamName":"coverage-probe"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", firehoseapi.TargetPrefix+"."+op)
+		req.Header.Set("X-Amz-Date", "20260101T000000Z")
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/firehose/aws4_request, "+
+			"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="+strings.Repeat("0", 64))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct {
+			Type string `json:"__type"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		switch state := states[op]; {
+		case state == "implemented" && (e.Type == "NotImplemented" || e.Type == "UnknownOperationException" || e.Type == "" && resp.StatusCode != 200):
+			t.Errorf("Firehose %s is listed as implemented but answers %d %s", op, resp.StatusCode, raw)
+		case state != "implemented" && state != "not yet":
+			t.Errorf("Firehose %s has the state %q", op, state)
 		}
 	}
 }

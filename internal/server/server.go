@@ -19,6 +19,7 @@ import (
 	"github.com/millrace/millrace/internal/cloudwatch"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/dynamodb"
+	"github.com/millrace/millrace/internal/firehose"
 	"github.com/millrace/millrace/internal/kinesis"
 	"github.com/millrace/millrace/internal/lambda"
 	"github.com/millrace/millrace/internal/storage/pebble"
@@ -51,6 +52,8 @@ type Server struct {
 	streams *streams.Streams
 	// lambda runs functions; its instances stop before the engine closes.
 	lambda *lambda.Service
+	// firehose delivers delivery streams; its units stop with the runner.
+	firehose *firehose.Service
 	// sec is authentication, policies, the client allow-list and the
 	// audit log.
 	sec *security
@@ -202,9 +205,19 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		OnComplete:       onComplete,
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+	fh := firehose.New(firehose.Options{
+		Catalog:     engine,
+		Log:         engine,
+		Streams:     st,
+		Runner:      runner,
+		Logger:      logger.With("component", "firehose"),
+		S3:          firehoseS3(cfg),
+		Lambda:      newLambdaInvoker(endpointURL(ln, tlsLn)),
+		CreateDelay: cfg.CreateDelay,
+	})
 	agg := cloudwatch.NewAggregator(cloudwatch.AggregatorOptions{
 		Log:       engine,
-		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}},
+		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}, cloudwatch.FirehoseSource{Firehose: fh}},
 		Retention: cfg.MetricsRetention,
 		Logger:    logger.With("component", "cloudwatch"),
 	})
@@ -226,6 +239,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
+	fh.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -235,6 +249,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		engine:         engine,
 		streams:        st,
 		lambda:         fns,
+		firehose:       fh,
 		runner:         runner,
 		sec:            sec,
 		cancelRequests: cancel,
@@ -304,6 +319,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		}()
 	}
 	runner.Go("cloudwatch-aggregator", agg.Run)
+	if err := fh.Start(ctx); err != nil {
+		logger.Error("resuming Firehose delivery", "err", err)
+	}
 	started = true
 	return s, nil
 }
@@ -432,6 +450,7 @@ func (s *Server) close(ctx context.Context) error {
 	// Background units stop while storage is open: the aggregator writes
 	// the open minute's counts as it stops.
 	s.runner.Stop()
+	s.firehose.Close()
 	if err := s.lambda.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping Lambda functions: %w", err))
 	}

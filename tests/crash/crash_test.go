@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/firehose/s3/s3test"
 	"github.com/millrace/millrace/internal/server"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
@@ -60,6 +61,8 @@ func serve(dir string) int {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.CreateDelay, cfg.DeleteDelay, cfg.UpdateDelay = 0, 0, 0
 	cfg.ThroughputLimits = "off"
+	cfg.FirehoseS3Endpoint = os.Getenv(s3test.EnvEndpoint)
+	cfg.FirehoseS3AccessKeyID, cfg.FirehoseS3SecretAccessKey = envOr(s3test.EnvAccessKeyID, "S3RVER"), envOr(s3test.EnvSecretAccessKey, "S3RVER")
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := server.Start(context.Background(), cfg, logger)
 	if err != nil {

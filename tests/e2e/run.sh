@@ -3,6 +3,7 @@
 # a fresh data directory, drives it with the AWS CLI (cli.sh) and boto3
 # (boto3_test.py) and the AWS SDK for JavaScript v3 over TLS (tests/js),
 # runs a Lambda function built with aws-lambda-go through the CLI and boto3,
+# delivers Firehose records to an S3 server (s3rver) with both,
 # restarts it on the same data directory to check that
 # every acknowledged record survives, and stops it. metrics_agree.py checks
 # that the bench's counts, GET /metrics and CloudWatch agree. Exits non-zero, naming
@@ -25,6 +26,11 @@ for tool in go aws python3 node npm; do
 done
 python3 -c 'import boto3' 2>/dev/null || fail "python3 cannot import boto3"
 
+# The S3 server Firehose writes to: the one CI started, else s3rver
+# installed below.
+s3_endpoint=${MILLRACE_TEST_S3_ENDPOINT:-}
+s3rver_pid=""
+
 # The server reads MILLRACE_* settings from its environment; only the flags
 # below may configure it here.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^MILLRACE_' || true)
@@ -46,6 +52,7 @@ stop_server() {
 cleanup() {
 	local rc=$?
 	stop_server || true
+	if [[ -n "$s3rver_pid" ]]; then kill "$s3rver_pid" 2>/dev/null || true; fi
 	if [[ $rc -ne 0 && -f "$work/server.log" ]]; then
 		echo "--- server log (last 40 lines) ---" >&2
 		tail -n 40 "$work/server.log" >&2 || true
@@ -73,6 +80,7 @@ start_server() {
 		--data-dir "$data_dir" \
 		--create-delay 300ms \
 		--delete-delay 300ms \
+		--firehose-s3-endpoint "$s3_endpoint" --firehose-s3-access-key-id S3RVER --firehose-s3-secret-access-key S3RVER \
 		>>"$work/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do
@@ -84,6 +92,21 @@ start_server() {
 	done
 	fail "server did not answer GET /health within 15 s"
 }
+
+if [[ -z "$s3_endpoint" ]]; then
+	step "S3 server for Firehose: npm s3rver@3.7.1 on loopback"
+	npm install --prefix "$work/s3rver" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null || fail "npm install s3rver"
+	s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+	mkdir -p "$work/s3data"
+	"$work/s3rver/node_modules/.bin/s3rver" -d "$work/s3data" -a 127.0.0.1 -p "$s3_port" --silent >"$work/s3rver.log" 2>&1 &
+	s3rver_pid=$!
+	s3_endpoint="http://127.0.0.1:$s3_port"
+	for _ in $(seq 1 50); do
+		curl -fsS "$s3_endpoint/" >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+fi
+export E2E_S3_ENDPOINT="$s3_endpoint"
 
 step "start server on $endpoint (data in $data_dir)"
 start_server
@@ -116,6 +139,12 @@ E2E_TLS_ENDPOINT="$tls_endpoint" E2E_TLS_CA="$work/tls-cert.pem" node "$root/tes
 step "boto3 DynamoDB flow"
 python3 "$here/ddb_test.py" flow || fail "DynamoDB flow (ddb_test.py flow)"
 
+step "AWS CLI Firehose flow (objects checked in S3 at $s3_endpoint)"
+bash "$here/firehose_cli.sh" || fail "AWS CLI Firehose flow (firehose_cli.sh)"
+
+step "boto3 Firehose flow"
+python3 "$here/firehose_test.py" flow || fail "boto3 Firehose flow (firehose_test.py flow)"
+
 step "build the aws-lambda-go test function as bootstrap and zip it"
 mkdir -p "$work/lambda"
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/lambda/bootstrap" ./internal/lambda/testhandler) ||
@@ -146,6 +175,8 @@ bash "$here/cloudwatch.sh" put "$cw_state" || fail "CloudWatch flow (cloudwatch.
 state="$work/durability.json"
 step "boto3: write records for the restart check"
 python3 "$here/boto3_test.py" write "$state" || fail "boto3 write before restart"
+fh_state="$work/firehose-state.json"
+python3 "$here/firehose_test.py" write "$fh_state" || fail "Firehose write before restart"
 ddb_state="$work/ddb-durability.json"
 python3 "$here/ddb_test.py" write "$ddb_state" || fail "DynamoDB write before restart"
 
@@ -155,6 +186,9 @@ start_server
 
 step "boto3: every record is still there with the same sequence numbers"
 python3 "$here/boto3_test.py" verify "$state" || fail "records after restart (boto3_test.py verify)"
+
+step "boto3: every acknowledged Firehose record reaches S3 after the restart"
+python3 "$here/firehose_test.py" verify "$fh_state" || fail "Firehose records after restart (firehose_test.py verify)"
 
 step "CloudWatch: the metrics are still there"
 bash "$here/cloudwatch.sh" verify "$cw_state" || fail "CloudWatch after restart (cloudwatch.sh verify)"

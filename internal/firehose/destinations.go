@@ -1,0 +1,235 @@
+package firehose
+
+import (
+	"time"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/firehose/firehoseapi"
+	"github.com/millrace/millrace/internal/firehose/httpendpoint"
+	"github.com/millrace/millrace/internal/firehose/s3"
+	"github.com/millrace/millrace/internal/firehose/sink"
+)
+
+// destConfig is the destination of a delivery stream as the catalog
+// stores it: exactly one member is set. A destination kind is delivered
+// once build knows it.
+type destConfig struct {
+	S3 *firehoseapi.ExtendedS3DestinationConfiguration `json:"s3,omitempty"`
+	// S3Only: created through the deprecated S3DestinationConfiguration,
+	// which DescribeDeliveryStream shows without the extended members.
+	S3Only bool                                              `json:"s3Only,omitempty"`
+	HTTP   *firehoseapi.HttpEndpointDestinationConfiguration `json:"http,omitempty"`
+}
+
+// destinationKind names the destination configuration of a create
+// request, refusing zero or several and the kinds Millrace does not
+// deliver yet.
+func destinationFromInput(in *firehoseapi.CreateDeliveryStreamInput) (destConfig, error) {
+	var d destConfig
+	n := 0
+	unsupported := ""
+	count := func(set bool, kind string, ok bool) {
+		if set {
+			n++
+			if !ok && unsupported == "" {
+				unsupported = kind
+			}
+		}
+	}
+	count(in.ExtendedS3DestinationConfiguration != nil, "ExtendedS3DestinationConfiguration", true)
+	count(in.S3DestinationConfiguration != nil, "S3DestinationConfiguration", true)
+	count(in.HttpEndpointDestinationConfiguration != nil, "HttpEndpointDestinationConfiguration", true)
+	count(in.RedshiftDestinationConfiguration != nil, "RedshiftDestinationConfiguration", false)
+	count(in.ElasticsearchDestinationConfiguration != nil, "ElasticsearchDestinationConfiguration", false)
+	count(in.AmazonopensearchserviceDestinationConfiguration != nil, "AmazonopensearchserviceDestinationConfiguration", false)
+	count(in.AmazonOpenSearchServerlessDestinationConfiguration != nil, "AmazonOpenSearchServerlessDestinationConfiguration", false)
+	count(in.SplunkDestinationConfiguration != nil, "SplunkDestinationConfiguration", false)
+	count(in.SnowflakeDestinationConfiguration != nil, "SnowflakeDestinationConfiguration", false)
+	count(in.IcebergDestinationConfiguration != nil, "IcebergDestinationConfiguration", false)
+	switch {
+	case n == 0:
+		return d, errInvalid("Exactly one destination configuration must be provided; none was.")
+	case n > 1:
+		return d, errInvalid("Exactly one destination configuration must be provided; %d were.", n)
+	case unsupported != "":
+		return d, errNotSupported("The destination " + unsupported)
+	}
+	switch {
+	case in.ExtendedS3DestinationConfiguration != nil:
+		d.S3 = in.ExtendedS3DestinationConfiguration
+	case in.S3DestinationConfiguration != nil:
+		d.S3 = extendedFromS3(in.S3DestinationConfiguration)
+		d.S3Only = true
+	case in.HttpEndpointDestinationConfiguration != nil:
+		d.HTTP = in.HttpEndpointDestinationConfiguration
+	}
+	return d, nil
+}
+
+func extendedFromS3(c *firehoseapi.S3DestinationConfiguration) *firehoseapi.ExtendedS3DestinationConfiguration {
+	return &firehoseapi.ExtendedS3DestinationConfiguration{
+		BucketARN: c.BucketARN, BufferingHints: c.BufferingHints, CloudWatchLoggingOptions: c.CloudWatchLoggingOptions,
+		CompressionFormat: c.CompressionFormat, EncryptionConfiguration: c.EncryptionConfiguration,
+		ErrorOutputPrefix: c.ErrorOutputPrefix, Prefix: c.Prefix, RoleARN: c.RoleARN,
+	}
+}
+
+// plan is what a delivery stream's configuration becomes for the
+// delivery engine.
+type plan struct {
+	dest sink.Destination
+	// sizeBytes and interval are the buffering hints.
+	sizeBytes int
+	interval  time.Duration
+	// retry is how long a failing batch is retried before it goes to the
+	// error output; 0: retried until the stream's 24-hour limit.
+	retry time.Duration
+	// errors writes the error output and backups; errorType is the
+	// destination's error output type (e.g. http-endpoint-failed).
+	errors    *s3.Destination
+	errorType string
+	// backupAll: every source record also goes to the backup bucket.
+	backupAll *s3.Destination
+	proc      *pipeline
+}
+
+// maxS3Retry is how long Firehose keeps retrying an S3 delivery.
+const maxS3Retry = 24 * time.Hour
+
+// build turns a delivery stream's destination into a plan: the one place
+// where a configuration becomes a sink.Destination and a sink.Encoder.
+// Kinds and options not delivered yet are refused with
+// InvalidArgumentException, at CreateDeliveryStream and UpdateDestination.
+func (s *Service) build(d *deliveryStream) (*plan, error) {
+	switch {
+	case d.Dest.S3 != nil:
+		c := d.Dest.S3
+		if c.DataFormatConversionConfiguration != nil && awsproto.Value(c.DataFormatConversionConfiguration.Enabled) {
+			return nil, errNotSupported("DataFormatConversionConfiguration (record format conversion to Parquet or ORC)")
+		}
+		dyn := c.DynamicPartitioningConfiguration != nil && awsproto.Value(c.DynamicPartitioningConfiguration.Enabled)
+		cfg, err := s3Config(c.BucketARN, c.Prefix, c.ErrorOutputPrefix, c.CompressionFormat, c.CustomTimeZone, dyn, "ExtendedS3DestinationConfiguration")
+		if err != nil {
+			return nil, err
+		}
+		cfg.FileExtension = awsproto.Value(c.FileExtension)
+		proc, err := s.newPipeline(d, c.ProcessingConfiguration, dyn, cfg.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		dest := s3.New(cfg, s.s3Putter())
+		p := &plan{dest: dest, errors: dest, errorType: "", proc: proc, retry: maxS3Retry}
+		p.sizeBytes, p.interval = hints(c.BufferingHints.SizeInMBs, c.BufferingHints.IntervalInSeconds)
+		if dyn && c.DynamicPartitioningConfiguration.RetryOptions != nil {
+			p.retry = time.Duration(awsproto.Value(c.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds)) * time.Second
+		}
+		if awsproto.Value(c.S3BackupMode) == firehoseapi.S3BackupModeEnabled && c.S3BackupConfiguration != nil {
+			b := c.S3BackupConfiguration
+			bcfg, err := s3Config(b.BucketARN, b.Prefix, b.ErrorOutputPrefix, b.CompressionFormat, nil, false, "S3BackupConfiguration")
+			if err != nil {
+				return nil, err
+			}
+			p.backupAll = s3.New(bcfg, s.s3Putter())
+		}
+		return p, nil
+	case d.Dest.HTTP != nil:
+		c := d.Dest.HTTP
+		b := c.S3Configuration
+		bcfg, err := s3Config(b.BucketARN, b.Prefix, b.ErrorOutputPrefix, b.CompressionFormat, nil, false, "S3Configuration")
+		if err != nil {
+			return nil, err
+		}
+		proc, err := s.newPipeline(d, c.ProcessingConfiguration, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		attrs := map[string]string{}
+		gz := false
+		if rc := c.RequestConfiguration; rc != nil {
+			for _, a := range rc.CommonAttributes {
+				attrs[awsproto.Value(a.AttributeName)] = awsproto.Value(a.AttributeValue)
+			}
+			gz = awsproto.Value(rc.ContentEncoding) == firehoseapi.ContentEncodingGzip
+		}
+		backup := s3.New(bcfg, s.s3Putter())
+		p := &plan{
+			dest: httpendpoint.New(httpendpoint.Config{
+				URL: awsproto.Value(c.EndpointConfiguration.Url), AccessKey: awsproto.Value(c.EndpointConfiguration.AccessKey),
+				CommonAttributes: attrs, GZIP: gz, SourceARN: d.ARN, Client: s.opts.HTTPClient, Now: s.now,
+			}),
+			errors: backup, errorType: "http-endpoint-failed", proc: proc,
+			retry: time.Duration(awsproto.Value(c.RetryOptions.DurationInSeconds)) * time.Second,
+		}
+		p.sizeBytes, p.interval = hints(c.BufferingHints.SizeInMBs, c.BufferingHints.IntervalInSeconds)
+		if awsproto.Value(c.S3BackupMode) == firehoseapi.HttpEndpointS3BackupModeAllData {
+			p.backupAll = backup
+		}
+		return p, nil
+	}
+	return nil, errInvalid("The delivery stream %s has no destination Millrace delivers.", d.Name)
+}
+
+func hints(sizeMB, intervalS *int32) (int, time.Duration) {
+	return int(awsproto.Value(sizeMB)) << 20, time.Duration(awsproto.Value(intervalS)) * time.Second
+}
+
+// s3Config checks and parses an S3 bucket's configuration.
+func s3Config(bucketARN, prefix, errorPrefix *string, comp *firehoseapi.CompressionFormat, tz *string, dynamic bool, member string) (s3.Config, error) {
+	var cfg s3.Config
+	cfg.Bucket = s3.BucketFromARN(awsproto.Value(bucketARN))
+	if cfg.Bucket == "" {
+		return cfg, errInvalid("%s.BucketARN %q is not an S3 bucket ARN (arn:aws:s3:::bucket).", member, awsproto.Value(bucketARN))
+	}
+	cfg.Compression = string(awsproto.Value(comp))
+	if z := awsproto.Value(tz); z != "" {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			return cfg, errInvalid("%s.CustomTimeZone %q is not a time zone.", member, z)
+		}
+		cfg.TimeZone = loc
+	}
+	p, err := s3.ParsePrefix(awsproto.Value(prefix), true)
+	if err != nil {
+		return cfg, errInvalid("%s.Prefix is not valid: %v.", member, err)
+	}
+	if p.Uses("firehose", "error-output-type") {
+		return cfg, errInvalid("%s.Prefix must not use !{firehose:error-output-type}: it is only allowed in ErrorOutputPrefix.", member)
+	}
+	fromQuery, fromLambda := p.PartitionKeys()
+	if (len(fromQuery) > 0 || len(fromLambda) > 0) && !dynamic {
+		return cfg, errInvalid("%s.Prefix uses partitionKeyFromQuery or partitionKeyFromLambda, which need dynamic partitioning to be enabled.", member)
+	}
+	cfg.Prefix = p
+	if ep := awsproto.Value(errorPrefix); ep != "" {
+		e, err := s3.ParsePrefix(ep, true)
+		if err != nil {
+			return cfg, errInvalid("%s.ErrorOutputPrefix is not valid: %v.", member, err)
+		}
+		if q, l := e.PartitionKeys(); len(q)+len(l) > 0 {
+			return cfg, errInvalid("%s.ErrorOutputPrefix must not use partitionKeyFromQuery or partitionKeyFromLambda.", member)
+		}
+		if e.HasExpressions() && !e.Uses("firehose", "error-output-type") && hasUserExpressions(ep) {
+			return cfg, errInvalid("%s.ErrorOutputPrefix has expressions, so it must contain !{firehose:error-output-type}.", member)
+		}
+		cfg.ErrorPrefix = e
+	} else if hasUserExpressions(awsproto.Value(prefix)) {
+		return cfg, errInvalid("%s.ErrorOutputPrefix is required when Prefix has expressions.", member)
+	}
+	if dynamic && awsproto.Value(errorPrefix) == "" {
+		return cfg, errInvalid("%s.ErrorOutputPrefix is required when dynamic partitioning is enabled.", member)
+	}
+	return cfg, nil
+}
+
+func hasUserExpressions(p string) bool {
+	t, err := s3.ParsePrefix(p, false)
+	return err == nil && t.HasExpressions()
+}
+
+// s3Putter is the S3 writer, or one that fails every write saying why.
+func (s *Service) s3Putter() s3.Putter {
+	if s.opts.S3 != nil {
+		return s.opts.S3
+	}
+	return noS3{}
+}

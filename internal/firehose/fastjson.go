@@ -1,0 +1,131 @@
+package firehose
+
+import (
+	"encoding/base64"
+
+	"github.com/millrace/millrace/internal/awsproto"
+	"github.com/millrace/millrace/internal/firehose/firehoseapi"
+)
+
+// PutRecordBatch's request, as every SDK writes it, is decoded without
+// reflection: {"DeliveryStreamName":"...","Records":[{"Data":"..."},...]}
+// with optional whitespace, names without escapes and standard base64.
+// Anything else (another member, escapes, bad base64) goes to the generic
+// decoder, so errors keep their exact wording.
+
+func init() {
+	awsproto.RegisterFastJSONDecoder(decodePutRecordBatchJSON)
+}
+
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\n' || s.b[s.i] == '\r' || s.b[s.i] == '\t') {
+		s.i++
+	}
+}
+
+// lit consumes c after whitespace.
+func (s *scanner) lit(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes or control characters.
+func (s *scanner) str() ([]byte, bool) {
+	if !s.lit('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+func decodePutRecordBatchJSON(body []byte, in *firehoseapi.PutRecordBatchInput) bool {
+	s := &scanner{b: body}
+	if !s.lit('{') {
+		return false
+	}
+	var name *string
+	var records []firehoseapi.Record
+	seenRecords := false
+	for first := true; ; first = false {
+		if s.lit('}') {
+			break
+		}
+		if !first && !s.lit(',') {
+			return false
+		}
+		key, ok := s.str()
+		if !ok || !s.lit(':') {
+			return false
+		}
+		switch string(key) {
+		case "DeliveryStreamName":
+			v, ok := s.str()
+			if !ok || name != nil {
+				return false
+			}
+			str := string(v)
+			name = &str
+		case "Records":
+			if seenRecords || !s.lit('[') {
+				return false
+			}
+			seenRecords = true
+			records = make([]firehoseapi.Record, 0, 500)
+			for rfirst := true; ; rfirst = false {
+				if s.lit(']') {
+					break
+				}
+				if !rfirst && !s.lit(',') {
+					return false
+				}
+				if !s.lit('{') {
+					return false
+				}
+				k, ok := s.str()
+				if !ok || string(k) != "Data" || !s.lit(':') {
+					return false
+				}
+				v, ok := s.str()
+				if !ok || !s.lit('}') {
+					return false
+				}
+				n, ok := awsproto.Base64Len(v)
+				if !ok {
+					return false
+				}
+				data := make([]byte, n)
+				if m, err := base64.StdEncoding.Strict().Decode(data, v); err != nil || m != n {
+					return false
+				}
+				records = append(records, firehoseapi.Record{Data: data})
+			}
+		default:
+			return false
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) || name == nil || !seenRecords {
+		return false
+	}
+	in.DeliveryStreamName, in.Records = name, records
+	return true
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The AWS CLI (v1) against a running Millrace at $E2E_ENDPOINT whose
+# Firehose writes to the S3 server at $E2E_S3_ENDPOINT (keys S3RVER):
+# a delivery stream from create to delete, with the records checked in S3.
+# Run by run.sh.
+set -euo pipefail
+
+: "${E2E_ENDPOINT:?E2E_ENDPOINT must name the server}"
+: "${E2E_S3_ENDPOINT:?E2E_S3_ENDPOINT must name the S3 server}"
+
+step() { printf '  -- firehose cli: %s\n' "$*"; }
+fail() {
+	printf 'FAIL (firehose cli): %s\n' "$*" >&2
+	exit 1
+}
+f() { aws --endpoint-url "$E2E_ENDPOINT" --output json firehose "$@"; }
+fq() {
+	local q=$1
+	shift
+	aws --endpoint-url "$E2E_ENDPOINT" --output text --query "$q" firehose "$@"
+}
+s3api() { AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url "$E2E_S3_ENDPOINT" --output text s3api "$@"; }
+expect() { [[ "$2" == "$3" ]] || fail "$1: got '$2', want '$3'"; }
+
+hose="e2e-cli-hose-$$"
+bucket="e2e-cli-$$"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step "create bucket $bucket in the S3 server"
+s3api create-bucket --bucket "$bucket" >/dev/null
+
+step "create-delivery-stream $hose (GZIP, a timestamp prefix, newline delimiter)"
+f create-delivery-stream --delivery-stream-name "$hose" --extended-s3-destination-configuration '{
+  "BucketARN": "arn:aws:s3:::'"$bucket"'", "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+  "Prefix": "logs/year=!{timestamp:yyyy}/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+  "CompressionFormat": "GZIP", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+  "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}}' >/dev/null
+
+step "wait for ACTIVE"
+for _ in $(seq 1 100); do
+	status=$(fq DeliveryStreamDescription.DeliveryStreamStatus describe-delivery-stream --delivery-stream-name "$hose")
+	[[ "$status" == ACTIVE ]] && break
+	sleep 0.1
+done
+expect "status" "$status" ACTIVE
+expect "VersionId" "$(fq DeliveryStreamDescription.VersionId describe-delivery-stream --delivery-stream-name "$hose")" 1
+expect "compression" "$(fq 'DeliveryStreamDescription.Destinations[0].ExtendedS3DestinationDescription.CompressionFormat' describe-delivery-stream --delivery-stream-name "$hose")" GZIP
+
+step "list-delivery-streams"
+fq DeliveryStreamNames list-delivery-streams | tr '\t' '\n' | grep -qx "$hose" || fail "list-delivery-streams does not name $hose"
+
+step "put-record and put-record-batch (3 records)"
+id=$(fq RecordId put-record --delivery-stream-name "$hose" --record '{"Data":"{\"n\":0}"}')
+[[ -n "$id" ]] || fail "put-record returned no RecordId"
+expect "FailedPutCount" "$(fq FailedPutCount put-record-batch --delivery-stream-name "$hose" --records '[{"Data":"{\"n\":1}"},{"Data":"{\"n\":2}"}]')" 0
+
+step "the records arrive in S3 as gzip objects under logs/year=YYYY/"
+year=$(date -u +%Y)
+: >"$work/all"
+for _ in $(seq 1 100); do
+	keys=$(s3api list-objects-v2 --bucket "$bucket" --prefix "logs/year=$year/" --query 'Contents[].Key' | tr '\t' '\n' | grep -v '^None$' || true)
+	: >"$work/all"
+	for k in $keys; do
+		[[ "$k" =~ ^logs/year=$year/$hose-1-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9a-f-]{36}\.gz$ ]] || fail "object $k is not named as Firehose names objects"
+		s3api get-object --bucket "$bucket" --key "$k" "$work/obj.gz" >/dev/null
+		gzip -dc "$work/obj.gz" >>"$work/all"
+	done
+	[[ $(wc -l <"$work/all") -ge 3 ]] && break
+	sleep 0.2
+done
+expect "records in S3" "$(sort "$work/all" | tr '\n' ' ')" '{"n":0} {"n":1} {"n":2} '
+
+step "update-destination with a stale version id is refused"
+if f update-destination --delivery-stream-name "$hose" --current-delivery-stream-version-id 9 \
+	--destination-id destinationId-000000000001 --extended-s3-destination-update '{"Prefix":"x/"}' 2>"$work/err" >/dev/null; then
+	fail "update-destination with version 9 succeeded"
+fi
+grep -q ConcurrentModificationException "$work/err" || fail "stale update: $(cat "$work/err")"
+
+step "update-destination with the current version id"
+f update-destination --delivery-stream-name "$hose" --current-delivery-stream-version-id 1 \
+	--destination-id destinationId-000000000001 --extended-s3-destination-update '{"CompressionFormat":"UNCOMPRESSED"}' >/dev/null
+expect "VersionId" "$(fq DeliveryStreamDescription.VersionId describe-delivery-stream --delivery-stream-name "$hose")" 2
+
+step "tags"
+f tag-delivery-stream --delivery-stream-name "$hose" --tags Key=team,Value=data >/dev/null
+expect "tag" "$(fq 'Tags[0].Value' list-tags-for-delivery-stream --delivery-stream-name "$hose")" data
+
+step "put-record to a missing delivery stream"
+if f put-record --delivery-stream-name "missing-$$" --record '{"Data":"x"}' 2>"$work/err" >/dev/null; then
+	fail "put-record to a missing stream succeeded"
+fi
+grep -q ResourceNotFoundException "$work/err" || fail "missing stream: $(cat "$work/err")"
+
+step "delete-delivery-stream"
+f delete-delivery-stream --delivery-stream-name "$hose" >/dev/null
+if f describe-delivery-stream --delivery-stream-name "$hose" 2>/dev/null >/dev/null; then
+	fail "the deleted stream is still described"
+fi
