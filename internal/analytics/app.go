@@ -307,7 +307,7 @@ func (r *appRun) queue(results []Result) {
 		if !ok {
 			continue // an in-application stream no output reads
 		}
-		data := formatRow(o.Format, res.Columns, res.Values)
+		data := FormatRow(o.Format, res.Columns, res.Values)
 		r.cp.Pending = append(r.cp.Pending, pendingRecord{Stream: o.Stream, Key: res.ID, Data: data})
 	}
 }
@@ -327,8 +327,8 @@ func (r *appRun) reject(rej []Rejected) {
 	}
 }
 
-// formatRow writes a row as a JSON object (columns in order) or a CSV line.
-func formatRow(format string, cols []string, vals []any) []byte {
+// FormatRow writes a row as a JSON object (columns in order) or a CSV line.
+func FormatRow(format string, cols []string, vals []any) []byte {
 	var b bytes.Buffer
 	if format == FormatCSV {
 		w := csv.NewWriter(&b)
