@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -202,8 +203,15 @@ func newOperator(idx int, p *plan) *operator {
 	return &operator{idx: idx, p: p, aligned: map[winKey]map[string]*group{}, keyed: map[string][]*keyedWin{}, closedTo: -1 << 62}
 }
 
+// machine is the expr-lang VM every program runs on; reusing it keeps
+// its stack between runs (the engine is single-threaded).
+var machines = sync.Pool{New: func() any { return new(vm.VM) }}
+
 func run(prog *vm.Program, env map[string]any) (any, error) {
-	return vm.Run(prog, env)
+	m := machines.Get().(*vm.VM)
+	v, err := m.Run(prog, env)
+	machines.Put(m)
+	return v, err
 }
 
 func (o *operator) setRow(row []any, rowtime int64) {
