@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/millrace/millrace/internal/analytics"
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/cloudwatch"
@@ -226,6 +227,12 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
+	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics")})
+	if err != nil {
+		runner.Stop()
+		return nil, errors.Join(fmt.Errorf("starting analytics applications: %w", err), st.Close(), engine.Close())
+	}
+	apps.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
