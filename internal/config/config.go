@@ -62,6 +62,12 @@ type Config struct {
 	// LambdaConcurrency is the server-wide limit of Lambda invocations
 	// running at once (docs/lambda.md).
 	LambdaConcurrency int `toml:"lambda-concurrency" yaml:"lambda-concurrency"`
+	// AnalyticsIdleGrace is how long after its end an analytics
+	// application's ROWTIME window closes when its source is idle, and
+	// AnalyticsCheckpointInterval the longest time between an
+	// application's checkpoints (docs/analytics.md).
+	AnalyticsIdleGrace          time.Duration `toml:"analytics-idle-grace" yaml:"analytics-idle-grace"`
+	AnalyticsCheckpointInterval time.Duration `toml:"analytics-checkpoint-interval" yaml:"analytics-checkpoint-interval"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`
@@ -146,6 +152,10 @@ func Default() Config {
 		OnDemandStreamLimit: 50,
 		// AWS's default account quota of concurrent executions.
 		LambdaConcurrency: 1000,
+		// A record's arrival time is taken before it is readable, by at
+		// most an append's latency: 2 s leaves room for a slow fsync.
+		AnalyticsIdleGrace:          2 * time.Second,
+		AnalyticsCheckpointInterval: 10 * time.Second,
 		// Kinesis's per-shard limits, enforced by default so that clients
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
@@ -233,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if c.OnDemandStreamLimit <= 0 {
 		bad("on-demand-stream-limit", "%d must be greater than 0", c.OnDemandStreamLimit)
+	}
+	if c.AnalyticsIdleGrace < 100*time.Millisecond || c.AnalyticsIdleGrace > time.Hour {
+		bad("analytics-idle-grace", "%s must be between 100ms and 1h", c.AnalyticsIdleGrace)
+	}
+	if c.AnalyticsCheckpointInterval < 100*time.Millisecond || c.AnalyticsCheckpointInterval > time.Hour {
+		bad("analytics-checkpoint-interval", "%s must be between 100ms and 1h", c.AnalyticsCheckpointInterval)
 	}
 	if c.LambdaConcurrency <= 0 {
 		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)

@@ -227,7 +227,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
-	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics")})
+	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
+		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval})
 	if err != nil {
 		runner.Stop()
 		return nil, errors.Join(fmt.Errorf("starting analytics applications: %w", err), st.Close(), engine.Close())
