@@ -695,7 +695,9 @@ func (s *Service) deleteApplication(ctx context.Context, in *analyticsapi.Delete
 	if err := authorize(ctx, "DeleteApplication", a.arn()); err != nil {
 		return nil, err
 	}
-	if in.CreateTimestamp == nil || in.CreateTimestamp.UnixMilli() != a.Created {
+	// Compared to the second: botocore sends a JSON timestamp as whole
+	// epoch seconds, so the AWS CLI drops the milliseconds Describe shows.
+	if in.CreateTimestamp == nil || in.CreateTimestamp.Unix() != a.Created/1000 {
 		return nil, invalid("CreateTimestamp does not match application %s's creation time.", a.Name)
 	}
 	s.stop(a)
