@@ -105,7 +105,7 @@ func (a *acc) result(spec *aggSpec) any {
 		}
 		sort.Slice(vals, func(i, j int) bool { c, _ := compare(vals[i], vals[j]); return c < 0 })
 		b := acc{}
-		nd := aggSpec{kind: spec.kind, arg: spec.arg}
+		nd := aggSpec{kind: spec.kind, arg: spec.arg, argCol: spec.argCol}
 		for _, v := range vals {
 			b.add(&nd, v)
 		}
@@ -215,8 +215,8 @@ func run(prog *vm.Program, env map[string]any) (any, error) {
 }
 
 func (o *operator) setRow(row []any, rowtime int64) {
-	for i, v := range row {
-		o.p.env[colVar(i)] = v
+	for _, i := range o.p.used {
+		o.p.env[colVar(i)] = row[i]
 	}
 	o.p.env["rowtime"] = time.UnixMilli(rowtime).UTC()
 }
@@ -306,7 +306,9 @@ func (o *operator) process(row []any, rowtime int64, id string) (late bool, out 
 	keys := make([]any, len(o.p.keys))
 	var kb strings.Builder
 	for i, prog := range o.p.keys {
-		if keys[i], err = run(prog, o.p.env); err != nil {
+		if c := o.p.keyCols[i]; c >= 0 {
+			keys[i] = row[c]
+		} else if keys[i], err = run(prog, o.p.env); err != nil {
 			return false, nil, err
 		}
 		kb.WriteString(typedKey(keys[i]))
@@ -316,7 +318,9 @@ func (o *operator) process(row []any, rowtime int64, id string) (late bool, out 
 	args := o.scratch[:0]
 	for i := range o.p.aggs {
 		var v any
-		if a := o.p.aggs[i].arg; a != nil {
+		if c := o.p.aggs[i].argCol; c >= 0 {
+			v = row[c]
+		} else if a := o.p.aggs[i].arg; a != nil {
 			if v, err = run(a, o.p.env); err != nil {
 				return false, nil, err
 			}

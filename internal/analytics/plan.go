@@ -25,6 +25,7 @@ type aggSpec struct {
 	kind     aggKind
 	distinct bool
 	arg      *vm.Program // nil: COUNT(*)
+	argCol   int         // >= 0: arg is that column alone, read without the VM
 }
 
 // plan is a query compiled: expr-lang programs over an environment whose
@@ -44,6 +45,10 @@ type plan struct {
 	having   *vm.Program
 	timeCol  int // -1: ROWTIME
 	keyTexts []string
+	// keyCols[i] >= 0 when group key i is that column alone, read without
+	// the VM; used are the columns programs read from the environment.
+	keyCols []int
+	used    []int
 
 	env map[string]any // variables and literals; the engine is single-threaded
 }
@@ -129,6 +134,7 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 			}
 			p.env["g"+strconv.Itoa(len(p.keys))] = nil
 			p.keys = append(p.keys, prog)
+			p.keyCols = append(p.keyCols, directColumn(c, g))
 			p.keyTexts = append(p.keyTexts, sqlparser.CanonicalString(g))
 		}
 	}
@@ -143,6 +149,7 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 				return nil, fmt.Errorf("SELECT * cannot be used with GROUP BY or a window")
 			}
 			for j, col := range schema.Columns {
+				c.use(j)
 				prog, err := c.compileText("c"+strconv.Itoa(j), col.Name)
 				if err != nil {
 					return nil, err
@@ -558,7 +565,34 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 		}
 		return "", fmt.Errorf("column %s must appear in GROUP BY or inside an aggregate function", name)
 	}
+	c.use(i)
 	return "c" + strconv.Itoa(i), nil
+}
+
+func (c *compiler) use(i int) {
+	for _, u := range c.p.used {
+		if u == i {
+			return
+		}
+	}
+	c.p.used = append(c.p.used, i)
+}
+
+// directColumn is the column an expression is, alone, or -1.
+func directColumn(c *compiler, e sqlparser.Expr) int {
+	col, ok := e.(*sqlparser.ColName)
+	if !ok {
+		return -1
+	}
+	switch strings.ToLower(col.Name.String()) {
+	case "rowtime", "window_start", "window_end", "window_time":
+		return -1
+	}
+	i, ok := c.column(col.Name.String())
+	if !ok {
+		return -1
+	}
+	return i
 }
 
 func (c *compiler) aggregate(kind aggKind, distinct bool, args []sqlparser.Expr, sc scope, node sqlparser.Expr) (string, error) {
@@ -578,6 +612,9 @@ func (c *compiler) aggregate(kind aggKind, distinct bool, args []sqlparser.Expr,
 			return "", err
 		}
 		spec.arg = prog
+		spec.argCol = directColumn(c, args[0])
+	} else {
+		spec.argCol = -1
 	}
 	name := "a" + strconv.Itoa(len(c.p.aggs))
 	c.p.aggs = append(c.p.aggs, spec)
