@@ -432,7 +432,9 @@ func mod(a, m int64) int64 {
 }
 
 // exprOptions are the functions every compiled expression may call.
-func exprOptions() []expr.Option {
+var exprOptions = sync.OnceValue(makeExprOptions)
+
+func makeExprOptions() []expr.Option {
 	opts := []expr.Option{
 		expr.Function("sqlAnd", func(a ...any) (any, error) { return sqlAnd(a[0], a[1]), nil }),
 		expr.Function("sqlOr", func(a ...any) (any, error) { return sqlOr(a[0], a[1]), nil }),

@@ -243,7 +243,8 @@ func (c *compiler) program(e sqlparser.Expr, sc scope) (*vm.Program, error) {
 }
 
 func (c *compiler) compileText(src, sqlText string) (*vm.Program, error) {
-	opts := append(exprOptions(), expr.Env(c.p.env), expr.AllowUndefinedVariables())
+	base := exprOptions()
+	opts := append(base[:len(base):len(base)], expr.Env(c.p.env), expr.AllowUndefinedVariables())
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", sqlText, err)
