@@ -21,7 +21,7 @@ type clock struct {
 func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-func newTestStreams(t *testing.T, c *clock) (*streams.Streams, *pebble.Engine) {
+func newTestStreams(t testing.TB, c *clock) (*streams.Streams, *pebble.Engine) {
 	t.Helper()
 	eng, err := pebble.Open(pebble.Options{InMemory: true})
 	if err != nil {

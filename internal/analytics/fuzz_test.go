@@ -1,6 +1,9 @@
 package analytics
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 // FuzzCompile: any SQL text either compiles or is refused with an error;
 // nothing panics.
@@ -39,6 +42,15 @@ func FuzzRows(f *testing.F) {
 				t.Fatal(err)
 			}
 			rows, err := s.Rows(data)
+			if s.fast != nil {
+				// The fast path (gjson) and the decoder agree.
+				slow := s
+				slow.fast = nil
+				want, werr := slow.Rows(data)
+				if (err == nil) != (werr == nil) || (err == nil && !reflect.DeepEqual(rows, want)) {
+					t.Fatalf("%q: fast path %v, %v; decoder %v, %v", data, rows, err, want, werr)
+				}
+			}
 			if err == nil {
 				for _, r := range rows {
 					if len(r) != len(s.Columns) {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // Record formats, as KDA's RecordFormatType.
@@ -38,6 +41,10 @@ type Schema struct {
 	Columns         []Column `json:"RecordColumns"`
 
 	paths [][]pathStep
+	// fast holds each column's gjson path when the rows are the whole
+	// record ($) and every mapping is names and indices: the values are
+	// then read straight from the bytes, without decoding the document.
+	fast []string
 }
 
 type pathStep struct {
@@ -95,8 +102,37 @@ func (s *Schema) compile() error {
 		if _, err := parsePath(s.RowPath); err != nil {
 			return fmt.Errorf("record row path: %w", err)
 		}
+		s.fast = nil
+		if s.RowPath == "$" {
+			s.fast = make([]string, len(s.paths))
+			for i, p := range s.paths {
+				s.fast[i] = gjsonPath(p)
+			}
+		}
 	}
 	return nil
+}
+
+// gjsonPath writes a path in gjson's syntax (names and indices joined by
+// dots, its special characters escaped).
+func gjsonPath(steps []pathStep) string {
+	var b strings.Builder
+	for i, st := range steps {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if st.index >= 0 {
+			b.WriteString(strconv.Itoa(st.index))
+			continue
+		}
+		for _, r := range st.name {
+			if strings.ContainsRune(`.*?|#@\!=<>%"`+"`", r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // parsePath reads the JSONPath subset KDA mappings use: $ followed by
@@ -170,11 +206,24 @@ func (s *Schema) Rows(data []byte) ([][]any, error) {
 	if s.Format == FormatCSV {
 		return s.csvRows(data), nil
 	}
+	if s.fast != nil && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{' {
+		if !gjson.ValidBytes(data) {
+			return nil, fmt.Errorf("the record is not JSON")
+		}
+		row := make([]any, len(s.Columns))
+		for i, c := range s.Columns {
+			row[i] = castTo(gjsonScalar(gjson.GetBytes(data, s.fast[i])), c.SQLType)
+		}
+		return [][]any{row}, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("the record is not JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("the record is not JSON: it goes on after its value")
 	}
 	rowPath, _ := parsePath(s.RowPath)
 	root := walk(doc, rowPath)
@@ -195,6 +244,34 @@ func (s *Schema) Rows(data []byte) ([][]any, error) {
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// gjsonScalar is jsonScalar for a value gjson found.
+func gjsonScalar(r gjson.Result) any {
+	switch r.Type {
+	case gjson.Null:
+		return nil
+	case gjson.False:
+		return false
+	case gjson.True:
+		return true
+	case gjson.String:
+		return r.Str
+	case gjson.Number:
+		if i, err := strconv.ParseInt(r.Raw, 10, 64); err == nil {
+			return i
+		}
+		return r.Num
+	case gjson.JSON:
+		var v any
+		dec := json.NewDecoder(strings.NewReader(r.Raw))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil {
+			return nil
+		}
+		return jsonScalar(v)
+	}
+	return nil
 }
 
 // jsonScalar turns a decoded JSON value into an engine value: numbers to
