@@ -56,7 +56,9 @@ GROUP BY k, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND)`,
 		done := make(chan error, 1)
 		b.StartTimer()
 		start := time.Now()
-		go func() { done <- app.Run(runCtx, &Runtime{Streams: s, Catalog: eng, Now: c.now, PollInterval: 10 * time.Millisecond}) }()
+		go func() {
+			done <- app.Run(runCtx, &Runtime{Streams: s, Catalog: eng, Now: c.now, PollInterval: 10 * time.Millisecond})
+		}()
 		for n := 0; n < len(groups); {
 			time.Sleep(100 * time.Millisecond)
 			n = countRecords(b, s, ref("out"))
