@@ -12,10 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	kda "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
-	kdatypes "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	kda "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
+	kdatypes "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 
 	"github.com/millrace/millrace/internal/server/servertest"
 )
