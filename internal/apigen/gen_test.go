@@ -268,3 +268,27 @@ func TestFirehoseUpToDate(t *testing.T) {
 		t.Error("internal/firehose/firehoseapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/firehose/firehoseapi")
 	}
 }
+func TestKinesisAnalyticsUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	path, err := findBotocoreModel("kinesisanalyticsv2", "2018-05-23")
+	if err != nil {
+		t.Skipf("botocore model not available: %v", err)
+	}
+	m, err := loadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := generate(m, config{Package: "analyticsapi", AWSProto: "github.com/millrace/millrace/internal/awsproto", Drop: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join("..", "analytics", "analyticsapi", "zz_generated.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, committed) {
+		t.Error("internal/analytics/analyticsapi/zz_generated.go is stale or botocore's model changed: run go generate ./internal/analytics/analyticsapi")
+	}
+}

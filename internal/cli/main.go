@@ -129,6 +129,10 @@ func init() {
 			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
 				return runStreams(ctx, args, stdout, lookupEnv)
 			}, writeStreamsHelp},
+		{"sql", "--stream STREAM --columns COLUMNS [flags] QUERY", "run a continuous SQL query over a stream and print results as windows close",
+			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return runSQL(ctx, args, stdout, lookupEnv)
+			}, writeSQLHelp},
 		{"agent", "--config agent.json [flags]", "ship log files to Kinesis, configured as the Kinesis Agent",
 			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
 				return runAgent(ctx, args, stdout, stderr)

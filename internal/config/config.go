@@ -71,6 +71,12 @@ type Config struct {
 	FirehoseS3AccessKeyID     string `toml:"firehose-s3-access-key-id" yaml:"firehose-s3-access-key-id"`
 	FirehoseS3SecretAccessKey string `toml:"firehose-s3-secret-access-key" yaml:"firehose-s3-secret-access-key"`
 	FirehoseS3Region          string `toml:"firehose-s3-region" yaml:"firehose-s3-region"`
+	// AnalyticsIdleGrace is how long after its end an analytics
+	// application's ROWTIME window closes when its source is idle, and
+	// AnalyticsCheckpointInterval the longest time between an
+	// application's checkpoints (docs/analytics.md).
+	AnalyticsIdleGrace          time.Duration `toml:"analytics-idle-grace" yaml:"analytics-idle-grace"`
+	AnalyticsCheckpointInterval time.Duration `toml:"analytics-checkpoint-interval" yaml:"analytics-checkpoint-interval"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`
@@ -155,6 +161,10 @@ func Default() Config {
 		OnDemandStreamLimit: 50,
 		// AWS's default account quota of concurrent executions.
 		LambdaConcurrency: 1000,
+		// A record's arrival time is taken before it is readable, by at
+		// most an append's latency: 2 s leaves room for a slow fsync.
+		AnalyticsIdleGrace:          2 * time.Second,
+		AnalyticsCheckpointInterval: 10 * time.Second,
 		// Kinesis's per-shard limits, enforced by default so that clients
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
@@ -247,6 +257,12 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("firehose-s3-endpoint", "%q is not an http:// or https:// URL", e)
 		}
+	}
+	if c.AnalyticsIdleGrace < 100*time.Millisecond || c.AnalyticsIdleGrace > time.Hour {
+		bad("analytics-idle-grace", "%s must be between 100ms and 1h", c.AnalyticsIdleGrace)
+	}
+	if c.AnalyticsCheckpointInterval < 100*time.Millisecond || c.AnalyticsCheckpointInterval > time.Hour {
+		bad("analytics-checkpoint-interval", "%s must be between 100ms and 1h", c.AnalyticsCheckpointInterval)
 	}
 	if c.LambdaConcurrency <= 0 {
 		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)

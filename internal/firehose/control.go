@@ -585,4 +585,3 @@ func (s *Service) stopEncryption(ctx context.Context, in *firehoseapi.StopDelive
 	}
 	return &firehoseapi.StopDeliveryStreamEncryptionOutput{}, nil
 }
-

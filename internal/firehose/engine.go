@@ -465,4 +465,3 @@ func (noS3) Put(context.Context, string, string, []byte) error {
 }
 
 var _ s3.Putter = noS3{}
-

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/millrace/millrace/internal/analytics"
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/cloudwatch"
@@ -240,6 +241,13 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	fns.Register(router)
 	fh.Register(router)
+	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
+		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval})
+	if err != nil {
+		runner.Stop()
+		return nil, errors.Join(fmt.Errorf("starting analytics applications: %w", err), st.Close(), engine.Close())
+	}
+	apps.Register(router)
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{

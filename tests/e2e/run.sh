@@ -168,6 +168,9 @@ bash "$here/lambda_cli.sh" keep e2e-lambda-restart || fail "Lambda function befo
 step "millrace bench, GET /metrics and CloudWatch count the same records and bytes"
 python3 "$here/metrics_agree.py" || fail "metrics agreement (metrics_agree.py)"
 
+step "AWS CLI: a SQL application through kinesisanalyticsv2"
+bash "$here/analytics.sh" || fail "analytics flow (analytics.sh)"
+
 cw_state="$work/cloudwatch.state"
 step "AWS CLI and boto3: CloudWatch GetMetricStatistics, GetMetricData, ListMetrics"
 bash "$here/cloudwatch.sh" put "$cw_state" || fail "CloudWatch flow (cloudwatch.sh put)"

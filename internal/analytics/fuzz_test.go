@@ -1,0 +1,63 @@
+package analytics
+
+import (
+	"reflect"
+	"testing"
+)
+
+// FuzzCompile: any SQL text either compiles or is refused with an error;
+// nothing panics.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		`SELECT STREAM ticker, COUNT(*) FROM "S" GROUP BY ticker, STEP("S".ROWTIME BY INTERVAL '60' SECOND)`,
+		`SELECT window_start, COUNT(*) FROM TABLE(HOP(TABLE s, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, window_end`,
+		`CREATE OR REPLACE STREAM "D" (a INT); CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM qty FROM "S"`,
+		`SELECT STREAM ticker, COUNT(*) FROM "S" WINDOWED BY STAGGER (PARTITION BY ticker RANGE INTERVAL '1' MINUTE)`,
+		`SELECT STREAM FLOOR(ts TO HOUR), CASE WHEN price > 1 THEN 'a' END FROM s WHERE ticker LIKE 'A%'`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		e, err := NewEngine(Config{SQL: sql, Schema: tickerSchema})
+		if err != nil {
+			return
+		}
+		for i := 0; i < 3; i++ {
+			if _, _, err := e.Process(Input{Shard: "0", Arrival: int64(i * 1000), Data: []byte(trade("k", 1.5, i, int64(i*700)))}); err != nil {
+				return
+			}
+		}
+		e.Flush()
+	})
+}
+
+// FuzzRows: any record either maps to rows or is refused with an error.
+func FuzzRows(f *testing.F) {
+	f.Add([]byte(`{"ticker":"A","trade":{"price":1.5,"qty":2},"ts":"2026-01-01 00:00:00"}`))
+	f.Add([]byte(`[{"ticker":1},{"trade":[1,2]}]`))
+	f.Add([]byte("a,1\nb,2"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, s := range []Schema{tickerSchema, {Format: "CSV", Columns: tickerSchema.Columns}} {
+			if err := s.compile(); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.Rows(data)
+			if s.fast != nil {
+				// The fast path (gjson) and the decoder agree.
+				slow := s
+				slow.fast = nil
+				want, werr := slow.Rows(data)
+				if (err == nil) != (werr == nil) || (err == nil && !reflect.DeepEqual(rows, want)) {
+					t.Fatalf("%q: fast path %v, %v; decoder %v, %v", data, rows, err, want, werr)
+				}
+			}
+			if err == nil {
+				for _, r := range rows {
+					if len(r) != len(s.Columns) {
+						t.Fatalf("row of %d values, want %d", len(r), len(s.Columns))
+					}
+				}
+			}
+		}
+	})
+}

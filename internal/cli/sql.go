@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/millrace/millrace/internal/analytics"
+)
+
+const sqlHelpIntro = `Usage:
+  millrace sql --stream STREAM --columns COLUMNS [flags] "SELECT STREAM ..."
+
+Runs a continuous SQL query over a stream and prints each result as it is
+produced: the rows of a filter or projection as records arrive, a window's
+rows when the window closes. The query may be written in Kinesis Data
+Analytics SQL (SELECT STREAM ... GROUP BY k, STEP("S".ROWTIME BY INTERVAL
+'60' SECOND), WINDOWED BY STAGGER, CREATE OR REPLACE PUMP ...) or with Flink
+SQL's window table functions (FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts),
+INTERVAL '1' MINUTES)) GROUP BY window_start, window_end, k); docs/analytics.md
+lists what is supported. The query's FROM names the stream's rows (any name:
+SOURCE_SQL_STREAM_001 as in KDA).
+
+The command reads every shard itself (GetShardIterator, GetRecords) and keeps
+its windows in memory: it is for trying queries. Applications that run
+inside the server, with checkpoints, are described in docs/analytics.md.
+
+--columns declares the record's columns, comma-separated, each
+"name TYPE [path]": a JSON path such as $.order.id (default $.name) for
+--record-format JSON, the field's position for CSV. Types: VARCHAR(n),
+CHAR(n), INTEGER, BIGINT, SMALLINT, TINYINT, REAL, DOUBLE, FLOAT, DECIMAL,
+BOOLEAN, TIMESTAMP.
+
+Examples:
+  millrace sql --stream trades --columns 'ticker VARCHAR(8), price DOUBLE $.trade.price' \
+    "SELECT STREAM ticker, COUNT(*) AS n, AVG(price) AS avg_price FROM SOURCE_SQL_STREAM_001
+     GROUP BY ticker, STEP(SOURCE_SQL_STREAM_001.ROWTIME BY INTERVAL '10' SECOND)"
+
+` + awsFlagsHelp + `
+Flags:
+`
+
+type sqlOptions struct {
+	aws          awsFlags
+	stream       string
+	columns      string
+	recordFormat string
+	format       string
+	from         string
+	lateness     time.Duration
+	idleGrace    time.Duration
+	max          int64
+}
+
+func (o *sqlOptions) register(fs *flag.FlagSet) {
+	o.aws.register(fs)
+	fs.StringVar(&o.stream, "stream", "", "The stream to read (a name or an ARN).")
+	fs.StringVar(&o.columns, "columns", "", `The record's columns: "name TYPE [path], ...".`)
+	fs.StringVar(&o.recordFormat, "record-format", "JSON", "How records are read: JSON or CSV.")
+	fs.StringVar(&o.format, "format", "json", "Output format: json (an object per line) or csv.")
+	fs.StringVar(&o.from, "from", "latest", "Where to start: latest or trim-horizon.")
+	fs.DurationVar(&o.lateness, "lateness", 0, "Allowed lateness of event-time rows (windows on a time column).")
+	fs.DurationVar(&o.idleGrace, "idle-grace", 2*time.Second, "How long after its end a ROWTIME window closes when no records come.")
+	fs.Int64Var(&o.max, "max", 0, "Stop after printing this many rows (0: no limit).")
+}
+
+func writeSQLHelp(w io.Writer) {
+	var o sqlOptions
+	fs := flag.NewFlagSet("millrace sql", flag.ContinueOnError)
+	o.register(fs)
+	writeFlagsHelp(w, sqlHelpIntro, fs)
+}
+
+// parseColumns reads --columns.
+func parseColumns(s, format string) ([]analytics.Column, error) {
+	var cols []analytics.Column
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			continue
+		}
+		// A type may carry a length with a space: VARCHAR (8).
+		if len(f) >= 3 && strings.HasPrefix(f[2], "(") {
+			f = append([]string{f[0], f[1] + f[2]}, f[3:]...)
+		}
+		if len(f) < 2 || len(f) > 3 {
+			return nil, fmt.Errorf("column %q is not \"name TYPE [path]\"", strings.TrimSpace(part))
+		}
+		c := analytics.Column{Name: f[0], SQLType: f[1]}
+		if len(f) == 3 {
+			if format == analytics.FormatCSV {
+				return nil, fmt.Errorf("column %s: CSV columns are taken in order and have no path", f[0])
+			}
+			c.Mapping = f[2]
+		}
+		cols = append(cols, c)
+	}
+	if len(cols) == 0 {
+		return nil, errors.New("--columns is required: the record's columns, \"name TYPE [path], ...\"")
+	}
+	return cols, nil
+}
+
+func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func(string) (string, bool)) error {
+	var o sqlOptions
+	fs := flag.NewFlagSet("millrace sql", flag.ContinueOnError)
+	o.register(fs)
+	pos, done, err := parseFlags(fs, args, stdout, writeSQLHelp)
+	if done || err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{fmt.Errorf("sql takes one query (quote it), got %d arguments", len(pos))}
+	}
+	if o.stream == "" {
+		return usageError{errors.New("--stream is required")}
+	}
+	format := strings.ToUpper(o.recordFormat)
+	cols, err := parseColumns(o.columns, format)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.format != "json" && o.format != "csv" {
+		return usageError{fmt.Errorf("--format %q must be json or csv", o.format)}
+	}
+	start := types.ShardIteratorTypeLatest
+	switch o.from {
+	case "latest":
+	case "trim-horizon":
+		start = types.ShardIteratorTypeTrimHorizon
+	default:
+		return usageError{fmt.Errorf("--from %q must be latest or trim-horizon", o.from)}
+	}
+	eng, err := analytics.NewEngine(analytics.Config{
+		SQL:             pos[0],
+		Schema:          analytics.Schema{Format: format, Columns: cols},
+		AllowedLateness: o.lateness, IdleGrace: o.idleGrace,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	client, err := o.aws.kinesisClient(ctx, lookupEnv)
+	if err != nil {
+		return err
+	}
+	q := &sqlRunner{client: client, stream: o.stream, start: start, eng: eng, max: o.max,
+		format: strings.ToUpper(o.format), out: bufio.NewWriter(stdout), iters: map[string]string{}, done: map[string]bool{}}
+	return q.run(ctx)
+}
+
+type sqlRunner struct {
+	client  *kinesis.Client
+	stream  string
+	start   types.ShardIteratorType
+	eng     *analytics.Engine
+	format  string
+	out     *bufio.Writer
+	max     int64
+	printed int64
+	iters   map[string]string
+	done    map[string]bool
+	backoff backoff
+}
+
+func (q *sqlRunner) ref() (name, arn *string) {
+	if strings.HasPrefix(q.stream, "arn:") {
+		return nil, aws.String(q.stream)
+	}
+	return aws.String(q.stream), nil
+}
+
+func (q *sqlRunner) run(ctx context.Context) error {
+	defer q.out.Flush()
+	for ctx.Err() == nil {
+		read, err := q.poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if q.max > 0 && q.printed >= q.max {
+			return nil
+		}
+		q.out.Flush()
+		if !read && !sleep(ctx, 200*time.Millisecond) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// poll reads every shard once (a child after its parents end) and prints
+// what the records and the watermark produced.
+func (q *sqlRunner) poll(ctx context.Context) (bool, error) {
+	name, arn := q.ref()
+	var shards []types.Shard
+	in := &kinesis.ListShardsInput{StreamName: name, StreamARN: arn}
+	for {
+		out, err := q.client.ListShards(ctx, in)
+		if err != nil {
+			if isThrottle(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		shards = append(shards, out.Shards...)
+		if out.NextToken == nil {
+			break
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+	read := false
+	for _, sh := range shards {
+		id := aws.ToString(sh.ShardId)
+		if q.done[id] || !q.parentsDone(sh) {
+			continue
+		}
+		n, err := q.readShard(ctx, id)
+		if err != nil {
+			return read, err
+		}
+		read = read || n > 0
+	}
+	res, err := q.eng.Advance(time.Now())
+	if err != nil {
+		return read, err
+	}
+	q.print(res)
+	return read, nil
+}
+
+func (q *sqlRunner) parentsDone(sh types.Shard) bool {
+	for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
+		if p != nil && !q.done[*p] && q.iters[*p] != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *sqlRunner) readShard(ctx context.Context, id string) (int, error) {
+	name, arn := q.ref()
+	it := q.iters[id]
+	if it == "" {
+		out, err := q.client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: name, StreamARN: arn, ShardId: aws.String(id), ShardIteratorType: q.start})
+		if err != nil {
+			if isThrottle(err) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		it = aws.ToString(out.ShardIterator)
+	}
+	out, err := q.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it), StreamARN: arn})
+	if err != nil {
+		if isThrottle(err) || errorCode(err) == "ExpiredIteratorException" {
+			sleep(ctx, q.backoff.next())
+			return 0, nil
+		}
+		return 0, err
+	}
+	q.backoff.reset()
+	for _, r := range out.Records {
+		res, _, err := q.eng.Process(analytics.Input{Shard: id, ID: id + "-" + aws.ToString(r.SequenceNumber), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UnixMilli(), Data: r.Data})
+		if err != nil {
+			return 0, err
+		}
+		q.print(res)
+	}
+	if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
+		q.eng.Idle(id)
+	}
+	if out.NextShardIterator == nil {
+		q.done[id] = true
+		q.eng.Forget(id)
+		delete(q.iters, id)
+	} else {
+		q.iters[id] = aws.ToString(out.NextShardIterator)
+	}
+	return len(out.Records), nil
+}
+
+func (q *sqlRunner) print(rs []analytics.Result) {
+	for _, r := range rs {
+		if q.max > 0 && q.printed >= q.max {
+			return
+		}
+		q.out.Write(analytics.FormatRow(q.format, r.Columns, r.Values))
+		if q.format != analytics.FormatCSV {
+			q.out.WriteByte('\n')
+		}
+		q.printed++
+	}
+}

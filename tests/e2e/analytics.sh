@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The kinesisanalyticsv2 API through the AWS CLI (v1, AWS JSON 1.1) against
+# a running Millrace at $E2E_ENDPOINT: discover a stream's schema, create a
+# SQL application counting records per key in one-second windows, start it,
+# read its results from the output stream (they add up to the records put),
+# then describe, list, stop and delete it.
+#
+#   analytics.sh
+set -euo pipefail
+
+: "${E2E_ENDPOINT:?E2E_ENDPOINT must name the server}"
+
+step() { printf '  -- analytics: %s\n' "$*"; }
+fail() {
+	printf 'FAIL (analytics): %s\n' "$*" >&2
+	exit 1
+}
+k() { aws --endpoint-url "$E2E_ENDPOINT" --output json kinesis "$@"; }
+a() { aws --endpoint-url "$E2E_ENDPOINT" --output json kinesisanalyticsv2 "$@"; }
+
+in="e2e-kda-in-$$"
+out="e2e-kda-out-$$"
+app="e2e-kda-$$"
+arn() { echo "arn:aws:kinesis:us-east-1:000000000000:stream/$1"; }
+role="arn:aws:iam::000000000000:role/analytics"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+step "create-stream $in and $out, put 9 records"
+k create-stream --stream-name "$in" --shard-count 1 >/dev/null
+k create-stream --stream-name "$out" --shard-count 1 >/dev/null
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$in"
+aws --endpoint-url "$E2E_ENDPOINT" kinesis wait stream-exists --stream-name "$out"
+for i in 1 2 3 4 5 6 7 8 9; do
+	# AWS CLI v1 sends --data as given.
+	k put-record --stream-name "$in" --partition-key "k$i" --data "{\"page\":\"p$((i % 3))\",\"ms\":$i}" >/dev/null
+done
+
+step "discover-input-schema"
+a discover-input-schema --resource-arn "$(arn "$in")" --service-execution-role "$role" \
+	--input-starting-position-configuration InputStartingPosition=TRIM_HORIZON >"$tmp/schema.json"
+python3 - "$tmp/schema.json" <<'PY' || fail "discovered schema"
+import json, sys
+d = json.load(open(sys.argv[1]))
+cols = {c["Name"]: (c["Mapping"], c["SqlType"]) for c in d["InputSchema"]["RecordColumns"]}
+assert cols == {"page": ("$.page", "VARCHAR(4)"), "ms": ("$.ms", "INTEGER")}, cols
+assert d["InputSchema"]["RecordFormat"]["RecordFormatType"] == "JSON", d
+assert len(d["RawInputRecords"]) == 9, d["RawInputRecords"]
+PY
+
+step "create-application $app"
+python3 - "$tmp/schema.json" "$(arn "$in")" "$(arn "$out")" >"$tmp/config.json" <<'PY'
+import json, sys
+schema = json.load(open(sys.argv[1]))["InputSchema"]
+code = '''CREATE OR REPLACE STREAM "DEST" (page VARCHAR(4), n BIGINT);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+SELECT STREAM "page", COUNT(*) FROM "SOURCE_SQL_STREAM_001"
+GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);'''
+print(json.dumps({
+    "ApplicationCodeConfiguration": {"CodeContentType": "PLAINTEXT", "CodeContent": {"TextContent": code}},
+    "SqlApplicationConfiguration": {
+        "Inputs": [{"NamePrefix": "SOURCE_SQL_STREAM", "InputSchema": schema,
+                    "KinesisStreamsInput": {"ResourceARN": sys.argv[2]}}],
+        "Outputs": [{"Name": "DEST", "DestinationSchema": {"RecordFormatType": "JSON"},
+                     "KinesisStreamsOutput": {"ResourceARN": sys.argv[3]}}],
+    },
+}))
+PY
+a create-application --application-name "$app" --runtime-environment SQL-1_0 \
+	--service-execution-role "$role" --application-configuration "file://$tmp/config.json" >"$tmp/created.json"
+grep -q '"ApplicationStatus": "READY"' "$tmp/created.json" || fail "create-application: $(cat "$tmp/created.json")"
+
+step "create-application with a query naming an unknown column is refused"
+sed 's/COUNT(\*)/COUNT(nope)/' "$tmp/config.json" >"$tmp/bad.json"
+if a create-application --application-name "$app-bad" --runtime-environment SQL-1_0 \
+	--service-execution-role "$role" --application-configuration "file://$tmp/bad.json" >"$tmp/bad.out" 2>&1; then
+	fail "a bad query was accepted"
+fi
+grep -q "CodeValidationException" "$tmp/bad.out" || fail "bad query: $(cat "$tmp/bad.out")"
+
+step "start-application from TRIM_HORIZON"
+a start-application --application-name "$app" \
+	--run-configuration '{"SqlRunConfigurations":[{"InputId":"1.1","InputStartingPositionConfiguration":{"InputStartingPosition":"TRIM_HORIZON"}}]}' >/dev/null
+a list-applications | grep -q "\"ApplicationName\": \"$app\"" || fail "list-applications does not list $app"
+
+step "the windows' counts in $out add up to the 9 records"
+it=$(k get-shard-iterator --stream-name "$out" --shard-id shardId-000000000000 --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text)
+total=0
+for _ in $(seq 1 60); do
+	k get-records --shard-iterator "$it" >"$tmp/records.json"
+	it=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["NextShardIterator"])' "$tmp/records.json")
+	total=$((total + $(python3 -c 'import base64,json,sys
+print(sum(json.loads(base64.b64decode(r["Data"]))["n"] for r in json.load(open(sys.argv[1]))["Records"]))' "$tmp/records.json")))
+	[[ $total -ge 9 ]] && break
+	sleep 1
+done
+[[ $total -eq 9 ]] || fail "the output counts $total records, want 9"
+
+step "describe, stop, delete"
+a describe-application --application-name "$app" >"$tmp/desc.json"
+grep -q '"ApplicationStatus": "RUNNING"' "$tmp/desc.json" || fail "describe-application: $(cat "$tmp/desc.json")"
+created=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ApplicationDetail"]["CreateTimestamp"])' "$tmp/desc.json")
+a stop-application --application-name "$app" >/dev/null
+a describe-application --application-name "$app" | grep -q '"ApplicationStatus": "READY"' || fail "not READY after stop-application"
+a delete-application --application-name "$app" --create-timestamp "$created"
+if a describe-application --application-name "$app" >"$tmp/gone.out" 2>&1; then
+	fail "the application is still there after delete-application"
+fi
+grep -q ResourceNotFoundException "$tmp/gone.out" || fail "describe after delete: $(cat "$tmp/gone.out")"
+k delete-stream --stream-name "$in" >/dev/null
+k delete-stream --stream-name "$out" >/dev/null
+step "ok"
