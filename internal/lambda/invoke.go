@@ -136,6 +136,35 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 	return out, nil
 }
 
+// call invokes f synchronously with payload on behalf of the server
+// itself (an event source mapping): it waits for an execution slot
+// rather than being throttled. The error is one of the invocation's
+// start (the server is stopping, ctx is done), never the function's.
+func (s *Service) call(ctx context.Context, f *function, payload []byte) (result, error) {
+	inv := &invocation{
+		id:      newRevisionID(),
+		payload: payload,
+		arn:     f.arn(),
+		traceID: traceID(s.now()),
+		timeout: time.Duration(f.Timeout) * time.Second,
+		done:    make(chan result, 1),
+	}
+	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
+	inst, err := s.run.acquire(ctx, f, code, true)
+	var se *startError
+	switch {
+	case errors.As(err, &se):
+		return errorResult(se.errorType, se.message), nil
+	case err != nil:
+		return result{}, err
+	case f.endpoint():
+		res := s.run.endpoint.invoke(ctx, inv, f)
+		s.run.release(f, nil)
+		return res, nil
+	}
+	return s.run.invokeOn(ctx, f, code, inst, inv, true), nil
+}
+
 // traceID is an X-Ray trace header for one invocation.
 func traceID(now time.Time) string {
 	var b [20]byte

@@ -220,6 +220,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Logger:      logger.With("component", "lambda"),
 		Endpoint:    endpointURL(ln, tlsLn),
 		Concurrency: cfg.LambdaConcurrency,
+		Streams:     st,
 	})
 	if err != nil {
 		runner.Stop()
