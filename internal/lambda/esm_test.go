@@ -415,14 +415,18 @@ func TestEventSourceMappingValidation(t *testing.T) {
 		{"retries", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRetryAttempts = aws.Int32(-2) }, "ValidationException", "maximumRetryAttempts"},
 		{"record age", func(in *lambda.CreateEventSourceMappingInput) { in.MaximumRecordAgeInSeconds = aws.Int32(30) }, "InvalidParameterValueException", "MaximumRecordAgeInSeconds"},
 		{"no position", func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = "" }, "InvalidParameterValueException", "startingPosition"},
-		{"timestamp missing", func(in *lambda.CreateEventSourceMappingInput) { in.StartingPosition = types.EventSourcePositionAtTimestamp },
+		{"timestamp missing", func(in *lambda.CreateEventSourceMappingInput) {
+			in.StartingPosition = types.EventSourcePositionAtTimestamp
+		},
 			"InvalidParameterValueException", "StartingPositionTimestamp"},
 		{"future timestamp", func(in *lambda.CreateEventSourceMappingInput) {
 			in.StartingPosition = types.EventSourcePositionAtTimestamp
 			in.StartingPositionTimestamp = aws.Time(time.Now().Add(time.Hour))
 		}, "InvalidParameterValueException", "future"},
 		{"no function", func(in *lambda.CreateEventSourceMappingInput) { in.FunctionName = aws.String("nope") }, "ResourceNotFoundException", "Function not found"},
-		{"no stream", func(in *lambda.CreateEventSourceMappingInput) { in.EventSourceArn = aws.String(streamARNPrefix + "nope") }, "InvalidParameterValueException", "Stream not found"},
+		{"no stream", func(in *lambda.CreateEventSourceMappingInput) {
+			in.EventSourceArn = aws.String(streamARNPrefix + "nope")
+		}, "InvalidParameterValueException", "Stream not found"},
 		{"sqs source", func(in *lambda.CreateEventSourceMappingInput) {
 			in.EventSourceArn = aws.String("arn:aws:sqs:us-east-1:000000000000:q")
 		}, "InvalidParameterValueException", "Unrecognized event source"},
