@@ -22,11 +22,9 @@ type item struct {
 // encode renders records as the Records of Lambda's Kinesis event, with
 // the members in the order Lambda sends them. KPL aggregates are passed
 // as they are: Lambda does not deaggregate them.
-func (p *poller) encode(shardID string, recs []streams.Record) []item {
-	role := ""
-	if f, _, err := p.s.load(context.Background(), p.m.Account, p.m.Region, p.m.FunctionName); err == nil && f != nil {
-		role = f.Role
-	}
+// role is the function's execution role, which Lambda names as
+// invokeIdentityArn.
+func (p *poller) encode(shardID, role string, recs []streams.Record) []item {
 	items := make([]item, len(recs))
 	for i := range recs {
 		r := &recs[i]

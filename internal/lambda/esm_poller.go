@@ -374,7 +374,11 @@ func (w *shardWorker) save(ctx context.Context) bool {
 func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 	m := w.p.m
 	pf := int(m.ParallelizationFactor)
-	items := w.p.encode(w.shardID, recs)
+	role := ""
+	if f, _, err := w.p.s.load(ctx, m.Account, m.Region, m.FunctionName); err == nil && f != nil {
+		role = f.Role
+	}
+	items := w.p.encode(w.shardID, role, recs)
 	if pf <= 1 {
 		return w.deliverLane(ctx, items)
 	}

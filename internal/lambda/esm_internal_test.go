@@ -1,0 +1,114 @@
+package lambda
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/millrace/millrace/internal/streams"
+)
+
+const (
+	testSeq1 = "49590338271490256608559692538361571095921575989136588898"
+	testSeq2 = "49590338271490256608559692540925702759324208523137515618"
+)
+
+func testPoller(reportFailures bool) *poller {
+	return &poller{m: &mapping{UUID: "u", Account: "123456789012", Region: "us-east-2", FunctionName: "fn",
+		EventSourceArn: "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream", ReportBatchItemFailures: reportFailures}}
+}
+
+// The event is Lambda's, byte for byte: members in Lambda's order, data in
+// base64, the arrival in fractional epoch seconds, encryptionType only
+// for encrypted records.
+func TestKinesisEventBytes(t *testing.T) {
+	p := testPoller(false)
+	items := p.encode("shardId-000000000006", "arn:aws:iam::123456789012:role/lambda-role", []streams.Record{
+		{SequenceNumber: testSeq1, Arrival: 1545084650987, Data: []byte("Hello, this is a test."), PartitionKey: "1"},
+		{SequenceNumber: testSeq2, Arrival: 1545084711166, Data: []byte{0xff, 0}, PartitionKey: "k\"2", EncryptionType: "KMS"},
+	})
+	got := string(eventPayload(items))
+	want := `{"Records":[` +
+		`{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"1","sequenceNumber":"` + testSeq1 + `","data":"SGVsbG8sIHRoaXMgaXMgYSB0ZXN0Lg==","approximateArrivalTimestamp":1545084650.987},` +
+		`"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"shardId-000000000006:` + testSeq1 + `","eventName":"aws:kinesis:record",` +
+		`"invokeIdentityArn":"arn:aws:iam::123456789012:role/lambda-role","awsRegion":"us-east-2","eventSourceARN":"arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"},` +
+		`{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"k\"2","sequenceNumber":"` + testSeq2 + `","data":"/wA=","approximateArrivalTimestamp":1545084711.166,"encryptionType":"KMS"},` +
+		`"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"shardId-000000000006:` + testSeq2 + `","eventName":"aws:kinesis:record",` +
+		`"invokeIdentityArn":"arn:aws:iam::123456789012:role/lambda-role","awsRegion":"us-east-2","eventSourceARN":"arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"}]}`
+	if got != want {
+		t.Fatalf("event:\n got %s\nwant %s", got, want)
+	}
+	// aws-lambda-go reads it into its own types.
+	var ev events.KinesisEvent
+	if err := json.Unmarshal([]byte(got), &ev); err != nil {
+		t.Fatal(err)
+	}
+	r := ev.Records[1]
+	if string(r.Kinesis.Data) != "\xff\x00" || r.Kinesis.PartitionKey != "k\"2" || r.Kinesis.EncryptionType != "KMS" ||
+		!r.Kinesis.ApproximateArrivalTimestamp.Round(time.Millisecond).Equal(time.UnixMilli(1545084711166)) || r.EventSourceArn != p.m.EventSourceArn {
+		t.Errorf("aws-lambda-go read %+v", r)
+	}
+}
+
+func TestAppendSeconds(t *testing.T) {
+	for ms, want := range map[int64]string{
+		1545084650987: "1545084650.987", 1545084650000: "1545084650.0", 1545084650100: "1545084650.1",
+		1545084650010: "1545084650.01", 1545084650001: "1545084650.001", 1545084650120: "1545084650.12",
+	} {
+		if got := string(appendSeconds(nil, ms)); got != want {
+			t.Errorf("%d ms: %s, want %s", ms, got, want)
+		}
+	}
+}
+
+func testBatch() []item {
+	return []item{{rec: streams.Record{SequenceNumber: "1"}}, {rec: streams.Record{SequenceNumber: "2"}}, {rec: streams.Record{SequenceNumber: "3"}}}
+}
+
+// A response is read as Lambda reads it.
+func TestFailedFrom(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		fnErr      string
+		want       int
+	}{
+		{"function error", `{}`, "Unhandled", 0},
+		{"empty response", ``, "", -1},
+		{"null response", `null`, "", -1},
+		{"empty object", `{}`, "", -1},
+		{"null list", `{"batchItemFailures":null}`, "", -1},
+		{"empty list", `{"batchItemFailures":[]}`, "", -1},
+		{"one failure", `{"batchItemFailures":[{"itemIdentifier":"2"}]}`, "", 1},
+		{"lowest failure", `{"batchItemFailures":[{"itemIdentifier":"3"},{"itemIdentifier":"2"}]}`, "", 1},
+		{"empty identifier", `{"batchItemFailures":[{"itemIdentifier":""}]}`, "", 0},
+		{"null identifier", `{"batchItemFailures":[{"itemIdentifier":null}]}`, "", 0},
+		{"bad key name", `{"batchItemFailures":[{"itemidentifier":"2"}]}`, "", 0},
+		{"unknown record", `{"batchItemFailures":[{"itemIdentifier":"9"}]}`, "", 0},
+		{"not json", `oops`, "", 0},
+	} {
+		p := testPoller(true)
+		if got := p.failedFrom(result{body: []byte(tc.body), functionError: tc.fnErr}, testBatch()); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// Without ReportBatchItemFailures the response is not read.
+	if got := testPoller(false).failedFrom(result{body: []byte(`{"batchItemFailures":[{"itemIdentifier":"2"}]}`)}, testBatch()); got != -1 {
+		t.Errorf("without ReportBatchItemFailures: %d, want -1", got)
+	}
+}
+
+// FuzzFailedFrom feeds arbitrary function responses to the partial batch
+// response reader.
+func FuzzFailedFrom(f *testing.F) {
+	f.Add([]byte(`{"batchItemFailures":[{"itemIdentifier":"2"}]}`))
+	f.Add([]byte(`{"batchItemFailures":[{"itemIdentifier":null}]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := testPoller(true).failedFrom(result{body: body}, testBatch())
+		if got < -1 || got >= 3 {
+			t.Fatalf("failedFrom = %d for %q", got, body)
+		}
+	})
+}
