@@ -25,6 +25,7 @@ type StreamSource interface {
 	GetShardIterator(ctx context.Context, p streams.IteratorParams) (string, error)
 	GetRecords(ctx context.Context, shardIterator string, limit int) (*streams.GetRecordsResult, error)
 	PutRecord(ctx context.Context, ref streams.StreamRef, e streams.PutEntry, sequenceNumberForOrdering string) (streams.PutResult, string, error)
+	AppendSignal(ref streams.StreamRef, shardID string) (<-chan struct{}, error)
 }
 
 var _ StreamSource = (*streams.Streams)(nil)

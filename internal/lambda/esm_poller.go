@@ -15,10 +15,11 @@ import (
 )
 
 // How a mapping's poller paces itself. Lambda polls an idle shard about
-// once a second; Millrace polls more often, within the shared
-// GetRecords limit of five calls a second per shard.
+// once a second; Millrace reads a shard again as soon as an append to it
+// is durable (the domain's append signal), and at least every idlePoll.
 const (
-	idlePoll       = 250 * time.Millisecond
+	idlePoll       = time.Second
+	throttlePause  = 200 * time.Millisecond
 	scanInterval   = time.Second
 	errorPause     = time.Second
 	retryBaseDelay = 100 * time.Millisecond
@@ -256,6 +257,9 @@ func (w *shardWorker) run(ctx context.Context) {
 				continue
 			}
 		}
+		// The signal is taken before the read, so that an append landing
+		// between the read and the wait wakes the wait.
+		signal, _ := w.p.s.opts.Streams.AppendSignal(w.p.ref, w.shardID)
 		recs, next, ended, err := w.gather(ctx, iter)
 		if err != nil {
 			var e *streams.Error
@@ -267,7 +271,9 @@ func (w *shardWorker) run(ctx context.Context) {
 				// The stream went: the scan stops finding it.
 				return
 			}
-			sleep(ctx, idlePoll)
+			// Throttled (the shard's read limit is shared with its other
+			// consumers) or a passing failure.
+			sleep(ctx, throttlePause)
 			continue
 		}
 		if len(recs) > 0 {
@@ -293,7 +299,7 @@ func (w *shardWorker) run(ctx context.Context) {
 		}
 		iter = next
 		if len(recs) == 0 {
-			sleep(ctx, idlePoll)
+			wait(ctx, signal, idlePoll)
 		}
 	}
 }
@@ -336,7 +342,7 @@ func (w *shardWorker) gather(ctx context.Context, iter string) (recs []streams.R
 			if left <= 0 {
 				break
 			}
-			sleep(ctx, min(left, idlePoll))
+			sleep(ctx, min(left, throttlePause))
 			more, err := w.p.s.opts.Streams.GetRecords(ctx, next, limit-len(recs))
 			if err != nil {
 				break
@@ -531,6 +537,17 @@ func indexOf(batch []item, seq string) int {
 		}
 	}
 	return -1
+}
+
+// wait waits for signal (nil: none), d or ctx, whichever comes first.
+func wait(ctx context.Context, signal <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-signal:
+	case <-t.C:
+	}
 }
 
 // sleep waits for d or until ctx is done.
