@@ -513,3 +513,56 @@ func TestEventSourceMappingValidation(t *testing.T) {
 		t.Errorf("paged through %d mappings, want 4", len(uuids))
 	}
 }
+
+// After a split, the children are read only once the parent is finished:
+// every key's records arrive in order across the reshard.
+func TestEventSourceMappingReshardParentsFirst(t *testing.T) {
+	s := servertest.Start(t)
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	arn := createStream(t, k, "resharded", 1)
+	logPath := filepath.Join(t.TempDir(), "log")
+	esmFunction(t, c, "consumer", logPath, nil)
+	var recs [][2]string
+	for i := range 200 {
+		recs = append(recs, [2]string{fmt.Sprintf("key-%d", i%20), fmt.Sprintf("parent-%d", i)})
+	}
+	putAll(t, k, "resharded", recs)
+	if _, err := k.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("resharded"),
+		ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the split", func() bool {
+		out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("resharded")})
+		return err == nil && out.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusActive
+	})
+	recs = recs[:0]
+	for i := range 200 {
+		recs = append(recs, [2]string{fmt.Sprintf("key-%d", i%20), fmt.Sprintf("child-%d", i)})
+	}
+	putAll(t, k, "resharded", recs)
+	// A small batch size makes the parent take many batches.
+	if _, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn),
+		StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(5),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "400 records", func() bool { return len(readLog(t, logPath)) >= 400 })
+	childSeen := false
+	perKey := map[string]int{}
+	for _, l := range readLog(t, logPath) {
+		if strings.HasPrefix(l.data, "child-") {
+			childSeen = true
+			if l.shard == "shardId-000000000000" {
+				t.Errorf("child record %s read from the parent shard", l.data)
+			}
+		} else if childSeen {
+			t.Errorf("parent record %s delivered after a child record", l.data)
+		}
+		perKey[l.key]++
+	}
+	if len(perKey) != 20 {
+		t.Errorf("%d keys, want 20", len(perKey))
+	}
+}
