@@ -276,19 +276,21 @@ func (w *shardWorker) run(ctx context.Context) {
 			sleep(ctx, throttlePause)
 			continue
 		}
+		dirty := false
 		if len(recs) > 0 {
 			if !w.process(ctx, recs) {
 				return
 			}
-			w.ck.Seq = recs[len(recs)-1].SequenceNumber
+			// With one lane the batches are checkpointed already.
+			if last := recs[len(recs)-1].SequenceNumber; last != w.ck.Seq {
+				w.ck.Seq, dirty = last, true
+			}
 		}
 		if ended {
-			w.ck.Done = true
+			w.ck.Done, dirty = true, true
 		}
-		if len(recs) > 0 || ended {
-			if !w.save(ctx) {
-				return
-			}
+		if dirty && !w.save(ctx) {
+			return
 		}
 		if ended {
 			select {
@@ -329,7 +331,14 @@ func (w *shardWorker) iterator(ctx context.Context) (string, error) {
 // once it has some. ended is true at the end of a closed shard.
 func (w *shardWorker) gather(ctx context.Context, iter string) (recs []streams.Record, next string, ended bool, err error) {
 	m := w.p.m
-	limit := min(int(m.BatchSize)*int(m.ParallelizationFactor), streams.MaxGetRecordsLimit)
+	// With one lane a read takes what GetRecords gives (the batches are
+	// checkpointed one by one); with lanes, a round of BatchSize records
+	// per lane (the round is checkpointed as a whole).
+	want := min(int(m.BatchSize)*int(m.ParallelizationFactor), streams.MaxGetRecordsLimit)
+	limit := want
+	if m.ParallelizationFactor <= 1 {
+		limit = streams.MaxGetRecordsLimit
+	}
 	res, err := w.p.s.opts.Streams.GetRecords(ctx, iter, limit)
 	if err != nil {
 		return nil, "", false, err
@@ -337,13 +346,13 @@ func (w *shardWorker) gather(ctx context.Context, iter string) (recs []streams.R
 	recs, next = res.Records, res.NextShardIterator
 	if m.Window > 0 && len(recs) > 0 {
 		deadline := time.Now().Add(time.Duration(m.Window) * time.Second)
-		for next != "" && len(recs) < limit && ctx.Err() == nil {
+		for next != "" && len(recs) < want && ctx.Err() == nil {
 			left := time.Until(deadline)
 			if left <= 0 {
 				break
 			}
 			sleep(ctx, min(left, throttlePause))
-			more, err := w.p.s.opts.Streams.GetRecords(ctx, next, limit-len(recs))
+			more, err := w.p.s.opts.Streams.GetRecords(ctx, next, max(want-len(recs), 1))
 			if err != nil {
 				break
 			}
@@ -386,7 +395,12 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 	}
 	items := w.p.encode(w.shardID, role, recs)
 	if pf <= 1 {
-		return w.deliverLane(ctx, items)
+		// One lane: each batch is checkpointed once it is done, so that a
+		// crash sends at most the batch in flight again.
+		return w.deliverLane(ctx, items, func(last *item) bool {
+			w.ck.Seq = last.rec.SequenceNumber
+			return w.save(ctx)
+		})
 	}
 	lanes := make([][]item, pf)
 	for _, it := range items {
@@ -403,7 +417,7 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 			continue
 		}
 		wg.Go(func() {
-			if !w.deliverLane(ctx, lane) {
+			if !w.deliverLane(ctx, lane, nil) {
 				ok.Store(false)
 			}
 		})
@@ -413,8 +427,9 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 }
 
 // deliverLane sends a lane's records in batches of at most BatchSize
-// records and 6 MB of event.
-func (w *shardWorker) deliverLane(ctx context.Context, items []item) bool {
+// records and 6 MB of event; done, when set, is called with the last
+// record of every batch done and may stop the lane (false).
+func (w *shardWorker) deliverLane(ctx context.Context, items []item, done func(last *item) bool) bool {
 	size := int(w.p.m.BatchSize)
 	for len(items) > 0 {
 		n, bytes := 0, eventOverhead
@@ -427,6 +442,9 @@ func (w *shardWorker) deliverLane(ctx context.Context, items []item) bool {
 			n++
 		}
 		if !w.deliver(ctx, items[:n], 0) {
+			return false
+		}
+		if done != nil && !done(&items[n-1]) {
 			return false
 		}
 		items = items[n:]
