@@ -140,6 +140,9 @@ func dispatch(ctx context.Context, raw json.RawMessage) (any, error) {
 //     invocations have started, counted as files in ESM_LOG+".barrier";
 //     one that gives up logs "barrier-timeout".
 func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.KinesisEventResponse, error) {
+	if path := os.Getenv("ESM_COUNT"); path != "" {
+		return countKinesis(path, ev)
+	}
 	logPath := os.Getenv("ESM_LOG")
 	if n, _ := strconv.Atoi(os.Getenv("ESM_BARRIER")); n > 0 {
 		dir := logPath + ".barrier"
@@ -182,6 +185,21 @@ func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.Kinesis
 		}
 	}
 	return resp, nil
+}
+
+// countKinesis is the benchmarks' handler: it appends "n <records>" for
+// the batch to path and, with ESM_LATENCY set, "l <µs>" per record: how
+// long after its arrival in the stream the handler got it.
+func countKinesis(path string, ev events.KinesisEvent) (*events.KinesisEventResponse, error) {
+	now := time.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "n %d\n", len(ev.Records))
+	if os.Getenv("ESM_LATENCY") != "" {
+		for _, r := range ev.Records {
+			fmt.Fprintf(&b, "l %d\n", now.Sub(r.Kinesis.ApproximateArrivalTimestamp.Time).Microseconds())
+		}
+	}
+	return &events.KinesisEventResponse{}, appendLine(path, b.String())
 }
 
 func appendLine(path, s string) error {
