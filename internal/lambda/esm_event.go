@@ -112,6 +112,13 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, raw...)
 }
 
+// finished records the IteratorAge of a batch done with (delivered or
+// given up on): the age of its last record now.
+func (p *poller) finished(f *function, batch []item) {
+	age := p.s.now().UnixMilli() - batch[len(batch)-1].rec.Arrival
+	p.s.stats.function(f.Account, f.Region, f.Name).IteratorAge.Observe(max(age, 0))
+}
+
 // failureRecord is Lambda's invocation record for a batch it gave up on.
 type failureRecord struct {
 	RequestContext struct {
@@ -164,6 +171,10 @@ func (p *poller) failed(ctx context.Context, shardID string, batch []item, condi
 	bi.BatchSize = len(batch)
 	bi.StreamArn = m.EventSourceArn
 	raw, _ := json.Marshal(&rec)
+	p.counters.Dropped.Add(int64(len(batch)))
+	if f, _, err := s.load(ctx, m.Account, m.Region, m.FunctionName); err == nil && f != nil {
+		p.finished(f, batch)
+	}
 	s.logger.Info("event source mapping gave up on a batch", "uuid", m.UUID, "shard", shardID,
 		"condition", condition, "first", first.SequenceNumber, "last", lastRec.SequenceNumber, "records", len(batch))
 	if m.OnFailure == "" {
@@ -171,6 +182,7 @@ func (p *poller) failed(ctx context.Context, shardID string, batch []item, condi
 	}
 	for attempt := 0; attempt < 5 && ctx.Err() == nil; attempt++ {
 		if err := p.sendFailure(ctx, shardID, raw); err == nil {
+			p.counters.OnFailureDelivered.Add(int64(len(batch)))
 			return
 		} else if attempt == 4 {
 			s.logger.Error("event source mapping: on-failure destination did not take the record", "uuid", m.UUID,

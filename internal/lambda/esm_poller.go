@@ -115,6 +115,7 @@ func (s *Service) settleOnce(ctx context.Context, uuid string) (*mapping, bool, 
 			return nil, false, err
 		}
 		s.esmResults.Delete(uuid)
+		s.stats.dropMapping(uuid)
 		return nil, false, nil
 	case stateDisabled:
 		return m, false, nil
@@ -143,7 +144,8 @@ func (s *Service) runMapping(ctx context.Context, uuid string) {
 		s.logger.Error("event source mapping: bad source", "uuid", uuid, "err", err)
 		return
 	}
-	p := &poller{s: s, m: m, ref: ref, running: map[string]bool{}, wake: make(chan struct{}, 1)}
+	p := &poller{s: s, m: m, ref: ref, running: map[string]bool{}, wake: make(chan struct{}, 1),
+		counters: s.stats.mapping(m)}
 	p.run(ctx)
 }
 
@@ -153,6 +155,8 @@ type poller struct {
 	s   *Service
 	m   *mapping
 	ref streams.StreamRef
+
+	counters *MappingCounters
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -394,6 +398,7 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 		role = f.Role
 	}
 	items := w.p.encode(w.shardID, role, recs)
+	w.p.counters.Polled.Add(int64(len(recs)))
 	if pf <= 1 {
 		// One lane: each batch is checkpointed once it is done, so that a
 		// crash sends at most the batch in flight again.
@@ -484,11 +489,14 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			return false
 		}
 		invokes++
+		w.p.counters.Invoked.Add(int64(len(batch)))
 		from := w.p.failedFrom(res, batch)
 		if from < 0 {
 			s.setProcessingResult(m.UUID, "OK")
+			w.p.finished(f, batch)
 			return true
 		}
+		w.p.counters.FailedInvoke.Add(int64(len(batch) - from))
 		s.setProcessingResult(m.UUID, "PROBLEM: Function call failed")
 		batch = batch[from:]
 		if m.Bisect && len(batch) > 1 {

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -233,15 +236,17 @@ func TestEventSourceMappingPoisonRecordIsolated(t *testing.T) {
 		recs = append(recs, [2]string{"pk", data})
 	}
 	seqs := putAll(t, k, "src", recs)
-	_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+	created, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
 		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn),
 		StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(20),
 		BisectBatchOnFunctionError: aws.Bool(true), MaximumRetryAttempts: aws.Int32(1),
 		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(dlqARN)}},
+		MetricsConfig:     &types.EventSourceMappingMetricsConfig{Metrics: []types.EventSourceMappingMetric{types.EventSourceMappingMetricEventCount}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	uuid := aws.ToString(created.UUID)
 	// The rest of the shard moves on past the poison record.
 	putAll(t, k, "src", [][2]string{{"pk", "later"}})
 	eventually(t, "every good record", func() bool {
@@ -310,6 +315,46 @@ func TestEventSourceMappingPoisonRecordIsolated(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("%d on-failure records, want 1", len(got))
+	}
+
+	// AWS/Lambda metrics: the function's invocations and errors, and the
+	// mapping's event counts (MetricsConfig EventCount).
+	cw := cloudwatch.New(cloudwatch.Options{Region: servertest.Region, BaseEndpoint: aws.String(s.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""),
+		RetryMaxAttempts: 1, HTTPClient: s.HTTPClient()})
+	stat := func(metric, dimName, dimValue string) float64 {
+		t.Helper()
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/Lambda"), MetricName: aws.String(metric),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String(dimName), Value: aws.String(dimValue)}},
+			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)),
+			Period:     aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount},
+		})
+		if err != nil {
+			t.Fatalf("GetMetricStatistics %s: %v", metric, err)
+		}
+		var sum float64
+		for _, dp := range out.Datapoints {
+			sum += aws.ToFloat64(dp.Sum)
+		}
+		return sum
+	}
+	// The poison record was invoked twice alone (a retry), and in three
+	// bisected batches and the whole batch before.
+	if n := stat("Errors", "FunctionName", "consumer"); n < 6 {
+		t.Errorf("Errors: %v, want at least 6", n)
+	}
+	if inv, errs := stat("Invocations", "FunctionName", "consumer"), stat("Errors", "FunctionName", "consumer"); inv <= errs {
+		t.Errorf("Invocations %v, Errors %v: the successful ones are missing", inv, errs)
+	}
+	if n := stat("DroppedEventCount", "EventSourceMappingUUID", uuid); n != 1 {
+		t.Errorf("DroppedEventCount: %v, want 1", n)
+	}
+	if n := stat("OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", uuid); n != 1 {
+		t.Errorf("OnFailureDestinationDeliveredEventCount: %v, want 1", n)
+	}
+	if n := stat("PolledEventCount", "EventSourceMappingUUID", uuid); n != 21 {
+		t.Errorf("PolledEventCount: %v, want 21", n)
 	}
 }
 

@@ -105,8 +105,15 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 	var res result
 	var thr *throttled
 	var se *startError
+	started := time.Now()
+	defer func() {
+		if thr == nil && err == nil || se != nil {
+			s.counted(f, res, time.Since(started))
+		}
+	}()
 	switch {
 	case errors.As(err, &thr):
+		s.stats.function(f.Account, f.Region, f.Name).Throttles.Add(1)
 		return nil, errTooManyRequests(thr.reason)
 	case errors.As(err, &se):
 		res = errorResult(se.errorType, se.message)
@@ -151,18 +158,24 @@ func (s *Service) call(ctx context.Context, f *function, payload []byte) (result
 	}
 	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
 	inst, err := s.run.acquire(ctx, f, code, true)
+	started := time.Now()
 	var se *startError
+	var res result
 	switch {
 	case errors.As(err, &se):
-		return errorResult(se.errorType, se.message), nil
+		res = errorResult(se.errorType, se.message)
 	case err != nil:
 		return result{}, err
 	case f.endpoint():
-		res := s.run.endpoint.invoke(ctx, inv, f)
+		res = s.run.endpoint.invoke(ctx, inv, f)
 		s.run.release(f, nil)
-		return res, nil
+	default:
+		res = s.run.invokeOn(ctx, f, code, inst, inv, true)
 	}
-	return s.run.invokeOn(ctx, f, code, inst, inv, true), nil
+	if ctx.Err() == nil {
+		s.counted(f, res, time.Since(started))
+	}
+	return res, nil
 }
 
 // traceID is an X-Ray trace header for one invocation.

@@ -76,6 +76,8 @@ type Service struct {
 	esmMu sync.Mutex
 	// esmResults holds each mapping's LastProcessingResult (uuid → string).
 	esmResults sync.Map
+	// stats are the functions' and mappings' metrics (stats.go).
+	stats stats
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool

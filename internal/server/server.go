@@ -202,9 +202,11 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		OnComplete:       onComplete,
 	})
 	kinesis.New(st, logger.With("component", "kinesis")).Register(router)
+	// The Lambda service, made below, fills its metrics source in.
+	lambdaMetrics := &cloudwatch.LambdaSource{}
 	agg := cloudwatch.NewAggregator(cloudwatch.AggregatorOptions{
 		Log:       engine,
-		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}},
+		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}, lambdaMetrics},
 		Retention: cfg.MetricsRetention,
 		Logger:    logger.With("component", "cloudwatch"),
 	})
@@ -227,6 +229,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
+	lambdaMetrics.Service = fns
 
 	reqCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
