@@ -328,7 +328,7 @@ func TestEventSourceMappingPoisonRecordIsolated(t *testing.T) {
 			Namespace: aws.String("AWS/Lambda"), MetricName: aws.String(metric),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String(dimName), Value: aws.String(dimValue)}},
 			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)),
-			Period:     aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount},
+			Period: aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount},
 		})
 		if err != nil {
 			t.Fatalf("GetMetricStatistics %s: %v", metric, err)
