@@ -47,6 +47,7 @@ func (l *LambdaSource) Sample() []Sample {
 			n      int64
 		}{
 			{"PolledEventCount", c.Polled.Load()},
+			{"FilteredOutEventCount", c.FilteredOut.Load()},
 			{"InvokedEventCount", c.Invoked.Load()},
 			{"FailedInvokeEventCount", c.FailedInvoke.Load()},
 			{"DroppedEventCount", c.Dropped.Load()},

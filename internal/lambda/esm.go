@@ -305,17 +305,30 @@ func (s *Service) checkDestination(ctx context.Context, d *lambdaapi.Destination
 
 // checkUnimplemented refuses the settings Millrace does not carry out
 // yet, rather than store them and ignore them.
-func checkUnimplemented(tumbling *int32, filters *lambdaapi.FilterCriteria, kms *string) error {
+func checkUnimplemented(tumbling *int32, kms *string) error {
 	if tumbling != nil && *tumbling > 0 {
 		return errInvalid("Millrace does not implement TumblingWindowInSeconds yet; leave it 0. See docs/lambda.md")
-	}
-	if filters != nil && len(filters.Filters) > 0 {
-		return errInvalid("Millrace does not implement FilterCriteria yet. See docs/lambda.md")
 	}
 	if kms != nil {
 		return errInvalid("Millrace does not encrypt filter criteria: KMSKeyArn is not available. See docs/lambda.md")
 	}
 	return nil
+}
+
+// checkFilters checks a FilterCriteria's patterns and returns them.
+func checkFilters(fc *lambdaapi.FilterCriteria) ([]string, error) {
+	if fc == nil {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range fc.Filters {
+		p := awsproto.Value(f.Pattern)
+		if _, err := parseFilter(p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // resolveFunction checks that the function a mapping names exists and
@@ -397,7 +410,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 			return nil, errInvalid("StartingPositionTimestamp can only be provided with StartingPosition AT_TIMESTAMP.")
 		}
 	}
-	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.FilterCriteria, in.KMSKeyArn); err != nil {
+	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.KMSKeyArn); err != nil {
 		return nil, err
 	}
 	if in.BatchSize != nil {
@@ -422,6 +435,9 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 		m.MaximumRecordAge = *in.MaximumRecordAgeInSeconds
 	}
 	m.ReportBatchItemFailures = len(in.FunctionResponseTypes) > 0
+	if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
+		return nil, err
+	}
 	if in.MetricsConfig != nil {
 		for _, x := range in.MetricsConfig.Metrics {
 			m.Metrics = append(m.Metrics, string(x))
@@ -563,7 +579,7 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 		in.LoggingConfig != nil, len(in.SourceAccessConfigurations)); err != nil {
 		return nil, err
 	}
-	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.FilterCriteria, in.KMSKeyArn); err != nil {
+	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.KMSKeyArn); err != nil {
 		return nil, err
 	}
 	s.esmMu.Lock()
@@ -603,6 +619,11 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	}
 	if in.FunctionResponseTypes != nil {
 		m.ReportBatchItemFailures = len(in.FunctionResponseTypes) > 0
+	}
+	if in.FilterCriteria != nil {
+		if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
+			return nil, err
+		}
 	}
 	if in.MetricsConfig != nil {
 		m.Metrics = nil

@@ -112,3 +112,64 @@ func FuzzFailedFrom(f *testing.F) {
 		}
 	})
 }
+
+func TestFilterPatterns(t *testing.T) {
+	rec := func(pk, data string) *item {
+		return &item{rec: streams.Record{PartitionKey: pk, SequenceNumber: testSeq1, Arrival: 1545084650987, Data: []byte(data)}}
+	}
+	order := rec("user-1", `{"kind":"order","amount":300,"tags":["a","b"],"meta":{"region":"eu-west-1"},"gone":null}`)
+	text := rec("vip-7", `not json`)
+	for _, tc := range []struct {
+		pattern string
+		it      *item
+		want    bool
+	}{
+		{`{"data":{"kind":["order"]}}`, order, true},
+		{`{"data":{"kind":["refund","order"]}}`, order, true},
+		{`{"data":{"kind":["refund"]}}`, order, false},
+		{`{"data":{"amount":[300]}}`, order, true},
+		{`{"data":{"amount":[300.0]}}`, order, false}, // numbers match by their text
+		{`{"data":{"amount":[{"numeric":[">",100,"<=",300]}]}}`, order, true},
+		{`{"data":{"amount":[{"numeric":["<",300]}]}}`, order, false},
+		{`{"data":{"tags":["b"]}}`, order, true},
+		{`{"data":{"meta":{"region":[{"prefix":"eu-"}]}}}`, order, true},
+		{`{"data":{"meta":{"region":[{"suffix":"-2"}]}}}`, order, false},
+		{`{"data":{"kind":[{"anything-but":["refund"]}]}}`, order, true},
+		{`{"data":{"kind":[{"anything-but":{"prefix":"ord"}}]}}`, order, false},
+		{`{"data":{"kind":[{"equals-ignore-case":"ORDER"}]}}`, order, true},
+		{`{"data":{"gone":[null]}}`, order, true},
+		{`{"data":{"missing":[{"exists":false}]}}`, order, true},
+		{`{"data":{"kind":[{"exists":false}]}}`, order, false},
+		{`{"data":{"kind":["order"]},"partitionKey":["user-2"]}`, order, false}, // AND across keys
+		{`{"partitionKey":[{"prefix":"vip-"}]}`, text, true},
+		{`{"data":{"kind":["order"]}}`, text, false}, // data pattern, data not JSON
+		{`{"partitionKey":["vip-7"],"kinesisSchemaVersion":["1.0"]}`, text, true},
+	} {
+		f, err := parseFilter(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		if got := passes([]*eventFilter{f}, tc.it); got != tc.want {
+			t.Errorf("%s on %s: %v, want %v", tc.pattern, tc.it.rec.Data, got, tc.want)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `"x"`, `{"data":"order"}`, `{"a":[]}`, `{"a":[{"prefix":1}]}`, `{"a":[{"numeric":[">","x"]}]}`,
+		`{"a":[{"nope":1}]}`, `{"a":[{"prefix":"x","suffix":"y"}]}`, `{"a":[["x"]]}`, `{"a":{}}`} {
+		if _, err := parseFilter(bad); err == nil {
+			t.Errorf("pattern %q accepted", bad)
+		}
+	}
+}
+
+// FuzzFilterPattern feeds arbitrary patterns and data to the filters.
+func FuzzFilterPattern(f *testing.F) {
+	f.Add(`{"data":{"kind":["order"]}}`, `{"kind":"order"}`)
+	f.Add(`{"data":{"n":[{"numeric":[">",1,"<",5]}]},"partitionKey":[{"prefix":"a"}]}`, `{"n":3}`)
+	f.Fuzz(func(t *testing.T, pattern, data string) {
+		flt, err := parseFilter(pattern)
+		if err != nil {
+			return
+		}
+		passes([]*eventFilter{flt}, &item{rec: streams.Record{PartitionKey: "a", Data: []byte(data)}})
+	})
+}

@@ -146,6 +146,14 @@ func (s *Service) runMapping(ctx context.Context, uuid string) {
 	}
 	p := &poller{s: s, m: m, ref: ref, running: map[string]bool{}, wake: make(chan struct{}, 1),
 		counters: s.stats.mapping(m)}
+	for _, pat := range m.Filters {
+		f, err := parseFilter(pat)
+		if err != nil {
+			s.logger.Error("event source mapping: bad filter", "uuid", uuid, "err", err)
+			return
+		}
+		p.filters = append(p.filters, f)
+	}
 	p.run(ctx)
 }
 
@@ -157,6 +165,7 @@ type poller struct {
 	ref streams.StreamRef
 
 	counters *MappingCounters
+	filters  []*eventFilter // FilterCriteria: a record must pass one
 
 	mu      sync.Mutex
 	running map[string]bool
@@ -399,6 +408,18 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 	}
 	items := w.p.encode(w.shardID, role, recs)
 	w.p.counters.Polled.Add(int64(len(recs)))
+	if len(w.p.filters) > 0 {
+		// Records that pass no filter are skipped (the checkpoint still
+		// moves past them).
+		kept := items[:0]
+		for i := range items {
+			if passes(w.p.filters, &items[i]) {
+				kept = append(kept, items[i])
+			}
+		}
+		w.p.counters.FilteredOut.Add(int64(len(items) - len(kept)))
+		items = kept
+	}
 	if pf <= 1 {
 		// One lane: each batch is checkpointed once it is done, so that a
 		// crash sends at most the batch in flight again.

@@ -611,3 +611,53 @@ func TestEventSourceMappingReshardParentsFirst(t *testing.T) {
 		t.Errorf("%d keys, want 20", len(perKey))
 	}
 }
+
+// FilterCriteria: a record reaches the function when one filter matches
+// it, on its JSON data or its metadata; the others are skipped.
+func TestEventSourceMappingFilterCriteria(t *testing.T) {
+	s := servertest.Start(t)
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	arn := createStream(t, k, "filtered", 1)
+	logPath := filepath.Join(t.TempDir(), "log")
+	esmFunction(t, c, "consumer", logPath, nil)
+	_, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn), StartingPosition: types.EventSourcePositionTrimHorizon,
+		FilterCriteria: &types.FilterCriteria{Filters: []types.Filter{{Pattern: aws.String(`{"data":{"kind":"order"}}`)}}},
+	})
+	if code, msg := apiError(t, err); code != "InvalidParameterValueException" || !strings.Contains(msg, "Invalid filter pattern definition") {
+		t.Errorf("a pattern whose leaf is not a list: %s: %s", code, msg)
+	}
+	putAll(t, k, "filtered", [][2]string{
+		{"user-1", `{"kind":"order","n":1}`},
+		{"user-2", `{"kind":"refund","n":2}`},
+		{"vip-1", `plain text`},
+		{"user-3", `plain text`},
+		{"user-4", `{"kind":"order","n":3}`},
+	})
+	if _, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn), StartingPosition: types.EventSourcePositionTrimHorizon,
+		FilterCriteria: &types.FilterCriteria{Filters: []types.Filter{
+			{Pattern: aws.String(`{"data":{"kind":["order"]}}`)},
+			{Pattern: aws.String(`{"partitionKey":[{"prefix":"vip-"}]}`)},
+		}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The last record passes: once it is there, every record was seen.
+	eventually(t, "the last order", func() bool {
+		for _, l := range readLog(t, logPath) {
+			if l.key == "user-4" {
+				return true
+			}
+		}
+		return false
+	})
+	var keys []string
+	for _, l := range readLog(t, logPath) {
+		keys = append(keys, l.key)
+	}
+	if strings.Join(keys, " ") != "user-1 vip-1 user-4" {
+		t.Errorf("the function got the records of %v, want user-1 vip-1 user-4", keys)
+	}
+}

@@ -30,7 +30,8 @@ type MappingCounters struct {
 	// records of invocations that failed; Dropped the records given up
 	// on; OnFailureDelivered the records whose invocation record the
 	// on-failure destination took.
-	Polled, Invoked, FailedInvoke, Dropped, OnFailureDelivered atomic.Int64
+	// FilteredOut counts the records no filter let through.
+	Polled, FilteredOut, Invoked, FailedInvoke, Dropped, OnFailureDelivered atomic.Int64
 }
 
 // FunctionStats names one function's counters.
