@@ -305,12 +305,18 @@ func (s *Service) checkDestination(ctx context.Context, d *lambdaapi.Destination
 
 // checkUnimplemented refuses the settings Millrace does not carry out
 // yet, rather than store them and ignore them.
-func checkUnimplemented(tumbling *int32, kms *string) error {
-	if tumbling != nil && *tumbling > 0 {
-		return errInvalid("Millrace does not implement TumblingWindowInSeconds yet; leave it 0. See docs/lambda.md")
-	}
+func checkUnimplemented(kms *string) error {
 	if kms != nil {
 		return errInvalid("Millrace does not encrypt filter criteria: KMSKeyArn is not available. See docs/lambda.md")
+	}
+	return nil
+}
+
+// checkWindow refuses tumbling windows with lanes: a window's state is
+// one shard's, carried from batch to batch in order.
+func checkWindow(m *mapping) error {
+	if m.TumblingWindow > 0 && m.ParallelizationFactor > 1 {
+		return errInvalid("Millrace does not combine TumblingWindowInSeconds with a ParallelizationFactor above 1. See docs/lambda.md")
 	}
 	return nil
 }
@@ -410,7 +416,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 			return nil, errInvalid("StartingPositionTimestamp can only be provided with StartingPosition AT_TIMESTAMP.")
 		}
 	}
-	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.KMSKeyArn); err != nil {
+	if err := checkUnimplemented(in.KMSKeyArn); err != nil {
 		return nil, err
 	}
 	if in.BatchSize != nil {
@@ -436,6 +442,12 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	}
 	m.ReportBatchItemFailures = len(in.FunctionResponseTypes) > 0
 	if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
+		return nil, err
+	}
+	if in.TumblingWindowInSeconds != nil {
+		m.TumblingWindow = *in.TumblingWindowInSeconds
+	}
+	if err := checkWindow(m); err != nil {
 		return nil, err
 	}
 	if in.MetricsConfig != nil {
@@ -579,7 +591,7 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 		in.LoggingConfig != nil, len(in.SourceAccessConfigurations)); err != nil {
 		return nil, err
 	}
-	if err := checkUnimplemented(in.TumblingWindowInSeconds, in.KMSKeyArn); err != nil {
+	if err := checkUnimplemented(in.KMSKeyArn); err != nil {
 		return nil, err
 	}
 	s.esmMu.Lock()
@@ -624,6 +636,12 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 		if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
 			return nil, err
 		}
+	}
+	if in.TumblingWindowInSeconds != nil {
+		m.TumblingWindow = *in.TumblingWindowInSeconds
+	}
+	if err := checkWindow(m); err != nil {
+		return nil, err
 	}
 	if in.MetricsConfig != nil {
 		m.Metrics = nil

@@ -173,3 +173,26 @@ func FuzzFilterPattern(f *testing.F) {
 		passes([]*eventFilter{flt}, &item{rec: streams.Record{PartitionKey: "a", Data: []byte(data)}})
 	})
 }
+
+// A windowed invocation's event is aws-lambda-go's KinesisTimeWindowEvent.
+func TestWindowEvent(t *testing.T) {
+	p := testPoller(false)
+	p.m.TumblingWindow = 120
+	w := &shardWorker{p: p, shardID: "shardId-000000000006",
+		ck: checkpoint{WindowStart: 1607497440000, State: json.RawMessage(`{"count":"3"}`)}}
+	items := p.encode(w.shardID, "arn:aws:iam::123456789012:role/r", []streams.Record{{SequenceNumber: testSeq1, Arrival: 1607497441000, Data: []byte("x"), PartitionKey: "k"}})
+	var ev events.KinesisTimeWindowEvent
+	if err := json.Unmarshal(w.windowPayload(items, true), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Window.Start.UTC().Format(time.RFC3339) != "2020-12-09T07:04:00Z" || ev.Window.End.UTC().Format(time.RFC3339) != "2020-12-09T07:06:00Z" ||
+		ev.State["count"] != "3" || ev.ShardID != w.shardID || ev.EventSourceARN != p.m.EventSourceArn ||
+		!ev.IsFinalInvokeForWindow || ev.IsWindowTerminatedEarly || len(ev.Records) != 1 {
+		t.Errorf("aws-lambda-go read %+v", ev)
+	}
+	for body, ok := range map[string]bool{`{"state":{"a":"1"}}`: true, `{"state":{}}`: true, `{}`: false, `{"state":null}`: false, `null`: false, `x`: false} {
+		if _, got := windowState(result{body: []byte(body)}); got != ok {
+			t.Errorf("windowState(%s): %v, want %v", body, got, ok)
+		}
+	}
+}

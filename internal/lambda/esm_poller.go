@@ -36,6 +36,10 @@ const (
 type checkpoint struct {
 	Seq  string `json:"seq,omitempty"`
 	Done bool   `json:"done,omitempty"`
+	// WindowStart (ms, 0: none open) and State are the open tumbling
+	// window and the state its last invocation returned (esm_window.go).
+	WindowStart int64           `json:"windowStart,omitempty"`
+	State       json.RawMessage `json:"state,omitempty"`
 }
 
 // unitName is the background unit that runs a mapping.
@@ -300,6 +304,10 @@ func (w *shardWorker) run(ctx context.Context) {
 			}
 		}
 		if ended {
+			// A shard's end closes its window: children start fresh.
+			if w.ck.WindowStart != 0 && !w.closeWindow(ctx) {
+				return
+			}
 			w.ck.Done, dirty = true, true
 		}
 		if dirty && !w.save(ctx) {
@@ -313,8 +321,12 @@ func (w *shardWorker) run(ctx context.Context) {
 			return
 		}
 		iter = next
-		if len(recs) == 0 {
-			wait(ctx, signal, idlePoll)
+		if due, left := w.windowDue(); due {
+			if !w.closeWindow(ctx) {
+				return
+			}
+		} else if len(recs) == 0 {
+			wait(ctx, signal, min(idlePoll, left))
 		}
 	}
 }
@@ -420,6 +432,9 @@ func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
 		w.p.counters.FilteredOut.Add(int64(len(items) - len(kept)))
 		items = kept
 	}
+	if w.windowed() {
+		return w.deliverWindows(ctx, items)
+	}
 	if pf <= 1 {
 		// One lane: each batch is checkpointed once it is done, so that a
 		// crash sends at most the batch in flight again.
@@ -498,7 +513,11 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			sleep(ctx, errorPause)
 			continue
 		}
-		res, err := s.call(ctx, f, eventPayload(batch))
+		payload := eventPayload(batch)
+		if w.windowed() {
+			payload = w.windowPayload(batch, false)
+		}
+		res, err := s.call(ctx, f, payload)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.setProcessingResult(m.UUID, "PROBLEM: "+err.Error())
@@ -512,6 +531,14 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 		invokes++
 		w.p.counters.Invoked.Add(int64(len(batch)))
 		from := w.p.failedFrom(res, batch)
+		if w.windowed() {
+			// A windowed invocation must answer the window's state.
+			if st, ok := windowState(res); !ok {
+				from = 0
+			} else {
+				w.ck.State = st
+			}
+		}
 		if from < 0 {
 			s.setProcessingResult(m.UUID, "OK")
 			w.p.finished(f, batch)
@@ -520,7 +547,7 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 		w.p.counters.FailedInvoke.Add(int64(len(batch) - from))
 		s.setProcessingResult(m.UUID, "PROBLEM: Function call failed")
 		batch = batch[from:]
-		if m.Bisect && len(batch) > 1 {
+		if m.Bisect && len(batch) > 1 && !w.windowed() {
 			half := len(batch) / 2
 			return w.deliver(ctx, batch[:half], retries) && w.deliver(ctx, batch[half:], retries)
 		}

@@ -114,6 +114,14 @@ func main() {
 func dispatch(ctx context.Context, raw json.RawMessage) (any, error) {
 	var probe struct {
 		Records json.RawMessage `json:"Records"`
+		Window  json.RawMessage `json:"window"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && len(probe.Window) > 0 {
+		var ev events.KinesisTimeWindowEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return handleWindow(ev)
 	}
 	if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 {
 		var ev events.KinesisEvent
@@ -200,6 +208,21 @@ func countKinesis(path string, ev events.KinesisEvent) (*events.KinesisEventResp
 		}
 	}
 	return &events.KinesisEventResponse{}, appendLine(path, b.String())
+}
+
+// handleWindow counts a tumbling window's records in its state
+// ({"count": "<n>"}) and, on the window's final invocation, appends
+// "final <window start> <count>" to ESM_LOG.
+func handleWindow(ev events.KinesisTimeWindowEvent) (*events.KinesisTimeWindowEventResponse, error) {
+	n, _ := strconv.Atoi(ev.State["count"])
+	n += len(ev.Records)
+	if ev.IsFinalInvokeForWindow {
+		line := fmt.Sprintf("final %s %d\n", ev.Window.Start.UTC().Format(time.RFC3339), n)
+		if err := appendLine(os.Getenv("ESM_LOG"), line); err != nil {
+			return nil, err
+		}
+	}
+	return &events.KinesisTimeWindowEventResponse{TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: map[string]string{"count": strconv.Itoa(n)}}}, nil
 }
 
 func appendLine(path, s string) error {
