@@ -703,6 +703,7 @@ func (s *Service) deleteFunction(ctx context.Context, req *awsproto.RESTRequest)
 		}
 	}
 	s.run.remove(f.Account, f.Region, f.Name)
+	s.stats.dropFunction(f.Account, f.Region, f.Name)
 	return &awsproto.RESTResponse{Status: http.StatusNoContent}, nil
 }
 

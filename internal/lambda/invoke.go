@@ -105,8 +105,15 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 	var res result
 	var thr *throttled
 	var se *startError
+	started := time.Now()
+	defer func() {
+		if thr == nil && err == nil || se != nil {
+			s.counted(f, res, time.Since(started))
+		}
+	}()
 	switch {
 	case errors.As(err, &thr):
+		s.stats.function(f.Account, f.Region, f.Name).Throttles.Add(1)
 		return nil, errTooManyRequests(thr.reason)
 	case errors.As(err, &se):
 		res = errorResult(se.errorType, se.message)
@@ -134,6 +141,41 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 		out.Header.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(logs))
 	}
 	return out, nil
+}
+
+// call invokes f synchronously with payload on behalf of the server
+// itself (an event source mapping): it waits for an execution slot
+// rather than being throttled. The error is one of the invocation's
+// start (the server is stopping, ctx is done), never the function's.
+func (s *Service) call(ctx context.Context, f *function, payload []byte) (result, error) {
+	inv := &invocation{
+		id:      newRevisionID(),
+		payload: payload,
+		arn:     f.arn(),
+		traceID: traceID(s.now()),
+		timeout: time.Duration(f.Timeout) * time.Second,
+		done:    make(chan result, 1),
+	}
+	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
+	inst, err := s.run.acquire(ctx, f, code, true)
+	started := time.Now()
+	var se *startError
+	var res result
+	switch {
+	case errors.As(err, &se):
+		res = errorResult(se.errorType, se.message)
+	case err != nil:
+		return result{}, err
+	case f.endpoint():
+		res = s.run.endpoint.invoke(ctx, inv, f)
+		s.run.release(f, nil)
+	default:
+		res = s.run.invokeOn(ctx, f, code, inst, inv, true)
+	}
+	if ctx.Err() == nil {
+		s.counted(f, res, time.Since(started))
+	}
+	return res, nil
 }
 
 // traceID is an X-Ray trace header for one invocation.

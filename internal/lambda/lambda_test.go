@@ -38,7 +38,7 @@ var (
 
 // testZip builds the aws-lambda-go test handler as bootstrap and zips it,
 // once per test binary.
-func testZip(t *testing.T) []byte {
+func testZip(t testing.TB) []byte {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "millrace-lambda-build-")

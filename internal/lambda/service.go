@@ -56,6 +56,9 @@ type Options struct {
 	// (so that, in dev mode, its calls land in its own account).
 	AccessKeyID, SecretAccessKey string
 	Now                          func() time.Time // nil: time.Now
+	// Streams is the streams domain event source mappings read; nil: the
+	// mapping operations answer that no streams are served.
+	Streams StreamSource
 }
 
 // Service is the Lambda API subset Millrace serves.
@@ -68,6 +71,13 @@ type Service struct {
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per function: account/region/name
 	run   *runner
+	// esmMu serializes the changes of event source mappings (create's
+	// duplicate check, the units' state transitions).
+	esmMu sync.Mutex
+	// esmResults holds each mapping's LastProcessingResult (uuid → string).
+	esmResults sync.Map
+	// stats are the functions' and mappings' metrics (stats.go).
+	stats stats
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool
@@ -90,6 +100,10 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		s.ownRunner = true
 	}
 	s.run = newRunner(s.opts, s.logger)
+	if err := s.resumeMappings(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -117,6 +131,11 @@ func (s *Service) Register(r *awsproto.Router) {
 		"PutFunctionConcurrency":      s.putFunctionConcurrency,
 		"GetFunctionConcurrency":      s.getFunctionConcurrency,
 		"DeleteFunctionConcurrency":   s.deleteFunctionConcurrency,
+		"CreateEventSourceMapping":    s.withStreams(s.createEventSourceMapping),
+		"GetEventSourceMapping":       s.withStreams(s.getEventSourceMapping),
+		"ListEventSourceMappings":     s.withStreams(s.listEventSourceMappings),
+		"UpdateEventSourceMapping":    s.withStreams(s.updateEventSourceMapping),
+		"DeleteEventSourceMapping":    s.withStreams(s.deleteEventSourceMapping),
 	}
 	var routes []awsproto.RESTRoute
 	seen := map[string]bool{}
@@ -137,6 +156,18 @@ func (s *Service) Register(r *awsproto.Router) {
 		routes = append(routes, rt)
 	}
 	r.RegisterREST(SigningName, routes)
+}
+
+// withStreams answers the mapping operations only when the service has
+// the streams domain to read.
+func (s *Service) withStreams(h awsproto.RESTHandler) awsproto.RESTHandler {
+	if s.opts.Streams != nil {
+		return h
+	}
+	return func(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
+		return nil, awsproto.NewError("ServiceException", "This server runs Lambda without streams: event source mappings are not available.").
+			WithStatus(http.StatusInternalServerError).WithCapitalMessage()
+	}
 }
 
 // notImplemented answers operations Millrace does not offer with 501

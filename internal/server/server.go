@@ -216,9 +216,11 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Lambda:      newLambdaInvoker(endpointURL(ln, tlsLn)),
 		CreateDelay: cfg.CreateDelay,
 	})
+	// The Lambda service, made below, fills its metrics source in.
+	lambdaMetrics := &cloudwatch.LambdaSource{}
 	agg := cloudwatch.NewAggregator(cloudwatch.AggregatorOptions{
 		Log:       engine,
-		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}, cloudwatch.FirehoseSource{Firehose: fh}},
+		Sources:   []cloudwatch.Source{cloudwatch.KinesisSource{Streams: st}, cloudwatch.FirehoseSource{Firehose: fh}, lambdaMetrics},
 		Retention: cfg.MetricsRetention,
 		Logger:    logger.With("component", "cloudwatch"),
 	})
@@ -234,12 +236,14 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Logger:      logger.With("component", "lambda"),
 		Endpoint:    endpointURL(ln, tlsLn),
 		Concurrency: cfg.LambdaConcurrency,
+		Streams:     st,
 	})
 	if err != nil {
 		runner.Stop()
 		return nil, errors.Join(fmt.Errorf("starting Lambda: %w", err), st.Close(), engine.Close())
 	}
 	fns.Register(router)
+	lambdaMetrics.Service = fns
 	fh.Register(router)
 	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
 		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval})

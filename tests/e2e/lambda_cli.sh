@@ -112,6 +112,61 @@ expect "new variable" "$(lq 'Environment.Variables.GREETING' update-function-con
 	--environment 'Variables={GREETING=bonjour}')" bonjour
 invoke_echo "$fn" updated bonjour
 
+step "create-event-source-mapping: a Kinesis stream into a function"
+esm_fn="e2e-cli-esm-$$"
+esm_stream="e2e-cli-esm-$$"
+esm_log="$tmp/esm.log"
+l create-function --function-name "$esm_fn" --runtime provided.al2023 --handler bootstrap \
+	--role "$role" --zip-file "fileb://$E2E_LAMBDA_ZIP" --timeout 30 \
+	--environment "Variables={ESM_LOG=$esm_log}" >/dev/null
+k() { aws --endpoint-url "$E2E_ENDPOINT" --output text kinesis "$@"; }
+k create-stream --stream-name "$esm_stream" --shard-count 1
+k wait stream-exists --stream-name "$esm_stream"
+esm_arn=$(k describe-stream-summary --stream-name "$esm_stream" --query StreamDescriptionSummary.StreamARN)
+for i in 1 2 3; do
+	k put-record --stream-name "$esm_stream" --partition-key "pk$i" --data "record-$i" >/dev/null
+done
+uuid=$(lq UUID create-event-source-mapping --function-name "$esm_fn" --event-source-arn "$esm_arn" \
+	--starting-position TRIM_HORIZON --batch-size 10 --maximum-retry-attempts 2 --bisect-batch-on-function-error)
+[[ -n "$uuid" ]] || fail "create-event-source-mapping returned no UUID"
+for _ in $(seq 1 300); do
+	[[ -f "$esm_log" && $(wc -l <"$esm_log") -ge 3 ]] && break
+	sleep 0.1
+done
+[[ -f "$esm_log" && $(wc -l <"$esm_log") -eq 3 ]] || fail "the function did not get the 3 records within 30 s: $(cat "$esm_log" 2>/dev/null)"
+expect "records in order" "$(cut -d' ' -f3 "$esm_log" | tr '\n' ' ')" "record-1 record-2 record-3 "
+grep -q "^shardId-000000000000:[0-9]* pk1 record-1$" "$esm_log" || fail "eventID or partition key: $(cat "$esm_log")"
+
+step "get-, list-, update-event-source-mapping"
+expect "State" "$(lq State get-event-source-mapping --uuid "$uuid")" Enabled
+expect "BisectBatchOnFunctionError" "$(lq BisectBatchOnFunctionError get-event-source-mapping --uuid "$uuid")" True
+expect "list by function" "$(lq 'EventSourceMappings[].UUID' list-event-source-mappings --function-name "$esm_fn")" "$uuid"
+expect "list by source" "$(lq 'EventSourceMappings[].UUID' list-event-source-mappings --event-source-arn "$esm_arn")" "$uuid"
+expect "update BatchSize" "$(lq BatchSize update-event-source-mapping --uuid "$uuid" --batch-size 50)" 50
+if l create-event-source-mapping --function-name "$esm_fn" --event-source-arn "$esm_arn" \
+	--starting-position LATEST >/dev/null 2>"$tmp/err"; then
+	fail "a second mapping of the same stream and function was created"
+fi
+grep -q "ResourceConflictException" "$tmp/err" || fail "second mapping: $(cat "$tmp/err")"
+if l create-event-source-mapping --function-name "$esm_fn" --event-source-arn "$esm_arn" \
+	--starting-position LATEST --batch-size 20000 >/dev/null 2>"$tmp/err"; then
+	fail "a batch size of 20000 was accepted"
+fi
+grep -q "batchSize" "$tmp/err" || fail "batch size 20000: $(cat "$tmp/err")"
+
+step "delete-event-source-mapping"
+expect "State" "$(lq State delete-event-source-mapping --uuid "$uuid")" Deleting
+for _ in $(seq 1 100); do
+	l get-event-source-mapping --uuid "$uuid" >/dev/null 2>&1 || break
+	sleep 0.1
+done
+if l get-event-source-mapping --uuid "$uuid" >/dev/null 2>"$tmp/err"; then
+	fail "the mapping is still there 10 s after delete"
+fi
+grep -q "ResourceNotFoundException" "$tmp/err" || fail "get after delete: $(cat "$tmp/err")"
+l delete-function --function-name "$esm_fn" >/dev/null
+k delete-stream --stream-name "$esm_stream"
+
 step "delete-function; get-function is ResourceNotFoundException"
 l delete-function --function-name "$fn" >/dev/null
 if l get-function --function-name "$fn" >/dev/null 2>"$tmp/err"; then

@@ -3,7 +3,8 @@
 the aws-lambda-go function zip at $E2E_LAMBDA_ZIP (built by run.sh).
 
     lambda_test.py flow    create, invoke (each type, errors, timeout), list pages, throttling,
-                           an HTTP endpoint function, delete
+                           an HTTP endpoint function, an event source mapping whose poison
+                           record lands in an on-failure stream, delete
 
 Any failure exits non-zero naming the step.
 """
@@ -50,6 +51,114 @@ def client():
 def invoke(c, name, event, **kw):
     out = c.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **kw)
     return out, out["Payload"].read()
+
+
+def kinesis_client():
+    return boto3.client(
+        "kinesis",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def wait(cond, what, seconds=60):
+    deadline = time.time() + seconds
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def mapping_flow(c, code, prefix):
+    """A mapping reads a stream into the aws-lambda-go function; a poison
+    record is bisected out, lands in the on-failure stream, and the rest of
+    the shard moves on."""
+    k = kinesis_client()
+    src, dlq, fn = f"{prefix}-src", f"{prefix}-dlq", f"{prefix}-esm"
+    for name in (src, dlq):
+        k.create_stream(StreamName=name, ShardCount=1)
+        k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1})
+    src_arn = k.describe_stream_summary(StreamName=src)["StreamDescriptionSummary"]["StreamARN"]
+    dlq_arn = k.describe_stream_summary(StreamName=dlq)["StreamDescriptionSummary"]["StreamARN"]
+    log = os.path.join(tempfile.mkdtemp(), "esm.log")
+    c.create_function(FunctionName=fn, Runtime="provided.al2023", Role=ROLE, Handler="bootstrap",
+                      Code={"ZipFile": code}, Timeout=30, Environment={"Variables": {"ESM_LOG": log}})
+
+    step("create_event_source_mapping: validation")
+    try:
+        c.create_event_source_mapping(FunctionName=fn, EventSourceArn=src_arn, StartingPosition="LATEST",
+                                      MaximumRecordAgeInSeconds=30)
+        raise AssertionError("MaximumRecordAgeInSeconds=30 was accepted")
+    except c.exceptions.InvalidParameterValueException as e:
+        check("MaximumRecordAgeInSeconds" in str(e), e)
+    try:
+        c.get_event_source_mapping(UUID="00000000-0000-0000-0000-000000000000")
+        raise AssertionError("an unknown mapping was found")
+    except c.exceptions.ResourceNotFoundException:
+        pass
+
+    step("create_event_source_mapping: a poison record goes to the on-failure stream")
+    data = [f"r{i}" for i in range(12)]
+    data[5] = "poison"
+    out = k.put_records(StreamName=src, Records=[{"PartitionKey": "pk", "Data": d.encode()} for d in data])
+    poison_seq = out["Records"][5]["SequenceNumber"]
+    m = c.create_event_source_mapping(
+        FunctionName=fn, EventSourceArn=src_arn, StartingPosition="TRIM_HORIZON", BatchSize=12,
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
+    check(m["State"] == "Creating" and m["BatchSize"] == 12 and m["MaximumRetryAttempts"] == 0, m)
+    check(m["DestinationConfig"]["OnFailure"]["Destination"] == dlq_arn, m)
+    k.put_record(StreamName=src, PartitionKey="pk", Data=b"after")
+
+    def processed():
+        if not os.path.exists(log):
+            return set()
+        return {line.split(" ", 2)[2] for line in open(log).read().splitlines()}
+
+    want = (set(data) - {"poison"}) | {"after"}
+    wait(lambda: want <= processed(), "every good record")
+    check("poison" not in processed(), "the poison record was processed")
+    it = k.get_shard_iterator(StreamName=dlq, ShardId="shardId-000000000000",
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = []
+
+    def failure_record():
+        nonlocal it
+        r = k.get_records(ShardIterator=it)
+        got.extend(r["Records"])
+        it = r["NextShardIterator"]
+        return got
+
+    wait(failure_record, "the on-failure record")
+    rec = json.loads(got[0]["Data"])
+    info = rec["KinesisBatchInfo"]
+    check(info["startSequenceNumber"] == poison_seq and info["endSequenceNumber"] == poison_seq, rec)
+    check(info["batchSize"] == 1 and info["streamArn"] == src_arn and info["shardId"] == "shardId-000000000000", rec)
+    check(rec["requestContext"]["condition"] == "RetryAttemptsExhausted", rec)
+
+    step("list, update, delete_event_source_mapping")
+    ms = c.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    check([x["UUID"] for x in ms] == [m["UUID"]], ms)
+    u = c.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+    check(u["State"] == "Disabling", u)
+    wait(lambda: c.get_event_source_mapping(UUID=m["UUID"])["State"] == "Disabled", "Disabled")
+    d = c.delete_event_source_mapping(UUID=m["UUID"])
+    check(d["State"] == "Deleting", d)
+
+    def gone():
+        try:
+            c.get_event_source_mapping(UUID=m["UUID"])
+            return False
+        except c.exceptions.ResourceNotFoundException:
+            return True
+
+    wait(gone, "the mapping to go")
+    c.delete_function(FunctionName=fn)
+    for name in (src, dlq):
+        k.delete_stream(StreamName=name)
 
 
 def flow():
@@ -160,6 +269,8 @@ def flow():
         c.delete_function(FunctionName=remote)
     finally:
         httpd.shutdown()
+
+    mapping_flow(c, code, prefix)
 
     step("delete_function")
     for n in names:

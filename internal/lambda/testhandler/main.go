@@ -6,10 +6,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -100,5 +106,131 @@ func main() {
 		}))
 		return
 	}
-	lambda.Start(handle)
+	lambda.Start(dispatch)
+}
+
+// dispatch runs Kinesis events (from an event source mapping) through
+// handleKinesis and every other event through handle.
+func dispatch(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records json.RawMessage `json:"Records"`
+		Window  json.RawMessage `json:"window"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && len(probe.Window) > 0 {
+		var ev events.KinesisTimeWindowEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return handleWindow(ev)
+	}
+	if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 {
+		var ev events.KinesisEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return handleKinesis(ctx, ev)
+	}
+	var ev Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	return handle(ctx, ev)
+}
+
+// handleKinesis processes a batch as the function's environment says:
+//   - ESM_LOG: a file that gets one line per record processed,
+//     "<eventID> <partitionKey> <data>", all of a batch in one write;
+//   - a record whose data is "poison" fails the whole batch;
+//   - with ESM_REPORT set, a record whose data starts with "failonce"
+//     is reported in batchItemFailures the first time it is seen (a file
+//     next to ESM_LOG remembers it) and processed the next time;
+//   - ESM_BARRIER=N: the invocation waits (up to 30 s) until N
+//     invocations have started, counted as files in ESM_LOG+".barrier";
+//     one that gives up logs "barrier-timeout".
+func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.KinesisEventResponse, error) {
+	if path := os.Getenv("ESM_COUNT"); path != "" {
+		return countKinesis(path, ev)
+	}
+	logPath := os.Getenv("ESM_LOG")
+	if n, _ := strconv.Atoi(os.Getenv("ESM_BARRIER")); n > 0 {
+		dir := logPath + ".barrier"
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())), nil, 0o644)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			entries, _ := os.ReadDir(dir)
+			if len(entries) >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				appendLine(logPath, "barrier-timeout\n")
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	resp := &events.KinesisEventResponse{}
+	var lines strings.Builder
+	for _, r := range ev.Records {
+		data := string(r.Kinesis.Data)
+		if data == "poison" {
+			return nil, errors.New("poison record " + r.Kinesis.SequenceNumber)
+		}
+		if os.Getenv("ESM_REPORT") != "" && strings.HasPrefix(data, "failonce") {
+			marker := logPath + ".seen-" + r.Kinesis.SequenceNumber
+			if _, err := os.Stat(marker); err != nil {
+				os.WriteFile(marker, nil, 0o644)
+				resp.BatchItemFailures = append(resp.BatchItemFailures,
+					events.KinesisBatchItemFailure{ItemIdentifier: r.Kinesis.SequenceNumber})
+				continue
+			}
+		}
+		fmt.Fprintf(&lines, "%s %s %s\n", r.EventID, r.Kinesis.PartitionKey, data)
+	}
+	if logPath != "" && lines.Len() > 0 {
+		if err := appendLine(logPath, lines.String()); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// countKinesis is the benchmarks' handler: it appends "n <records>" for
+// the batch to path and, with ESM_LATENCY set, "l <µs>" per record: how
+// long after its arrival in the stream the handler got it.
+func countKinesis(path string, ev events.KinesisEvent) (*events.KinesisEventResponse, error) {
+	now := time.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "n %d\n", len(ev.Records))
+	if os.Getenv("ESM_LATENCY") != "" {
+		for _, r := range ev.Records {
+			fmt.Fprintf(&b, "l %d\n", now.Sub(r.Kinesis.ApproximateArrivalTimestamp.Time).Microseconds())
+		}
+	}
+	return &events.KinesisEventResponse{}, appendLine(path, b.String())
+}
+
+// handleWindow counts a tumbling window's records in its state
+// ({"count": "<n>"}) and, on the window's final invocation, appends
+// "final <window start> <count>" to ESM_LOG.
+func handleWindow(ev events.KinesisTimeWindowEvent) (*events.KinesisTimeWindowEventResponse, error) {
+	n, _ := strconv.Atoi(ev.State["count"])
+	n += len(ev.Records)
+	if ev.IsFinalInvokeForWindow {
+		line := fmt.Sprintf("final %s %d\n", ev.Window.Start.UTC().Format(time.RFC3339), n)
+		if err := appendLine(os.Getenv("ESM_LOG"), line); err != nil {
+			return nil, err
+		}
+	}
+	return &events.KinesisTimeWindowEventResponse{TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: map[string]string{"count": strconv.Itoa(n)}}}, nil
+}
+
+func appendLine(path, s string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(s)
+	return err
 }
