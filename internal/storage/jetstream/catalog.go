@@ -1,0 +1,253 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+func (e *Engine) bucket() string { return e.opts.Prefix + "-catalog" }
+
+// openCatalog creates the catalog's bucket (or binds to it). Its stream is
+// the one a key-value bucket of history 1 has, except that direct gets
+// are off: every Get is then answered by the stream leader, after every
+// acknowledged Put.
+func (e *Engine) openCatalog(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cfg := jetstream.StreamConfig{
+		Name:              "KV_" + e.bucket(),
+		Subjects:          []string{"$KV." + e.bucket() + ".>"},
+		Storage:           jetstream.FileStorage,
+		Replicas:          e.opts.Replicas,
+		MaxMsgsPerSubject: 1,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxConsumers:      -1,
+		AllowRollup:       true,
+		DenyDelete:        true,
+		Duplicates:        2 * time.Minute,
+		Discard:           jetstream.DiscardNew,
+	}
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, 250*time.Millisecond); err != nil {
+				return fmt.Errorf("jetstream: catalog bucket: %w", errors.Join(err, lastErr))
+			}
+		}
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err := e.js.CreateOrUpdateStream(actx, cfg)
+		if err == nil {
+			e.kv, err = e.js.KeyValue(actx, e.bucket())
+		}
+		acancel()
+		if err == nil {
+			return nil
+		}
+		// Until a cluster has met a quorum, JetStream is not available.
+		lastErr = err
+	}
+}
+
+// kvKey turns a catalog key into a bucket key: one subject token per
+// "/"-separated part, "_" and the part with every byte outside
+// [A-Za-z0-9_-] written as =XX.
+func kvKey(key string) string {
+	var b strings.Builder
+	b.Grow(len(key) + 8)
+	for i, part := range strings.Split(key, "/") {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteByte('_')
+		escapePart(&b, part)
+	}
+	return b.String()
+}
+
+func escapePart(b *strings.Builder, part string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(part); i++ {
+		c := part[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('=')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&0xf])
+	}
+}
+
+// catalogKey undoes kvKey.
+func catalogKey(k string) (string, error) {
+	var b strings.Builder
+	for i, part := range strings.Split(k, ".") {
+		if len(part) == 0 || part[0] != '_' {
+			return "", fmt.Errorf("jetstream: catalog key %q is not one of the engine's", k)
+		}
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		for j := 1; j < len(part); j++ {
+			c := part[j]
+			if c != '=' {
+				b.WriteByte(c)
+				continue
+			}
+			if j+2 >= len(part) {
+				return "", fmt.Errorf("jetstream: catalog key %q: cut escape", k)
+			}
+			hi, lo := unhex(part[j+1]), unhex(part[j+2])
+			if hi < 0 || lo < 0 {
+				return "", fmt.Errorf("jetstream: catalog key %q: bad escape", k)
+			}
+			b.WriteByte(byte(hi<<4 | lo))
+			j += 2
+		}
+	}
+	return b.String(), nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// listFilter is the subject filter for the keys that may start with
+// prefix: the whole parts of prefix, then anything.
+func listFilter(prefix string) string {
+	i := strings.LastIndexByte(prefix, '/')
+	if i < 0 {
+		return ">"
+	}
+	return kvKey(prefix[:i]) + ".>"
+}
+
+func (e *Engine) catalogErr(err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return storage.ErrNotFound
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return storage.ErrConflict
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return e.connErr(err)
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq {
+		return storage.ErrConflict
+	}
+	return err
+}
+
+// Get implements storage.Catalog.
+func (e *Engine) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	en, err := e.kv.Get(ctx, kvKey(key))
+	if err != nil {
+		return nil, 0, e.catalogErr(err)
+	}
+	return en.Value(), en.Revision(), nil
+}
+
+// Put implements storage.Catalog.
+func (e *Engine) Put(ctx context.Context, key string, value []byte, expectRev uint64) (uint64, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	var rev uint64
+	if expectRev == 0 {
+		rev, err = e.kv.Create(ctx, kvKey(key), value)
+	} else {
+		rev, err = e.kv.Update(ctx, kvKey(key), value, expectRev)
+	}
+	if err != nil {
+		return 0, e.catalogErr(err)
+	}
+	return rev, nil
+}
+
+// Delete implements storage.Catalog.
+func (e *Engine) Delete(ctx context.Context, key string, expectRev uint64) error {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	k := kvKey(key)
+	en, err := e.kv.Get(ctx, k)
+	if err != nil {
+		return e.catalogErr(err)
+	}
+	if en.Revision() != expectRev {
+		return storage.ErrConflict
+	}
+	err = e.kv.Delete(ctx, k, jetstream.LastRevision(expectRev))
+	if err == nil {
+		return nil
+	}
+	if err = e.catalogErr(err); errors.Is(err, storage.ErrConflict) {
+		// Changed meanwhile: deleted (not found) or written (conflict).
+		if _, gerr := e.kv.Get(ctx, k); errors.Is(e.catalogErr(gerr), storage.ErrNotFound) {
+			return storage.ErrNotFound
+		}
+	}
+	return err
+}
+
+// List implements storage.Catalog.
+func (e *Engine) List(ctx context.Context, prefix string) ([]storage.KV, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	w, err := e.kv.WatchFiltered(ctx, []string{listFilter(prefix)}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, e.catalogErr(err)
+	}
+	defer w.Stop()
+	var out []storage.KV
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case en, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("jetstream: catalog list %q: the watch ended early", prefix)
+			}
+			if en == nil { // every current entry has been sent
+				sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+				return out, nil
+			}
+			key, err := catalogKey(en.Key())
+			if err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(key, prefix) {
+				out = append(out, storage.KV{Key: key, Value: en.Value(), Rev: en.Revision()})
+			}
+		}
+	}
+}
