@@ -283,9 +283,19 @@ func validName(s string) bool {
 // natsLogger passes the NATS server's log lines to slog.
 type natsLogger struct{ l *slog.Logger }
 
-func (n *natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...), "nats", "notice") }
-func (n *natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...), "nats", "warn") }
-func (n *natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...), "nats", "fatal") }
-func (n *natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...), "nats", "error") }
-func (n *natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...), "nats", "debug") }
-func (n *natsLogger) Tracef(format string, v ...any)  {}
+func (n *natsLogger) Noticef(format string, v ...any) {
+	n.l.Debug(fmt.Sprintf(format, v...), "nats", "notice")
+}
+func (n *natsLogger) Warnf(format string, v ...any) {
+	n.l.Warn(fmt.Sprintf(format, v...), "nats", "warn")
+}
+func (n *natsLogger) Fatalf(format string, v ...any) {
+	n.l.Error(fmt.Sprintf(format, v...), "nats", "fatal")
+}
+func (n *natsLogger) Errorf(format string, v ...any) {
+	n.l.Error(fmt.Sprintf(format, v...), "nats", "error")
+}
+func (n *natsLogger) Debugf(format string, v ...any) {
+	n.l.Debug(fmt.Sprintf(format, v...), "nats", "debug")
+}
+func (n *natsLogger) Tracef(format string, v ...any) {}
