@@ -21,7 +21,6 @@ import (
 	"github.com/millrace/millrace/internal/dynamodb"
 	"github.com/millrace/millrace/internal/kinesis"
 	"github.com/millrace/millrace/internal/lambda"
-	"github.com/millrace/millrace/internal/storage/pebble"
 	"github.com/millrace/millrace/internal/streams"
 )
 
@@ -45,7 +44,7 @@ type Server struct {
 	metricsErr  chan error
 	// runner holds the background units of every service.
 	runner *background.Runner
-	engine *pebble.Engine
+	engine engine
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
@@ -136,17 +135,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	if err != nil {
 		return nil, err
 	}
-	dir := cfg.DataDir
-	if cfg.InMemory {
-		dir = "" // the data directory is not used: nothing touches the disk
-	}
-	engine, err := pebble.Open(pebble.Options{
-		Dir:      dir,
-		InMemory: cfg.InMemory,
-		Logger:   logger, // the engine tags its lines component=pebble
-	})
+	engine, err := openStorage(ctx, cfg, logger)
 	if err != nil {
-		return nil, openError(cfg.DataDir, err)
+		return nil, err
 	}
 
 	st, err := streams.New(ctx, streams.Options{
@@ -160,6 +151,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		ShardLimit:             cfg.ShardLimit,
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		CatalogSync:            catalogSync(cfg),
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",
 			WriteBytesPerSec:   cfg.ShardWriteBytesPerSec,

@@ -58,7 +58,9 @@ type ServerOptions struct {
 	Dir string
 	// Host and Port are where the server takes client connections (other
 	// Millrace nodes do not need them; NATS tools do). Port 0 opens no
-	// client listener: the engine connects in-process.
+	// client listener on a lone server (the engine connects in-process)
+	// and one on a free loopback port in a cluster (NATS starts its routes
+	// only once a client listener is up).
 	Host string
 	Port int
 	// Cluster is the NATS cluster's name; empty runs a lone server.
@@ -186,9 +188,12 @@ func StartServer(o *ServerOptions) (*server.Server, error) {
 		NoSigs:         true,
 		NoLog:          o.Logger == nil,
 	}
-	if o.Port == 0 {
+	switch {
+	case o.Port == 0 && o.Cluster == "":
 		so.DontListen = true
-	} else {
+	case o.Port == 0:
+		so.Host, so.Port = "127.0.0.1", server.RANDOM_PORT
+	default:
 		so.Host, so.Port = o.Host, o.Port
 		if so.Host == "" {
 			so.Host = "127.0.0.1"
