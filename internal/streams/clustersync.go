@@ -35,17 +35,15 @@ func (s *Streams) catalogSyncLoop() {
 }
 
 // syncCatalog adopts every stream and account setting whose revision in
-// the catalog differs from the one in memory, and drops the streams no
-// longer there. It holds s.ctl, so that no change of this node's is
-// between its catalog write and its publication meanwhile.
+// the catalog is newer than the one in memory, and drops the streams no
+// longer there. Revisions only grow (a write's is above every revision
+// before it), so a snapshot this node published after the listing (a
+// revision above every listed one) is neither replaced nor dropped. The
+// listing is read without s.ctl, which a catalog without a quorum would
+// otherwise hold for the whole read.
 func (s *Streams) syncCatalog(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s.ctl.Lock()
-	defer s.ctl.Unlock()
-	if s.closed {
-		return nil
-	}
 	kvs, err := s.cat.List(ctx, streamPrefix)
 	if err != nil {
 		return err
@@ -53,6 +51,15 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 	accs, err := s.cat.List(ctx, accountPrefix)
 	if err != nil {
 		return err
+	}
+	var high uint64
+	for _, kv := range kvs {
+		high = max(high, kv.Rev)
+	}
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	if s.closed {
+		return nil
 	}
 	seen := make(map[streamKey]bool, len(kvs))
 	for _, kv := range kvs {
@@ -63,7 +70,7 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 		}
 		k := st.mapKey()
 		seen[k] = true
-		if cur := s.current(k); cur != nil && cur.rev == kv.Rev {
+		if cur := s.current(k); cur != nil && cur.rev >= kv.Rev {
 			continue
 		}
 		st.rev = kv.Rev
@@ -79,8 +86,8 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	for k := range s.streams {
-		if !seen[k] {
+	for k, st := range s.streams {
+		if !seen[k] && st.rev <= high {
 			delete(s.streams, k)
 		}
 	}
@@ -89,7 +96,7 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 		if err := json.Unmarshal(kv.Value, a); err != nil {
 			continue
 		}
-		if cur := s.accounts[accountKey{a.Account, a.Region}]; cur != nil && cur.rev == kv.Rev {
+		if cur := s.accounts[accountKey{a.Account, a.Region}]; cur != nil && cur.rev >= kv.Rev {
 			continue
 		}
 		a.rev = kv.Rev

@@ -216,13 +216,35 @@ func (e *Engine) Delete(ctx context.Context, key string, expectRev uint64) error
 	return err
 }
 
-// List implements storage.Catalog.
+// List implements storage.Catalog. It reads the bucket through a watch
+// (an ordered consumer), whose creation does not heed ctx: the watch runs
+// on its own goroutine so that List returns when ctx is done.
 func (e *Engine) List(ctx context.Context, prefix string) ([]storage.KV, error) {
 	ctx, done, err := e.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	type result struct {
+		kvs []storage.KV
+		err error
+	}
+	ch := make(chan result, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		kvs, err := e.list(wctx, prefix)
+		ch <- result{kvs, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		return r.kvs, r.err
+	}
+}
+
+func (e *Engine) list(ctx context.Context, prefix string) ([]storage.KV, error) {
 	w, err := e.kv.WatchFiltered(ctx, []string{listFilter(prefix)}, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, e.catalogErr(err)
