@@ -178,6 +178,10 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 
 	runner := background.New(logger.With("component", "runner"))
+	if cfg.Clustered() {
+		// Each unit runs on one node of the cluster at a time.
+		runner.SetLeases(&background.Leases{Catalog: engine, Node: nodeName(cfg)})
+	}
 	onComplete := sec.onComplete()
 	var mon *monitor
 	if cfg.Metrics == "on" {
@@ -295,7 +299,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 			s.metricsErr <- err
 		}()
 	}
-	runner.Go("cloudwatch-aggregator", agg.Run)
+	// The aggregator counts this node's requests: every node runs its own.
+	runner.GoLocal("cloudwatch-aggregator", agg.Run)
 	started = true
 	return s, nil
 }

@@ -59,9 +59,7 @@ func openStorage(ctx context.Context, cfg config.Config, logger *slog.Logger) (e
 			Routes:  cfg.Routes(),
 			Logger:  logger.With("component", "nats"),
 		}
-		if so.Name == "" {
-			so.Name = strings.NewReplacer(":", "-", "[", "", "]", "").Replace(cfg.ClusterListen)
-		}
+		so.Name = nodeName(cfg)
 		var err error
 		if so.ClusterHost, so.ClusterPort, err = splitHostPort(cfg.ClusterListen); err != nil {
 			return nil, fmt.Errorf("cluster-listen: %w", err)
@@ -142,4 +140,19 @@ func catalogSync(cfg config.Config) time.Duration {
 		return time.Second
 	}
 	return 0
+}
+
+// nodeName is this node's name in the cluster: cluster-node-name, or one
+// derived from cluster-listen (or, connected to an existing NATS cluster,
+// from the host name and API listener).
+func nodeName(cfg config.Config) string {
+	if cfg.ClusterNodeName != "" {
+		return cfg.ClusterNodeName
+	}
+	addr := cfg.ClusterListen
+	if addr == "" {
+		host, _ := os.Hostname()
+		addr = host + "-" + cfg.Listen
+	}
+	return strings.NewReplacer(":", "-", "[", "", "]", "").Replace(addr)
 }
