@@ -247,7 +247,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		apiMetrics = mon.handler()
 	}
 	s.http = &http.Server{
-		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil)))),
+		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil), quorumCheck(engine)))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -285,7 +285,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		// The plain listener's allow-list applies; anything but GET
 		// /metrics and /health is not found.
 		s.metricsHTTP = &http.Server{
-			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler(), nil)),
+			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler(), nil, quorumCheck(engine))),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,

@@ -156,3 +156,12 @@ func nodeName(cfg config.Config) string {
 	}
 	return strings.NewReplacer(":", "-", "[", "", "]", "").Replace(addr)
 }
+
+// quorumCheck is the health check's test of a cluster node: whether the
+// engine reaches a quorum; nil for an engine that has none to reach.
+func quorumCheck(e engine) func(context.Context) error {
+	if q, ok := e.(interface{ Quorum(context.Context) error }); ok {
+		return q.Quorum
+	}
+	return nil
+}

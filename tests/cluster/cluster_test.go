@@ -360,9 +360,14 @@ func TestThreeNodes(t *testing.T) {
 	ws.start(3)
 	ws.waitMore(t, 200, 30*time.Second)
 
-	// SIGKILL of one node under writes.
+	// SIGKILL of one node under writes; the other two keep a quorum.
 	start := time.Now()
 	nodes[1].kill(t)
+	for _, n := range []*node{nodes[0], nodes[2]} {
+		if code := healthCode(t, n); code != http.StatusOK {
+			t.Fatalf("node %s: /health answers %d with two of three nodes up, want 200", n.cfg.Name, code)
+		}
+	}
 	ws.waitMore(t, 200, 30*time.Second)
 	time.Sleep(time.Second)
 	t.Logf("node n2 killed: writes acknowledged again %.1f s later; longest stretch of failed calls of a writer %.1f s",
@@ -388,6 +393,16 @@ func TestThreeNodes(t *testing.T) {
 	for _, n := range nodes {
 		verify(t, n, ws.acked)
 	}
+}
+
+func healthCode(t *testing.T, n *node) int {
+	t.Helper()
+	resp, err := http.Get(n.url + "/health")
+	if err != nil {
+		t.Fatalf("node %s: /health: %v", n.cfg.Name, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func waitActive(t *testing.T, client *kinesis.Client) {

@@ -304,3 +304,14 @@ func (n *natsLogger) Debugf(format string, v ...any) {
 	n.l.Debug(fmt.Sprintf(format, v...), "nats", "debug")
 }
 func (n *natsLogger) Tracef(format string, v ...any) {}
+
+// Quorum reports whether JetStream is available to this node: its answer
+// to an account information request needs the cluster's meta leader,
+// which needs a quorum of the servers.
+func (e *Engine) Quorum(ctx context.Context) error {
+	if e.closed.Load() {
+		return storage.ErrClosed
+	}
+	_, err := e.js.AccountInfo(ctx)
+	return err
+}
