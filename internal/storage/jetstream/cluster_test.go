@@ -148,4 +148,24 @@ func TestClusterLog(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+
+	// With two of the three servers gone the last one loses its quorum.
+	if err := engines[0].Quorum(ctx); err != nil {
+		t.Fatalf("Quorum with every server up: %v", err)
+	}
+	engines[1].Close()
+	engines[2].Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := engines[0].Quorum(qctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Quorum still reports a quorum a minute after two of three servers stopped")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
