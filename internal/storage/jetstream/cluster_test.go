@@ -66,15 +66,22 @@ func openCluster(t *testing.T) []*jetstream.Engine {
 	return engines
 }
 
-// TestClusterCatalogRace has the three nodes of a new cluster race to
-// create one key, as servers starting together do with their shared
-// server key: exactly one wins, and every node then reads the winner's
-// value.
-func TestClusterCatalogRace(t *testing.T) {
+// TestCluster runs three engines on a three-server cluster started at
+// once. The nodes race to create one key, as servers starting together do
+// with their shared server key: exactly one wins, and every node then
+// reads the winner's value. Appends through every node are read through
+// every node. With two servers gone, the last one reports no quorum.
+func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-server NATS cluster")
 	}
 	engines := openCluster(t)
+	catalogRace(t, engines)
+	logThroughEveryNode(t, engines)
+	quorumLost(t, engines)
+}
+
+func catalogRace(t *testing.T, engines []*jetstream.Engine) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	wins := make([]bool, 3)
@@ -110,12 +117,7 @@ func TestClusterCatalogRace(t *testing.T) {
 	}
 }
 
-// TestClusterLog appends through every node and reads through every node.
-func TestClusterLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-server NATS cluster")
-	}
-	engines := openCluster(t)
+func logThroughEveryNode(t *testing.T, engines []*jetstream.Engine) {
 	ctx := context.Background()
 	sk := storage.ShardKey{Stream: 1, Shard: 0}
 	var want []uint64
@@ -148,13 +150,17 @@ func TestClusterLog(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
 
-	// With two of the three servers gone the last one loses its quorum.
+func quorumLost(t *testing.T, engines []*jetstream.Engine) {
+	ctx := context.Background()
 	if err := engines[0].Quorum(ctx); err != nil {
 		t.Fatalf("Quorum with every server up: %v", err)
 	}
+	start := time.Now()
 	engines[1].Close()
 	engines[2].Close()
+	defer func() { t.Logf("no quorum reported %.1f s after two servers stopped", time.Since(start).Seconds()) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
