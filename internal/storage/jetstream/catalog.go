@@ -2,14 +2,17 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -149,10 +152,121 @@ func (e *Engine) catalogErr(err error) error {
 		return e.connErr(err)
 	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeWrongLastSeq || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return storage.ErrConflict
 	}
 	return err
+}
+
+// retry runs op with a bounded attempt until it succeeds, fails for good
+// or ctx is done: a JetStream request can time out or find no responder
+// while a replica group elects a leader (a node's death, a cluster's
+// start).
+func (e *Engine) retry(ctx context.Context, op func(ctx context.Context) error) error {
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return err
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := op(actx)
+		cancel()
+		if err == nil || !transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return errors.Join(ctx.Err(), err)
+		}
+	}
+}
+
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.Code == 503 || apiErr.Code == 408
+	}
+	return false
+}
+
+// kvEntry is the newest message of a key: a value, or a delete marker.
+type kvEntry struct {
+	value   []byte
+	rev     uint64
+	deleted bool
+}
+
+// last reads the newest message of a key from the bucket's stream leader
+// (a STREAM.MSG.GET, not a direct get that any replica could answer
+// behind the leader). found is false when the key never had a message.
+func (e *Engine) last(ctx context.Context, key string) (en kvEntry, found bool, err error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": e.kvSubject(key)})
+	err = e.retry(ctx, func(ctx context.Context) error {
+		m, err := e.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+e.bucket(), req)
+		if err != nil {
+			return e.connErr(err)
+		}
+		var resp struct {
+			Message *struct {
+				Seq  uint64 `json:"seq"`
+				Hdrs []byte `json:"hdrs"`
+				Data []byte `json:"data"`
+			} `json:"message"`
+			Error *jetstream.APIError `json:"error"`
+		}
+		if err := json.Unmarshal(m.Data, &resp); err != nil {
+			return fmt.Errorf("jetstream: catalog get: %w", err)
+		}
+		switch {
+		case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+			found = false
+			return nil
+		case resp.Error != nil:
+			return resp.Error
+		case resp.Message == nil:
+			return errors.New("jetstream: catalog get: an empty answer")
+		}
+		hdrs := string(resp.Message.Hdrs)
+		en = kvEntry{value: resp.Message.Data, rev: resp.Message.Seq,
+			deleted: strings.Contains(hdrs, "KV-Operation: DEL") || strings.Contains(hdrs, "KV-Operation: PURGE")}
+		found = true
+		return nil
+	})
+	return en, found, err
+}
+
+func (e *Engine) kvSubject(key string) string { return "$KV." + e.bucket() + "." + kvKey(key) }
+
+// write publishes a key's new value (or delete marker) if the key's
+// newest message is at revision expect (0: it has none). One message id
+// for every try, so a try that was stored but not acknowledged is found
+// again, not stored twice.
+func (e *Engine) write(ctx context.Context, key string, value []byte, expect uint64, del bool) (uint64, error) {
+	id := nuid.Next()
+	var rev uint64
+	err := e.retry(ctx, func(ctx context.Context) error {
+		m := nats.NewMsg(e.kvSubject(key))
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expect, 10))
+		if del {
+			m.Header.Set("KV-Operation", "DEL")
+		}
+		m.Data = value
+		ack, err := e.js.PublishMsg(ctx, m, jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return err
+		}
+		rev = ack.Sequence
+		return nil
+	})
+	if err != nil {
+		return 0, e.catalogErr(err)
+	}
+	return rev, nil
 }
 
 // Get implements storage.Catalog.
@@ -162,11 +276,14 @@ func (e *Engine) Get(ctx context.Context, key string) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	defer done()
-	en, err := e.kv.Get(ctx, kvKey(key))
-	if err != nil {
+	en, found, err := e.last(ctx, key)
+	switch {
+	case err != nil:
 		return nil, 0, e.catalogErr(err)
+	case !found || en.deleted:
+		return nil, 0, storage.ErrNotFound
 	}
-	return en.Value(), en.Revision(), nil
+	return en.value, en.rev, nil
 }
 
 // Put implements storage.Catalog.
@@ -176,16 +293,22 @@ func (e *Engine) Put(ctx context.Context, key string, value []byte, expectRev ui
 		return 0, err
 	}
 	defer done()
-	var rev uint64
+	expect := expectRev
 	if expectRev == 0 {
-		rev, err = e.kv.Create(ctx, kvKey(key), value)
-	} else {
-		rev, err = e.kv.Update(ctx, kvKey(key), value, expectRev)
+		// A deleted key has a delete marker: creating it again replaces
+		// the marker.
+		en, found, err := e.last(ctx, key)
+		if err != nil {
+			return 0, e.catalogErr(err)
+		}
+		if found && !en.deleted {
+			return 0, storage.ErrConflict
+		}
+		if found {
+			expect = en.rev
+		}
 	}
-	if err != nil {
-		return 0, e.catalogErr(err)
-	}
-	return rev, nil
+	return e.write(ctx, key, value, expect, false)
 }
 
 // Delete implements storage.Catalog.
@@ -195,21 +318,19 @@ func (e *Engine) Delete(ctx context.Context, key string, expectRev uint64) error
 		return err
 	}
 	defer done()
-	k := kvKey(key)
-	en, err := e.kv.Get(ctx, k)
-	if err != nil {
+	en, found, err := e.last(ctx, key)
+	switch {
+	case err != nil:
 		return e.catalogErr(err)
-	}
-	if en.Revision() != expectRev {
+	case !found || en.deleted:
+		return storage.ErrNotFound
+	case en.rev != expectRev:
 		return storage.ErrConflict
 	}
-	err = e.kv.Delete(ctx, k, jetstream.LastRevision(expectRev))
-	if err == nil {
-		return nil
-	}
-	if err = e.catalogErr(err); errors.Is(err, storage.ErrConflict) {
+	_, err = e.write(ctx, key, nil, expectRev, true)
+	if errors.Is(err, storage.ErrConflict) {
 		// Changed meanwhile: deleted (not found) or written (conflict).
-		if _, gerr := e.kv.Get(ctx, k); errors.Is(e.catalogErr(gerr), storage.ErrNotFound) {
+		if en, found, gerr := e.last(ctx, key); gerr == nil && (!found || en.deleted) {
 			return storage.ErrNotFound
 		}
 	}
