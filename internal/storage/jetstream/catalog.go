@@ -53,6 +53,9 @@ func (e *Engine) openCatalog(ctx context.Context) error {
 		if err == nil {
 			e.kv, err = e.js.KeyValue(actx, e.bucket())
 		}
+		if err == nil {
+			err = e.catalogCurrent(actx)
+		}
 		acancel()
 		if err == nil {
 			return nil
@@ -60,6 +63,36 @@ func (e *Engine) openCatalog(ctx context.Context) error {
 		// Until a cluster has met a quorum, JetStream is not available.
 		lastErr = err
 	}
+}
+
+// catalogCurrent fails while the embedded server's replica of the catalog
+// is behind its leader (a node just restarted catches up first): List
+// reads through a consumer that JetStream may place on this server's
+// replica, which must then hold every acknowledged write.
+func (e *Engine) catalogCurrent(ctx context.Context) error {
+	if e.srv == nil || e.opts.Replicas == 1 {
+		return nil
+	}
+	s, err := e.js.Stream(ctx, "KV_"+e.bucket())
+	if err != nil {
+		return err
+	}
+	ci := s.CachedInfo().Cluster
+	if ci == nil || ci.Leader == "" {
+		return errors.New("jetstream: the catalog has no leader yet")
+	}
+	if ci.Leader == e.srv.Name() {
+		return nil
+	}
+	for _, p := range ci.Replicas {
+		if p.Name == e.srv.Name() {
+			if !p.Current || p.Lag > 0 {
+				return fmt.Errorf("jetstream: this node's copy of the catalog is %d behind", p.Lag)
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // kvKey turns a catalog key into a bucket key: one subject token per
