@@ -36,11 +36,11 @@ func (s *Streams) catalogSyncLoop() {
 
 // syncCatalog adopts every stream and account setting whose revision in
 // the catalog is newer than the one in memory, and drops the streams no
-// longer there. Revisions only grow (a write's is above every revision
-// before it), so a snapshot this node published after the listing (a
-// revision above every listed one) is neither replaced nor dropped. The
-// listing is read without s.ctl, which a catalog without a quorum would
-// otherwise hold for the whole read.
+// longer there. The listing is read without s.ctl, which a catalog without
+// a quorum would otherwise hold for the whole read; so a snapshot is never
+// replaced by an older revision, and a stream missing from the listing is
+// dropped only once a read under s.ctl finds it gone (this node may have
+// created it after the listing).
 func (s *Streams) syncCatalog(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -51,10 +51,6 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 	accs, err := s.cat.List(ctx, accountPrefix)
 	if err != nil {
 		return err
-	}
-	var high uint64
-	for _, kv := range kvs {
-		high = max(high, kv.Rev)
 	}
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
@@ -85,12 +81,20 @@ func (s *Streams) syncCatalog(ctx context.Context) error {
 			s.schedule(st)
 		}
 	}
-	s.mu.Lock()
-	for k, st := range s.streams {
-		if !seen[k] && st.rev <= high {
-			delete(s.streams, k)
+	for _, st := range s.snapshot() {
+		k := st.mapKey()
+		if seen[k] {
+			continue
+		}
+		if _, _, err := s.cat.Get(ctx, streamCatalogKey(k)); errors.Is(err, storage.ErrNotFound) {
+			s.mu.Lock()
+			if cur := s.streams[k]; cur != nil && cur.ID == st.ID {
+				delete(s.streams, k)
+			}
+			s.mu.Unlock()
 		}
 	}
+	s.mu.Lock()
 	for _, kv := range accs {
 		a := new(AccountSettings)
 		if err := json.Unmarshal(kv.Value, a); err != nil {
