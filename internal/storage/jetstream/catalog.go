@@ -185,7 +185,7 @@ func (e *Engine) catalogErr(err error) error {
 		return e.connErr(err)
 	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeWrongLastSeq || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq {
 		return storage.ErrConflict
 	}
 	return err
@@ -221,7 +221,9 @@ func transient(err error) bool {
 		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
 		return true
 	case errors.As(err, &apiErr):
-		return apiErr.Code == 503 || apiErr.Code == 408
+		// 10164: another write of the same key is being replicated; it
+		// may still fail, so this one's fate is not known yet.
+		return apiErr.Code == 503 || apiErr.Code == 408 || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 	}
 	return false
 }
