@@ -31,8 +31,9 @@ type Runner struct {
 	// again. Set it before the first Go.
 	RestartPause time.Duration
 
-	mu    sync.Mutex
-	units map[string]*Unit
+	mu     sync.Mutex
+	units  map[string]*Unit
+	leases *Leases // nil: every unit runs here at once (lease.go)
 }
 
 // New returns a Runner; Stop ends it.
@@ -70,10 +71,27 @@ func (u *Unit) Stop() {
 // still running stops the running one first, so a unit whose definition
 // changed can simply be started again. After Stop, Go returns a unit that
 // is already done.
+//
+// In a cluster (SetLeases), the unit first takes the lease on its name, so
+// that it runs on one node at a time (see Leases).
 func (r *Runner) Go(name string, fn func(ctx context.Context)) *Unit {
+	return r.start(name, fn, true)
+}
+
+// GoLocal is Go for a unit that runs on every node, never under a lease:
+// work that is this node's own (it counts this node's requests, say).
+func (r *Runner) GoLocal(name string, fn func(ctx context.Context)) *Unit {
+	return r.start(name, fn, false)
+}
+
+func (r *Runner) start(name string, fn func(ctx context.Context), leased bool) *Unit {
 	r.mu.Lock()
 	old := r.units[name]
+	leases := r.leases
 	r.mu.Unlock()
+	if !leased {
+		leases = nil
+	}
 	if old != nil {
 		old.Stop()
 	}
@@ -100,7 +118,16 @@ func (r *Runner) Go(name string, fn func(ctx context.Context)) *Unit {
 			r.mu.Unlock()
 		}()
 		for ctx.Err() == nil {
-			if !r.runOnce(ctx, name, fn) {
+			var panicked bool
+			if leases == nil {
+				panicked = r.runOnce(ctx, name, fn)
+			} else {
+				var lost bool
+				if panicked, lost = r.runLeased(ctx, leases, name, fn); lost {
+					continue // another node holds it now: wait for it again
+				}
+			}
+			if !panicked {
 				return
 			}
 			select {
@@ -123,6 +150,34 @@ func (r *Runner) Running() []string {
 		names = append(names, n)
 	}
 	return names
+}
+
+// runLeased takes the lease on name, runs fn under it and gives it up
+// after. It reports whether fn panicked and whether the lease was lost
+// while fn ran (fn's context was cancelled then).
+func (r *Runner) runLeased(ctx context.Context, leases *Leases, name string, fn func(ctx context.Context)) (panicked, lost bool) {
+	le, err := leases.acquire(ctx, name)
+	if err != nil {
+		return false, false // ctx done
+	}
+	uctx, ucancel := context.WithCancel(ctx)
+	defer ucancel()
+	hctx, hcancel := context.WithCancel(ctx)
+	held := make(chan struct{})
+	var lostLease bool
+	go func() {
+		defer close(held)
+		le.hold(hctx, func() { lostLease = true; ucancel() })
+	}()
+	panicked = r.runOnce(uctx, name, fn)
+	hcancel()
+	<-held
+	if lostLease {
+		r.log.Warn("background unit stopped: its lease could not be renewed", "unit", name)
+		return panicked, ctx.Err() == nil
+	}
+	le.release()
+	return panicked, false
 }
 
 // runOnce runs fn and reports whether it panicked.

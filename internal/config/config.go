@@ -139,6 +139,26 @@ type Config struct {
 	// KMSMasterKey, base64 of 32 bytes, seals the KMS key file; empty: the
 	// file is protected by its permissions only.
 	KMSMasterKey string `toml:"kms-master-key" yaml:"kms-master-key"`
+	// Cluster mode (docs/cluster.md): ClusterName embeds a NATS server
+	// that joins the cluster of that name through ClusterListen and
+	// ClusterRoutes, and stores everything in JetStream with
+	// ClusterReplicas copies; NATSURL instead connects to an existing NATS
+	// cluster. Both empty: the embedded Pebble engine.
+	ClusterName       string `toml:"cluster-name" yaml:"cluster-name"`
+	ClusterNodeName   string `toml:"cluster-node-name" yaml:"cluster-node-name"`
+	ClusterListen     string `toml:"cluster-listen" yaml:"cluster-listen"`
+	ClusterRoutes     string `toml:"cluster-routes" yaml:"cluster-routes"`
+	ClusterNATSListen string `toml:"cluster-nats-listen" yaml:"cluster-nats-listen"`
+	ClusterReplicas   int    `toml:"cluster-replicas" yaml:"cluster-replicas"`
+	ClusterTLSCert    string `toml:"cluster-tls-cert" yaml:"cluster-tls-cert"`
+	ClusterTLSKey     string `toml:"cluster-tls-key" yaml:"cluster-tls-key"`
+	ClusterTLSCA      string `toml:"cluster-tls-ca" yaml:"cluster-tls-ca"`
+	NATSURL           string `toml:"nats-url" yaml:"nats-url"`
+	NATSCreds         string `toml:"nats-creds" yaml:"nats-creds"`
+	NATSTLSCA         string `toml:"nats-tls-ca" yaml:"nats-tls-ca"`
+	NATSTLSCert       string `toml:"nats-tls-cert" yaml:"nats-tls-cert"`
+	NATSTLSKey        string `toml:"nats-tls-key" yaml:"nats-tls-key"`
+	NATSPrefix        string `toml:"nats-prefix" yaml:"nats-prefix"`
 	// IAM holds the accounts, users and groups of the config file; nil
 	// when it declares none. A pointer keeps Config comparable.
 	IAM *IAM `toml:"-" yaml:"-"`
@@ -191,8 +211,14 @@ func Default() Config {
 		Auth:                   AuthAuto,
 		AuditLogMaxBytes:       100 << 20,
 		AuditLogMaxFiles:       10,
+		ClusterReplicas:        3,
+		NATSPrefix:             "millrace",
 	}
 }
+
+// Clustered reports whether the server stores everything in NATS
+// JetStream (an embedded clustered server or an existing cluster).
+func (c *Config) Clustered() bool { return c.ClusterName != "" || c.NATSURL != "" }
 
 var (
 	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -355,6 +381,7 @@ func (c *Config) Validate() error {
 		bad("log-format", "%q must be text or json", c.LogFormat)
 	}
 	c.validateSecurity(bad)
+	c.validateCluster(bad)
 	if c.TLSListen != "" {
 		if _, port, err := net.SplitHostPort(c.TLSListen); err != nil {
 			bad("tls-listen", "%q is not host:port (e.g. 127.0.0.1:4568 or :4568)", c.TLSListen)

@@ -58,6 +58,7 @@ func TestDefault(t *testing.T) {
 		OnDemandScaleInterval: 10 * time.Second, OnDemandScaleWindow: 30 * time.Second,
 		OnDemandScaleUpShare: 0.5, OnDemandScaleDownShare: 0.2, OnDemandQuietPeriod: 5 * time.Minute,
 		SubscriptionLifetime: 5 * time.Minute, SubscriptionHeartbeat: 5 * time.Second,
+		ClusterReplicas: 3, NATSPrefix: "millrace",
 	}
 	if c != want {
 		t.Fatalf("Default() = %+v, want %+v", c, want)
@@ -96,6 +97,24 @@ func TestValidate(t *testing.T) {
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown-timeout: 0s must be greater than 0"},
 		{"bad log level", func(c *Config) { c.LogLevel = "verbose" }, `log-level: "verbose" must be one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, `log-format: "xml" must be text or json`},
+		{"cluster without listen", func(c *Config) { c.ClusterName = "c"; c.ClusterRoutes = "nats://h:1" }, "cluster-listen: must be set with cluster-name"},
+		{"cluster without routes", func(c *Config) { c.ClusterName = "c"; c.ClusterListen = "127.0.0.1:6222" }, "cluster-routes: must list the other nodes (cluster-replicas is 3)"},
+		{"bad route", func(c *Config) { c.ClusterName = "c"; c.ClusterListen = "h:1"; c.ClusterRoutes = "h:2" }, `cluster-routes: "h:2" is not a nats://host:port URL`},
+		{"cluster and nats-url", func(c *Config) {
+			c.ClusterName = "c"
+			c.ClusterListen = "h:1"
+			c.ClusterRoutes = "nats://h:2"
+			c.NATSURL = "nats://h:3"
+		}, "nats-url: is set together with cluster-name"},
+		{"routes without cluster", func(c *Config) { c.ClusterRoutes = "nats://h:2" }, "cluster-routes: is set but cluster-name is empty"},
+		{"two replicas", func(c *Config) { c.ClusterReplicas = 2 }, "cluster-replicas: 2 must be 1, 3 or 5"},
+		{"half cluster TLS", func(c *Config) {
+			c.ClusterName = "c"
+			c.ClusterListen = "h:1"
+			c.ClusterRoutes = "nats://h:2"
+			c.ClusterTLSCert = "x"
+		}, "cluster-tls-cert, cluster-tls-key and cluster-tls-ca go together"},
+		{"creds without url", func(c *Config) { c.NATSCreds = "x" }, "nats-creds: is set but nats-url is empty"},
 		{"bad metrics", func(c *Config) { c.Metrics = "yes" }, `metrics: "yes" must be on or off`},
 		{"metrics-listen without port", func(c *Config) { c.MetricsListen = "localhost" }, `metrics-listen: "localhost" is not host:port`},
 		{"metrics-listen bad port", func(c *Config) { c.MetricsListen = ":70000" }, `metrics-listen: ":70000" has an invalid port "70000"`},
@@ -223,11 +242,44 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"tls-listen": "0.0.0.0:9443", "tls-cert": "/etc/millrace/cert.pem", "tls-key": "/etc/millrace/key.pem",
 		"tls-only": "true", "tls-allow-cidrs": "192.168.0.0/16",
 		"subscription-lifetime": "30s", "subscription-heartbeat": "1s",
+		"cluster-name": "prod", "cluster-node-name": "n1", "cluster-listen": "10.0.0.1:6222",
+		"cluster-routes": "nats://10.0.0.2:6222,nats://10.0.0.3:6222", "cluster-nats-listen": "127.0.0.1:4222",
+		"cluster-replicas": "5", "cluster-tls-cert": "/etc/millrace/node.pem", "cluster-tls-key": "/etc/millrace/node-key.pem",
+		"cluster-tls-ca": "/etc/millrace/ca.pem", "nats-url": "tls://nats.example:4222", "nats-creds": "/etc/millrace/nats.creds",
+		"nats-tls-ca": "/etc/millrace/nats-ca.pem", "nats-tls-cert": "/etc/millrace/nats-client.pem",
+		"nats-tls-key": "/etc/millrace/nats-client-key.pem", "nats-prefix": "staging",
 	}
+	// A node either embeds a NATS server or connects to one, and keeps
+	// data in memory only alone: three passes set every setting.
+	connect := map[string]bool{"nats-url": true, "nats-creds": true, "nats-tls-ca": true, "nats-tls-cert": true, "nats-tls-key": true}
+	for _, s := range Settings() {
+		if _, ok := values[s.Name]; !ok {
+			t.Fatalf("test has no value for setting %s", s.Name)
+		}
+	}
+	t.Run("embedded", func(t *testing.T) {
+		checkEverySource(t, values, func(name string) bool { return !connect[name] && name != "in-memory" })
+	})
+	t.Run("single", func(t *testing.T) {
+		checkEverySource(t, values, func(name string) bool { return !connect[name] && !strings.HasPrefix(name, "cluster-") })
+	})
+	t.Run("connect", func(t *testing.T) {
+		checkEverySource(t, values, func(name string) bool {
+			return connect[name] || !strings.HasPrefix(name, "cluster-") && name != "in-memory"
+		})
+	})
+}
+
+// checkEverySource sets the settings that use selects to values through
+// each source and checks that each reads back.
+func checkEverySource(t *testing.T, values map[string]string, use func(string) bool) {
 	var toml, yaml strings.Builder
 	var args []string
 	env := map[string]string{}
 	for _, s := range Settings() {
+		if !use(s.Name) {
+			continue
+		}
 		v, ok := values[s.Name]
 		if !ok {
 			t.Fatalf("test has no value for setting %s", s.Name)
@@ -257,6 +309,9 @@ func TestEverySettingFromEverySource(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, s := range Settings() {
+				if !use(s.Name) {
+					continue
+				}
 				if got := s.Get(&c); got != values[s.Name] {
 					t.Errorf("%s = %q, want %q", s.Name, got, values[s.Name])
 				}

@@ -23,7 +23,6 @@ import (
 	"github.com/millrace/millrace/internal/firehose"
 	"github.com/millrace/millrace/internal/kinesis"
 	"github.com/millrace/millrace/internal/lambda"
-	"github.com/millrace/millrace/internal/storage/pebble"
 	"github.com/millrace/millrace/internal/streams"
 )
 
@@ -47,7 +46,7 @@ type Server struct {
 	metricsErr  chan error
 	// runner holds the background units of every service.
 	runner *background.Runner
-	engine *pebble.Engine
+	engine engine
 	// streams is the domain; its background work stops before the engine
 	// closes.
 	streams *streams.Streams
@@ -140,17 +139,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	if err != nil {
 		return nil, err
 	}
-	dir := cfg.DataDir
-	if cfg.InMemory {
-		dir = "" // the data directory is not used: nothing touches the disk
-	}
-	engine, err := pebble.Open(pebble.Options{
-		Dir:      dir,
-		InMemory: cfg.InMemory,
-		Logger:   logger, // the engine tags its lines component=pebble
-	})
+	engine, err := openStorage(ctx, cfg, logger)
 	if err != nil {
-		return nil, openError(cfg.DataDir, err)
+		return nil, err
 	}
 
 	st, err := streams.New(ctx, streams.Options{
@@ -164,6 +155,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		ShardLimit:             cfg.ShardLimit,
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		CatalogSync:            catalogSync(cfg),
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",
 			WriteBytesPerSec:   cfg.ShardWriteBytesPerSec,
@@ -190,6 +182,10 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 
 	runner := background.New(logger.With("component", "runner"))
+	if cfg.Clustered() {
+		// Each unit runs on one node of the cluster at a time.
+		runner.SetLeases(&background.Leases{Catalog: engine, Node: nodeName(cfg)})
+	}
 	onComplete := sec.onComplete()
 	var mon *monitor
 	if cfg.Metrics == "on" {
@@ -278,7 +274,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		apiMetrics = mon.handler()
 	}
 	s.http = &http.Server{
-		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil)))),
+		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil), quorumCheck(engine)))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
@@ -316,7 +312,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		// The plain listener's allow-list applies; anything but GET
 		// /metrics and /health is not found.
 		s.metricsHTTP = &http.Server{
-			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler(), nil)),
+			Handler:           sec.filter(routes(http.NotFoundHandler(), mon.handler(), nil, quorumCheck(engine))),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
@@ -330,7 +326,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 			s.metricsErr <- err
 		}()
 	}
-	runner.Go("cloudwatch-aggregator", agg.Run)
+	// The aggregator counts this node's requests: every node runs its own.
+	runner.GoLocal("cloudwatch-aggregator", agg.Run)
 	if err := fh.Start(ctx); err != nil {
 		logger.Error("resuming Firehose delivery", "err", err)
 	}

@@ -217,6 +217,11 @@ type Options struct {
 	ShardLimit, OnDemandStreamLimit int
 	// RetentionCheckInterval is how often expired records are trimmed.
 	RetentionCheckInterval time.Duration
+	// CatalogSync, when above 0, is how often the streams and account
+	// settings are read again from the catalog, so that the changes other
+	// nodes of a cluster make show here (clustersync.go); 0 for a single
+	// node, which alone writes its catalog.
+	CatalogSync time.Duration
 	// Limits are the per-shard throughput limits, Faults the injected
 	// faults and Scaling the on-demand scaler (capacity.go).
 	Limits  ThroughputLimits
@@ -342,6 +347,10 @@ func New(ctx context.Context, opts Options) (*Streams, error) {
 	}
 	s.wg.Add(1)
 	go s.retentionLoop()
+	if opts.CatalogSync > 0 {
+		s.wg.Add(1)
+		go s.catalogSyncLoop()
+	}
 	s.initCapacity()
 	return s, nil
 }
@@ -369,6 +378,9 @@ func (s *Streams) lookup(ref StreamRef) (*Stream, error) {
 	s.mu.RLock()
 	st := s.streams[k]
 	s.mu.RUnlock()
+	if st == nil && s.opts.CatalogSync > 0 {
+		st = s.fetchMissing(k)
+	}
 	if st == nil {
 		return nil, notFound(k)
 	}

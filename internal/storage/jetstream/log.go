@@ -1,0 +1,572 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// metaLastArrival is the stream metadata key holding the last arrival
+// once Trim has dropped every message.
+const metaLastArrival = "millrace-last-arrival"
+
+// JetStream's error code for a publish whose Nats-Expected-Last-Sequence
+// is not the stream's last sequence.
+const errCodeWrongLastSeq = 10071
+
+// shardState is what a node remembers of a shard's stream between calls.
+// Every field is a cache of the stream's own state, checked or reloaded
+// when it may be stale, so nodes never disagree on what is stored.
+type shardState struct {
+	// mu serializes this node's Appends to the shard.
+	mu sync.Mutex
+
+	cmu         sync.Mutex // guards the fields below
+	loaded      bool       // lastSeq and lastArrival are the stream's
+	lastSeq     uint64     // stream sequence of the last message
+	lastArrival int64      // its arrival (or the metadata's when empty)
+	firstSeq    uint64     // stream sequence of a message whose count is firstN
+	firstN      int
+}
+
+func (e *Engine) streamName(sk storage.ShardKey) string {
+	return fmt.Sprintf("%s-log-%d-%d", e.opts.Prefix, sk.Stream, sk.Shard)
+}
+
+func (e *Engine) subject(sk storage.ShardKey) string {
+	return fmt.Sprintf("%s.log.%d.%d", e.opts.Prefix, sk.Stream, sk.Shard)
+}
+
+func (e *Engine) shard(sk storage.ShardKey) *shardState {
+	e.shardsMu.Lock()
+	defer e.shardsMu.Unlock()
+	st := e.shards[sk]
+	if st == nil {
+		st = &shardState{}
+		e.shards[sk] = st
+	}
+	return st
+}
+
+// Append implements storage.Log.
+func (e *Engine) Append(ctx context.Context, sk storage.ShardKey, arrival int64, entries []storage.Entry) (storage.AppendResult, error) {
+	if err := checkEntries(entries); err != nil {
+		return storage.AppendResult{}, err
+	}
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return storage.AppendResult{}, err
+	}
+	defer done()
+	return e.append(ctx, sk, arrival, entries)
+}
+
+func checkEntries(entries []storage.Entry) error {
+	switch {
+	case len(entries) == 0:
+		return errors.New("jetstream: Append of no entries")
+	case len(entries) > maxEntries:
+		return fmt.Errorf("jetstream: Append of %d entries: at most %d", len(entries), maxEntries)
+	}
+	return nil
+}
+
+// AppendMany implements storage.Log: each part is an Append of its own,
+// run side by side.
+func (e *Engine) AppendMany(ctx context.Context, arrival int64, appends []storage.ShardAppend) {
+	fail := func(err error) {
+		for i := range appends {
+			appends[i].Err = err
+		}
+	}
+	seen := make(map[storage.ShardKey]bool, len(appends))
+	for i := range appends {
+		if err := checkEntries(appends[i].Entries); err != nil {
+			fail(err)
+			return
+		}
+		if seen[appends[i].Shard] {
+			fail(fmt.Errorf("jetstream: AppendMany names shard %v twice", appends[i].Shard))
+			return
+		}
+		seen[appends[i].Shard] = true
+	}
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer done()
+	if len(appends) == 1 {
+		a := &appends[0]
+		a.Result, a.Err = e.append(ctx, a.Shard, arrival, a.Entries)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range appends {
+		wg.Add(1)
+		go func(a *storage.ShardAppend) {
+			defer wg.Done()
+			a.Result, a.Err = e.append(ctx, a.Shard, arrival, a.Entries)
+		}(&appends[i])
+	}
+	wg.Wait()
+}
+
+func (e *Engine) append(ctx context.Context, sk storage.ShardKey, arrival int64, entries []storage.Entry) (storage.AppendResult, error) {
+	st := e.shard(sk)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	payload := encodeEntries(entries)
+	// One id for every try of this Append: a try that was stored but whose
+	// acknowledgement was lost is found again by it, not stored twice.
+	id := nuid.Next()
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return storage.AppendResult{}, errors.Join(err, lastErr)
+			}
+		} else if err := ctx.Err(); err != nil {
+			return storage.AppendResult{}, err
+		}
+		st.cmu.Lock()
+		loaded, lastSeq, lastArrival := st.loaded, st.lastSeq, st.lastArrival
+		st.cmu.Unlock()
+		if !loaded {
+			var err error
+			if lastSeq, lastArrival, err = e.loadShard(ctx, sk, st); err != nil {
+				if errors.Is(err, storage.ErrClosed) || ctx.Err() != nil {
+					return storage.AppendResult{}, err
+				}
+				lastErr = err
+				continue
+			}
+		}
+		arr := max(arrival, lastArrival)
+		m := nats.NewMsg(e.subject(sk))
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(lastSeq, 10))
+		m.Header.Set(hdrArrival, strconv.FormatInt(arr, 10))
+		m.Header.Set(hdrCount, strconv.Itoa(len(entries)))
+		m.Data = payload
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		ack, err := e.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(0))
+		cancel()
+		if err != nil {
+			lastErr = err
+			var apiErr *jetstream.APIError
+			switch {
+			case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq:
+				// Another node appended since: reload its last arrival.
+			case errors.Is(err, nats.ErrConnectionClosed):
+				return storage.AppendResult{}, e.connErr(err)
+			case errors.As(err, &apiErr) && apiErr.Code != 503:
+				return storage.AppendResult{}, fmt.Errorf("jetstream: append to %v: %w", sk, err)
+			}
+			// Timeouts, no responders (a leader election, or the stream
+			// deleted and to be created again): reload and try again.
+			st.cmu.Lock()
+			st.loaded = false
+			st.cmu.Unlock()
+			continue
+		}
+		if ack.Duplicate {
+			// An earlier try of this Append was stored: report it as stored.
+			lm, err := e.getMsg(ctx, sk, ack.Sequence)
+			st.cmu.Lock()
+			st.loaded = false
+			st.cmu.Unlock()
+			if err != nil {
+				return storage.AppendResult{}, err
+			}
+			if lm.seq != ack.Sequence || lm.count != len(entries) {
+				return storage.AppendResult{}, fmt.Errorf("jetstream: append to %v: duplicate of message %d, which holds %d entries", sk, ack.Sequence, lm.count)
+			}
+			arr = lm.arrival
+		} else {
+			st.cmu.Lock()
+			st.loaded, st.lastSeq, st.lastArrival = true, ack.Sequence, arr
+			st.cmu.Unlock()
+		}
+		return storage.AppendResult{FirstSeq: firstRecordSeq(ack.Sequence, len(entries)), Arrival: arr}, nil
+	}
+}
+
+func backoff(try int) time.Duration {
+	return min(time.Duration(try)*50*time.Millisecond, 500*time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// streamInfo returns the shard's stream, or nil when it does not exist.
+func (e *Engine) streamInfo(ctx context.Context, sk storage.ShardKey) (*jetstream.StreamInfo, error) {
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return nil, errors.Join(err, lastErr)
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		s, err := e.js.Stream(actx, e.streamName(sk))
+		cancel()
+		switch {
+		case err == nil:
+			return s.CachedInfo(), nil
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			return nil, nil
+		case errors.Is(err, nats.ErrConnectionClosed):
+			return nil, e.connErr(err)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		lastErr = err
+	}
+}
+
+// loadShard reads the shard's last sequence and arrival from its stream,
+// creating the stream if it does not exist.
+func (e *Engine) loadShard(ctx context.Context, sk storage.ShardKey, st *shardState) (uint64, int64, error) {
+	info, err := e.streamInfo(ctx, sk)
+	if err != nil {
+		return 0, 0, err
+	}
+	if info == nil {
+		if info, err = e.createStream(ctx, sk); err != nil {
+			return 0, 0, err
+		}
+	}
+	lastSeq, lastArrival, err := e.lastOf(ctx, sk, info)
+	if err != nil {
+		return 0, 0, err
+	}
+	st.cmu.Lock()
+	st.loaded, st.lastSeq, st.lastArrival = true, lastSeq, lastArrival
+	st.cmu.Unlock()
+	return lastSeq, lastArrival, nil
+}
+
+// lastOf returns the stream's last sequence and the arrival of its newest
+// record ever appended.
+func (e *Engine) lastOf(ctx context.Context, sk storage.ShardKey, info *jetstream.StreamInfo) (uint64, int64, error) {
+	last := info.State.LastSeq
+	st := e.shard(sk)
+	st.cmu.Lock()
+	if st.loaded && st.lastSeq == last {
+		a := st.lastArrival
+		st.cmu.Unlock()
+		return last, a, nil
+	}
+	st.cmu.Unlock()
+	if info.State.Msgs == 0 {
+		a, _ := strconv.ParseInt(info.Config.Metadata[metaLastArrival], 10, 64)
+		return last, a, nil
+	}
+	lm, err := e.getMsg(ctx, sk, last)
+	if err != nil {
+		return 0, 0, err
+	}
+	return last, lm.arrival, nil
+}
+
+func (e *Engine) streamConfig(sk storage.ShardKey) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        e.streamName(sk),
+		Subjects:    []string{e.subject(sk)},
+		Storage:     jetstream.FileStorage,
+		Replicas:    e.opts.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxMsgSize:  -1,
+		Duplicates:  2 * time.Minute,
+		DenyDelete:  true,
+		AllowDirect: true,
+	}
+}
+
+func (e *Engine) createStream(ctx context.Context, sk storage.ShardKey) (*jetstream.StreamInfo, error) {
+	s, err := e.js.CreateStream(ctx, e.streamConfig(sk))
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// Created by another node meanwhile (its metadata may differ).
+		return e.streamInfo(ctx, sk)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: create stream for %v: %w", sk, err)
+	}
+	return s.CachedInfo(), nil
+}
+
+// getMsg reads the first message of the shard at or after stream sequence
+// seq.
+func (e *Engine) getMsg(ctx context.Context, sk storage.ShardKey, seq uint64) (logMsg, error) {
+	msgs, _, err := e.directGet(ctx, e.streamName(sk), getRequest{Seq: max(seq, 1), NextFor: e.subject(sk)})
+	if err != nil {
+		return logMsg{}, err
+	}
+	if len(msgs) == 0 {
+		return logMsg{}, errNoMessage
+	}
+	return parseLogMsg(msgs[0])
+}
+
+var errNoMessage = errors.New("jetstream: no message at or after that sequence")
+
+// Read implements storage.Log.
+func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
+	if maxRecords < 1 || maxBytes < 1 {
+		return nil, fmt.Errorf("jetstream: Read limits %d records, %d bytes: both must be at least 1", maxRecords, maxBytes)
+	}
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []storage.Record
+	size := 0
+	full := false
+	m := max(from>>seqShift, 1)
+	for !full {
+		msgs, pending, err := e.directGet(ctx, e.streamName(sk), getRequest{
+			Seq:      m,
+			Batch:    min(maxRecords-len(out), 10000),
+			MaxBytes: maxBytes - size + 64<<10,
+			NextFor:  e.subject(sk),
+		})
+		if errors.Is(err, errNoStream) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, nm := range msgs {
+			lm, err := parseLogMsg(nm)
+			if err != nil {
+				return nil, err
+			}
+			err = lm.records(func(r storage.Record) bool {
+				if r.Seq < from {
+					return true
+				}
+				if len(out) == maxRecords || (len(out) > 0 && size+r.Size() > maxBytes) {
+					full = true
+					return false
+				}
+				out = append(out, r)
+				size += r.Size()
+				return true
+			})
+			if err != nil {
+				return nil, err
+			}
+			if full {
+				break
+			}
+			m = lm.seq + 1
+		}
+		if len(msgs) == 0 || pending == 0 || len(out) == maxRecords {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Bounds implements storage.Log.
+func (e *Engine) Bounds(ctx context.Context, sk storage.ShardKey) (storage.Bounds, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return storage.Bounds{}, err
+	}
+	defer done()
+	return e.bounds(ctx, sk)
+}
+
+func (e *Engine) bounds(ctx context.Context, sk storage.ShardKey) (storage.Bounds, error) {
+	info, err := e.streamInfo(ctx, sk)
+	if err != nil || info == nil {
+		return storage.Bounds{First: 1 << seqShift, Next: 1 << seqShift}, err
+	}
+	last, lastArrival, err := e.lastOf(ctx, sk, info)
+	if err != nil {
+		return storage.Bounds{}, err
+	}
+	b := storage.Bounds{Next: (last + 1) << seqShift, LastArrival: lastArrival}
+	b.First = b.Next
+	if info.State.Msgs > 0 {
+		first := info.State.FirstSeq
+		st := e.shard(sk)
+		st.cmu.Lock()
+		n, ok := st.firstN, st.firstSeq == first && st.firstN > 0
+		st.cmu.Unlock()
+		if !ok {
+			lm, err := e.getMsg(ctx, sk, first)
+			if err != nil {
+				return storage.Bounds{}, err
+			}
+			first, n = lm.seq, lm.count
+			st.cmu.Lock()
+			st.firstSeq, st.firstN = first, n
+			st.cmu.Unlock()
+		}
+		b.First = firstRecordSeq(first, n)
+	}
+	return b, nil
+}
+
+// SeekTime implements storage.Log.
+func (e *Engine) SeekTime(ctx context.Context, sk storage.ShardKey, t int64) (uint64, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	info, err := e.streamInfo(ctx, sk)
+	if err != nil {
+		return 0, err
+	}
+	if info == nil {
+		return 1 << seqShift, nil
+	}
+	lm, found, err := e.search(ctx, sk, info, t)
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		return (info.State.LastSeq + 1) << seqShift, nil
+	}
+	return firstRecordSeq(lm.seq, lm.count), nil
+}
+
+// search finds the first message whose arrival is at or after t, by a
+// binary search over the stream's sequences (arrivals never decrease
+// within a shard).
+func (e *Engine) search(ctx context.Context, sk storage.ShardKey, info *jetstream.StreamInfo, t int64) (logMsg, bool, error) {
+	if info.State.Msgs == 0 {
+		return logMsg{}, false, nil
+	}
+	first, err := e.getMsg(ctx, sk, info.State.FirstSeq)
+	if errors.Is(err, errNoMessage) {
+		return logMsg{}, false, nil // trimmed meanwhile
+	}
+	if err != nil {
+		return logMsg{}, false, err
+	}
+	if first.arrival >= t {
+		return first, true, nil
+	}
+	last, err := e.getMsg(ctx, sk, info.State.LastSeq)
+	if err != nil && !errors.Is(err, errNoMessage) {
+		return logMsg{}, false, err
+	}
+	if err != nil || last.arrival < t {
+		return logMsg{}, false, nil
+	}
+	// first.arrival < t <= last.arrival
+	lo, hi := first, last
+	for hi.seq-lo.seq > 1 {
+		mid, err := e.getMsg(ctx, sk, lo.seq+(hi.seq-lo.seq)/2)
+		if err != nil {
+			return logMsg{}, false, err
+		}
+		if mid.seq >= hi.seq {
+			break
+		}
+		if mid.arrival >= t {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, true, nil
+}
+
+// Trim implements storage.Log: a purge of the stream up to the first
+// message that arrived at or after before.
+func (e *Engine) Trim(ctx context.Context, sk storage.ShardKey, before int64) error {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	info, err := e.streamInfo(ctx, sk)
+	if err != nil || info == nil || info.State.Msgs == 0 {
+		return err
+	}
+	lm, found, err := e.search(ctx, sk, info, before)
+	if err != nil {
+		return err
+	}
+	cut := info.State.LastSeq + 1
+	if found {
+		cut = lm.seq
+	}
+	if cut <= info.State.FirstSeq {
+		return nil
+	}
+	if !found {
+		// Every message goes: keep the last arrival in the metadata, so
+		// that arrivals keep not decreasing.
+		_, lastArrival, err := e.lastOf(ctx, sk, info)
+		if err != nil {
+			return err
+		}
+		cfg := info.Config
+		meta := make(map[string]string, len(cfg.Metadata)+1)
+		for k, v := range cfg.Metadata {
+			meta[k] = v
+		}
+		meta[metaLastArrival] = strconv.FormatInt(lastArrival, 10)
+		cfg.Metadata = meta
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("jetstream: trim %v: keep the last arrival: %w", sk, err)
+		}
+	}
+	s, err := e.js.Stream(ctx, e.streamName(sk))
+	if err != nil {
+		return fmt.Errorf("jetstream: trim %v: %w", sk, err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSequence(cut)); err != nil {
+		return fmt.Errorf("jetstream: trim %v: %w", sk, err)
+	}
+	return nil
+}
+
+// DeleteShard implements storage.Log.
+func (e *Engine) DeleteShard(ctx context.Context, sk storage.ShardKey) error {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st := e.shard(sk)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	err = e.js.DeleteStream(ctx, e.streamName(sk))
+	st.cmu.Lock()
+	st.loaded, st.firstSeq, st.firstN = false, 0, 0
+	st.cmu.Unlock()
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("jetstream: delete %v: %w", sk, err)
+	}
+	return nil
+}
