@@ -272,7 +272,7 @@ func (p *Producer) send(b *batch) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
-	out, err := p.client.PutRecords(ctx, in, plainRequestBodies)
+	out, err := p.client.PutRecords(ctx, in, plainRequestBodies, putRecordsBodies)
 	cancel()
 	p.metrics.observeRequest(time.Since(start), err)
 
