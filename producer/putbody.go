@@ -25,18 +25,34 @@ import (
 // member stay the SDK's; only the base64 of the data is written here.
 func putRecordsBodies(o *kinesis.Options) {
 	if o.Protocol != nil {
-		o.Protocol = putRecordsProtocol{o.Protocol}
+		o.Protocol = putRecordsProtocol{o.Protocol, spliceMin}
 	}
 }
 
-type putRecordsProtocol struct{ smithyhttp.ClientProtocol }
+type putRecordsProtocol struct {
+	smithyhttp.ClientProtocol
+	min int // the data below which the SDK serializes the call
+}
+
+// spliceMin is the data below which a call is left to the SDK: the
+// splice serializes the rest of the call once more, which costs more than
+// the SDK's copies of little data.
+const spliceMin = 64 << 10
+
+func dataSize(pr *kinesis.PutRecordsInput) int {
+	n := 0
+	for _, e := range pr.Records {
+		n += len(e.Data)
+	}
+	return n
+}
 
 // dataPlaceholder is how the SDK writes an empty data member.
 var dataPlaceholder = []byte(`"Data":""`)
 
 func (p putRecordsProtocol) SerializeRequest(ctx context.Context, schema *smithy.OperationSchema, in smithy.Serializable, req *smithyhttp.Request) error {
 	pr, ok := in.(*kinesis.PutRecordsInput)
-	if !ok {
+	if !ok || dataSize(pr) < p.min {
 		return p.ClientProtocol.SerializeRequest(ctx, schema, in, req)
 	}
 	body, ok := p.serialize(ctx, schema, pr, req)

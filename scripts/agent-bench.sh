@@ -9,7 +9,10 @@
 #
 #   scripts/agent-bench.sh                       # builds ./cmd/millrace, 5 rounds
 #   BINS="old=/tmp/m-old new=/tmp/m-new" ROUNDS=7 scripts/agent-bench.sh
+#   SERVER_BIN=/tmp/millrace BINS="small=/tmp/millrace-agent" scripts/agent-bench.sh
 #
+# A binary of BINS is millrace (run as "millrace agent", and as the server
+# unless SERVER_BIN is set) or millrace-agent (then SERVER_BIN is needed).
 # With several binaries, rounds alternate between them (old, new, old,
 # new, ...) so that a noisy machine hurts each alike. MODES is any of
 # "aggregated plain"; AGENT_FLAGS are added to every agent command line;
@@ -60,7 +63,9 @@ trap 'exit 1' INT TERM
 run_one() { # name binary mode
   local name=$1 bin=$2 mode=$3 dir flags=() start end n
   dir=$(mktemp -d "$OUT/run.XXXXXX")
-  "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$PORT" --log-level warn \
+  local agentcmd=("$bin")
+  "$bin" agent --help >/dev/null 2>&1 && agentcmd+=(agent)
+  "${SERVER_BIN:-$bin}" serve --data-dir "$dir/data" --listen "127.0.0.1:$PORT" --log-level warn \
     --throughput-limits=off --metrics=off >"$dir/server.log" 2>&1 &
   srv=$!
   for _ in $(seq 100); do curl -sf "$endpoint/health" >/dev/null && break; sleep 0.1; done
@@ -78,7 +83,7 @@ EOF
   local srv_cpu0
   srv_cpu0=$(cpu_seconds "$srv")
   start=$(date +%s.%N)
-  env ${AGENT_ENV:-} "$bin" agent --config "$dir/agent.json" --no-rate-limit --metrics-listen "127.0.0.1:$METRICS_PORT" \
+  env ${AGENT_ENV:-} "${agentcmd[@]}" --config "$dir/agent.json" --no-rate-limit --metrics-listen "127.0.0.1:$METRICS_PORT" \
     "${flags[@]}" ${AGENT_FLAGS:-} 2>"$dir/agent.log" &
   agent=$!
   while :; do
