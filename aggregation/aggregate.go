@@ -6,9 +6,6 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/millrace/millrace/aggregation/internal/aggpb"
 )
 
 // Magic is the 4-byte prefix of an aggregated record.
@@ -39,16 +36,40 @@ var ErrEmpty = errors.New("aggregation: no records to aggregate")
 // Aggregator builds one aggregated record. Its zero value is ready to use.
 // Keys are deduplicated in the tables. An Aggregator is not safe for
 // concurrent use.
+//
+// It writes the protobuf message (messages.proto's AggregatedRecord) itself,
+// in field-number order as a deterministic protobuf encoder does, rather
+// than building generated messages: a message and a boxed index per record
+// were most of a producer's allocations.
 type Aggregator struct {
 	pkIndex  map[string]uint64
 	ehkIndex map[string]uint64
-	msg      aggpb.AggregatedRecord
+	pkTable  []string
+	ehkTable []string
+	records  []aggRecord
 	first    Record
-	size     int // protobuf bytes of msg
+	size     int // protobuf bytes of the message
 }
 
+// aggRecord is one Record of the message.
+type aggRecord struct {
+	pkIdx, ehkIdx uint64
+	hasEHK        bool
+	data          []byte
+}
+
+// Protobuf field numbers of messages.proto.
+const (
+	fieldPartitionKeyTable    = 1 // AggregatedRecord
+	fieldExplicitHashKeyTable = 2
+	fieldRecords              = 3
+	fieldPartitionKeyIndex    = 1 // Record
+	fieldExplicitHashKeyIndex = 2
+	fieldData                 = 3
+)
+
 // Len returns the number of records added since the last Reset.
-func (a *Aggregator) Len() int { return len(a.msg.Records) }
+func (a *Aggregator) Len() int { return len(a.records) }
 
 // Size returns the encoded size of the aggregated record holding the
 // records added so far, Overhead included.
@@ -65,14 +86,14 @@ func (a *Aggregator) SizeWith(r Record) int {
 func (a *Aggregator) plan(r Record) (extra int, pkIdx uint64, pkNew bool, ehkIdx uint64, ehkNew bool) {
 	pkIdx, ok := a.pkIndex[r.PartitionKey]
 	if !ok {
-		pkIdx, pkNew = uint64(len(a.msg.PartitionKeyTable)), true
+		pkIdx, pkNew = uint64(len(a.pkTable)), true
 		extra += 1 + protowire.SizeBytes(len(r.PartitionKey))
 	}
 	inner := 1 + protowire.SizeVarint(pkIdx) + 1 + protowire.SizeBytes(len(r.Data))
 	if r.ExplicitHashKey != "" {
 		ehkIdx, ok = a.ehkIndex[r.ExplicitHashKey]
 		if !ok {
-			ehkIdx, ehkNew = uint64(len(a.msg.ExplicitHashKeyTable)), true
+			ehkIdx, ehkNew = uint64(len(a.ehkTable)), true
 			extra += 1 + protowire.SizeBytes(len(r.ExplicitHashKey))
 		}
 		inner += 1 + protowire.SizeVarint(ehkIdx)
@@ -99,24 +120,20 @@ func (a *Aggregator) Add(r Record) error {
 	}
 	if pkNew {
 		a.pkIndex[r.PartitionKey] = pkIdx
-		a.msg.PartitionKeyTable = append(a.msg.PartitionKeyTable, r.PartitionKey)
+		a.pkTable = append(a.pkTable, r.PartitionKey)
 	}
-	rec := &aggpb.Record{PartitionKeyIndex: proto.Uint64(pkIdx), Data: r.Data}
-	if r.Data == nil {
-		// data is a required field: an empty value must still be written.
-		rec.Data = []byte{}
-	}
+	rec := aggRecord{pkIdx: pkIdx, data: r.Data}
 	if r.ExplicitHashKey != "" {
 		if ehkNew {
 			a.ehkIndex[r.ExplicitHashKey] = ehkIdx
-			a.msg.ExplicitHashKeyTable = append(a.msg.ExplicitHashKeyTable, r.ExplicitHashKey)
+			a.ehkTable = append(a.ehkTable, r.ExplicitHashKey)
 		}
-		rec.ExplicitHashKeyIndex = proto.Uint64(ehkIdx)
+		rec.ehkIdx, rec.hasEHK = ehkIdx, true
 	}
-	if len(a.msg.Records) == 0 {
+	if len(a.records) == 0 {
 		a.first = r
 	}
-	a.msg.Records = append(a.msg.Records, rec)
+	a.records = append(a.records, rec)
 	a.size += extra
 	return nil
 }
@@ -125,10 +142,12 @@ func (a *Aggregator) Add(r Record) error {
 func (a *Aggregator) Reset() {
 	clear(a.pkIndex)
 	clear(a.ehkIndex)
-	a.msg.PartitionKeyTable = a.msg.PartitionKeyTable[:0]
-	a.msg.ExplicitHashKeyTable = a.msg.ExplicitHashKeyTable[:0]
-	clear(a.msg.Records)
-	a.msg.Records = a.msg.Records[:0]
+	clear(a.pkTable)
+	a.pkTable = a.pkTable[:0]
+	clear(a.ehkTable)
+	a.ehkTable = a.ehkTable[:0]
+	clear(a.records)
+	a.records = a.records[:0]
 	a.first = Record{}
 	a.size = 0
 }
@@ -136,14 +155,35 @@ func (a *Aggregator) Reset() {
 // Build returns the aggregated record holding the records added so far,
 // Size() bytes long.
 func (a *Aggregator) Build() ([]byte, error) {
-	if len(a.msg.Records) == 0 {
+	if len(a.records) == 0 {
 		return nil, ErrEmpty
 	}
 	out := make([]byte, len(Magic), Overhead+a.size)
 	copy(out, Magic[:])
-	out, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(out, &a.msg)
-	if err != nil {
-		return nil, fmt.Errorf("aggregation: encoding: %w", err)
+	for _, k := range a.pkTable {
+		out = protowire.AppendTag(out, fieldPartitionKeyTable, protowire.BytesType)
+		out = protowire.AppendString(out, k)
+	}
+	for _, k := range a.ehkTable {
+		out = protowire.AppendTag(out, fieldExplicitHashKeyTable, protowire.BytesType)
+		out = protowire.AppendString(out, k)
+	}
+	for _, r := range a.records {
+		inner := 1 + protowire.SizeVarint(r.pkIdx) + 1 + protowire.SizeBytes(len(r.data))
+		if r.hasEHK {
+			inner += 1 + protowire.SizeVarint(r.ehkIdx)
+		}
+		out = protowire.AppendTag(out, fieldRecords, protowire.BytesType)
+		out = protowire.AppendVarint(out, uint64(inner))
+		out = protowire.AppendTag(out, fieldPartitionKeyIndex, protowire.VarintType)
+		out = protowire.AppendVarint(out, r.pkIdx)
+		if r.hasEHK {
+			out = protowire.AppendTag(out, fieldExplicitHashKeyIndex, protowire.VarintType)
+			out = protowire.AppendVarint(out, r.ehkIdx)
+		}
+		// data is a required field: an empty value is still written.
+		out = protowire.AppendTag(out, fieldData, protowire.BytesType)
+		out = protowire.AppendBytes(out, r.data)
 	}
 	if len(out) != len(Magic)+a.size {
 		return nil, fmt.Errorf("aggregation: encoded %d protobuf bytes, sized %d", len(out)-len(Magic), a.size)
@@ -158,7 +198,7 @@ func (a *Aggregator) Build() ([]byte, error) {
 // explicit hash key, the effective hash key of the first record, so the
 // aggregate lands on the first record's shard.
 func (a *Aggregator) KinesisRecord() (Record, error) {
-	switch len(a.msg.Records) {
+	switch len(a.records) {
 	case 0:
 		return Record{}, ErrEmpty
 	case 1:

@@ -108,7 +108,9 @@ func (p *Producer) dispatch(now time.Time, done []completion) (time.Time, []comp
 				break
 			}
 			f := q.front()
-			due := p.closing || f.epoch < p.flushEpoch || p.full(q) || now.Sub(f.arrived) >= p.opts.RecordMaxBufferedTime
+			// While a Put waits for buffer space no record can join a
+			// batch: lingering would only idle the calls.
+			due := p.closing || f.epoch < p.flushEpoch || p.full(q) || p.spaceWanted || now.Sub(f.arrived) >= p.opts.RecordMaxBufferedTime
 			if !due {
 				next = minTime(next, f.arrived.Add(p.opts.RecordMaxBufferedTime))
 				break
@@ -272,11 +274,15 @@ func (p *Producer) send(b *batch) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.RequestTimeout)
-	out, err := p.client.PutRecords(ctx, in, plainRequestBodies)
+	out, err := p.client.PutRecords(ctx, in, plainRequestBodies, putRecordsBodies)
 	cancel()
 	p.metrics.observeRequest(time.Since(start), err)
 
-	var ok []completion
+	users := 0
+	for _, e := range b.entries {
+		users += len(e.users)
+	}
+	ok := make([]completion, 0, users)
 	var retry []*userRecord
 	var failed []completion
 	throttled := false
@@ -380,9 +386,10 @@ func (p *Producer) send(b *batch) {
 	if throttled && b.limited {
 		b.q.lim.throttled(now, start)
 	}
-	var done []completion
-	for _, c := range ok {
-		done = append(done, p.release(c.r, c.res))
+	// ok becomes the list of completions to deliver, in place.
+	done := ok
+	for i, c := range ok {
+		done[i] = p.release(c.r, c.res)
 	}
 	for _, c := range failed {
 		done = append(done, p.release(c.r, c.res))

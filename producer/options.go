@@ -47,7 +47,8 @@ type Options struct {
 	// partition keys (default 5 MiB).
 	CollectionMaxSize int
 	// RecordMaxBufferedTime is how long a record may wait for others to
-	// fill a batch (default 100 ms).
+	// fill a batch (default 100 ms). Records do not wait while a Put waits
+	// for buffer space.
 	RecordMaxBufferedTime time.Duration
 	// RecordTTL is how long a record may stay in the producer, retries
 	// included, before it fails with ErrExpired (default 30 s).

@@ -181,7 +181,10 @@ func (p *Producer) put(ctx context.Context, rec aggregation.Record, f *Future, c
 			return ErrBufferFull
 		}
 		ch := p.space
-		p.spaceWanted = true
+		if !p.spaceWanted {
+			p.spaceWanted = true
+			p.signal() // queued records are due now
+		}
 		p.mu.Unlock()
 		p.metrics.putBlocked.Add(1)
 		select {

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -437,16 +436,29 @@ func (r *flowRunner) partitionKey(t *tracked, start int64, data []byte) string {
 		s := md5.Sum(data)
 		return hex.EncodeToString(s[:])
 	}
-	h := fnv.New64a()
-	var b [32]byte
-	h.Write([]byte(r.id))
+	// FNV-1a (hash/fnv's New64a, without its interface and copies) of
+	// the flow, the file's identity, the offset and the data.
+	var b [24]byte
 	binary.BigEndian.PutUint64(b[0:], t.origin.Dev)
 	binary.BigEndian.PutUint64(b[8:], t.origin.Ino)
 	binary.BigEndian.PutUint64(b[16:], uint64(start))
-	h.Write(b[:24])
-	h.Write(data)
-	v := float64(h.Sum64()>>11) / (1 << 53) * 1e6
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	h := fnv1a(fnv1a(fnv1a(fnvOffset64, r.id), b[:]), data)
+	v := float64(h>>11) / (1 << 53) * 1e6
+	var k [32]byte
+	return string(strconv.AppendFloat(k[:0], v, 'f', -1, 64))
+}
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+func fnv1a[T string | []byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
+		h *= fnvPrime64
+	}
+	return h
 }
 
 func (r *flowRunner) emit(t *tracked, start, end int64, data []byte, cut bool) error {

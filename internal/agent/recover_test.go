@@ -2,10 +2,13 @@ package agent
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +176,31 @@ func TestRotationWhileStopped(t *testing.T) {
 	slices.Sort(w)
 	if !slices.Equal(got, w) {
 		t.Errorf("stream holds %d records, want %d (each line once):\n%q", len(got), len(w), got)
+	}
+}
+
+// TestRandomPartitionKeysStable: a RANDOM key is the FNV-1a of the flow,
+// the file's original identity, the offset and the data, scaled to
+// [0, 1e6), so that an agent recognises after a crash the records an
+// earlier one (of an earlier version too) put.
+func TestRandomPartitionKeysStable(t *testing.T) {
+	r := &flowRunner{id: "kinesis:s:/var/log/app.log*", fl: &Flow{PartitionKeyOption: "RANDOM"}}
+	tr := &tracked{origin: fileID{Dev: 2049, Ino: 1234567}}
+	for _, tc := range []struct {
+		start int64
+		data  string
+	}{{0, "line 1\n"}, {7, "line 2\n"}, {1 << 40, ""}, {12345, strings.Repeat("é", 300)}} {
+		h := fnv.New64a()
+		var b [24]byte
+		h.Write([]byte(r.id))
+		binary.BigEndian.PutUint64(b[0:], tr.origin.Dev)
+		binary.BigEndian.PutUint64(b[8:], tr.origin.Ino)
+		binary.BigEndian.PutUint64(b[16:], uint64(tc.start))
+		h.Write(b[:])
+		h.Write([]byte(tc.data))
+		want := strconv.FormatFloat(float64(h.Sum64()>>11)/(1<<53)*1e6, 'f', -1, 64)
+		if got := r.partitionKey(tr, tc.start, []byte(tc.data)); got != want {
+			t.Errorf("partitionKey(%d, %.20q) = %s, want %s", tc.start, tc.data, got, want)
+		}
 	}
 }

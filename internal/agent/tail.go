@@ -41,6 +41,7 @@ type tracked struct {
 	born          int64  // creation order in the flow, for reading order
 	fp            []byte // the first bytes of the file, up to fingerprintMax
 	tail          []byte // the last bytes read, before scan
+	slab          []byte // the block records are copied into (see keep)
 
 	scan    int64 // file offset read into the state below
 	recOff  int64 // offset where the record being assembled starts
@@ -311,10 +312,30 @@ func (t *tracked) flushRec(emit emitFunc) error {
 
 func (t *tracked) emitRange(emit emitFunc, start, end int64, data []byte, cut bool) error {
 	if data != nil {
-		data = bytes.Clone(data)
+		data = t.keep(data)
 	}
 	t.recOff = end
 	return emit(t, start, end, data, cut)
+}
+
+// slabSize is the size of the blocks that records are copied into.
+const slabSize = 64 << 10
+
+// keep returns a copy of data that stays valid until the record is
+// acknowledged. Small records are copied into a shared block rather than
+// an allocation each: a block lives as long as one of its records is in
+// flight, a few blocks for the flow's bounded buffer. The copy's capacity
+// ends with it, so that appending to it cannot reach its neighbour.
+func (t *tracked) keep(data []byte) []byte {
+	if len(data) > slabSize/8 {
+		return bytes.Clone(data)
+	}
+	if cap(t.slab)-len(t.slab) < len(data) {
+		t.slab = make([]byte, 0, slabSize)
+	}
+	n := len(t.slab)
+	t.slab = append(t.slab, data...)
+	return t.slab[n:len(t.slab):len(t.slab)]
 }
 
 // cutRecord ends a record that exceeded the size limit with the

@@ -166,7 +166,7 @@ func TestEndpointDownStopsReadingThenResumes(t *testing.T) {
 		t.Errorf("backlog metric %v with %d bytes unsent", backlog, len(big))
 	}
 	srv.Restart(t)
-	waitFor(t, 60*time.Second, "400010 records", func() bool { return a.Stats.RecordsSent.Load() >= 400010 })
+	waitFor(t, 2*time.Minute, "400010 records", func() bool { return a.Stats.RecordsSent.Load() >= 400010 })
 	stop()
 	got := strings.Join(dataOf(t, c, "s"), "")
 	if got != lines(0, 400010) {
