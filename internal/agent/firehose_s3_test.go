@@ -60,6 +60,70 @@ func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
 		return d.DeliveryStreamDescription.DeliveryStreamStatus == fhtypes.DeliveryStreamStatusActive
 	})
 
+	total, pad, a, stop := shipThroughRotation(t, srv, "logs")
+
+	// Read every object until each line is there (or the deadline).
+	count := make([]int, total)
+	var objects, seen int
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		clear(count)
+		objects, seen = 0, 0
+		keys, err := s3srv.Keys(ctx, bucket, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "app/") || !strings.HasSuffix(k, ".gz") {
+				t.Fatalf("object %s is not under the prefix app/ with the suffix .gz", k)
+			}
+			objects++
+			for _, line := range objectLines(t, ctx, s3srv, bucket, k) {
+				n := lineNumber(t, k, line, total, pad)
+				if count[n] == 0 {
+					seen++
+				}
+				count[n]++
+			}
+		}
+		if seen == total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stop()
+	checkOnce(t, count, fmt.Sprintf("%d objects in S3", objects), a)
+}
+
+// objectLines returns the lines of a gzip object delivered by Firehose
+// (each record is a line with its newline, as the agent reads it).
+func objectLines(t *testing.T, ctx context.Context, s *s3test.Server, bucket, key string) []string {
+	t.Helper()
+	body, err := s.Get(ctx, bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("%s is not gzip: %v", key, err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", key, err)
+	}
+	if len(plain) > 0 && plain[len(plain)-1] != '\n' {
+		t.Fatalf("%s does not end with a newline: a record was cut", key)
+	}
+	return strings.Split(strings.TrimSuffix(string(plain), "\n"), "\n")
+}
+
+// shipThroughRotation runs an agent with a Firehose flow into the delivery
+// stream of srv while a writer appends about 2,000 lines/s to a log (some
+// in two parts) that is renamed away and reopened once in the middle. It
+// returns once the agent has sent every line: the number of lines, their
+// padding ("seq %08d <pad>" each), the agent and its stop.
+func shipThroughRotation(t *testing.T, srv *servertest.Server, stream string) (int, string, *Agent, func()) {
+	t.Helper()
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "logs")
 	if err := os.Mkdir(logDir, 0o755); err != nil {
@@ -67,7 +131,7 @@ func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
 	}
 	var cfg map[string]any
 	if err := json.Unmarshal(agentJSON(t, srv, dir, map[string]any{
-		"filePattern": filepath.Join(logDir, "app.log*"), "deliveryStream": "logs",
+		"filePattern": filepath.Join(logDir, "app.log*"), "deliveryStream": stream,
 		"initialPosition": "START_OF_FILE", "maxBufferAgeMillis": 1000,
 		"minTimeBetweenFilePollsMillis": 20,
 	}), &cfg); err != nil {
@@ -80,8 +144,6 @@ func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
 	w.open(t)
 	a, stop := startAgent(t, srv, cfgJSON, Options{})
 
-	// A writer appends about 2,000 lines/s, some in two parts, while the
-	// log is renamed away and reopened once in the middle.
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -114,78 +176,43 @@ func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
 		return a.Stats.RecordsSent.Load() >= int64(total)
 	})
 
-	// Read every object until each line is there (or the deadline).
-	count := make([]int, total)
-	var objects, seen int
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		clear(count)
-		objects, seen = 0, 0
-		keys, err := s3srv.Keys(ctx, bucket, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			if !strings.HasPrefix(k, "app/") || !strings.HasSuffix(k, ".gz") {
-				t.Fatalf("object %s is not under the prefix app/ with the suffix .gz", k)
-			}
-			objects++
-			for _, line := range objectLines(t, ctx, s3srv, bucket, k) {
-				var n int
-				if _, err := fmt.Sscanf(line, "seq %d ", &n); err != nil || n < 0 || n >= total {
-					t.Fatalf("%s holds %q, which was never written", k, line)
-				}
-				if want := fmt.Sprintf("seq %08d %s", n, w.pad); line != want {
-					t.Fatalf("%s holds %q, written as %q", k, line, want)
-				}
-				if count[n] == 0 {
-					seen++
-				}
-				count[n]++
-			}
-		}
-		if seen == total || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	return total, w.pad, a, stop
+}
+
+// lineNumber returns n of a delivered line "seq %08d <pad>" (without its
+// newline), failing unless the line is one of the total written, intact.
+func lineNumber(t *testing.T, where, line string, total int, pad string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(line, "seq %d ", &n); err != nil || n < 0 || n >= total {
+		t.Fatalf("%s holds %q, which was never written", where, line)
 	}
-	stop()
-	dups := 0
+	if want := fmt.Sprintf("seq %08d %s", n, pad); line != want {
+		t.Fatalf("%s holds %q, written as %q", where, line, want)
+	}
+	return n
+}
+
+// checkOnce reports how often each line arrived (count[n] for line n) and
+// fails unless each arrived exactly once.
+func checkOnce(t *testing.T, count []int, where string, a *Agent) {
+	t.Helper()
+	dups, delivered := 0, 0
 	var missing []int
 	for n, k := range count {
 		if k == 0 {
 			missing = append(missing, n)
+		} else {
+			delivered++
 		}
 		dups += max(k-1, 0)
 	}
-	t.Logf("%d lines written, %d objects in S3, %d lines delivered, %d duplicates, %d missing; agent sent %d records",
-		total, objects, seen, dups, len(missing), a.Stats.RecordsSent.Load())
+	t.Logf("%d lines written, %s, %d lines delivered, %d duplicates, %d missing; the agent sent %d records",
+		len(count), where, delivered, dups, len(missing), a.Stats.RecordsSent.Load())
 	if len(missing) > 0 {
-		t.Errorf("%d lines never reached S3, the first %v", len(missing), missing[:min(len(missing), 10)])
+		t.Errorf("%d lines never arrived, the first %v", len(missing), missing[:min(len(missing), 10)])
 	}
 	if dups > 0 {
-		t.Errorf("%d lines reached S3 more than once", dups)
+		t.Errorf("%d lines arrived more than once", dups)
 	}
-}
-
-// objectLines returns the lines of a gzip object delivered by Firehose
-// (each record is a line with its newline, as the agent reads it).
-func objectLines(t *testing.T, ctx context.Context, s *s3test.Server, bucket, key string) []string {
-	t.Helper()
-	body, err := s.Get(ctx, bucket, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("%s is not gzip: %v", key, err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
-	if len(plain) > 0 && plain[len(plain)-1] != '\n' {
-		t.Fatalf("%s does not end with a newline: a record was cut", key)
-	}
-	return strings.Split(strings.TrimSuffix(string(plain), "\n"), "\n")
 }

@@ -29,7 +29,10 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
 		os.Exit(runChild(path))
 	}
-	os.Exit(m.Run())
+	cleanup := trustTestTLS()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // runChild runs the agent as a process of its own, until SIGTERM.
