@@ -71,6 +71,10 @@ type Config struct {
 	FirehoseS3AccessKeyID     string `toml:"firehose-s3-access-key-id" yaml:"firehose-s3-access-key-id"`
 	FirehoseS3SecretAccessKey string `toml:"firehose-s3-secret-access-key" yaml:"firehose-s3-secret-access-key"`
 	FirehoseS3Region          string `toml:"firehose-s3-region" yaml:"firehose-s3-region"`
+	// FirehoseGlueTables is the directory of the Glue tables that record
+	// format conversion reads its schemas from: <database>.<table>.json
+	// files in `aws glue get-table` output form.
+	FirehoseGlueTables string `toml:"firehose-glue-tables" yaml:"firehose-glue-tables"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`

@@ -74,6 +74,9 @@ func (s *Service) createDeliveryStream(ctx context.Context, in *firehoseapi.Crea
 	}
 	d.Dest = dest
 	normalize(&d.Dest)
+	if err := s.readGlueTable(&d.Dest); err != nil {
+		return nil, err
+	}
 	if _, err := s.build(d); err != nil {
 		return nil, err
 	}
@@ -176,6 +179,9 @@ func normalize(d *destConfig) {
 		}
 		if b := c.S3BackupConfiguration; b != nil {
 			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+		}
+		if conv := c.DataFormatConversionConfiguration; conv != nil && conv.Enabled == nil {
+			conv.Enabled = awsproto.Ptr(true)
 		}
 	}
 	if c := d.HTTP; c != nil {
@@ -390,6 +396,9 @@ func (s *Service) updateDestination(ctx context.Context, in *firehoseapi.UpdateD
 			return err
 		}
 		normalize(&d.Dest)
+		if err := s.readGlueTable(&d.Dest); err != nil {
+			return err
+		}
 		if _, err := s.build(d); err != nil {
 			return err
 		}

@@ -1,10 +1,16 @@
 package firehose
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/firehose/firehoseapi"
+	"github.com/millrace/millrace/internal/firehose/format"
 	"github.com/millrace/millrace/internal/firehose/httpendpoint"
 	"github.com/millrace/millrace/internal/firehose/s3"
 	"github.com/millrace/millrace/internal/firehose/sink"
@@ -19,6 +25,10 @@ type destConfig struct {
 	// which DescribeDeliveryStream shows without the extended members.
 	S3Only bool                                              `json:"s3Only,omitempty"`
 	HTTP   *firehoseapi.HttpEndpointDestinationConfiguration `json:"http,omitempty"`
+	// GlueColumns are the columns of the Glue table that the S3
+	// destination's SchemaConfiguration names, as read when the delivery
+	// stream was created or last updated.
+	GlueColumns []format.Column `json:"glueColumns,omitempty"`
 }
 
 // destinationKind names the destination configuration of a create
@@ -104,8 +114,9 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 	switch {
 	case d.Dest.S3 != nil:
 		c := d.Dest.S3
-		if c.DataFormatConversionConfiguration != nil && awsproto.Value(c.DataFormatConversionConfiguration.Enabled) {
-			return nil, errNotSupported("DataFormatConversionConfiguration (record format conversion to Parquet or ORC)")
+		enc, err := encoder(c, d.Dest.GlueColumns)
+		if err != nil {
+			return nil, err
 		}
 		dyn := c.DynamicPartitioningConfiguration != nil && awsproto.Value(c.DynamicPartitioningConfiguration.Enabled)
 		cfg, err := s3Config(c.BucketARN, c.Prefix, c.ErrorOutputPrefix, c.CompressionFormat, c.CustomTimeZone, dyn, "ExtendedS3DestinationConfiguration")
@@ -113,6 +124,7 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 			return nil, err
 		}
 		cfg.FileExtension = awsproto.Value(c.FileExtension)
+		cfg.Encoder = enc
 		proc, err := s.newPipeline(d, c.ProcessingConfiguration, dyn, cfg.Prefix)
 		if err != nil {
 			return nil, err
@@ -167,6 +179,76 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 		return p, nil
 	}
 	return nil, errInvalid("The delivery stream %s has no destination Millrace delivers.", d.Name)
+}
+
+// conversionEnabled reports whether an S3 destination converts records
+// to Parquet: Enabled defaults to true.
+func conversionEnabled(c *firehoseapi.ExtendedS3DestinationConfiguration) bool {
+	conv := c.DataFormatConversionConfiguration
+	return conv != nil && (conv.Enabled == nil || *conv.Enabled)
+}
+
+// encoder is the S3 destination's record format conversion, or nil for
+// records as they are. columns are the Glue table's.
+func encoder(c *firehoseapi.ExtendedS3DestinationConfiguration, columns []format.Column) (sink.Encoder, error) {
+	if !conversionEnabled(c) {
+		return nil, nil
+	}
+	conv := c.DataFormatConversionConfiguration
+	const member = "ExtendedS3DestinationConfiguration.DataFormatConversionConfiguration"
+	if conv.InputFormatConfiguration == nil || conv.OutputFormatConfiguration == nil || conv.SchemaConfiguration == nil {
+		return nil, errInvalid("%s needs InputFormatConfiguration, OutputFormatConfiguration and SchemaConfiguration when it is enabled.", member)
+	}
+	if comp := awsproto.Value(c.CompressionFormat); comp != "" && comp != firehoseapi.CompressionFormatUncompressed {
+		return nil, errInvalid("CompressionFormat must be UNCOMPRESSED when record format conversion is enabled, not %s: the serializer compresses (ParquetSerDe.Compression).", comp)
+	}
+	cfg := format.Config{Columns: columns}
+	convert(conv.InputFormatConfiguration, &cfg.InputFormatConfiguration)
+	convert(conv.OutputFormatConfiguration, &cfg.OutputFormatConfiguration)
+	p, err := format.New(cfg)
+	if errors.Is(err, format.ErrORCUnsupported) {
+		return nil, errNotSupported("OrcSerDe (record format conversion to ORC: no maintained Go ORC writer exists; use ParquetSerDe)")
+	}
+	if err != nil {
+		return nil, errInvalid("%s is not valid: %v.", member, err)
+	}
+	return p, nil
+}
+
+// readGlueTable reads the columns of the Glue table an S3 destination's
+// record format conversion names, from <database>.<table>.json in the
+// GlueTables directory, and keeps them in the destination.
+func (s *Service) readGlueTable(d *destConfig) error {
+	d.GlueColumns = nil
+	if d.S3 == nil || !conversionEnabled(d.S3) || d.S3.DataFormatConversionConfiguration.SchemaConfiguration == nil {
+		return nil
+	}
+	sc := d.S3.DataFormatConversionConfiguration.SchemaConfiguration
+	db, table := awsproto.Value(sc.DatabaseName), awsproto.Value(sc.TableName)
+	if db == "" || table == "" {
+		return errInvalid("SchemaConfiguration needs DatabaseName and TableName.")
+	}
+	file := db + "." + table + ".json"
+	if strings.ContainsAny(file, `/\`) || strings.HasPrefix(file, ".") {
+		return errInvalid("The Glue table %s.%s has a name Millrace cannot read as a file.", db, table)
+	}
+	if s.opts.GlueTables == "" {
+		return errInvalid("The Glue table %s.%s was not found: Millrace reads Glue tables from the directory set with --firehose-glue-tables (file %s), and none is set.", db, table, file)
+	}
+	path := filepath.Join(s.opts.GlueTables, file)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errInvalid("The Glue table %s.%s was not found: Millrace reads it from %s, which does not exist.", db, table, path)
+	}
+	if err != nil {
+		return errInvalid("The Glue table %s.%s could not be read from %s: %v.", db, table, path, err)
+	}
+	cols, err := format.ColumnsFromGlue(data)
+	if err != nil {
+		return errInvalid("The Glue table %s.%s in %s is not a Glue table: %v.", db, table, path, err)
+	}
+	d.GlueColumns = cols
+	return nil
 }
 
 func hints(sizeMB, intervalS *int32) (int, time.Duration) {
