@@ -77,7 +77,7 @@ func (s *Service) createDeliveryStream(ctx context.Context, in *firehoseapi.Crea
 	if err := s.readGlueTable(&d.Dest); err != nil {
 		return nil, err
 	}
-	if _, err := s.build(d); err != nil {
+	if err := s.check(d); err != nil {
 		return nil, err
 	}
 	if len(in.Tags) > maxTags {
@@ -182,6 +182,19 @@ func normalize(d *destConfig) {
 		}
 		if conv := c.DataFormatConversionConfiguration; conv != nil && conv.Enabled == nil {
 			conv.Enabled = awsproto.Ptr(true)
+		}
+	}
+	if c := d.Redshift; c != nil {
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.RedshiftRetryOptions{DurationInSeconds: awsproto.Ptr[int32](3600)}
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.RedshiftS3BackupModeDisabled)
+		}
+		for _, b := range []*firehoseapi.S3DestinationConfiguration{c.S3Configuration, c.S3BackupConfiguration} {
+			if b != nil {
+				s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+			}
 		}
 	}
 	if c := d.HTTP; c != nil {
@@ -320,6 +333,16 @@ func describe(d *deliveryStream) *firehoseapi.DeliveryStreamDescription {
 			convert(c, h.S3DestinationDescription)
 		}
 		dd.HttpEndpointDestinationDescription = h
+	case d.Dest.Redshift != nil:
+		r := new(firehoseapi.RedshiftDestinationDescription)
+		convert(d.Dest.Redshift, r) // the password is never shown
+		r.S3DestinationDescription = new(firehoseapi.S3DestinationDescription)
+		convert(d.Dest.Redshift.S3Configuration, r.S3DestinationDescription)
+		if b := d.Dest.Redshift.S3BackupConfiguration; b != nil {
+			r.S3BackupDescription = new(firehoseapi.S3DestinationDescription)
+			convert(b, r.S3BackupDescription)
+		}
+		dd.RedshiftDestinationDescription = r
 	}
 	desc.Destinations = []firehoseapi.DestinationDescription{dd}
 	return desc
@@ -399,7 +422,7 @@ func (s *Service) updateDestination(ctx context.Context, in *firehoseapi.UpdateD
 		if err := s.readGlueTable(&d.Dest); err != nil {
 			return err
 		}
-		if _, err := s.build(d); err != nil {
+		if err := s.check(d); err != nil {
 			return err
 		}
 		d.Version++
@@ -457,6 +480,21 @@ func applyUpdate(d *destConfig, in *firehoseapi.UpdateDestinationInput) error {
 		convert(u, d.HTTP)
 		if u.S3Update != nil {
 			convert(u.S3Update, d.HTTP.S3Configuration)
+		}
+	case in.RedshiftDestinationUpdate != nil && d.Redshift != nil:
+		u := in.RedshiftDestinationUpdate
+		if awsproto.Value(d.Redshift.S3BackupMode) == firehoseapi.RedshiftS3BackupModeEnabled && awsproto.Value(u.S3BackupMode) == firehoseapi.RedshiftS3BackupModeDisabled {
+			return errInvalid("Source record backup cannot be disabled once enabled.")
+		}
+		convert(u, d.Redshift)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.Redshift.S3Configuration)
+		}
+		if u.S3BackupUpdate != nil {
+			if d.Redshift.S3BackupConfiguration == nil {
+				d.Redshift.S3BackupConfiguration = &firehoseapi.S3DestinationConfiguration{}
+			}
+			convert(u.S3BackupUpdate, d.Redshift.S3BackupConfiguration)
 		}
 	default:
 		return errInvalid("Changing the destination type of a delivery stream is not supported; update it with the update member of its current destination.")
@@ -594,4 +632,3 @@ func (s *Service) stopEncryption(ctx context.Context, in *firehoseapi.StopDelive
 	}
 	return &firehoseapi.StopDeliveryStreamEncryptionOutput{}, nil
 }
-

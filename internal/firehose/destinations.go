@@ -12,6 +12,7 @@ import (
 	"github.com/millrace/millrace/internal/firehose/firehoseapi"
 	"github.com/millrace/millrace/internal/firehose/format"
 	"github.com/millrace/millrace/internal/firehose/httpendpoint"
+	"github.com/millrace/millrace/internal/firehose/postgres"
 	"github.com/millrace/millrace/internal/firehose/s3"
 	"github.com/millrace/millrace/internal/firehose/sink"
 )
@@ -25,6 +26,8 @@ type destConfig struct {
 	// which DescribeDeliveryStream shows without the extended members.
 	S3Only bool                                              `json:"s3Only,omitempty"`
 	HTTP   *firehoseapi.HttpEndpointDestinationConfiguration `json:"http,omitempty"`
+	// Redshift loads into PostgreSQL.
+	Redshift *firehoseapi.RedshiftDestinationConfiguration `json:"redshift,omitempty"`
 	// GlueColumns are the columns of the Glue table that the S3
 	// destination's SchemaConfiguration names, as read when the delivery
 	// stream was created or last updated.
@@ -49,7 +52,7 @@ func destinationFromInput(in *firehoseapi.CreateDeliveryStreamInput) (destConfig
 	count(in.ExtendedS3DestinationConfiguration != nil, "ExtendedS3DestinationConfiguration", true)
 	count(in.S3DestinationConfiguration != nil, "S3DestinationConfiguration", true)
 	count(in.HttpEndpointDestinationConfiguration != nil, "HttpEndpointDestinationConfiguration", true)
-	count(in.RedshiftDestinationConfiguration != nil, "RedshiftDestinationConfiguration", false)
+	count(in.RedshiftDestinationConfiguration != nil, "RedshiftDestinationConfiguration", true)
 	count(in.ElasticsearchDestinationConfiguration != nil, "ElasticsearchDestinationConfiguration", false)
 	count(in.AmazonopensearchserviceDestinationConfiguration != nil, "AmazonopensearchserviceDestinationConfiguration", false)
 	count(in.AmazonOpenSearchServerlessDestinationConfiguration != nil, "AmazonOpenSearchServerlessDestinationConfiguration", false)
@@ -72,6 +75,8 @@ func destinationFromInput(in *firehoseapi.CreateDeliveryStreamInput) (destConfig
 		d.S3Only = true
 	case in.HttpEndpointDestinationConfiguration != nil:
 		d.HTTP = in.HttpEndpointDestinationConfiguration
+	case in.RedshiftDestinationConfiguration != nil:
+		d.Redshift = in.RedshiftDestinationConfiguration
 	}
 	return d, nil
 }
@@ -98,6 +103,9 @@ type plan struct {
 	// destination's error output type (e.g. http-endpoint-failed).
 	errors    *s3.Destination
 	errorType string
+	// failCode is the error code of records whose batch failed for the
+	// whole retry duration, when the destination's error carries none.
+	failCode string
 	// backupAll: every source record also goes to the backup bucket.
 	backupAll *s3.Destination
 	proc      *pipeline
@@ -177,8 +185,79 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 			p.backupAll = backup
 		}
 		return p, nil
+	case d.Dest.Redshift != nil:
+		return s.buildRedshift(d)
 	}
 	return nil, errInvalid("The delivery stream %s has no destination Millrace delivers.", d.Name)
+}
+
+// buildRedshift loads into PostgreSQL: the intermediate bucket
+// (S3Configuration) takes the error output, S3BackupConfiguration the
+// source records when S3BackupMode is Enabled.
+func (s *Service) buildRedshift(d *deliveryStream) (*plan, error) {
+	c := d.Dest.Redshift
+	const member = "RedshiftDestinationConfiguration"
+	switch {
+	case awsproto.Value(c.ClusterJDBCURL) == "":
+		return nil, errInvalid("%s.ClusterJDBCURL is required.", member)
+	case c.CopyCommand == nil || awsproto.Value(c.CopyCommand.DataTableName) == "":
+		return nil, errInvalid("%s.CopyCommand.DataTableName is required.", member)
+	case c.SecretsManagerConfiguration != nil && awsproto.Value(c.SecretsManagerConfiguration.Enabled):
+		return nil, errNotSupported(member + ".SecretsManagerConfiguration (give Username and Password)")
+	case awsproto.Value(c.Username) == "" || c.Password == nil:
+		return nil, errInvalid("%s needs Username and Password.", member)
+	case c.S3Configuration == nil:
+		return nil, errInvalid("%s.S3Configuration (the intermediate bucket) is required.", member)
+	}
+	b := c.S3Configuration
+	switch awsproto.Value(b.CompressionFormat) {
+	case firehoseapi.CompressionFormatSnappy, firehoseapi.CompressionFormatZip, firehoseapi.CompressionFormatHadoopSnappy:
+		return nil, errInvalid("CompressionFormat %s cannot be used in %s.S3Configuration: Redshift's COPY does not read it.", awsproto.Value(b.CompressionFormat), member)
+	}
+	bcfg, err := s3Config(b.BucketARN, b.Prefix, b.ErrorOutputPrefix, b.CompressionFormat, nil, false, member+".S3Configuration")
+	if err != nil {
+		return nil, err
+	}
+	proc, err := s.newPipeline(d, c.ProcessingConfiguration, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	cc := c.CopyCommand
+	dest, err := postgres.New(postgres.Config{
+		ClusterJDBCURL: awsproto.Value(c.ClusterJDBCURL), Username: awsproto.Value(c.Username), Password: awsproto.Value(c.Password),
+		CopyCommand: postgres.CopyCommand{DataTableName: awsproto.Value(cc.DataTableName),
+			DataTableColumns: awsproto.Value(cc.DataTableColumns), CopyOptions: awsproto.Value(cc.CopyOptions)},
+	})
+	if err != nil {
+		return nil, errInvalid("%s is not valid: %v.", member, err)
+	}
+	p := &plan{dest: dest, errors: s3.New(bcfg, s.s3Putter()), errorType: "redshift-failed", failCode: "Redshift.CopyFailed", proc: proc,
+		retry: time.Duration(awsproto.Value(c.RetryOptions.DurationInSeconds)) * time.Second}
+	p.sizeBytes, p.interval = hints(b.BufferingHints.SizeInMBs, b.BufferingHints.IntervalInSeconds)
+	if awsproto.Value(c.S3BackupMode) == firehoseapi.RedshiftS3BackupModeEnabled {
+		k := c.S3BackupConfiguration
+		if k == nil {
+			dest.Close()
+			return nil, errInvalid("%s.S3BackupConfiguration is required when S3BackupMode is Enabled.", member)
+		}
+		kcfg, err := s3Config(k.BucketARN, k.Prefix, k.ErrorOutputPrefix, k.CompressionFormat, nil, false, member+".S3BackupConfiguration")
+		if err != nil {
+			dest.Close()
+			return nil, err
+		}
+		p.backupAll = s3.New(kcfg, s.s3Putter())
+	}
+	return p, nil
+}
+
+// check builds a delivery stream's plan to validate its configuration,
+// then releases what the plan holds.
+func (s *Service) check(d *deliveryStream) error {
+	p, err := s.build(d)
+	if err != nil {
+		return err
+	}
+	return p.dest.Close()
 }
 
 // conversionEnabled reports whether an S3 destination converts records
