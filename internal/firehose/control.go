@@ -197,6 +197,55 @@ func normalize(d *destConfig) {
 			}
 		}
 	}
+	if c := d.OpenSearch; c != nil {
+		if c.BufferingHints == nil {
+			c.BufferingHints = &firehoseapi.AmazonopensearchserviceBufferingHints{}
+		}
+		if c.BufferingHints.SizeInMBs == nil {
+			c.BufferingHints.SizeInMBs = awsproto.Ptr[int32](5)
+		}
+		if c.BufferingHints.IntervalInSeconds == nil {
+			c.BufferingHints.IntervalInSeconds = awsproto.Ptr[int32](300)
+		}
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.AmazonopensearchserviceRetryOptions{DurationInSeconds: awsproto.Ptr[int32](300)}
+		}
+		if c.IndexRotationPeriod == nil {
+			c.IndexRotationPeriod = awsproto.Ptr(firehoseapi.AmazonopensearchserviceIndexRotationPeriodOneDay)
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.AmazonopensearchserviceS3BackupModeFailedDocumentsOnly)
+		}
+		if c.DocumentIdOptions == nil {
+			c.DocumentIdOptions = &firehoseapi.DocumentIdOptions{DefaultDocumentIdFormat: awsproto.Ptr(firehoseapi.DefaultDocumentIdFormatFirehoseDefault)}
+		}
+		if b := c.S3Configuration; b != nil {
+			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+		}
+	}
+	if c := d.Splunk; c != nil {
+		if c.BufferingHints == nil {
+			c.BufferingHints = &firehoseapi.SplunkBufferingHints{}
+		}
+		if c.BufferingHints.SizeInMBs == nil {
+			c.BufferingHints.SizeInMBs = awsproto.Ptr[int32](5)
+		}
+		if c.BufferingHints.IntervalInSeconds == nil {
+			c.BufferingHints.IntervalInSeconds = awsproto.Ptr[int32](60)
+		}
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.SplunkRetryOptions{DurationInSeconds: awsproto.Ptr[int32](3600)}
+		}
+		if c.HECAcknowledgmentTimeoutInSeconds == nil {
+			c.HECAcknowledgmentTimeoutInSeconds = awsproto.Ptr[int32](180)
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.SplunkS3BackupModeFailedEventsOnly)
+		}
+		if b := c.S3Configuration; b != nil {
+			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+		}
+	}
 	if c := d.HTTP; c != nil {
 		if c.BufferingHints == nil {
 			c.BufferingHints = &firehoseapi.HttpEndpointBufferingHints{}
@@ -343,6 +392,31 @@ func describe(d *deliveryStream) *firehoseapi.DeliveryStreamDescription {
 			convert(b, r.S3BackupDescription)
 		}
 		dd.RedshiftDestinationDescription = r
+	case d.Dest.OpenSearch != nil:
+		var b *firehoseapi.S3DestinationDescription
+		if c := d.Dest.OpenSearch.S3Configuration; c != nil {
+			b = new(firehoseapi.S3DestinationDescription)
+			convert(c, b)
+		}
+		if d.Dest.Elasticsearch {
+			e := new(firehoseapi.ElasticsearchDestinationDescription)
+			convert(d.Dest.OpenSearch, e)
+			e.S3DestinationDescription = b
+			dd.ElasticsearchDestinationDescription = e
+		} else {
+			o := new(firehoseapi.AmazonopensearchserviceDestinationDescription)
+			convert(d.Dest.OpenSearch, o)
+			o.S3DestinationDescription = b
+			dd.AmazonopensearchserviceDestinationDescription = o
+		}
+	case d.Dest.Splunk != nil:
+		sd := new(firehoseapi.SplunkDestinationDescription)
+		convert(d.Dest.Splunk, sd)
+		if c := d.Dest.Splunk.S3Configuration; c != nil {
+			sd.S3DestinationDescription = new(firehoseapi.S3DestinationDescription)
+			convert(c, sd.S3DestinationDescription)
+		}
+		dd.SplunkDestinationDescription = sd
 	}
 	desc.Destinations = []firehoseapi.DestinationDescription{dd}
 	return desc
@@ -495,6 +569,27 @@ func applyUpdate(d *destConfig, in *firehoseapi.UpdateDestinationInput) error {
 				d.Redshift.S3BackupConfiguration = &firehoseapi.S3DestinationConfiguration{}
 			}
 			convert(u.S3BackupUpdate, d.Redshift.S3BackupConfiguration)
+		}
+	case in.AmazonopensearchserviceDestinationUpdate != nil && d.OpenSearch != nil && !d.Elasticsearch:
+		u := in.AmazonopensearchserviceDestinationUpdate
+		convert(u, d.OpenSearch)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.OpenSearch.S3Configuration)
+		}
+	case in.ElasticsearchDestinationUpdate != nil && d.OpenSearch != nil && d.Elasticsearch:
+		u := in.ElasticsearchDestinationUpdate
+		convert(u, d.OpenSearch)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.OpenSearch.S3Configuration)
+		}
+	case in.SplunkDestinationUpdate != nil && d.Splunk != nil:
+		u := in.SplunkDestinationUpdate
+		if awsproto.Value(d.Splunk.S3BackupMode) == firehoseapi.SplunkS3BackupModeAllEvents && awsproto.Value(u.S3BackupMode) == firehoseapi.SplunkS3BackupModeFailedEventsOnly {
+			return errInvalid("S3BackupMode can be changed from FailedEventsOnly to AllEvents, not back.")
+		}
+		convert(u, d.Splunk)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.Splunk.S3Configuration)
 		}
 	default:
 		return errInvalid("Changing the destination type of a delivery stream is not supported; update it with the update member of its current destination.")

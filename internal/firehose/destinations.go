@@ -12,9 +12,11 @@ import (
 	"github.com/millrace/millrace/internal/firehose/firehoseapi"
 	"github.com/millrace/millrace/internal/firehose/format"
 	"github.com/millrace/millrace/internal/firehose/httpendpoint"
+	"github.com/millrace/millrace/internal/firehose/opensearch"
 	"github.com/millrace/millrace/internal/firehose/postgres"
 	"github.com/millrace/millrace/internal/firehose/s3"
 	"github.com/millrace/millrace/internal/firehose/sink"
+	"github.com/millrace/millrace/internal/firehose/splunk"
 )
 
 // destConfig is the destination of a delivery stream as the catalog
@@ -28,6 +30,11 @@ type destConfig struct {
 	HTTP   *firehoseapi.HttpEndpointDestinationConfiguration `json:"http,omitempty"`
 	// Redshift loads into PostgreSQL.
 	Redshift *firehoseapi.RedshiftDestinationConfiguration `json:"redshift,omitempty"`
+	// OpenSearch indexes with _bulk; Elasticsearch: it was created with
+	// ElasticsearchDestinationConfiguration, whose members are the same.
+	OpenSearch    *firehoseapi.AmazonopensearchserviceDestinationConfiguration `json:"openSearch,omitempty"`
+	Elasticsearch bool                                                         `json:"elasticsearch,omitempty"`
+	Splunk        *firehoseapi.SplunkDestinationConfiguration                  `json:"splunk,omitempty"`
 	// GlueColumns are the columns of the Glue table that the S3
 	// destination's SchemaConfiguration names, as read when the delivery
 	// stream was created or last updated.
@@ -53,10 +60,10 @@ func destinationFromInput(in *firehoseapi.CreateDeliveryStreamInput) (destConfig
 	count(in.S3DestinationConfiguration != nil, "S3DestinationConfiguration", true)
 	count(in.HttpEndpointDestinationConfiguration != nil, "HttpEndpointDestinationConfiguration", true)
 	count(in.RedshiftDestinationConfiguration != nil, "RedshiftDestinationConfiguration", true)
-	count(in.ElasticsearchDestinationConfiguration != nil, "ElasticsearchDestinationConfiguration", false)
-	count(in.AmazonopensearchserviceDestinationConfiguration != nil, "AmazonopensearchserviceDestinationConfiguration", false)
+	count(in.ElasticsearchDestinationConfiguration != nil, "ElasticsearchDestinationConfiguration", true)
+	count(in.AmazonopensearchserviceDestinationConfiguration != nil, "AmazonopensearchserviceDestinationConfiguration", true)
 	count(in.AmazonOpenSearchServerlessDestinationConfiguration != nil, "AmazonOpenSearchServerlessDestinationConfiguration", false)
-	count(in.SplunkDestinationConfiguration != nil, "SplunkDestinationConfiguration", false)
+	count(in.SplunkDestinationConfiguration != nil, "SplunkDestinationConfiguration", true)
 	count(in.SnowflakeDestinationConfiguration != nil, "SnowflakeDestinationConfiguration", false)
 	count(in.IcebergDestinationConfiguration != nil, "IcebergDestinationConfiguration", false)
 	switch {
@@ -77,6 +84,14 @@ func destinationFromInput(in *firehoseapi.CreateDeliveryStreamInput) (destConfig
 		d.HTTP = in.HttpEndpointDestinationConfiguration
 	case in.RedshiftDestinationConfiguration != nil:
 		d.Redshift = in.RedshiftDestinationConfiguration
+	case in.AmazonopensearchserviceDestinationConfiguration != nil:
+		d.OpenSearch = in.AmazonopensearchserviceDestinationConfiguration
+	case in.ElasticsearchDestinationConfiguration != nil:
+		d.OpenSearch = new(firehoseapi.AmazonopensearchserviceDestinationConfiguration)
+		convert(in.ElasticsearchDestinationConfiguration, d.OpenSearch)
+		d.Elasticsearch = true
+	case in.SplunkDestinationConfiguration != nil:
+		d.Splunk = in.SplunkDestinationConfiguration
 	}
 	return d, nil
 }
@@ -187,6 +202,10 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 		return p, nil
 	case d.Dest.Redshift != nil:
 		return s.buildRedshift(d)
+	case d.Dest.OpenSearch != nil:
+		return s.buildOpenSearch(d)
+	case d.Dest.Splunk != nil:
+		return s.buildSplunk(d)
 	}
 	return nil, errInvalid("The delivery stream %s has no destination Millrace delivers.", d.Name)
 }
@@ -246,6 +265,81 @@ func (s *Service) buildRedshift(d *deliveryStream) (*plan, error) {
 			return nil, err
 		}
 		p.backupAll = s3.New(kcfg, s.s3Putter())
+	}
+	return p, nil
+}
+
+// backupBucket is the S3 bucket of an OpenSearch or Splunk destination:
+// the error output, and every record with all-records backup.
+func (s *Service) backupBucket(p *plan, b *firehoseapi.S3DestinationConfiguration, member string, all bool) error {
+	if b == nil {
+		return errInvalid("%s.S3Configuration is required.", member)
+	}
+	cfg, err := s3Config(b.BucketARN, b.Prefix, b.ErrorOutputPrefix, b.CompressionFormat, nil, false, member+".S3Configuration")
+	if err != nil {
+		return err
+	}
+	p.errors = s3.New(cfg, s.s3Putter())
+	if all {
+		p.backupAll = p.errors
+	}
+	return nil
+}
+
+// buildOpenSearch indexes into an OpenSearch or Elasticsearch cluster.
+func (s *Service) buildOpenSearch(d *deliveryStream) (*plan, error) {
+	c := d.Dest.OpenSearch
+	member, errorType := "AmazonopensearchserviceDestinationConfiguration", "AmazonOpenSearchService-failed"
+	if d.Dest.Elasticsearch {
+		member, errorType = "ElasticsearchDestinationConfiguration", "elasticsearch-failed"
+	}
+	if c.VpcConfiguration != nil {
+		return nil, errNotSupported(member + ".VpcConfiguration")
+	}
+	proc, err := s.newPipeline(d, c.ProcessingConfiguration, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg := opensearch.Config{ClusterEndpoint: awsproto.Value(c.ClusterEndpoint), DomainARN: awsproto.Value(c.DomainARN),
+		IndexName: awsproto.Value(c.IndexName), TypeName: awsproto.Value(c.TypeName),
+		IndexRotationPeriod: string(awsproto.Value(c.IndexRotationPeriod)), Client: s.opts.HTTPClient}
+	if o := c.DocumentIdOptions; o != nil {
+		cfg.DocumentIdOptions = &opensearch.DocumentIdOptions{DefaultDocumentIdFormat: string(awsproto.Value(o.DefaultDocumentIdFormat))}
+	}
+	dest, err := opensearch.New(cfg)
+	if err != nil {
+		return nil, errInvalid("%s is not valid: %v.", member, err)
+	}
+	p := &plan{dest: dest, errorType: errorType, failCode: "OS.DeliveryFailed", proc: proc,
+		retry: time.Duration(awsproto.Value(c.RetryOptions.DurationInSeconds)) * time.Second}
+	p.sizeBytes, p.interval = hints(c.BufferingHints.SizeInMBs, c.BufferingHints.IntervalInSeconds)
+	if err := s.backupBucket(p, c.S3Configuration, member, awsproto.Value(c.S3BackupMode) == firehoseapi.AmazonopensearchserviceS3BackupModeAllDocuments); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// buildSplunk sends to a Splunk HTTP Event Collector.
+func (s *Service) buildSplunk(d *deliveryStream) (*plan, error) {
+	c := d.Dest.Splunk
+	const member = "SplunkDestinationConfiguration"
+	if c.SecretsManagerConfiguration != nil && awsproto.Value(c.SecretsManagerConfiguration.Enabled) {
+		return nil, errNotSupported(member + ".SecretsManagerConfiguration (give HECToken)")
+	}
+	proc, err := s.newPipeline(d, c.ProcessingConfiguration, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	dest, err := splunk.New(splunk.Config{HECEndpoint: awsproto.Value(c.HECEndpoint), HECEndpointType: string(awsproto.Value(c.HECEndpointType)),
+		HECToken: awsproto.Value(c.HECToken), HECAcknowledgmentTimeoutInSeconds: c.HECAcknowledgmentTimeoutInSeconds, Client: s.opts.HTTPClient})
+	if err != nil {
+		return nil, errInvalid("%s is not valid: %v.", member, err)
+	}
+	p := &plan{dest: dest, errorType: "splunk-failed", failCode: splunk.CodeServerError, proc: proc,
+		retry: time.Duration(awsproto.Value(c.RetryOptions.DurationInSeconds)) * time.Second}
+	p.sizeBytes, p.interval = hints(c.BufferingHints.SizeInMBs, c.BufferingHints.IntervalInSeconds)
+	if err := s.backupBucket(p, c.S3Configuration, member, awsproto.Value(c.S3BackupMode) == firehoseapi.SplunkS3BackupModeAllEvents); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -41,6 +41,15 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartTLS starts a server on loopback with a certificate of its own
+// (Server.Client trusts it), closed when the test ends.
+func StartTLS(t testing.TB) *Server {
+	s := &Server{docs: map[string]map[string]string{}}
+	s.Server = httptest.NewTLSServer(s)
+	t.Cleanup(s.Close)
+	return s
+}
+
 // SetBusy makes every item be refused (429) or accepted again.
 func (s *Server) SetBusy(busy bool) {
 	s.mu.Lock()

@@ -52,6 +52,15 @@ func Start(t testing.TB) *Server {
 	return h
 }
 
+// StartTLS starts a server on loopback with a certificate of its own
+// (Server.Client trusts it), closed when the test ends.
+func StartTLS(t testing.TB) *Server {
+	h := &Server{Token: "tok-123", Ack: true, polls: map[int64]int{}, channels: map[int64]string{}}
+	h.Server = httptest.NewTLSServer(h)
+	t.Cleanup(h.Close)
+	return h
+}
+
 // Events is what was indexed: one entry per event, or per raw body.
 func (h *Server) Events() []string {
 	h.mu.Lock()
