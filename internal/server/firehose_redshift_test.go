@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,7 +17,9 @@ import (
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/firehose/postgres/pgtest"
+	"github.com/millrace/millrace/internal/firehose/s3/s3test"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
 
@@ -140,4 +144,108 @@ func TestFirehoseToRedshift(t *testing.T) {
 	}
 	put(1000, 100)
 	waitRows(second, 1000, 100)
+}
+
+// TestFirehoseToRedshiftErrors: a record COPY's format cannot hold (with
+// MAXERROR above 0; without, the whole COPY fails as in Redshift), and a
+// batch whose COPY fails for the whole retry duration (the table is
+// missing), go to the error output in the intermediate bucket.
+func TestFirehoseToRedshiftErrors(t *testing.T) {
+	pgURL := pgtest.URL(t)
+	s3srv := s3test.Start(t)
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	table := fmt.Sprintf("events_err_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+table+" (id bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.Start(t, func(c *config.Config) {
+		c.FirehoseS3Endpoint, c.FirehoseS3AccessKeyID, c.FirehoseS3SecretAccessKey = s3srv.Endpoint, s3srv.AccessKeyID, s3srv.SecretAccessKey
+	})
+	bucket := s3srv.Bucket(t, "redshift-staging")
+	c := fh.New(fh.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
+	create := func(name, tableName, options string) {
+		t.Helper()
+		if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(name),
+			RedshiftDestinationConfiguration: &fhtypes.RedshiftDestinationConfiguration{
+				ClusterJDBCURL: aws.String("jdbc:postgresql://" + u.Host + u.Path + "?sslmode=disable"), Username: aws.String("postgres"), Password: aws.String("unused-with-trust"),
+				RoleARN:      aws.String("arn:aws:iam::123456789012:role/firehose"),
+				CopyCommand:  &fhtypes.CopyCommand{DataTableName: aws.String(tableName), CopyOptions: aws.String(options)},
+				RetryOptions: &fhtypes.RedshiftRetryOptions{DurationInSeconds: aws.Int32(0)},
+				S3Configuration: &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"),
+					ErrorOutputPrefix: aws.String(name + "/!{firehose:error-output-type}/"),
+					BufferingHints:    &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)}},
+			}}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := c.DescribeDeliveryStream(ctx, &fh.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.DeliveryStreamDescription.DeliveryStreamStatus == fhtypes.DeliveryStreamStatusActive {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	create("bad-record", table, "json 'auto' maxerror 10")
+	create("no-table", table+"_missing", "json 'auto'")
+	for _, name := range []string{"bad-record", "no-table"} {
+		out, err := c.PutRecordBatch(ctx, &fh.PutRecordBatchInput{DeliveryStreamName: aws.String(name),
+			Records: []fhtypes.Record{{Data: []byte(`{"id":1}`)}, {Data: []byte(`not json`)}}})
+		if err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+			t.Fatalf("PutRecordBatch: %v", err)
+		}
+	}
+	// codes reads the error records under prefix: errorCode by raw data.
+	codes := func(prefix string) map[string]string {
+		keys, err := s3srv.Keys(ctx, bucket, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, k := range keys {
+			body, err := s3srv.Get(ctx, bucket, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+				var r struct{ ErrorCode, RawData string }
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("%s: %v", k, err)
+				}
+				raw, _ := base64.StdEncoding.DecodeString(r.RawData)
+				out[string(raw)] = r.ErrorCode
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		bad, missing := codes("bad-record/redshift-failed/"), codes("no-table/redshift-failed/")
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if len(bad) == 1 && len(missing) == 2 && n >= 1 {
+			if bad["not json"] != "Redshift.InvalidInput" || missing[`{"id":1}`] != "Redshift.CopyFailed" || missing["not json"] != "Redshift.CopyFailed" {
+				t.Fatalf("error outputs %v and %v", bad, missing)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("error outputs %v and %v, %d rows loaded", bad, missing, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
