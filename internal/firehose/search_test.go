@@ -92,6 +92,14 @@ func TestOpenSearchDestination(t *testing.T) {
 	eventually(t, "documents in logs and legacy and the refused one in the error output", func() bool {
 		return os.Count("logs") == 119 && os.Count("legacy") == 30 && len(e.s3.keys("backup/AmazonOpenSearchService-failed/")) > 0
 	})
+	// Their deliveries are counted under their own metric names.
+	dests := map[string]string{}
+	for _, st := range e.svc.Stats() {
+		dests[st.Name] = st.Destination
+	}
+	if dests["os"] != "AmazonOpenSearchService" || dests["es"] != "Elasticsearch" {
+		t.Errorf("metric destinations %v", dests)
+	}
 	for id, doc := range os.Docs("logs") {
 		if !strings.HasPrefix(id, "os-") || !json.Valid([]byte(doc)) {
 			t.Fatalf("document %s: %s", id, doc)
@@ -134,6 +142,12 @@ func TestSplunkDestination(t *testing.T) {
 	for i := range 50 {
 		if !seen[fmt.Sprintf(`{"n":%d}`, i)] {
 			t.Fatalf("event %d missing from %v", i, hec.Events())
+		}
+	}
+
+	for _, st := range e.svc.Stats() {
+		if st.Name == "sp" && (st.Destination != "Splunk" || st.Counters.DeliveryRecords.Load() < 50) {
+			t.Errorf("metrics of sp: destination %s, %d records", st.Destination, st.Counters.DeliveryRecords.Load())
 		}
 	}
 
