@@ -149,7 +149,8 @@ func TestFirehoseToRedshift(t *testing.T) {
 // TestFirehoseToRedshiftErrors: a record COPY's format cannot hold (with
 // MAXERROR above 0; without, the whole COPY fails as in Redshift), and a
 // batch whose COPY fails for the whole retry duration (the table is
-// missing), go to the error output in the intermediate bucket.
+// missing), go to the error output in the intermediate bucket; with
+// S3BackupMode Enabled every source record goes to the backup bucket too.
 func TestFirehoseToRedshiftErrors(t *testing.T) {
 	pgURL := pgtest.URL(t)
 	s3srv := s3test.Start(t)
@@ -173,10 +174,18 @@ func TestFirehoseToRedshiftErrors(t *testing.T) {
 	bucket := s3srv.Bucket(t, "redshift-staging")
 	c := fh.New(fh.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
-	create := func(name, tableName, options string) {
+	create := func(name, tableName, options string, backup bool) {
 		t.Helper()
+		var mode fhtypes.RedshiftS3BackupMode
+		var backupCfg *fhtypes.S3DestinationConfiguration
+		if backup {
+			mode = fhtypes.RedshiftS3BackupModeEnabled
+			backupCfg = &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"),
+				Prefix: aws.String(name + "-backup/")}
+		}
 		if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(name),
 			RedshiftDestinationConfiguration: &fhtypes.RedshiftDestinationConfiguration{
+				S3BackupMode: mode, S3BackupConfiguration: backupCfg,
 				ClusterJDBCURL: aws.String("jdbc:postgresql://" + u.Host + u.Path + "?sslmode=disable"), Username: aws.String("postgres"), Password: aws.String("unused-with-trust"),
 				RoleARN:      aws.String("arn:aws:iam::123456789012:role/firehose"),
 				CopyCommand:  &fhtypes.CopyCommand{DataTableName: aws.String(tableName), CopyOptions: aws.String(options)},
@@ -198,8 +207,8 @@ func TestFirehoseToRedshiftErrors(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	create("bad-record", table, "json 'auto' maxerror 10")
-	create("no-table", table+"_missing", "json 'auto'")
+	create("bad-record", table, "json 'auto' maxerror 10", true)
+	create("no-table", table+"_missing", "json 'auto'", false)
 	for _, name := range []string{"bad-record", "no-table"} {
 		out, err := c.PutRecordBatch(ctx, &fh.PutRecordBatchInput{DeliveryStreamName: aws.String(name),
 			Records: []fhtypes.Record{{Data: []byte(`{"id":1}`)}, {Data: []byte(`not json`)}}})
@@ -237,14 +246,28 @@ func TestFirehoseToRedshiftErrors(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE id = 1").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if len(bad) == 1 && len(missing) == 2 && n >= 1 {
+		// With S3BackupMode Enabled every source record is also in the
+		// backup bucket.
+		var backedUp string
+		keys, err := s3srv.Keys(ctx, bucket, "bad-record-backup/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			body, err := s3srv.Get(ctx, bucket, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backedUp += string(body)
+		}
+		if len(bad) == 1 && len(missing) == 2 && n >= 1 && strings.Contains(backedUp, `{"id":1}`) && strings.Contains(backedUp, "not json") {
 			if bad["not json"] != "Redshift.InvalidInput" || missing[`{"id":1}`] != "Redshift.CopyFailed" || missing["not json"] != "Redshift.CopyFailed" {
 				t.Fatalf("error outputs %v and %v", bad, missing)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("error outputs %v and %v, %d rows loaded", bad, missing, n)
+			t.Fatalf("error outputs %v and %v, %d rows loaded, backup %q", bad, missing, n, backedUp)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
