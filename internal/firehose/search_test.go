@@ -50,7 +50,8 @@ func errorRecords(t *testing.T, e *env, prefix string) []map[string]any {
 
 // TestOpenSearchDestination indexes records with _bulk on the contract
 // server through the OpenSearch and the Elasticsearch configurations; a
-// document the cluster refuses goes to the error output.
+// document the cluster refuses goes to the error output, and with
+// AllDocuments every record goes to the backup bucket.
 func TestOpenSearchDestination(t *testing.T) {
 	os := bulktest.StartTLS(t)
 	e := newEnv(t, func(o *firehose.Options) { o.HTTPClient = os.Client() })
@@ -67,7 +68,8 @@ func TestOpenSearchDestination(t *testing.T) {
 	if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("es"),
 		ElasticsearchDestinationConfiguration: &fhtypes.ElasticsearchDestinationConfiguration{
 			ClusterEndpoint: aws.String(os.URL), IndexName: aws.String("legacy"), TypeName: aws.String("_doc"), IndexRotationPeriod: fhtypes.ElasticsearchIndexRotationPeriodNoRotation,
-			RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"), S3Configuration: backupBucket(),
+			S3BackupMode: fhtypes.ElasticsearchS3BackupModeAllDocuments,
+			RoleARN:      aws.String("arn:aws:iam::123456789012:role/firehose"), S3Configuration: backupBucket(),
 			BufferingHints: &fhtypes.ElasticsearchBufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)},
 		}}); err != nil {
 		t.Fatal(err)
@@ -100,6 +102,14 @@ func TestOpenSearchDestination(t *testing.T) {
 	if dests["os"] != "AmazonOpenSearchService" || dests["es"] != "Elasticsearch" {
 		t.Errorf("metric destinations %v", dests)
 	}
+	// AllDocuments: every source record of es is in the backup bucket too.
+	eventually(t, "es's records in the backup bucket", func() bool {
+		var all string
+		for _, k := range e.s3.keys("backup/2") {
+			all += string(e.s3.get(k))
+		}
+		return strings.Count(all, `{"n":`) == 30
+	})
 	for id, doc := range os.Docs("logs") {
 		if !strings.HasPrefix(id, "os-") || !json.Valid([]byte(doc)) {
 			t.Fatalf("document %s: %s", id, doc)
