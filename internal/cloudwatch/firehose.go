@@ -8,7 +8,8 @@ const NamespaceFirehose = "AWS/Firehose"
 // FirehoseSource reports the Firehose metrics the delivery streams count,
 // named and dimensioned (DeliveryStreamName) as AWS publishes them:
 // IncomingBytes, IncomingRecords, IncomingPutRequests and, per
-// destination (S3 or HttpEndpoint), DeliveryTo<dest>.Records, .Bytes,
+// destination (S3, HttpEndpoint, Redshift, AmazonOpenSearchService,
+// Elasticsearch or Splunk), DeliveryTo<dest>.Records, .Bytes,
 // .Success and .DataFreshness (seconds).
 type FirehoseSource struct{ Firehose *firehose.Service }
 

@@ -77,6 +77,10 @@ type Config struct {
 	// application's checkpoints (docs/analytics.md).
 	AnalyticsIdleGrace          time.Duration `toml:"analytics-idle-grace" yaml:"analytics-idle-grace"`
 	AnalyticsCheckpointInterval time.Duration `toml:"analytics-checkpoint-interval" yaml:"analytics-checkpoint-interval"`
+	// FirehoseGlueTables is the directory of the Glue tables that record
+	// format conversion reads its schemas from: <database>.<table>.json
+	// files in `aws glue get-table` output form.
+	FirehoseGlueTables string `toml:"firehose-glue-tables" yaml:"firehose-glue-tables"`
 	// ThroughputLimits is "on" or "off": whether the per-shard limits
 	// below are enforced (docs/capacity.md).
 	ThroughputLimits        string `toml:"throughput-limits" yaml:"throughput-limits"`

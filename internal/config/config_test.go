@@ -227,7 +227,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"region": "eu-central-1", "account-id": "123456789012", "iterator-ttl": "1m",
 		"create-delay": "0s", "delete-delay": "1s", "update-delay": "250ms",
 		"shard-limit": "500", "on-demand-stream-limit": "10", "lambda-concurrency": "5", "max-request-bytes": "32MiB",
-		"firehose-s3-endpoint": "http://127.0.0.1:9000", "firehose-s3-access-key-id": "AKID", "firehose-s3-secret-access-key": "SECRET", "firehose-s3-region": "us-west-2",
+		"firehose-s3-endpoint": "http://127.0.0.1:9000", "firehose-s3-access-key-id": "AKID", "firehose-s3-secret-access-key": "SECRET", "firehose-s3-region": "us-west-2", "firehose-glue-tables": "/etc/millrace/glue",
 		"analytics-idle-grace": "5s", "analytics-checkpoint-interval": "1m",
 		"retention-check-interval": "10s", "shutdown-timeout": "5s",
 		"log-level": "debug", "log-format": "json",

@@ -103,10 +103,22 @@ func TestCreateErrors(t *testing.T) {
 		{"two destinations", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), ExtendedS3DestinationConfiguration: s3Dest("b"),
 			S3DestinationConfiguration: &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::b"), RoleARN: role}},
 			"InvalidArgumentException", "2 were"},
-		{"not wired", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), SplunkDestinationConfiguration: &fhtypes.SplunkDestinationConfiguration{
-			HECEndpoint: aws.String("https://splunk"), HECEndpointType: fhtypes.HECEndpointTypeRaw, HECToken: aws.String("t"),
+		{"not wired", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), AmazonOpenSearchServerlessDestinationConfiguration: &fhtypes.AmazonOpenSearchServerlessDestinationConfiguration{
+			IndexName: aws.String("i"), RoleARN: role,
 			S3Configuration: &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::b"), RoleARN: role}}},
-			"InvalidArgumentException", "SplunkDestinationConfiguration is not supported"},
+			"InvalidArgumentException", "AmazonOpenSearchServerlessDestinationConfiguration is not supported"},
+		{"splunk secret", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), SplunkDestinationConfiguration: &fhtypes.SplunkDestinationConfiguration{
+			HECEndpoint: aws.String("https://splunk"), HECEndpointType: fhtypes.HECEndpointTypeRaw,
+			SecretsManagerConfiguration: &fhtypes.SecretsManagerConfiguration{Enabled: aws.Bool(true)},
+			S3Configuration:             &fhtypes.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::b"), RoleARN: role}}},
+			"InvalidArgumentException", "SecretsManagerConfiguration"},
+		{"orc", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), ExtendedS3DestinationConfiguration: s3Dest("b",
+			func(c *fhtypes.ExtendedS3DestinationConfiguration) {
+				c.DataFormatConversionConfiguration = &fhtypes.DataFormatConversionConfiguration{
+					InputFormatConfiguration:  &fhtypes.InputFormatConfiguration{Deserializer: &fhtypes.Deserializer{HiveJsonSerDe: &fhtypes.HiveJsonSerDe{}}},
+					OutputFormatConfiguration: &fhtypes.OutputFormatConfiguration{Serializer: &fhtypes.Serializer{OrcSerDe: &fhtypes.OrcSerDe{}}},
+					SchemaConfiguration:       &fhtypes.SchemaConfiguration{DatabaseName: aws.String("db"), TableName: aws.String("t")}}
+			})}, "InvalidArgumentException", "Glue table db.t was not found"},
 		{"bad name", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("a b"), ExtendedS3DestinationConfiguration: s3Dest("b")},
 			"ValidationException", "deliveryStreamName"},
 		{"buffer too big", fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("x"), ExtendedS3DestinationConfiguration: s3Dest("b",

@@ -74,7 +74,10 @@ func (s *Service) createDeliveryStream(ctx context.Context, in *firehoseapi.Crea
 	}
 	d.Dest = dest
 	normalize(&d.Dest)
-	if _, err := s.build(d); err != nil {
+	if err := s.readGlueTable(&d.Dest); err != nil {
+		return nil, err
+	}
+	if err := s.check(d); err != nil {
 		return nil, err
 	}
 	if len(in.Tags) > maxTags {
@@ -175,6 +178,71 @@ func normalize(d *destConfig) {
 			c.S3BackupMode = awsproto.Ptr(firehoseapi.S3BackupModeDisabled)
 		}
 		if b := c.S3BackupConfiguration; b != nil {
+			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+		}
+		if conv := c.DataFormatConversionConfiguration; conv != nil && conv.Enabled == nil {
+			conv.Enabled = awsproto.Ptr(true)
+		}
+	}
+	if c := d.Redshift; c != nil {
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.RedshiftRetryOptions{DurationInSeconds: awsproto.Ptr[int32](3600)}
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.RedshiftS3BackupModeDisabled)
+		}
+		for _, b := range []*firehoseapi.S3DestinationConfiguration{c.S3Configuration, c.S3BackupConfiguration} {
+			if b != nil {
+				s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+			}
+		}
+	}
+	if c := d.OpenSearch; c != nil {
+		if c.BufferingHints == nil {
+			c.BufferingHints = &firehoseapi.AmazonopensearchserviceBufferingHints{}
+		}
+		if c.BufferingHints.SizeInMBs == nil {
+			c.BufferingHints.SizeInMBs = awsproto.Ptr[int32](5)
+		}
+		if c.BufferingHints.IntervalInSeconds == nil {
+			c.BufferingHints.IntervalInSeconds = awsproto.Ptr[int32](300)
+		}
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.AmazonopensearchserviceRetryOptions{DurationInSeconds: awsproto.Ptr[int32](300)}
+		}
+		if c.IndexRotationPeriod == nil {
+			c.IndexRotationPeriod = awsproto.Ptr(firehoseapi.AmazonopensearchserviceIndexRotationPeriodOneDay)
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.AmazonopensearchserviceS3BackupModeFailedDocumentsOnly)
+		}
+		if c.DocumentIdOptions == nil {
+			c.DocumentIdOptions = &firehoseapi.DocumentIdOptions{DefaultDocumentIdFormat: awsproto.Ptr(firehoseapi.DefaultDocumentIdFormatFirehoseDefault)}
+		}
+		if b := c.S3Configuration; b != nil {
+			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
+		}
+	}
+	if c := d.Splunk; c != nil {
+		if c.BufferingHints == nil {
+			c.BufferingHints = &firehoseapi.SplunkBufferingHints{}
+		}
+		if c.BufferingHints.SizeInMBs == nil {
+			c.BufferingHints.SizeInMBs = awsproto.Ptr[int32](5)
+		}
+		if c.BufferingHints.IntervalInSeconds == nil {
+			c.BufferingHints.IntervalInSeconds = awsproto.Ptr[int32](60)
+		}
+		if c.RetryOptions == nil || c.RetryOptions.DurationInSeconds == nil {
+			c.RetryOptions = &firehoseapi.SplunkRetryOptions{DurationInSeconds: awsproto.Ptr[int32](3600)}
+		}
+		if c.HECAcknowledgmentTimeoutInSeconds == nil {
+			c.HECAcknowledgmentTimeoutInSeconds = awsproto.Ptr[int32](180)
+		}
+		if c.S3BackupMode == nil {
+			c.S3BackupMode = awsproto.Ptr(firehoseapi.SplunkS3BackupModeFailedEventsOnly)
+		}
+		if b := c.S3Configuration; b != nil {
 			s3Defaults(&b.BufferingHints, &b.CompressionFormat, &b.EncryptionConfiguration)
 		}
 	}
@@ -314,6 +382,41 @@ func describe(d *deliveryStream) *firehoseapi.DeliveryStreamDescription {
 			convert(c, h.S3DestinationDescription)
 		}
 		dd.HttpEndpointDestinationDescription = h
+	case d.Dest.Redshift != nil:
+		r := new(firehoseapi.RedshiftDestinationDescription)
+		convert(d.Dest.Redshift, r) // the password is never shown
+		r.S3DestinationDescription = new(firehoseapi.S3DestinationDescription)
+		convert(d.Dest.Redshift.S3Configuration, r.S3DestinationDescription)
+		if b := d.Dest.Redshift.S3BackupConfiguration; b != nil {
+			r.S3BackupDescription = new(firehoseapi.S3DestinationDescription)
+			convert(b, r.S3BackupDescription)
+		}
+		dd.RedshiftDestinationDescription = r
+	case d.Dest.OpenSearch != nil:
+		var b *firehoseapi.S3DestinationDescription
+		if c := d.Dest.OpenSearch.S3Configuration; c != nil {
+			b = new(firehoseapi.S3DestinationDescription)
+			convert(c, b)
+		}
+		if d.Dest.Elasticsearch {
+			e := new(firehoseapi.ElasticsearchDestinationDescription)
+			convert(d.Dest.OpenSearch, e)
+			e.S3DestinationDescription = b
+			dd.ElasticsearchDestinationDescription = e
+		} else {
+			o := new(firehoseapi.AmazonopensearchserviceDestinationDescription)
+			convert(d.Dest.OpenSearch, o)
+			o.S3DestinationDescription = b
+			dd.AmazonopensearchserviceDestinationDescription = o
+		}
+	case d.Dest.Splunk != nil:
+		sd := new(firehoseapi.SplunkDestinationDescription)
+		convert(d.Dest.Splunk, sd)
+		if c := d.Dest.Splunk.S3Configuration; c != nil {
+			sd.S3DestinationDescription = new(firehoseapi.S3DestinationDescription)
+			convert(c, sd.S3DestinationDescription)
+		}
+		dd.SplunkDestinationDescription = sd
 	}
 	desc.Destinations = []firehoseapi.DestinationDescription{dd}
 	return desc
@@ -390,7 +493,10 @@ func (s *Service) updateDestination(ctx context.Context, in *firehoseapi.UpdateD
 			return err
 		}
 		normalize(&d.Dest)
-		if _, err := s.build(d); err != nil {
+		if err := s.readGlueTable(&d.Dest); err != nil {
+			return err
+		}
+		if err := s.check(d); err != nil {
 			return err
 		}
 		d.Version++
@@ -448,6 +554,42 @@ func applyUpdate(d *destConfig, in *firehoseapi.UpdateDestinationInput) error {
 		convert(u, d.HTTP)
 		if u.S3Update != nil {
 			convert(u.S3Update, d.HTTP.S3Configuration)
+		}
+	case in.RedshiftDestinationUpdate != nil && d.Redshift != nil:
+		u := in.RedshiftDestinationUpdate
+		if awsproto.Value(d.Redshift.S3BackupMode) == firehoseapi.RedshiftS3BackupModeEnabled && awsproto.Value(u.S3BackupMode) == firehoseapi.RedshiftS3BackupModeDisabled {
+			return errInvalid("Source record backup cannot be disabled once enabled.")
+		}
+		convert(u, d.Redshift)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.Redshift.S3Configuration)
+		}
+		if u.S3BackupUpdate != nil {
+			if d.Redshift.S3BackupConfiguration == nil {
+				d.Redshift.S3BackupConfiguration = &firehoseapi.S3DestinationConfiguration{}
+			}
+			convert(u.S3BackupUpdate, d.Redshift.S3BackupConfiguration)
+		}
+	case in.AmazonopensearchserviceDestinationUpdate != nil && d.OpenSearch != nil && !d.Elasticsearch:
+		u := in.AmazonopensearchserviceDestinationUpdate
+		convert(u, d.OpenSearch)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.OpenSearch.S3Configuration)
+		}
+	case in.ElasticsearchDestinationUpdate != nil && d.OpenSearch != nil && d.Elasticsearch:
+		u := in.ElasticsearchDestinationUpdate
+		convert(u, d.OpenSearch)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.OpenSearch.S3Configuration)
+		}
+	case in.SplunkDestinationUpdate != nil && d.Splunk != nil:
+		u := in.SplunkDestinationUpdate
+		if awsproto.Value(d.Splunk.S3BackupMode) == firehoseapi.SplunkS3BackupModeAllEvents && awsproto.Value(u.S3BackupMode) == firehoseapi.SplunkS3BackupModeFailedEventsOnly {
+			return errInvalid("S3BackupMode can be changed from FailedEventsOnly to AllEvents, not back.")
+		}
+		convert(u, d.Splunk)
+		if u.S3Update != nil {
+			convert(u.S3Update, d.Splunk.S3Configuration)
 		}
 	default:
 		return errInvalid("Changing the destination type of a delivery stream is not supported; update it with the update member of its current destination.")

@@ -369,7 +369,7 @@ func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 			if typ == "" {
 				typ = "delivery-failed"
 			} else {
-				code = "HttpEndpoint.DestinationException"
+				code = failureCode(err, e.p.failCode)
 			}
 			failed := make([]failedRecord, len(b.Records))
 			for i, r := range b.Records {
@@ -465,3 +465,17 @@ func (noS3) Put(context.Context, string, string, []byte) error {
 }
 
 var _ s3.Putter = noS3{}
+
+// failureCode is the error code of the records of a batch that failed for
+// its whole retry duration: the destination's error's, else def, else the
+// HTTP endpoint's.
+func failureCode(err error, def string) string {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
+	}
+	if def != "" {
+		return def
+	}
+	return "HttpEndpoint.DestinationException"
+}

@@ -30,6 +30,11 @@ type Options struct {
 	// output; nil: such deliveries fail (and are retried) with an error
 	// saying that no S3 endpoint is configured.
 	S3 s3.Putter
+	// GlueTables is the directory of the Glue tables record format
+	// conversion reads its schemas from, one <database>.<table>.json file
+	// per table in `aws glue get-table` output form; "": conversion is
+	// refused, naming the file it would read.
+	GlueTables string
 	// Lambda invokes the transform functions of Lambda processors; nil:
 	// Lambda processors are refused.
 	Lambda Invoker

@@ -25,8 +25,9 @@ type Counters struct {
 // StreamStats names one delivery stream's counters.
 type StreamStats struct {
 	Account, Region, Name string
-	// Destination is the metric prefix's destination: "S3" or
-	// "HttpEndpoint".
+	// Destination is the metric prefix's destination: "S3",
+	// "HttpEndpoint", "Redshift", "AmazonOpenSearchService",
+	// "Elasticsearch" or "Splunk".
 	Destination string
 	Counters    *Counters
 }
@@ -45,8 +46,17 @@ func (s *Service) counters(d *deliveryStream) *Counters {
 	e := s.stats[k]
 	if e == nil || e.incarnation != d.CreatedAt {
 		dest := "S3"
-		if d.Dest.HTTP != nil {
+		switch {
+		case d.Dest.HTTP != nil:
 			dest = "HttpEndpoint"
+		case d.Dest.Redshift != nil:
+			dest = "Redshift"
+		case d.Dest.OpenSearch != nil && d.Dest.Elasticsearch:
+			dest = "Elasticsearch"
+		case d.Dest.OpenSearch != nil:
+			dest = "AmazonOpenSearchService"
+		case d.Dest.Splunk != nil:
+			dest = "Splunk"
 		}
 		c := &Counters{}
 		c.DataFreshness.Init(metrics.AgeBounds)

@@ -209,6 +209,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Runner:      runner,
 		Logger:      logger.With("component", "firehose"),
 		S3:          firehoseS3(cfg),
+		GlueTables:  cfg.FirehoseGlueTables,
 		Lambda:      newLambdaInvoker(endpointURL(ln, tlsLn)),
 		CreateDelay: cfg.CreateDelay,
 	})

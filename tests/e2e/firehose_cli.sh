@@ -98,3 +98,45 @@ f delete-delivery-stream --delivery-stream-name "$hose" >/dev/null
 if f describe-delivery-stream --delivery-stream-name "$hose" 2>/dev/null >/dev/null; then
 	fail "the deleted stream is still described"
 fi
+
+pq="e2e-cli-parquet-$$"
+step "create-delivery-stream $pq (JSON to Parquet, the schema from the Glue table e2e.events)"
+f create-delivery-stream --delivery-stream-name "$pq" --extended-s3-destination-configuration '{
+  "BucketARN": "arn:aws:s3:::'"$bucket"'", "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+  "Prefix": "parquet/", "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 0},
+  "DataFormatConversionConfiguration": {"Enabled": true,
+    "SchemaConfiguration": {"DatabaseName": "e2e", "TableName": "events", "RoleARN": "arn:aws:iam::123456789012:role/firehose"},
+    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+    "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}}}}' >/dev/null
+for _ in $(seq 1 100); do
+	status=$(fq DeliveryStreamDescription.DeliveryStreamStatus describe-delivery-stream --delivery-stream-name "$pq")
+	[[ "$status" == ACTIVE ]] && break
+	sleep 0.1
+done
+expect "status" "$status" ACTIVE
+
+step "put-record-batch (3 records: one log append, so one Parquet object)"
+expect "FailedPutCount" "$(fq FailedPutCount put-record-batch --delivery-stream-name "$pq" \
+	--records '[{"Data":"{\"id\":1,\"name\":\"a\"}"},{"Data":"{\"id\":2,\"name\":\"b\",\"extra\":0}"},{"Data":"{\"id\":3}"}]')" 0
+
+step "the object under parquet/ is Parquet with the 3 rows"
+key=""
+for _ in $(seq 1 100); do
+	key=$(s3api list-objects-v2 --bucket "$bucket" --prefix "parquet/" --query 'Contents[].Key' | tr '\t' '\n' | grep -v '^None$' || true)
+	[[ -n "$key" ]] && break
+	sleep 0.2
+done
+[[ "$key" =~ ^parquet/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/$pq-1-[0-9-]{19}-[0-9a-f-]{36}\.parquet$ ]] || fail "Parquet objects: '$key'"
+mkdir -p "$work/pq"
+s3api get-object --bucket "$bucket" --key "$key" "$work/pq/delivered.parquet" >/dev/null
+printf '[{"id":"1","name":"a"},{"id":"2","name":"b"},{"id":"3","name":null}]\n' >"$work/pq/delivered.json"
+reader="$(cd "$(dirname "$0")/../parquet-read" && pwd)"
+if [[ -d "$reader/node_modules/hyparquet" ]]; then
+	node "$reader/check.mjs" "$work/pq" >/dev/null || fail "hyparquet does not read the delivered object as the 3 rows"
+elif [[ "${CI:-}" == true ]]; then
+	fail "hyparquet is not installed in tests/parquet-read (npm ci --prefix tests/parquet-read)"
+else
+	step "hyparquet not installed (npm ci --prefix tests/parquet-read): checking the Parquet magic only"
+	[[ "$(head -c 4 "$work/pq/delivered.parquet")" == PAR1 && "$(tail -c 4 "$work/pq/delivered.parquet")" == PAR1 ]] || fail "$key is not Parquet"
+fi
+f delete-delivery-stream --delivery-stream-name "$pq" >/dev/null

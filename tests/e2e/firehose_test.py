@@ -137,10 +137,13 @@ def flow():
     check(code == "InvalidArgumentException", f"disable dynamic partitioning: {code} {msg}")
     code, msg = error_code(fh.create_delivery_stream, DeliveryStreamName="e2e-redshift",
                            RedshiftDestinationConfiguration={
-                               "RoleARN": ROLE, "ClusterJDBCURL": "jdbc:redshift://h:5439/db", "Username": "u", "Password": "password",
+                               "RoleARN": ROLE, "ClusterJDBCURL": "jdbc:redshift://h:5439/db",
+                               "SecretsManagerConfiguration": {"Enabled": True, "RoleARN": ROLE,
+                                                               "SecretARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:redshift"},
                                "CopyCommand": {"DataTableName": "t"},
                                "S3Configuration": {"BucketARN": f"arn:aws:s3:::{bucket}", "RoleARN": ROLE}})
-    check(code == "InvalidArgumentException" and "not supported" in msg, f"Redshift: {code} {msg}")
+    check(code == "InvalidArgumentException" and "SecretsManagerConfiguration" in msg and "not supported" in msg,
+          f"Redshift with Secrets Manager: {code} {msg}")
 
     step("a Kinesis stream as the source; Direct PUT refused")
     kin.create_stream(StreamName="e2e-fh-src", ShardCount=1)

@@ -73,6 +73,13 @@ tls_endpoint="https://127.0.0.1:$tls_port"
 "$work/millrace" cert --cert "$work/tls-cert.pem" --key "$work/tls-key.pem" >/dev/null || fail "millrace cert"
 data_dir="$work/data"
 
+# The Glue table firehose_cli.sh's Parquet delivery stream names.
+mkdir -p "$work/glue"
+cat >"$work/glue/e2e.events.json" <<'JSON'
+{"Table": {"Name": "events", "DatabaseName": "e2e", "StorageDescriptor": {"Columns": [
+  {"Name": "id", "Type": "bigint"}, {"Name": "name", "Type": "string"}]}}}
+JSON
+
 start_server() {
 	"$work/millrace" serve \
 		--listen "127.0.0.1:$port" \
@@ -81,6 +88,7 @@ start_server() {
 		--create-delay 300ms \
 		--delete-delay 300ms \
 		--firehose-s3-endpoint "$s3_endpoint" --firehose-s3-access-key-id S3RVER --firehose-s3-secret-access-key S3RVER \
+		--firehose-glue-tables "$work/glue" \
 		>>"$work/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do

@@ -4,7 +4,7 @@
 // Parquet reader pinned in package.json, and compares every row with the
 // expected rows beside each file (*.json).
 //
-// Usage: node check.mjs   (after npm ci in this directory)
+// Usage: node check.mjs [DIR]   (after npm ci in this directory)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,11 @@ import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dir = path.resolve(here, '..', '..', 'internal', 'firehose', 'format', 'testdata', 'interop');
+// A directory given as the argument is read instead (the end-to-end test
+// checks an object Firehose delivered to S3 this way).
+const dir = process.argv[2]
+  ? path.resolve(process.argv[2])
+  : path.resolve(here, '..', '..', 'internal', 'firehose', 'format', 'testdata', 'interop');
 
 // canonical is the form the Go test writes expected rows in: bigint as a
 // decimal string, timestamps and dates as ISO 8601, maps as objects.

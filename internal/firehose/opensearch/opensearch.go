@@ -188,6 +188,9 @@ type Error struct {
 
 func (e *Error) Error() string { return "opensearch: " + e.Code + ": " + e.Message }
 
+// ErrorCode is the error code Firehose writes in the error output.
+func (e *Error) ErrorCode() string { return e.Code }
+
 // Deliver sends one _bulk request. Documents the cluster refuses for what
 // they are (a 4xx item other than 429) come back as Rejected; an item the
 // cluster could not take for now (429, 5xx) fails the batch so the engine

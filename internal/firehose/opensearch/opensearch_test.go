@@ -47,7 +47,7 @@ func TestIndexRotation(t *testing.T) {
 
 func TestBulkDelivery(t *testing.T) {
 	srv, ts := newBulkServer(t)
-	srv.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:secret"))
+	srv.SetAuth("Basic " + base64.StdEncoding.EncodeToString([]byte("admin:secret")))
 	d, err := New(Config{ClusterEndpoint: strings.Replace(ts.URL, "http://", "http://admin:secret@", 1) + "/", IndexName: "logs", IndexRotationPeriod: "OneDay"})
 	if err != nil {
 		t.Fatal(err)
@@ -72,14 +72,14 @@ func TestBulkDelivery(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rejected %v, want %v", got, want)
 	}
-	if n := srv.count("logs-2016-02-25"); n != 3 {
-		t.Errorf("%d documents in logs-2016-02-25 (indexes %s), want 3", n, srv.indexes())
+	if n := srv.Count("logs-2016-02-25"); n != 3 {
+		t.Errorf("%d documents in logs-2016-02-25 (indexes %s), want 3", n, srv.Indexes())
 	}
 	// A retry of the same batch overwrites: FIREHOSE_DEFAULT ids are stable.
 	if _, err := d.Deliver(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.count("logs-2016-02-25"); n != 3 {
+	if n := srv.Count("logs-2016-02-25"); n != 3 {
 		t.Errorf("after a retry %d documents, want still 3", n)
 	}
 }
@@ -96,22 +96,22 @@ func TestNoDocumentIDAndType(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.count("ev"); n != 4 {
+	if n := srv.Count("ev"); n != 4 {
 		t.Errorf("%d documents, want 4: without ids a retry duplicates", n)
 	}
 }
 
 func TestRetryableItemsFailTheBatch(t *testing.T) {
 	srv, ts := newBulkServer(t)
-	srv.busy = true
+	srv.SetBusy(true)
 	d, _ := New(Config{ClusterEndpoint: ts.URL, IndexName: "x"})
 	_, err := d.Deliver(context.Background(), batch(`{"a":1}`))
 	var e *Error
 	if !errors.As(err, &e) || e.Code != "OS.BulkItemsRetryable" || !strings.Contains(e.Message, "es_rejected_execution_exception") {
 		t.Fatalf("busy cluster: %v", err)
 	}
-	srv.auth = "Basic nope"
-	srv.busy = false
+	srv.SetAuth("Basic nope")
+	srv.SetBusy(false)
 	_, err = d.Deliver(context.Background(), batch(`{"a":1}`))
 	if !errors.As(err, &e) || e.Code != "OS.401" {
 		t.Fatalf("refused credentials: %v", err)

@@ -76,6 +76,9 @@ type Error struct {
 
 func (e *Error) Error() string { return "splunk: " + e.Code + ": " + e.Message }
 
+// ErrorCode is the error code Firehose writes in the error output.
+func (e *Error) ErrorCode() string { return e.Code }
+
 // Destination sends batches to a HEC.
 type Destination struct {
 	postURL    string

@@ -6,139 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/millrace/millrace/internal/firehose/sink"
+	"github.com/millrace/millrace/internal/firehose/splunk/hectest"
 )
 
-// hecServer follows the documented HEC contract: POST
-// /services/collector/event (a sequence of {"event": ...} objects) or
-// /services/collector/raw (any bytes), "Authorization: Splunk <token>",
-// and with indexer acknowledgement on, an X-Splunk-Request-Channel GUID
-// (code 10 "Data channel is missing" without it); the answer is
-// {"text":"Success","code":0,"ackId":n}. POST /services/collector/ack
-// ?channel=<guid> with {"acks":[n,...]} answers {"acks":{"n":true|false}}.
-// An ackId turns true after ackAfter polls; never with noAck.
-type hecServer struct {
-	mu       sync.Mutex
-	token    string
-	ack      bool // indexer acknowledgement on
-	ackAfter int
-	noAck    bool
-	busy     bool
-	nextAck  int64
-	polls    map[int64]int
-	channels map[int64]string
-	events   []string // what was indexed, one entry per event or raw body
-	channel  []string
-}
-
-var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-func newHEC(t *testing.T) (*hecServer, *httptest.Server) {
-	h := &hecServer{token: "tok-123", ack: true, polls: map[int64]int{}, channels: map[int64]string{}}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return h, srv
-}
-
-func (h *hecServer) answer(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func (h *hecServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r.Method != http.MethodPost {
-		h.answer(w, 400, map[string]any{"text": "Method not allowed", "code": 6})
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	if !strings.HasPrefix(auth, "Splunk ") {
-		h.answer(w, 401, map[string]any{"text": "Token is required", "code": 2})
-		return
-	}
-	if strings.TrimPrefix(auth, "Splunk ") != h.token {
-		h.answer(w, 403, map[string]any{"text": "Invalid token", "code": 4})
-		return
-	}
-	ch := r.Header.Get("X-Splunk-Request-Channel")
-	if ch == "" {
-		ch = r.URL.Query().Get("channel")
-	}
-	if h.ack && ch == "" {
-		h.answer(w, 400, map[string]any{"text": "Data channel is missing", "code": 10})
-		return
-	}
-	if ch != "" && !guid.MatchString(ch) {
-		h.answer(w, 400, map[string]any{"text": "Invalid data channel", "code": 11})
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch r.URL.Path {
-	case "/services/collector/ack":
-		var req struct {
-			Acks []int64 `json:"acks"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil {
-			h.answer(w, 400, map[string]any{"text": "Invalid data format", "code": 6})
-			return
-		}
-		out := map[string]bool{}
-		for _, id := range req.Acks {
-			h.polls[id]++
-			out[fmt.Sprint(id)] = !h.noAck && h.channels[id] == ch && h.polls[id] > h.ackAfter
-		}
-		h.answer(w, 200, map[string]any{"acks": out})
-		return
-	case "/services/collector/event":
-		if h.busy {
-			h.answer(w, 503, map[string]any{"text": "Server is busy", "code": 9})
-			return
-		}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		var got []string
-		for n := 0; ; n++ {
-			var ev map[string]json.RawMessage
-			err := dec.Decode(&ev)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				h.answer(w, 400, map[string]any{"text": "Invalid data format", "code": 6, "invalid-event-number": n})
-				return
-			}
-			if _, ok := ev["event"]; !ok {
-				h.answer(w, 400, map[string]any{"text": "Event field is required", "code": 12, "invalid-event-number": n})
-				return
-			}
-			got = append(got, string(ev["event"]))
-		}
-		h.events = append(h.events, got...)
-	case "/services/collector/raw":
-		h.events = append(h.events, string(body))
-	default:
-		h.answer(w, 404, map[string]any{"text": "The requested URL was not found on this server.", "code": 404})
-		return
-	}
-	h.channel = append(h.channel, ch)
-	if !h.ack {
-		h.answer(w, 200, map[string]any{"text": "Success", "code": 0})
-		return
-	}
-	id := h.nextAck
-	h.nextAck++
-	h.channels[id] = ch
-	h.answer(w, 200, map[string]any{"text": "Success", "code": 0, "ackId": id})
+func newHEC(t *testing.T) (*hectest.Server, *httptest.Server) {
+	h := hectest.Start(t)
+	return h, h.Server
 }
 
 func batch(id string, data ...string) *sink.Batch {
@@ -164,7 +43,7 @@ func dest(t *testing.T, cfg Config) *Destination {
 
 func TestEventEndpointWithAcks(t *testing.T) {
 	h, srv := newHEC(t)
-	h.ackAfter = 3 // acknowledged on the fourth poll
+	h.AckAfter = 3 // acknowledged on the fourth poll
 	d := dest(t, Config{HECEndpoint: srv.URL, HECEndpointType: "Event"})
 	res, err := d.Deliver(context.Background(), batch("b-1",
 		`{"event":{"msg":"a"},"sourcetype":"json"}`,
@@ -186,11 +65,11 @@ func TestEventEndpointWithAcks(t *testing.T) {
 	if fmt.Sprint(idx) != "[2 3 4]" {
 		t.Errorf("rejected %v, want [2 3 4]", idx)
 	}
-	if got := strings.Join(h.events, " "); got != `{"msg":"a"} "b" "c"` {
+	if got := strings.Join(h.Events(), " "); got != `{"msg":"a"} "b" "c"` {
 		t.Errorf("indexed %s", got)
 	}
-	if h.polls[0] != 4 {
-		t.Errorf("%d ack polls, want 4 (acknowledged on the fourth)", h.polls[0])
+	if h.Polls(0) != 4 {
+		t.Errorf("%d ack polls, want 4 (acknowledged on the fourth)", h.Polls(0))
 	}
 	if !strings.Contains(res.Location, "ackId 0") {
 		t.Errorf("location %q", res.Location)
@@ -199,8 +78,8 @@ func TestEventEndpointWithAcks(t *testing.T) {
 	if _, err := d.Deliver(context.Background(), batch("b-1", `{"event":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	if h.channel[0] != h.channel[1] {
-		t.Errorf("channels %v differ for one batch id", h.channel)
+	if h.Channels()[0] != h.Channels()[1] {
+		t.Errorf("channels %v differ for one batch id", h.Channels())
 	}
 }
 
@@ -210,14 +89,14 @@ func TestRawEndpoint(t *testing.T) {
 	if _, err := d.Deliver(context.Background(), batch("b", "line one\n", "not json at all\n")); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.events) != 1 || h.events[0] != "line one\nnot json at all\n" {
-		t.Errorf("raw body %q", h.events)
+	if len(h.Events()) != 1 || h.Events()[0] != "line one\nnot json at all\n" {
+		t.Errorf("raw body %q", h.Events())
 	}
 }
 
 func TestAckTimeout(t *testing.T) {
 	h, srv := newHEC(t)
-	h.noAck = true
+	h.NoAck = true
 	d := dest(t, Config{HECEndpoint: srv.URL, HECEndpointType: "Event"})
 	d.ackTimeout = 20 * time.Millisecond
 	_, err := d.Deliver(context.Background(), batch("b", `{"event":1}`))
@@ -229,7 +108,7 @@ func TestAckTimeout(t *testing.T) {
 
 func TestNoAcknowledgement(t *testing.T) {
 	h, srv := newHEC(t)
-	h.ack = false
+	h.Ack = false
 	d := dest(t, Config{HECEndpoint: srv.URL, HECEndpointType: "Event"})
 	res, err := d.Deliver(context.Background(), batch("b", `{"event":1}`))
 	if err != nil || !strings.Contains(res.Location, "no acknowledgement") {
@@ -244,7 +123,7 @@ func TestErrorCodes(t *testing.T) {
 	if _, err := d.Deliver(context.Background(), batch("b", `{"event":1}`)); !errors.As(err, &e) || e.Code != CodeInvalidToken {
 		t.Errorf("wrong token: %v", err)
 	}
-	h.busy = true
+	h.Busy = true
 	d = dest(t, Config{HECEndpoint: srv.URL, HECEndpointType: "Event"})
 	if _, err := d.Deliver(context.Background(), batch("b", `{"event":1}`)); !errors.As(err, &e) || e.Code != CodeIndexerBusy {
 		t.Errorf("busy: %v", err)
