@@ -9,7 +9,8 @@ import (
 
 // PutRecordBatch's request, as every SDK writes it, is decoded without
 // reflection: {"DeliveryStreamName":"...","Records":[{"Data":"..."},...]}
-// with optional whitespace, names without escapes and standard base64.
+// with optional whitespace, ASCII names without escapes and standard
+// base64.
 // Anything else (another member, escapes, bad base64) goes to the generic
 // decoder, so errors keep their exact wording.
 
@@ -38,7 +39,9 @@ func (s *scanner) lit(c byte) bool {
 	return false
 }
 
-// str reads a string without escapes or control characters.
+// str reads a string without escapes, control characters or bytes outside
+// ASCII (the generic decoder turns invalid UTF-8 into U+FFFD; names and
+// base64 data are ASCII anyway).
 func (s *scanner) str() ([]byte, bool) {
 	if !s.lit('"') {
 		return nil, false
@@ -49,7 +52,7 @@ func (s *scanner) str() ([]byte, bool) {
 		case c == '"':
 			s.i++
 			return s.b[start : s.i-1], true
-		case c == '\\' || c < 0x20:
+		case c == '\\' || c < 0x20 || c >= 0x80:
 			return nil, false
 		}
 		s.i++
