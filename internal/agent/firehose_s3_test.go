@@ -32,33 +32,8 @@ import (
 // once: the agent neither loses nor repeats lines across a rotation when
 // it is not killed.
 func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
-	s3srv := s3test.Start(t)
-	srv := servertest.Start(t, func(c *config.Config) {
-		c.FirehoseS3Endpoint, c.FirehoseS3AccessKeyID, c.FirehoseS3SecretAccessKey = s3srv.Endpoint, s3srv.AccessKeyID, s3srv.SecretAccessKey
-	})
-	bucket := s3srv.Bucket(t, "agent")
+	s3srv, srv, bucket := newS3DeliveryStream(t, "logs")
 	ctx := t.Context()
-	c := fh.New(fh.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
-	// An interval of 0 (AWS's minimum for S3) delivers as soon as records
-	// are read, so the objects follow the agent closely.
-	if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("logs"),
-		DeliveryStreamType: fhtypes.DeliveryStreamTypeDirectPut,
-		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
-			BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"),
-			Prefix:            aws.String("app/"),
-			CompressionFormat: fhtypes.CompressionFormatGzip,
-			BufferingHints:    &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)},
-		}}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "the delivery stream to be ACTIVE", func() bool {
-		d, err := c.DescribeDeliveryStream(ctx, &fh.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("logs")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.DeliveryStreamDescription.DeliveryStreamStatus == fhtypes.DeliveryStreamStatusActive
-	})
 
 	total, pad, a, stop := shipThroughRotation(t, srv, "logs")
 
@@ -93,6 +68,43 @@ func TestFirehoseFlowToS3ThroughRotation(t *testing.T) {
 	}
 	stop()
 	checkOnce(t, count, fmt.Sprintf("%d objects in S3", objects), a)
+}
+
+// newS3DeliveryStream starts a Millrace server whose Firehose delivers to
+// the test's S3 server and creates a Direct PUT delivery stream named
+// stream on it, delivering gzip objects under app/ of a new bucket as
+// soon as records arrive.
+func newS3DeliveryStream(t *testing.T, stream string) (*s3test.Server, *servertest.Server, string) {
+	t.Helper()
+	s3srv := s3test.Start(t)
+	srv := servertest.Start(t, func(c *config.Config) {
+		c.FirehoseS3Endpoint, c.FirehoseS3AccessKeyID, c.FirehoseS3SecretAccessKey = s3srv.Endpoint, s3srv.AccessKeyID, s3srv.SecretAccessKey
+	})
+	bucket := s3srv.Bucket(t, "agent")
+	ctx := t.Context()
+	c := fh.New(fh.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
+	// An interval of 0 (AWS's minimum for S3) delivers as soon as records
+	// are read, so the objects follow the agent closely.
+	if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(stream),
+		DeliveryStreamType: fhtypes.DeliveryStreamTypeDirectPut,
+		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
+			BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"),
+			Prefix:            aws.String("app/"),
+			CompressionFormat: fhtypes.CompressionFormatGzip,
+			BufferingHints:    &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the delivery stream to be ACTIVE", func() bool {
+		d, err := c.DescribeDeliveryStream(ctx, &fh.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(stream)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.DeliveryStreamDescription.DeliveryStreamStatus == fhtypes.DeliveryStreamStatusActive
+	})
+
+	return s3srv, srv, bucket
 }
 
 // objectLines returns the lines of a gzip object delivered by Firehose

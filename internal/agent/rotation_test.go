@@ -199,13 +199,10 @@ func (w *rotWriter) rotateCopyTruncate(t *testing.T, to string) {
 	}
 }
 
-// TestRotationRestartsAndKillDeliverEveryLineOnce is the agent's
-// guarantee end to end: a writer appends numbered lines while the log is
-// rotated every 1-2 s, alternately by rename and by copytruncate, and the
-// agent (a separate process) is killed with SIGKILL once and stopped with
-// SIGTERM once, and restarted each time. Every line must reach the stream
-// exactly once and in order. MILLRACE_AGENT_SOAK=<duration> runs longer.
-func TestRotationRestartsAndKillDeliverEveryLineOnce(t *testing.T) {
+// rotationRunTime is how long the headline scenario runs: 20 s, or
+// MILLRACE_AGENT_SOAK. It skips under -short.
+func rotationRunTime(t *testing.T) time.Duration {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs for 20 s")
 	}
@@ -217,30 +214,32 @@ func TestRotationRestartsAndKillDeliverEveryLineOnce(t *testing.T) {
 		}
 		run = d
 	}
-	srv, c := newStream(t, "rot", 1)
-	dir := t.TempDir()
-	logDir := filepath.Join(dir, "logs")
-	os.Mkdir(logDir, 0o755)
-	cfgPath := filepath.Join(dir, "agent.json")
-	cfg := agentJSON(t, srv, dir, map[string]any{
-		"filePattern": filepath.Join(logDir, "app.log*"), "kinesisStream": "rot",
-		"initialPosition": "START_OF_FILE", "maxBufferAgeMillis": "1000",
-		"minTimeBetweenFilePollsMillis": 50,
-	})
-	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return run
+}
+
+// runRotationScenario is the headline scenario: a writer appends numbered
+// lines ("seq %08d <80 x>", some in two parts) to logDir/app.log, about
+// 2,000 a second, while the log is rotated every 1-2 s, alternately by
+// rename and by copytruncate, and the agent configured by cfgPath runs as
+// a separate process: it is killed with SIGKILL after a third of run
+// (afterKill, if not nil, is called once it is dead, before it restarts)
+// and stopped with SIGTERM after two thirds, and restarted each time.
+// When run is over the writer stops; the agent still runs. It returns
+// the number of lines written, the agent's output, and a function that
+// stops the agent with SIGTERM and reports an unclean exit.
+func runRotationScenario(t *testing.T, logDir, cfgPath string, run time.Duration, afterKill func(w *rotWriter)) (int, *syncBuffer, func()) {
+	t.Helper()
 	w := &rotWriter{path: filepath.Join(logDir, "app.log"), pad: strings.Repeat("x", 80)}
 	w.open(t)
 
-	var out syncBuffer
-	defer func() {
+	out := &syncBuffer{}
+	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("agent output:\n%s", out.String())
 		}
-	}()
-	agentProc := startChild(t, cfgPath, &out)
-	defer func() { agentProc.Process.Kill(); agentProc.Wait() }()
+	})
+	agentProc := startChild(t, cfgPath, out)
+	t.Cleanup(func() { agentProc.Process.Kill(); agentProc.Wait() })
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -281,20 +280,56 @@ func TestRotationRestartsAndKillDeliverEveryLineOnce(t *testing.T) {
 	time.Sleep(run / 3)
 	agentProc.Process.Signal(syscall.SIGKILL)
 	agentProc.Wait()
+	if afterKill != nil {
+		afterKill(w)
+	}
 	time.Sleep(300 * time.Millisecond)
-	agentProc = startChild(t, cfgPath, &out)
+	agentProc = startChild(t, cfgPath, out)
 	time.Sleep(run / 3)
 	agentProc.Process.Signal(syscall.SIGTERM)
 	if err := agentProc.Wait(); err != nil {
 		t.Errorf("agent stopped by SIGTERM: %v", err)
 	}
-	agentProc = startChild(t, cfgPath, &out)
+	agentProc = startChild(t, cfgPath, out)
 	time.Sleep(run / 3)
 	close(stop)
 	wg.Wait()
 	w.mu.Lock()
 	total := w.next
 	w.mu.Unlock()
+	stopped := false
+	return total, out, func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		agentProc.Process.Signal(syscall.SIGTERM)
+		if err := agentProc.Wait(); err != nil {
+			t.Errorf("agent stopped by SIGTERM: %v", err)
+		}
+	}
+}
+
+// TestRotationRestartsAndKillDeliverEveryLineOnce is the agent's
+// guarantee end to end (runRotationScenario): every line must reach the
+// stream exactly once and in order. MILLRACE_AGENT_SOAK=<duration> runs
+// longer.
+func TestRotationRestartsAndKillDeliverEveryLineOnce(t *testing.T) {
+	run := rotationRunTime(t)
+	srv, c := newStream(t, "rot", 1)
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "logs")
+	os.Mkdir(logDir, 0o755)
+	cfgPath := filepath.Join(dir, "agent.json")
+	cfg := agentJSON(t, srv, dir, map[string]any{
+		"filePattern": filepath.Join(logDir, "app.log*"), "kinesisStream": "rot",
+		"initialPosition": "START_OF_FILE", "maxBufferAgeMillis": "1000",
+		"minTimeBetweenFilePollsMillis": 50,
+	})
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	total, out, stopAgent := runRotationScenario(t, logDir, cfgPath, run, nil)
 
 	// Wait until the stream holds as many records as lines written (or
 	// stops growing), then compare.
@@ -316,10 +351,7 @@ func TestRotationRestartsAndKillDeliverEveryLineOnce(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	agentProc.Process.Signal(syscall.SIGTERM)
-	if err := agentProc.Wait(); err != nil {
-		t.Errorf("agent stopped by SIGTERM: %v", err)
-	}
+	stopAgent()
 	t.Logf("%d lines written over %v, %d records in the stream", total, run, len(got))
 	bad := 0
 	for i, n := range got {
