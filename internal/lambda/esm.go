@@ -26,6 +26,9 @@ type StreamSource interface {
 	GetRecords(ctx context.Context, shardIterator string, limit int) (*streams.GetRecordsResult, error)
 	PutRecord(ctx context.Context, ref streams.StreamRef, e streams.PutEntry, sequenceNumberForOrdering string) (streams.PutResult, string, error)
 	AppendSignal(ref streams.StreamRef, shardID string) (<-chan struct{}, error)
+	// Mappings on a consumer's ARN read through its subscriptions.
+	DescribeConsumer(ref streams.ConsumerRef) (streams.ConsumerInfo, error)
+	Subscribe(ctx context.Context, p streams.SubscribeParams) (*streams.Subscription, error)
 }
 
 var _ StreamSource = (*streams.Streams)(nil)
@@ -91,6 +94,20 @@ func checkpointKey(uuid, shardID string) string { return checkpointPrefix(uuid) 
 func (m *mapping) functionArn() string {
 	return functionARN(m.Region, m.Account, m.FunctionName)
 }
+
+// streamArn is the ARN of the stream the mapping reads: its
+// EventSourceArn, or the stream of the consumer that ARN names. Events and
+// on-failure records name the stream, as Lambda's do.
+func (m *mapping) streamArn() string {
+	if i := strings.Index(m.EventSourceArn, "/consumer/"); i >= 0 {
+		return m.EventSourceArn[:i]
+	}
+	return m.EventSourceArn
+}
+
+// viaConsumer reports whether the mapping reads through an enhanced
+// fan-out consumer (its EventSourceArn is a consumer's ARN).
+func (m *mapping) viaConsumer() bool { return streams.IsConsumerARN(m.EventSourceArn) }
 
 func (m *mapping) arn() string {
 	return "arn:aws:lambda:" + m.Region + ":" + m.Account + ":event-source-mapping:" + m.UUID
@@ -380,10 +397,21 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if !strings.HasPrefix(src, "arn:aws:kinesis:") && !strings.HasPrefix(src, "arn:aws-") {
 		return nil, errInvalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs. Unsupported source arn : %s", src)
 	}
+	streamSrc := src
 	if streams.IsConsumerARN(src) {
-		return nil, errInvalid("Millrace's event source mappings do not read through enhanced fan-out consumers yet: give the stream's ARN. See docs/lambda.md")
+		// An enhanced fan-out consumer: it must be registered; the
+		// mapping reads its stream through it.
+		c, err := s.opts.Streams.DescribeConsumer(streams.ConsumerRef{Account: account, Region: region, ARN: src})
+		if err != nil {
+			var e *streams.Error
+			if errors.As(err, &e) && e.Kind == streams.KindInvalidArgument {
+				return nil, errInvalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs. Unsupported source arn : %s", src)
+			}
+			return nil, errInvalid("Stream consumer not found: %s", src)
+		}
+		streamSrc = c.StreamARN
 	}
-	ref, err := streams.ResourceRef(src)
+	ref, err := streams.ResourceRef(streamSrc)
 	if err != nil {
 		return nil, errInvalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs. Unsupported source arn : %s", src)
 	}
@@ -391,7 +419,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 		return nil, errInvalid("Cannot access stream %s. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream.", src)
 	}
 	if _, err := s.opts.Streams.Describe(ref); err != nil {
-		return nil, errInvalid("Stream not found: %s", src)
+		return nil, errInvalid("Stream not found: %s", streamSrc)
 	}
 	if in.StartingPosition == nil {
 		return nil, errInvalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null")

@@ -50,7 +50,7 @@ func (p *poller) encode(shardID, role string, recs []streams.Record) []item {
 		b = append(b, `,"awsRegion":`...)
 		b = appendJSONString(b, p.m.Region)
 		b = append(b, `,"eventSourceARN":`...)
-		b = appendJSONString(b, p.m.EventSourceArn)
+		b = appendJSONString(b, p.m.streamArn())
 		b = append(b, '}')
 		items[i] = item{rec: *r, json: b}
 	}
@@ -169,7 +169,7 @@ func (p *poller) failed(ctx context.Context, shardID string, batch []item, condi
 	bi.ApproximateArrivalOfFirstRecord = time.UnixMilli(first.Arrival).UTC().Format(isoMillis)
 	bi.ApproximateArrivalOfLastRecord = time.UnixMilli(lastRec.Arrival).UTC().Format(isoMillis)
 	bi.BatchSize = len(batch)
-	bi.StreamArn = m.EventSourceArn
+	bi.StreamArn = m.streamArn()
 	raw, _ := json.Marshal(&rec)
 	p.counters.Dropped.Add(int64(len(batch)))
 	if f, _, err := s.load(ctx, m.Account, m.Region, m.FunctionName); err == nil && f != nil {

@@ -143,7 +143,7 @@ func (s *Service) runMapping(ctx context.Context, uuid string) {
 	if !enabled || s.opts.Streams == nil {
 		return
 	}
-	ref, err := streams.ResourceRef(m.EventSourceArn)
+	ref, err := streams.ResourceRef(m.streamArn())
 	if err != nil {
 		s.logger.Error("event source mapping: bad source", "uuid", uuid, "err", err)
 		return
@@ -264,6 +264,10 @@ type shardWorker struct {
 }
 
 func (w *shardWorker) run(ctx context.Context) {
+	if w.p.m.viaConsumer() {
+		w.runSubscribed(ctx)
+		return
+	}
 	var iter string
 	for ctx.Err() == nil {
 		if iter == "" {

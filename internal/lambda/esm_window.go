@@ -45,7 +45,7 @@ func (w *shardWorker) windowPayload(batch []item, final bool) []byte {
 	b = append(b, `,"shardId":`...)
 	b = appendJSONString(b, w.shardID)
 	b = append(b, `,"eventSourceARN":`...)
-	b = appendJSONString(b, w.p.m.EventSourceArn)
+	b = appendJSONString(b, w.p.m.streamArn())
 	if final {
 		b = append(b, `,"isFinalInvokeForWindow":true`...)
 	} else {

@@ -146,7 +146,9 @@ func dispatch(ctx context.Context, raw json.RawMessage) (any, error) {
 //     next to ESM_LOG remembers it) and processed the next time;
 //   - ESM_BARRIER=N: the invocation waits (up to 30 s) until N
 //     invocations have started, counted as files in ESM_LOG+".barrier";
-//     one that gives up logs "barrier-timeout".
+//     one that gives up logs "barrier-timeout";
+//   - ESM_SOURCES: a file that gets the eventSourceARN of every record
+//     processed, one a line.
 func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.KinesisEventResponse, error) {
 	if path := os.Getenv("ESM_COUNT"); path != "" {
 		return countKinesis(path, ev)
@@ -170,7 +172,7 @@ func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.Kinesis
 		}
 	}
 	resp := &events.KinesisEventResponse{}
-	var lines strings.Builder
+	var lines, sources strings.Builder
 	for _, r := range ev.Records {
 		data := string(r.Kinesis.Data)
 		if data == "poison" {
@@ -186,6 +188,12 @@ func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.Kinesis
 			}
 		}
 		fmt.Fprintf(&lines, "%s %s %s\n", r.EventID, r.Kinesis.PartitionKey, data)
+		sources.WriteString(r.EventSourceArn + "\n")
+	}
+	if path := os.Getenv("ESM_SOURCES"); path != "" && sources.Len() > 0 {
+		if err := appendLine(path, sources.String()); err != nil {
+			return nil, err
+		}
 	}
 	if logPath != "" && lines.Len() > 0 {
 		if err := appendLine(logPath, lines.String()); err != nil {
