@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/server/servertest"
 )
 
@@ -227,5 +229,47 @@ func TestEventSourceMappingConsumerPoisonRecordIsolated(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("%d on-failure records, want 1", len(got))
+	}
+}
+
+// A subscription lasts its lifetime; the mapping subscribes again after
+// its checkpoint, so that nothing is skipped or delivered twice across
+// renewals.
+func TestEventSourceMappingConsumerRenewsSubscriptions(t *testing.T) {
+	s := servertest.Start(t, func(cfg *config.Config) { cfg.SubscriptionLifetime = 200 * time.Millisecond })
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	streamARN := createStream(t, k, "orders", 1)
+	consumerARN := registerConsumer(t, k, streamARN, "efo")
+	logPath := filepath.Join(t.TempDir(), "log")
+	esmFunction(t, c, "consumer", logPath, nil)
+	if _, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(consumerARN),
+		StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(3),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for round := range 5 {
+		var recs [][2]string
+		for i := range 10 {
+			d := fmt.Sprintf("r%d-%d", round, i)
+			recs = append(recs, [2]string{fmt.Sprintf("k%d", i%3), d})
+			want = append(want, d)
+		}
+		putAll(t, k, "orders", recs)
+		eventually(t, fmt.Sprintf("round %d", round), func() bool { return len(readLog(t, logPath)) >= len(want) })
+		// Outlive the subscription, so that the next round is read by a
+		// renewed one.
+		time.Sleep(300 * time.Millisecond)
+	}
+	lines := readLog(t, logPath)
+	if len(lines) != len(want) {
+		t.Fatalf("the handler saw %d records, want %d exactly once each", len(lines), len(want))
+	}
+	for i, l := range lines {
+		if l.data != want[i] {
+			t.Fatalf("record %d is %s, want %s (in order, once)", i, l.data, want[i])
+		}
 	}
 }
