@@ -22,7 +22,7 @@ import (
 // remoteEnv gives the server the AWS configuration a remote function's
 // calls are signed with: the second server's credentials, and nothing
 // from the machine's own files or instance role.
-func remoteEnv(t *testing.T) {
+func remoteEnv(t testing.TB) {
 	none := filepath.Join(t.TempDir(), "none")
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": servertest.AccessKeyID, "AWS_SECRET_ACCESS_KEY": servertest.SecretAccessKey,
