@@ -18,6 +18,8 @@ import (
 // answer's body is the result, any other answer a function error.
 type endpointInvoker struct {
 	client *http.Client
+	// remote invokes the remote functions (a lambda+http(s) Handler).
+	remote *remoteInvoker
 }
 
 func newEndpointInvoker() *endpointInvoker {
@@ -25,7 +27,7 @@ func newEndpointInvoker() *endpointInvoker {
 	// Endpoints are named by the function, not found through the
 	// server's environment.
 	tr.Proxy = nil
-	return &endpointInvoker{client: &http.Client{
+	return &endpointInvoker{remote: newRemoteInvoker(), client: &http.Client{
 		Transport: tr,
 		// Redirects are not followed: the URL is the function.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -34,6 +36,7 @@ func newEndpointInvoker() *endpointInvoker {
 
 func (e *endpointInvoker) close() {
 	e.client.CloseIdleConnections()
+	e.remote.close()
 }
 
 // invoke POSTs inv to f's URL with the Runtime API's headers, bounded by
@@ -44,7 +47,13 @@ func (e *endpointInvoker) invoke(ctx context.Context, inv *invocation, f *functi
 	fmt.Fprintf(&logs, "START RequestId: %s Version: %s\n", inv.id, latest)
 	ctx, cancel := context.WithTimeout(ctx, inv.timeout)
 	defer cancel()
-	res, err := e.post(ctx, inv, f, &logs)
+	var res result
+	var err error
+	if isRemoteHandler(f.Handler) {
+		res, err = e.remote.invoke(ctx, inv, f, &logs)
+	} else {
+		res, err = e.post(ctx, inv, f, &logs)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		res = timeoutResult(inv, f)
 		fmt.Fprintf(&logs, "%s %s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), inv.id, timeoutMessage(f))

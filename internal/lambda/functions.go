@@ -57,8 +57,10 @@ const (
 // executable bootstrap.
 var runtimes = map[string]bool{"provided": true, "provided.al2": true, "provided.al2023": true}
 
-// endpoint reports whether the function is an HTTP endpoint function:
-// its Handler is the URL its invocations are POSTed to.
+// endpoint reports whether the function is served elsewhere, with no
+// code of its own: an HTTP endpoint function (its Handler is the URL its
+// invocations are POSTed to) or a remote function (its Handler names a
+// function of another Lambda-compatible API).
 func (f *function) endpoint() bool {
 	ok, _ := endpointHandler(f.Handler)
 	return ok
@@ -297,8 +299,15 @@ func checkTimeout(t int32) error {
 }
 
 // endpointHandler reports whether handler makes the function an HTTP
-// endpoint function (an http:// or https:// URL), and checks such a URL.
+// endpoint function (an http:// or https:// URL) or a remote function (a
+// lambda+http:// or lambda+https:// URL), and checks such a URL.
 func endpointHandler(handler string) (bool, error) {
+	if isRemoteHandler(handler) {
+		if _, err := parseRemote(handler); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	if !strings.HasPrefix(handler, "http://") && !strings.HasPrefix(handler, "https://") {
 		return false, nil
 	}

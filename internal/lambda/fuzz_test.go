@@ -103,3 +103,32 @@ func FuzzFunctionRef(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRemoteHandler: a remote function's Handler is refused with
+// InvalidParameterValueException or taken apart into a base URL of its
+// own scheme and host and exactly one function name.
+func FuzzRemoteHandler(f *testing.F) {
+	for _, s := range []string{"lambda+http://127.0.0.1:4567/orders", "lambda+https://lambda.eu-west-1.amazonaws.com/f:prod?region=eu-west-1",
+		"lambda+http://", "lambda+http://u:p@h/f", "lambda+http://h/a/b", "lambda+http://h/f?region=", "lambda+http://h/%2F", "lambda+https://[::1]:9/f#x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, handler string) {
+		if !isRemoteHandler(handler) {
+			return
+		}
+		target, err := parseRemote(handler)
+		if err != nil {
+			if !strings.Contains(err.Error(), "InvalidParameterValueException") && !strings.Contains(err.Error(), "not a usable remote function") {
+				t.Fatalf("%q: %v", handler, err)
+			}
+			return
+		}
+		if !strings.HasPrefix(target.base, "http://") && !strings.HasPrefix(target.base, "https://") ||
+			target.name == "" || strings.Contains(target.name, "/") || strings.HasSuffix(target.base, "://") {
+			t.Fatalf("%q taken apart as %+v", handler, target)
+		}
+		if ok, err := endpointHandler(handler); !ok || err != nil {
+			t.Fatalf("%q: parsed, but endpointHandler says %v %v", handler, ok, err)
+		}
+	})
+}
