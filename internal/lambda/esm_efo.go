@@ -118,29 +118,7 @@ func (w *shardWorker) runSubscribed(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			dirty := false
-			if len(recs) > 0 {
-				if !w.process(ctx, recs) {
-					return
-				}
-				if last := recs[len(recs)-1].SequenceNumber; last != w.ck.Seq {
-					w.ck.Seq, dirty = last, true
-				}
-			}
-			if ended {
-				if w.ck.WindowStart != 0 && !w.closeWindow(ctx) {
-					return
-				}
-				w.ck.Done, dirty = true, true
-			}
-			if dirty && !w.save(ctx) {
-				return
-			}
-			if ended {
-				select {
-				case w.p.wake <- struct{}{}:
-				default:
-				}
+			if !w.settle(ctx, recs, ended) {
 				return
 			}
 			if due, _ := w.windowDue(); due && !w.closeWindow(ctx) {

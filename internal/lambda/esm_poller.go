@@ -297,31 +297,7 @@ func (w *shardWorker) run(ctx context.Context) {
 			sleep(ctx, throttlePause)
 			continue
 		}
-		dirty := false
-		if len(recs) > 0 {
-			if !w.process(ctx, recs) {
-				return
-			}
-			// With one lane the batches are checkpointed already.
-			if last := recs[len(recs)-1].SequenceNumber; last != w.ck.Seq {
-				w.ck.Seq, dirty = last, true
-			}
-		}
-		if ended {
-			// A shard's end closes its window: children start fresh.
-			if w.ck.WindowStart != 0 && !w.closeWindow(ctx) {
-				return
-			}
-			w.ck.Done, dirty = true, true
-		}
-		if dirty && !w.save(ctx) {
-			return
-		}
-		if ended {
-			select {
-			case w.p.wake <- struct{}{}:
-			default:
-			}
+		if !w.settle(ctx, recs, ended) {
 			return
 		}
 		iter = next
@@ -338,6 +314,42 @@ func (w *shardWorker) run(ctx context.Context) {
 // iterator positions the worker: after its checkpoint, else at the
 // mapping's starting position. LATEST is the mapping's creation time, so
 // that a shard first read after a restart skips nothing put since.
+// settle finishes what one read returned: it delivers the records,
+// advances and saves the checkpoint and, at the shard's end, closes its
+// window, marks the shard done and wakes the scan so that the children
+// start. It reports whether the worker goes on reading (false: the shard
+// is done, or the worker is stopping).
+func (w *shardWorker) settle(ctx context.Context, recs []streams.Record, ended bool) bool {
+	dirty := false
+	if len(recs) > 0 {
+		if !w.process(ctx, recs) {
+			return false
+		}
+		// With one lane the batches are checkpointed already.
+		if last := recs[len(recs)-1].SequenceNumber; last != w.ck.Seq {
+			w.ck.Seq, dirty = last, true
+		}
+	}
+	if ended {
+		// A shard's end closes its window: children start fresh.
+		if w.ck.WindowStart != 0 && !w.closeWindow(ctx) {
+			return false
+		}
+		w.ck.Done, dirty = true, true
+	}
+	if dirty && !w.save(ctx) {
+		return false
+	}
+	if ended {
+		select {
+		case w.p.wake <- struct{}{}:
+		default:
+		}
+		return false
+	}
+	return true
+}
+
 func (w *shardWorker) iterator(ctx context.Context) (string, error) {
 	p := streams.IteratorParams{Ref: w.p.ref, ShardID: w.shardID}
 	switch {
