@@ -608,39 +608,41 @@ func (s *Service) checkVersion(a *appRecord, v *int64) error {
 }
 
 func (s *Service) updateApplication(ctx context.Context, in *analyticsapi.UpdateApplicationRequest) (*analyticsapi.UpdateApplicationResponse, error) {
-	a, rev, err := s.load(ctx, deref(in.ApplicationName))
+	a, err := s.change(ctx, "UpdateApplication", deref(in.ApplicationName), in.CurrentApplicationVersionId, func(a *appRecord) error {
+		return s.applyUpdate(a, in.ApplicationConfigurationUpdate)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, "UpdateApplication", a.arn()); err != nil {
-		return nil, err
-	}
-	if err := s.checkVersion(a, in.CurrentApplicationVersionId); err != nil {
-		return nil, err
-	}
-	if u := in.ApplicationConfigurationUpdate; u != nil {
+	return &analyticsapi.UpdateApplicationResponse{ApplicationDetail: s.detail(a)}, nil
+}
+
+// applyUpdate applies an UpdateApplication request's configuration update
+// to a.
+func (s *Service) applyUpdate(a *appRecord, u *analyticsapi.ApplicationConfigurationUpdate) error {
+	if u != nil {
 		if cu := u.ApplicationCodeConfigurationUpdate; cu != nil && cu.CodeContentUpdate != nil {
 			if cu.CodeContentUpdate.TextContentUpdate == nil {
-				return nil, invalid("SQL application code must be TextContentUpdate.")
+				return invalid("SQL application code must be TextContentUpdate.")
 			}
 			a.Code = *cu.CodeContentUpdate.TextContentUpdate
 		}
 		if su := u.SqlApplicationConfigurationUpdate; su != nil {
 			for _, iu := range su.InputUpdates {
 				if len(a.Inputs) == 0 || deref(iu.InputId) != a.Inputs[0].ID {
-					return nil, awsproto.NewError("ResourceNotFoundException", "Input %s is not found.", deref(iu.InputId))
+					return awsproto.NewError("ResourceNotFoundException", "Input %s is not found.", deref(iu.InputId))
 				}
 				if iu.InputSchemaUpdate != nil {
 					ss := &analyticsapi.SourceSchema{RecordColumns: iu.InputSchemaUpdate.RecordColumnUpdates, RecordFormat: iu.InputSchemaUpdate.RecordFormatUpdate}
 					sc, err := toSchema(ss)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					a.Inputs[0].Schema = sc
 				}
 				if ku := iu.KinesisStreamsInputUpdate; ku != nil && ku.ResourceARNUpdate != nil {
 					if err := s.checkStream(*ku.ResourceARNUpdate); err != nil {
-						return nil, err
+						return err
 					}
 					a.Inputs[0].StreamARN = *ku.ResourceARNUpdate
 				}
@@ -660,18 +662,36 @@ func (s *Service) updateApplication(ctx context.Context, in *analyticsapi.Update
 					}
 					if ku := ou.KinesisStreamsOutputUpdate; ku != nil && ku.ResourceARNUpdate != nil {
 						if err := s.checkStream(*ku.ResourceARNUpdate); err != nil {
-							return nil, err
+							return err
 						}
 						a.Outputs[i].StreamARN = *ku.ResourceARNUpdate
 					}
 				}
 				if !found {
-					return nil, awsproto.NewError("ResourceNotFoundException", "Output %s is not found.", deref(ou.OutputId))
+					return awsproto.NewError("ResourceNotFoundException", "Output %s is not found.", deref(ou.OutputId))
 				}
 			}
 		}
 	}
-	if err := checkCode(a); err != nil {
+	return checkCode(a)
+}
+
+// change applies a configuration change to an application: it loads the
+// application, authorizes op, checks the caller's version id, applies edit,
+// stores the result as the next version and restarts a running application
+// on it (from its checkpoint).
+func (s *Service) change(ctx context.Context, op, name string, version *int64, edit func(a *appRecord) error) (*appRecord, error) {
+	a, rev, err := s.load(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, op, a.arn()); err != nil {
+		return nil, err
+	}
+	if err := s.checkVersion(a, version); err != nil {
+		return nil, err
+	}
+	if err := edit(a); err != nil {
 		return nil, err
 	}
 	a.Version++
@@ -680,11 +700,10 @@ func (s *Service) updateApplication(ctx context.Context, in *analyticsapi.Update
 		return nil, err
 	}
 	if a.Status == string(analyticsapi.ApplicationStatusRunning) {
-		// The new definition resumes from the checkpoint.
 		s.stop(a)
 		s.start(a)
 	}
-	return &analyticsapi.UpdateApplicationResponse{ApplicationDetail: s.detail(a)}, nil
+	return a, nil
 }
 
 func (s *Service) deleteApplication(ctx context.Context, in *analyticsapi.DeleteApplicationRequest) (*analyticsapi.DeleteApplicationResponse, error) {
@@ -712,30 +731,18 @@ func (s *Service) deleteApplication(ctx context.Context, in *analyticsapi.Delete
 }
 
 func (s *Service) addApplicationInput(ctx context.Context, in *analyticsapi.AddApplicationInputRequest) (*analyticsapi.AddApplicationInputResponse, error) {
-	a, rev, err := s.load(ctx, deref(in.ApplicationName))
+	a, err := s.change(ctx, "AddApplicationInput", deref(in.ApplicationName), in.CurrentApplicationVersionId, func(a *appRecord) error {
+		if in.Input == nil {
+			return invalid("Input is required.")
+		}
+		ir, err := s.toInput(a, in.Input)
+		if err != nil {
+			return err
+		}
+		a.Inputs = append(a.Inputs, ir)
+		return checkCode(a)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(ctx, "AddApplicationInput", a.arn()); err != nil {
-		return nil, err
-	}
-	if err := s.checkVersion(a, in.CurrentApplicationVersionId); err != nil {
-		return nil, err
-	}
-	if in.Input == nil {
-		return nil, invalid("Input is required.")
-	}
-	ir, err := s.toInput(a, in.Input)
-	if err != nil {
-		return nil, err
-	}
-	a.Inputs = append(a.Inputs, ir)
-	if err := checkCode(a); err != nil {
-		return nil, err
-	}
-	a.Version++
-	a.Updated = time.Now().UnixMilli()
-	if err := s.store(ctx, a, rev); err != nil {
 		return nil, err
 	}
 	return &analyticsapi.AddApplicationInputResponse{ApplicationARN: ptr(a.arn()), ApplicationVersionId: ptr(a.Version),
@@ -743,32 +750,19 @@ func (s *Service) addApplicationInput(ctx context.Context, in *analyticsapi.AddA
 }
 
 func (s *Service) addApplicationOutput(ctx context.Context, in *analyticsapi.AddApplicationOutputRequest) (*analyticsapi.AddApplicationOutputResponse, error) {
-	a, rev, err := s.load(ctx, deref(in.ApplicationName))
+	a, err := s.change(ctx, "AddApplicationOutput", deref(in.ApplicationName), in.CurrentApplicationVersionId, func(a *appRecord) error {
+		if in.Output == nil {
+			return invalid("Output is required.")
+		}
+		or, err := s.toOutput(a, in.Output)
+		if err != nil {
+			return err
+		}
+		a.Outputs = append(a.Outputs, or)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := authorize(ctx, "AddApplicationOutput", a.arn()); err != nil {
-		return nil, err
-	}
-	if err := s.checkVersion(a, in.CurrentApplicationVersionId); err != nil {
-		return nil, err
-	}
-	if in.Output == nil {
-		return nil, invalid("Output is required.")
-	}
-	or, err := s.toOutput(a, in.Output)
-	if err != nil {
-		return nil, err
-	}
-	a.Outputs = append(a.Outputs, or)
-	a.Version++
-	a.Updated = time.Now().UnixMilli()
-	if err := s.store(ctx, a, rev); err != nil {
-		return nil, err
-	}
-	if a.Status == string(analyticsapi.ApplicationStatusRunning) {
-		s.stop(a)
-		s.start(a)
 	}
 	return &analyticsapi.AddApplicationOutputResponse{ApplicationARN: ptr(a.arn()), ApplicationVersionId: ptr(a.Version),
 		OutputDescriptions: s.detail(a).ApplicationConfigurationDescription.SqlApplicationConfigurationDescription.OutputDescriptions}, nil
