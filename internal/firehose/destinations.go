@@ -124,6 +124,8 @@ type plan struct {
 	// backupAll: every source record also goes to the backup bucket.
 	backupAll *s3.Destination
 	proc      *pipeline
+	// dynamic: dynamic partitioning, one buffer per partition.
+	dynamic bool
 }
 
 // maxS3Retry is how long Firehose keeps retrying an S3 delivery.
@@ -153,7 +155,7 @@ func (s *Service) build(d *deliveryStream) (*plan, error) {
 			return nil, err
 		}
 		dest := s3.New(cfg, s.s3Putter())
-		p := &plan{dest: dest, errors: dest, errorType: "", proc: proc, retry: maxS3Retry}
+		p := &plan{dest: dest, errors: dest, errorType: "", proc: proc, retry: maxS3Retry, dynamic: dyn}
 		p.sizeBytes, p.interval = hints(c.BufferingHints.SizeInMBs, c.BufferingHints.IntervalInSeconds)
 		if dyn && c.DynamicPartitioningConfiguration.RetryOptions != nil {
 			p.retry = time.Duration(awsproto.Value(c.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds)) * time.Second

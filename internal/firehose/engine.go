@@ -162,6 +162,10 @@ func (s *Service) deliver(ctx context.Context, account, region, name string) {
 		src = &logReader{s: s, key: d.logKey(), next: max(prog.Next, 1)}
 	}
 	e := &engine{s: s, d: d, p: p, src: src, wake: s.wakeChan(d.Log)}
+	if p.dynamic {
+		e.runPartitioned(ctx)
+		return
+	}
 	e.run(ctx)
 }
 
@@ -284,15 +288,7 @@ func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) b
 	}
 	// Progress: stored before the buffer is dropped; a crash before this
 	// write delivers the buffer again (at least once).
-	raw, _ := json.Marshal(mark)
-	if !e.retryForever(ctx, func() error {
-		_, rev, err := e.s.cat.Get(ctx, progressKey(e.d.Log))
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		_, err = e.s.cat.Put(ctx, progressKey(e.d.Log), raw, rev)
-		return err
-	}) {
+	if !e.storeProgress(ctx, mark) {
 		return false
 	}
 	e.src.delivered(ctx, mark, recs[len(recs)-1])

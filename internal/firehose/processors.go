@@ -51,6 +51,8 @@ type failedRecord struct {
 	sink.Record
 	code, message string
 	lambdaARN     string // set for the transform function's failures
+	// kind is the error output type when it is not processing-failed.
+	kind string
 }
 
 func param(p firehoseapi.Processor, name firehoseapi.ProcessorParameterName) (string, bool) {

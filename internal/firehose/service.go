@@ -49,7 +49,11 @@ type Options struct {
 	// StreamLimit is the number of delivery streams per account and
 	// region (zero: 50, AWS's default quota).
 	StreamLimit int
-	Now         func() time.Time // nil: time.Now
+	// ActivePartitions is the number of partitions a delivery stream with
+	// dynamic partitioning buffers at once; the records of any more go to
+	// the error output (zero: 500, AWS's default quota).
+	ActivePartitions int
+	Now              func() time.Time // nil: time.Now
 }
 
 // Service is the Firehose API and the delivery of its delivery streams.

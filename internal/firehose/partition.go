@@ -1,0 +1,225 @@
+package firehose
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/millrace/millrace/internal/firehose/sink"
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// defaultActivePartitions is Firehose's default quota of active
+// partitions per delivery stream.
+const defaultActivePartitions = 500
+
+// With dynamic partitioning, records are processed as they are read and
+// each distinct set of partition keys has a buffer of its own, delivered
+// by the buffering hints on its own, as Firehose does: a busy partition
+// is delivered when it holds SizeInMBs while a quiet one waits for its
+// interval. A partition's buffer (and the partition) goes once delivered.
+//
+// Progress is stored per segment (the records of one read of the
+// source): a segment is done when every record of it is delivered or in
+// the error output, and the stored progress is that of the last segment
+// before which all segments are done.
+
+// segment is one read of the source.
+type segment struct {
+	mark progress
+	last sink.Record // the last record read
+	// open counts the records of the segment still buffered; closed:
+	// every record of the segment has been placed.
+	open   int
+	closed bool
+}
+
+// partBuf is the buffer of one partition.
+type partBuf struct {
+	key   string
+	recs  []procRecord
+	segs  []*segment // of each record
+	bytes int
+	first time.Time // arrival of the oldest record
+}
+
+// partitions is the state of the per-partition buffering.
+type partitions struct {
+	bufs  map[string]*partBuf
+	order []string // partitions in the order they were created
+	segs  []*segment
+}
+
+// runPartitioned is run for a delivery stream with dynamic partitioning.
+func (e *engine) runPartitioned(ctx context.Context) {
+	ps := &partitions{bufs: map[string]*partBuf{}}
+	for ctx.Err() == nil {
+		recs, err := e.src.poll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.s.logger.Warn("reading a delivery stream's source", "stream", e.d.ARN, "err", err)
+			sleep(ctx, idlePoll)
+			continue
+		}
+		if len(recs) > 0 && !e.intake(ctx, ps, recs) {
+			return
+		}
+		wait := idlePoll
+		now := e.s.now()
+		for _, key := range append([]string(nil), ps.order...) {
+			b := ps.bufs[key]
+			due := b.first.Add(e.p.interval).Sub(now)
+			if due <= 0 || (len(recs) == 0 && e.p.interval == 0) {
+				if !e.flushPartition(ctx, ps, b) {
+					return
+				}
+				continue
+			}
+			wait = min(wait, due)
+		}
+		if !e.advance(ctx, ps) {
+			return
+		}
+		if len(recs) > 0 {
+			continue // read on while records are there
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-e.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// intake processes one read of the source and places its records in
+// their partitions' buffers, delivering a buffer as soon as it holds the
+// buffering size; false when ctx ended.
+func (e *engine) intake(ctx context.Context, ps *partitions, recs []sink.Record) bool {
+	seg := &segment{mark: e.src.mark(), last: recs[len(recs)-1]}
+	ps.segs = append(ps.segs, seg)
+	if e.p.backupAll != nil {
+		b := &sink.Batch{ID: e.batchID(recs[0].ID, "backup"), Stream: e.d.Name, Version: e.d.Version, Records: recs, FirstArrival: recs[0].Arrival}
+		if !e.retryForever(ctx, func() error { _, err := e.p.backupAll.Deliver(ctx, b); return err }) {
+			return false
+		}
+	}
+	out, failed, err := e.p.proc.run(ctx, recs)
+	if err != nil {
+		return false
+	}
+	limit := e.s.opts.ActivePartitions
+	if limit <= 0 {
+		limit = defaultActivePartitions
+	}
+	for _, r := range out {
+		b := ps.bufs[r.partition]
+		if b == nil {
+			if len(ps.bufs) >= limit {
+				failed = append(failed, failedRecord{Record: r.Record, code: "DynamicPartitioning.ActivePartitionsLimitExceeded",
+					message: fmt.Sprintf("the delivery stream already has %d active partitions", limit), kind: "activePartitionExceeded"})
+				continue
+			}
+			b = &partBuf{key: r.partition, first: r.Arrival}
+			ps.bufs[r.partition] = b
+			ps.order = append(ps.order, r.partition)
+		}
+		b.recs = append(b.recs, r)
+		b.segs = append(b.segs, seg)
+		b.bytes += len(r.Data)
+		seg.open++
+		if b.bytes >= e.p.sizeBytes {
+			if !e.flushPartition(ctx, ps, b) {
+				return false
+			}
+		}
+	}
+	if !e.writeFailed(ctx, failed) {
+		return false
+	}
+	seg.closed = true
+	return e.advance(ctx, ps)
+}
+
+// writeFailed writes records processing refused to the error output,
+// one object per error output type.
+func (e *engine) writeFailed(ctx context.Context, failed []failedRecord) bool {
+	var order []string
+	byKind := map[string][]failedRecord{}
+	for _, f := range failed {
+		k := f.kind
+		if k == "" {
+			k = "processing-failed"
+		}
+		if _, ok := byKind[k]; !ok {
+			order = append(order, k)
+		}
+		byKind[k] = append(byKind[k], f)
+	}
+	for _, k := range order {
+		if !e.writeErrors(ctx, k, byKind[k], 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// flushPartition delivers one partition's buffer and drops the
+// partition; false when ctx ended.
+func (e *engine) flushPartition(ctx context.Context, ps *partitions, pb *partBuf) bool {
+	b := &sink.Batch{ID: e.batchID(pb.recs[0].ID, pb.key), Stream: e.d.Name, Version: e.d.Version,
+		Records: make([]sink.Record, len(pb.recs)), PartitionKeys: pb.recs[0].keys, FirstArrival: pb.first}
+	for i, r := range pb.recs {
+		b.Records[i] = r.Record
+	}
+	if !e.deliverBatch(ctx, b) {
+		return false
+	}
+	for _, s := range pb.segs {
+		s.open--
+	}
+	delete(ps.bufs, pb.key)
+	for i, k := range ps.order {
+		if k == pb.key {
+			ps.order = append(ps.order[:i], ps.order[i+1:]...)
+			break
+		}
+	}
+	return true
+}
+
+// advance stores the progress of the done segments at the head of the
+// queue; false when ctx ended.
+func (e *engine) advance(ctx context.Context, ps *partitions) bool {
+	var done *segment
+	for len(ps.segs) > 0 && ps.segs[0].closed && ps.segs[0].open == 0 {
+		done, ps.segs = ps.segs[0], ps.segs[1:]
+	}
+	if done == nil {
+		return true
+	}
+	if !e.storeProgress(ctx, done.mark) {
+		return false
+	}
+	e.src.delivered(ctx, done.mark, done.last)
+	return true
+}
+
+// storeProgress writes mark as the delivery stream's progress; false
+// when ctx ended first.
+func (e *engine) storeProgress(ctx context.Context, mark progress) bool {
+	raw, _ := json.Marshal(mark)
+	return e.retryForever(ctx, func() error {
+		_, rev, err := e.s.cat.Get(ctx, progressKey(e.d.Log))
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		_, err = e.s.cat.Put(ctx, progressKey(e.d.Log), raw, rev)
+		return err
+	})
+}

@@ -1,0 +1,174 @@
+package firehose_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	fh "github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
+
+	"github.com/millrace/millrace/internal/firehose"
+	"github.com/millrace/millrace/internal/firehose/s3"
+	"github.com/millrace/millrace/internal/firehose/s3/s3test"
+)
+
+// clock is a clock the test moves.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now().UTC().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// partitioned is an S3 destination with dynamic partitioning on the
+// record's "p" field, 1 MiB and interval seconds.
+func partitioned(bucket string, interval int32) *fhtypes.ExtendedS3DestinationConfiguration {
+	return s3Dest(bucket, func(c *fhtypes.ExtendedS3DestinationConfiguration) {
+		c.Prefix = aws.String("p=!{partitionKeyFromQuery:p}/")
+		c.ErrorOutputPrefix = aws.String("errors/!{firehose:error-output-type}/")
+		c.BufferingHints = &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(interval)}
+		c.DynamicPartitioningConfiguration = &fhtypes.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)}
+		c.ProcessingConfiguration = &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []fhtypes.Processor{
+			{Type: fhtypes.ProcessorTypeMetadataExtraction, Parameters: []fhtypes.ProcessorParameter{
+				{ParameterName: fhtypes.ProcessorParameterNameMetadataExtractionQuery, ParameterValue: aws.String("{p: .p}")},
+				{ParameterName: fhtypes.ProcessorParameterNameJsonParsingEngine, ParameterValue: aws.String("JQ-1.6")}}},
+			{Type: fhtypes.ProcessorTypeAppendDelimiterToRecord}}}
+	})
+}
+
+// TestPartitionBuffers puts records of a busy and a quiet partition
+// through the Go SDK and reads what a real S3 server received: the busy
+// partition is delivered by size while the quiet one waits for its
+// interval (the clock stands still until the test moves it), then the
+// quiet one is delivered alone.
+func TestPartitionBuffers(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "fh-partitions")
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) {
+		o.S3 = s3.ClientPutter{Client: srv.Client}
+		o.Now = clk.Now
+	})
+	c := e.firehose()
+	createS3(t, c, "parts", partitioned(bucket, 60))
+	ctx := t.Context()
+
+	putBatch(t, c, "parts", `{"p":"quiet","n":0}`)
+	pad := strings.Repeat("x", 1000)
+	const busy = 1500 // about 1.5 MB: one object by size, the rest waits
+	for b := range busy / 500 {
+		recs := make([]fhtypes.Record, 500)
+		for i := range recs {
+			recs[i].Data = fmt.Appendf(nil, `{"p":"busy","n":%d,"pad":%q}`, b*500+i, pad)
+		}
+		out, err := c.PutRecordBatch(ctx, &fh.PutRecordBatchInput{DeliveryStreamName: aws.String("parts"), Records: recs})
+		if err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+			t.Fatalf("PutRecordBatch: %v", err)
+		}
+	}
+	keys := func(prefix string) []string {
+		k, err := srv.Keys(ctx, bucket, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	eventually(t, "the busy partition's first object", func() bool { return len(keys("p=busy/")) > 0 })
+	first := keys("p=busy/")
+	if len(first) != 1 {
+		t.Fatalf("busy partition objects %v, want one (by size)", first)
+	}
+	body, err := srv.Get(ctx, bucket, first[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) < 1<<20 {
+		t.Fatalf("the busy partition's object holds %d bytes, less than the 1 MiB size hint", len(body))
+	}
+	if k := keys("p=quiet/"); len(k) != 0 {
+		t.Fatalf("the quiet partition was delivered before its interval: %v", k)
+	}
+
+	clk.advance(61 * time.Second)
+	eventually(t, "the quiet partition by its interval", func() bool {
+		return len(keys("p=quiet/")) == 1 && len(keys("p=busy/")) == 2
+	})
+	quiet, err := srv.Get(ctx, bucket, keys("p=quiet/")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(quiet) != "{\"p\":\"quiet\",\"n\":0}\n" {
+		t.Fatalf("quiet partition object %q", quiet)
+	}
+	seen := map[int]int{}
+	for _, k := range keys("p=busy/") {
+		body, err := srv.Get(ctx, bucket, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			var r struct{ N int }
+			if err := json.Unmarshal(line, &r); err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			seen[r.N]++
+		}
+	}
+	for n := range busy {
+		if seen[n] != 1 {
+			t.Fatalf("busy record %d delivered %d times", n, seen[n])
+		}
+	}
+}
+
+// TestActivePartitionLimit: once a delivery stream buffers its quota of
+// partitions, the records of a new partition go to the error output as
+// activePartitionExceeded.
+func TestActivePartitionLimit(t *testing.T) {
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) {
+		o.ActivePartitions = 2
+		o.Now = clk.Now
+	})
+	c := e.firehose()
+	createS3(t, c, "limited", partitioned("b", 60))
+	putBatch(t, c, "limited", `{"p":"a"}`, `{"p":"b"}`, `{"p":"c"}`, `{"p":"a"}`)
+	eventually(t, "the error object", func() bool { return len(e.s3.keys("b/errors/activePartitionExceeded/")) == 1 })
+	var er struct {
+		ErrorCode string `json:"errorCode"`
+		RawData   string `json:"rawData"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(e.s3.get(e.s3.keys("b/errors/activePartitionExceeded/")[0])), &er); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(er.RawData); string(bytes.TrimSpace(raw)) != `{"p":"c"}` || er.ErrorCode != "DynamicPartitioning.ActivePartitionsLimitExceeded" {
+		t.Fatalf("error record %+v", er)
+	}
+	if k := e.s3.keys("b/p="); len(k) != 0 {
+		t.Fatalf("partitions delivered before their interval: %v", k)
+	}
+	clk.advance(61 * time.Second)
+	eventually(t, "the two partitions", func() bool { return len(e.s3.keys("b/p=a/")) == 1 && len(e.s3.keys("b/p=b/")) == 1 })
+	if got := string(e.s3.get(e.s3.keys("b/p=a/")[0])); got != "{\"p\":\"a\"}\n{\"p\":\"a\"}\n" {
+		t.Fatalf("partition a: %q", got)
+	}
+}
