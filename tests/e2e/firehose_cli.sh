@@ -140,3 +140,54 @@ else
 	[[ "$(head -c 4 "$work/pq/delivered.parquet")" == PAR1 && "$(tail -c 4 "$work/pq/delivered.parquet")" == PAR1 ]] || fail "$key is not Parquet"
 fi
 f delete-delivery-stream --delivery-stream-name "$pq" >/dev/null
+
+dp="e2e-cli-parquet-dp-$$"
+step "create-delivery-stream $dp (dynamic partitioning on name, JSON to Parquet)"
+f create-delivery-stream --delivery-stream-name "$dp" --extended-s3-destination-configuration '{
+  "BucketARN": "arn:aws:s3:::'"$bucket"'", "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+  "Prefix": "parquet-dp/name=!{partitionKeyFromQuery:name}/", "ErrorOutputPrefix": "parquet-dp-errors/!{firehose:error-output-type}/",
+  "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 0},
+  "DynamicPartitioningConfiguration": {"Enabled": true},
+  "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
+    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{name: .name}"},
+    {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
+  "DataFormatConversionConfiguration": {"Enabled": true,
+    "SchemaConfiguration": {"DatabaseName": "e2e", "TableName": "events", "RoleARN": "arn:aws:iam::123456789012:role/firehose"},
+    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+    "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}}}}' >/dev/null
+for _ in $(seq 1 100); do
+	status=$(fq DeliveryStreamDescription.DeliveryStreamStatus describe-delivery-stream --delivery-stream-name "$dp")
+	[[ "$status" == ACTIVE ]] && break
+	sleep 0.1
+done
+expect "status" "$status" ACTIVE
+
+step "put-record-batch (4 records of two names: one Parquet object per partition)"
+expect "FailedPutCount" "$(fq FailedPutCount put-record-batch --delivery-stream-name "$dp" \
+	--records '[{"Data":"{\"id\":1,\"name\":\"x\"}"},{"Data":"{\"id\":2,\"name\":\"y\"}"},{"Data":"{\"id\":3,\"name\":\"x\"}"},{"Data":"{\"id\":4,\"name\":\"y\"}"}]')" 0
+
+step "parquet-dp/name=x/ and name=y/ each hold one Parquet object with that partition's rows"
+mkdir -p "$work/dp"
+for part in x y; do
+	key=""
+	for _ in $(seq 1 100); do
+		key=$(s3api list-objects-v2 --bucket "$bucket" --prefix "parquet-dp/name=$part/" --query 'Contents[].Key' | tr '\t' '\n' | grep -v '^None$' || true)
+		[[ -n "$key" ]] && break
+		sleep 0.2
+	done
+	[[ "$key" =~ ^parquet-dp/name=$part/[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2}/$dp-1-[0-9-]{19}-[0-9a-f-]{36}\.parquet$ ]] || fail "partition $part objects: '$key'"
+	s3api get-object --bucket "$bucket" --key "$key" "$work/dp/$part.parquet" >/dev/null
+done
+printf '[{"id":"1","name":"x"},{"id":"3","name":"x"}]\n' >"$work/dp/x.json"
+printf '[{"id":"2","name":"y"},{"id":"4","name":"y"}]\n' >"$work/dp/y.json"
+if [[ -d "$reader/node_modules/hyparquet" ]]; then
+	node "$reader/check.mjs" "$work/dp" >/dev/null || fail "hyparquet does not read the partitions' objects as their rows"
+elif [[ "${CI:-}" == true ]]; then
+	fail "hyparquet is not installed in tests/parquet-read (npm ci --prefix tests/parquet-read)"
+else
+	step "hyparquet not installed (npm ci --prefix tests/parquet-read): checking the Parquet magic only"
+	for part in x y; do
+		[[ "$(head -c 4 "$work/dp/$part.parquet")" == PAR1 && "$(tail -c 4 "$work/dp/$part.parquet")" == PAR1 ]] || fail "partition $part is not Parquet"
+	done
+fi
+f delete-delivery-stream --delivery-stream-name "$dp" >/dev/null
