@@ -261,10 +261,8 @@ func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) b
 	if err != nil {
 		return false
 	}
-	if len(failed) > 0 {
-		if !e.writeErrors(ctx, "processing-failed", failed, 1) {
-			return false
-		}
+	if !e.writeFailed(ctx, failed) {
+		return false
 	}
 	// One batch per partition, in the order partitions first appear.
 	var order []string

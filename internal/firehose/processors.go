@@ -22,12 +22,15 @@ import (
 	"github.com/millrace/millrace/internal/firehose/sink"
 )
 
-// pipeline is a delivery stream's processing: deaggregation, metadata
-// extraction for dynamic partitioning and the record delimiter, applied
-// in that order whatever order the configuration lists them in, as
-// Firehose does.
+// pipeline is a delivery stream's processing: decompression, CloudWatch
+// Logs message extraction, deaggregation, the transform function,
+// metadata extraction for dynamic partitioning and the record delimiter,
+// applied in that order whatever order the configuration lists them in,
+// as Firehose does.
 type pipeline struct {
-	deagg     bool
+	gunzip     bool // Decompression
+	cwlExtract bool // CloudWatchLogProcessing with DataMessageExtraction
+	deagg      bool
 	subRecord string // JSON or DELIMITED
 	subDelim  []byte
 	query     *gojq.Code
@@ -81,8 +84,20 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 		}
 		return p, nil
 	}
+	cwl := false
 	for _, pr := range c.Processors {
 		switch t := awsproto.Value(pr.Type); t {
+		case firehoseapi.ProcessorTypeDecompression:
+			if v, ok := param(pr, firehoseapi.ProcessorParameterNameCompressionFormat); ok && v != "GZIP" {
+				return nil, errInvalid("The Decompression processor's CompressionFormat %q is not GZIP.", v)
+			}
+			p.gunzip = true
+		case firehoseapi.ProcessorTypeCloudWatchLogProcessing:
+			v, ok := param(pr, firehoseapi.ProcessorParameterNameDataMessageExtraction)
+			if !ok || (v != "true" && v != "false") {
+				return nil, errInvalid("A CloudWatchLogProcessing processor needs DataMessageExtraction true or false.")
+			}
+			cwl, p.cwlExtract = true, v == "true"
 		case firehoseapi.ProcessorTypeAppendDelimiterToRecord:
 			p.delim = []byte("\n")
 			if v, ok := param(pr, firehoseapi.ProcessorParameterNameDelimiter); ok {
@@ -158,6 +173,9 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 			return nil, errNotSupported("The " + string(t) + " processor")
 		}
 	}
+	if cwl && !p.gunzip {
+		return nil, errInvalid("A CloudWatchLogProcessing processor needs a Decompression processor.")
+	}
 	if len(p.keys) > 0 && p.query == nil {
 		return nil, errInvalid("The prefix uses partitionKeyFromQuery, which needs a MetadataExtraction processor.")
 	}
@@ -167,10 +185,14 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 	return p, nil
 }
 
-// run processes records: deaggregation, the transform function,
-// metadata extraction, the delimiter. An error means ctx ended.
+// run processes records: decompression, CloudWatch Logs message
+// extraction, deaggregation, the transform function, metadata
+// extraction, the delimiter. An error means ctx ended.
 func (p *pipeline) run(ctx context.Context, in []sink.Record) ([]procRecord, []failedRecord, error) {
 	var failed []failedRecord
+	if p.gunzip {
+		in, failed = p.decompress(in)
+	}
 	recs := in
 	if p.deagg {
 		recs = nil
@@ -232,6 +254,34 @@ func (p *pipeline) run(ctx context.Context, in []sink.Record) ([]procRecord, []f
 		out = append(out, pr)
 	}
 	return out, failed, nil
+}
+
+// decompress gunzips records and, with message extraction, turns each
+// CloudWatch Logs data message into one record per log event. A record
+// that fails goes to the error output as it came (compressed).
+func (p *pipeline) decompress(in []sink.Record) ([]sink.Record, []failedRecord) {
+	var failed []failedRecord
+	out := make([]sink.Record, 0, len(in))
+	for _, r := range in {
+		data, err := gunzip(r.Data)
+		if err != nil {
+			failed = append(failed, failedRecord{Record: r, code: "Decompression.Failed", message: err.Error(), kind: "decompression-failed"})
+			continue
+		}
+		if !p.cwlExtract {
+			out = append(out, sink.Record{ID: r.ID, Data: data, Arrival: r.Arrival})
+			continue
+		}
+		msgs, err := extractMessages(data)
+		if err != nil {
+			failed = append(failed, failedRecord{Record: r, code: "CloudWatchLogProcessing.Failed", message: err.Error()})
+			continue
+		}
+		for i, m := range msgs {
+			out = append(out, sink.Record{ID: r.ID + ".m" + strconv.Itoa(i), Data: m, Arrival: r.Arrival})
+		}
+	}
+	return out, failed
 }
 
 func missingKey(keys map[string]string, want []string) string {
