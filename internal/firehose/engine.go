@@ -351,6 +351,10 @@ func (e *engine) deliverBatch(ctx context.Context, b *sink.Batch) bool {
 		if ctx.Err() != nil {
 			return false
 		}
+		if e.expired(b.FirstArrival) {
+			e.drop(b.Records, err)
+			return true
+		}
 		if httpendpoint.IsPermanent(err) {
 			// Firehose drops a batch the endpoint refuses as too large,
 			// without writing it to the error output.
@@ -410,10 +414,47 @@ func (e *engine) writeErrors(ctx context.Context, typ string, failed []failedRec
 		body = append(append(body, line...), '\n')
 	}
 	id := e.batchID(failed[0].ID, "error:"+typ)
-	return e.retryForever(ctx, func() error {
+	for n := 0; ; n++ {
 		_, err := e.p.errors.PutErrors(ctx, typ, e.d.Name, e.d.Version, failed[0].Arrival, id, body)
-		return err
-	})
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if e.expired(failed[0].Arrival) {
+			recs := make([]sink.Record, len(failed))
+			for i, f := range failed {
+				recs[i] = f.Record
+			}
+			e.drop(recs, err)
+			return true
+		}
+		e.s.logger.Warn("writing to the error output failed; retrying", "stream", e.d.ARN, "err", err)
+		if !sleep(ctx, e.backoff(n)) {
+			return false
+		}
+	}
+}
+
+// retention is how long Firehose keeps the records of a Direct PUT
+// delivery stream that it cannot deliver (nor write to the error
+// output); then they are dropped.
+const retention = 24 * time.Hour
+
+// expired tells whether records that arrived at first are past the
+// retention of a Direct PUT delivery stream. A Kinesis source keeps its
+// records for the stream's own retention, so they are retried on.
+func (e *engine) expired(first time.Time) bool {
+	return e.d.KinesisSource == nil && e.s.now().Sub(first) >= retention
+}
+
+// drop gives up records past the retention: counted and logged, then
+// treated as delivered so that the delivery stream moves on.
+func (e *engine) drop(recs []sink.Record, err error) {
+	e.s.counters(e.d).ExpiredRecords.Add(int64(len(recs)))
+	e.s.logger.Error("records could not be delivered for 24 hours; they are dropped", "stream", e.d.ARN,
+		"records", len(recs), "oldestArrival", recs[0].Arrival, "err", err)
 }
 
 // logReader reads a Direct PUT delivery stream's log.

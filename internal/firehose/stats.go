@@ -17,6 +17,10 @@ type Counters struct {
 	// Delivery to the destination: records and bytes delivered, and the
 	// attempts and successful ones.
 	DeliveryRecords, DeliveryBytes, DeliveryAttempts, DeliverySuccess atomic.Int64
+	// ExpiredRecords are the Direct PUT records dropped because they
+	// could not be delivered (nor written to the error output) for 24
+	// hours.
+	ExpiredRecords atomic.Int64
 	// DataFreshness is the age, in milliseconds, of the oldest record of
 	// each delivered batch when it was delivered.
 	DataFreshness metrics.Histogram
