@@ -7,7 +7,7 @@ const NamespaceFirehose = "AWS/Firehose"
 
 // FirehoseSource reports the Firehose metrics the delivery streams count,
 // named and dimensioned (DeliveryStreamName) as AWS publishes them:
-// IncomingBytes, IncomingRecords, IncomingPutRequests and, per
+// IncomingBytes, IncomingRecords, IncomingPutRequests, ThrottledRecords and, per
 // destination (S3, HttpEndpoint, Redshift, AmazonOpenSearchService,
 // Elasticsearch or Splunk), DeliveryTo<dest>.Records, .Bytes,
 // .Success and .DataFreshness (seconds).
@@ -34,6 +34,8 @@ func (f FirehoseSource) Sample() []Sample {
 		total("IncomingBytes", unitBytes, c.IncomingBytes.Load(), puts)
 		total("IncomingRecords", unitCount, c.IncomingRecords.Load(), puts)
 		total("IncomingPutRequests", unitCount, puts, puts)
+		throttled := c.ThrottledRecords.Load()
+		total("ThrottledRecords", unitCount, throttled, throttled)
 		prefix := "DeliveryTo" + st.Destination + "."
 		ok := c.DeliverySuccess.Load()
 		total(prefix+"Records", unitCount, c.DeliveryRecords.Load(), ok)

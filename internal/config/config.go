@@ -88,6 +88,11 @@ type Config struct {
 	ShardWriteRecordsPerSec int    `toml:"shard-write-records-per-sec" yaml:"shard-write-records-per-sec"`
 	ShardReadBytesPerSec    int64  `toml:"shard-read-bytes-per-sec" yaml:"shard-read-bytes-per-sec"`
 	ShardReadCallsPerSec    int    `toml:"shard-read-calls-per-sec" yaml:"shard-read-calls-per-sec"`
+	// Firehose's Direct PUT quotas per delivery stream, enforced while
+	// ThroughputLimits is on; 0: AWS's quota for the stream's region.
+	FirehosePutRecordsPerSec  int   `toml:"firehose-put-records-per-sec" yaml:"firehose-put-records-per-sec"`
+	FirehosePutRequestsPerSec int   `toml:"firehose-put-requests-per-sec" yaml:"firehose-put-requests-per-sec"`
+	FirehosePutBytesPerSec    int64 `toml:"firehose-put-bytes-per-sec" yaml:"firehose-put-bytes-per-sec"`
 	// Fault injection: the chances that a data-plane call or PutRecords
 	// entry fails, and the seed of the draws (0: random).
 	FaultThrottleProbability float64 `toml:"fault-throttle-probability" yaml:"fault-throttle-probability"`
@@ -328,6 +333,18 @@ func (c *Config) Validate() error {
 	} {
 		if n.v <= 0 {
 			bad(n.name, "%d must be greater than 0", n.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"firehose-put-records-per-sec", int64(c.FirehosePutRecordsPerSec)},
+		{"firehose-put-requests-per-sec", int64(c.FirehosePutRequestsPerSec)},
+		{"firehose-put-bytes-per-sec", c.FirehosePutBytesPerSec},
+	} {
+		if n.v < 0 {
+			bad(n.name, "%d must not be negative (0: AWS's quota for the delivery stream's region)", n.v)
 		}
 	}
 	for _, p := range []struct {

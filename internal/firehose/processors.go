@@ -31,14 +31,14 @@ type pipeline struct {
 	gunzip     bool // Decompression
 	cwlExtract bool // CloudWatchLogProcessing with DataMessageExtraction
 	deagg      bool
-	subRecord string // JSON or DELIMITED
-	subDelim  []byte
-	query     *gojq.Code
-	keys      []string // partition keys the prefix needs from the query
-	fnKeys    []string // partition keys the prefix needs from the function
-	delim     []byte   // nil: no AppendDelimiterToRecord
-	lambda    *transform
-	inv       Invoker
+	subRecord  string // JSON or DELIMITED
+	subDelim   []byte
+	query      *gojq.Code
+	keys       []string // partition keys the prefix needs from the query
+	fnKeys     []string // partition keys the prefix needs from the function
+	delim      []byte   // nil: no AppendDelimiterToRecord
+	lambda     *transform
+	inv        Invoker
 }
 
 // procRecord is a record after processing.

@@ -66,6 +66,9 @@ func (s *Service) putRecord(ctx context.Context, in *firehoseapi.PutRecordInput)
 	if err != nil {
 		return nil, err
 	}
+	if n, err := s.admit(d, [][]byte{in.Record.Data}); err != nil || n == 0 {
+		return nil, errSlowDown()
+	}
 	res, err := s.appendRecords(ctx, d, [][]byte{in.Record.Data})
 	if err != nil {
 		return nil, awsproto.NewError("ServiceUnavailableException", "Slow down.").WithStatus(503)
@@ -99,6 +102,20 @@ func (s *Service) putRecordBatch(ctx context.Context, in *firehoseapi.PutRecordB
 		RequestResponses: make([]firehoseapi.PutRecordBatchResponseEntry, len(data)),
 		Encrypted:        awsproto.Ptr(d.encrypted()), FailedPutCount: awsproto.Ptr[int32](0),
 	}
+	admitted, err := s.admit(d, data)
+	if err != nil {
+		return nil, err
+	}
+	throttled := data[admitted:]
+	data = data[:admitted]
+	for i := range throttled {
+		out.RequestResponses[admitted+i] = firehoseapi.PutRecordBatchResponseEntry{
+			ErrorCode: awsproto.Ptr("ServiceUnavailableException"), ErrorMessage: awsproto.Ptr("Slow down.")}
+	}
+	out.FailedPutCount = awsproto.Ptr(int32(len(throttled)))
+	if len(data) == 0 {
+		return out, nil
+	}
 	res, err := s.appendRecords(ctx, d, data)
 	if err != nil {
 		// Nothing was written: every record failed, and the caller sends
@@ -108,10 +125,10 @@ func (s *Service) putRecordBatch(ctx context.Context, in *firehoseapi.PutRecordB
 			out.RequestResponses[i] = firehoseapi.PutRecordBatchResponseEntry{
 				ErrorCode: awsproto.Ptr("ServiceUnavailableException"), ErrorMessage: awsproto.Ptr("Slow down.")}
 		}
-		out.FailedPutCount = awsproto.Ptr(int32(len(data)))
+		out.FailedPutCount = awsproto.Ptr(int32(len(out.RequestResponses)))
 		return out, nil
 	}
-	for i := range out.RequestResponses {
+	for i := range data {
 		out.RequestResponses[i].RecordId = awsproto.Ptr(recordID(d.Log, res.FirstSeq+uint64(i)))
 	}
 	return out, nil

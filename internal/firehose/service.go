@@ -53,7 +53,9 @@ type Options struct {
 	// dynamic partitioning buffers at once; the records of any more go to
 	// the error output (zero: 500, AWS's default quota).
 	ActivePartitions int
-	Now              func() time.Time // nil: time.Now
+	// Quotas are the Direct PUT throughput quotas.
+	Quotas Quotas
+	Now    func() time.Time // nil: time.Now
 }
 
 // Service is the Firehose API and the delivery of its delivery streams.
@@ -73,6 +75,9 @@ type Service struct {
 	units map[string]*background.Unit
 	// stats are the delivery streams' counters, by catalog key.
 	stats map[string]*statsEntry
+	// quotas are the delivery streams' Direct PUT quota buckets, by
+	// catalog key.
+	quotas map[string]*quotaState
 	// ownRunner: the runner is the service's own, stopped by Close.
 	ownRunner bool
 	closed    bool

@@ -14,6 +14,9 @@ type Counters struct {
 	// Direct PUT: bytes and records accepted, and the calls that
 	// accepted them.
 	IncomingBytes, IncomingRecords, IncomingPutRequests atomic.Int64
+	// ThrottledRecords are the records refused for the Direct PUT
+	// throughput quotas.
+	ThrottledRecords atomic.Int64
 	// Delivery to the destination: records and bytes delivered, and the
 	// attempts and successful ones.
 	DeliveryRecords, DeliveryBytes, DeliveryAttempts, DeliverySuccess atomic.Int64

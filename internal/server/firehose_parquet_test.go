@@ -183,9 +183,9 @@ func TestFirehosePartitionedParquet(t *testing.T) {
 	if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("orders"),
 		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
 			BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: role,
-			Prefix:            aws.String("orders/customer=!{partitionKeyFromQuery:customer}/"),
-			ErrorOutputPrefix: aws.String("errors/!{firehose:error-output-type}/"),
-			BufferingHints:    &fhtypes.BufferingHints{SizeInMBs: aws.Int32(64), IntervalInSeconds: aws.Int32(0)},
+			Prefix:                           aws.String("orders/customer=!{partitionKeyFromQuery:customer}/"),
+			ErrorOutputPrefix:                aws.String("errors/!{firehose:error-output-type}/"),
+			BufferingHints:                   &fhtypes.BufferingHints{SizeInMBs: aws.Int32(64), IntervalInSeconds: aws.Int32(0)},
 			DynamicPartitioningConfiguration: &fhtypes.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)},
 			ProcessingConfiguration: &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []fhtypes.Processor{
 				{Type: fhtypes.ProcessorTypeMetadataExtraction, Parameters: []fhtypes.ProcessorParameter{

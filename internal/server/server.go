@@ -212,6 +212,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		GlueTables:  cfg.FirehoseGlueTables,
 		Lambda:      newLambdaInvoker(endpointURL(ln, tlsLn)),
 		CreateDelay: cfg.CreateDelay,
+		Quotas: firehose.Quotas{Enabled: cfg.ThroughputLimits == "on", RecordsPerSec: cfg.FirehosePutRecordsPerSec,
+			RequestsPerSec: cfg.FirehosePutRequestsPerSec, BytesPerSec: cfg.FirehosePutBytesPerSec},
 	})
 	// The Lambda service, made below, fills its metrics source in.
 	lambdaMetrics := &cloudwatch.LambdaSource{}
