@@ -172,3 +172,28 @@ func TestActivePartitionLimit(t *testing.T) {
 		t.Fatalf("partition a: %q", got)
 	}
 }
+
+// TestPartitionBuffersRestart: progress is stored once every partition
+// holding a read's records has delivered them, so a restart delivers the
+// records still buffered and none of the delivered ones again.
+func TestPartitionBuffersRestart(t *testing.T) {
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) { o.Now = clk.Now })
+	c := e.firehose()
+	createS3(t, c, "restart", partitioned("b", 60))
+	putBatch(t, c, "restart", `{"p":"a","n":1}`)
+	putBatch(t, c, "restart", `{"p":"b","n":1}`)
+	clk.advance(61 * time.Second)
+	eventually(t, "both partitions", func() bool { return len(e.s3.keys("b/p=a/")) == 1 && len(e.s3.keys("b/p=b/")) == 1 })
+	putBatch(t, c, "restart", `{"p":"a","n":2}`)
+	e.restart()
+	clk.advance(61 * time.Second)
+	eventually(t, "the buffered record after the restart", func() bool { return len(e.s3.keys("b/p=a/")) == 2 })
+	var got []string
+	for _, k := range append(e.s3.keys("b/p=a/"), e.s3.keys("b/p=b/")...) {
+		got = append(got, string(e.s3.get(k)))
+	}
+	if strings.Join(got, "") != "{\"p\":\"a\",\"n\":1}\n{\"p\":\"a\",\"n\":2}\n{\"p\":\"b\",\"n\":1}\n" || len(e.s3.keys("b/p=b/")) != 1 {
+		t.Fatalf("objects after the restart: %q", got)
+	}
+}
