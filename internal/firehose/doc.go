@@ -6,7 +6,8 @@
 // delivery stream before PutRecord answers, so an acknowledged record
 // survives a crash. A Kinesis-source delivery stream reads its stream
 // through the streams domain. Either way, one background unit per
-// delivery stream buffers records by its destination's buffering hints,
+// delivery stream buffers records by its destination's buffering hints
+// (with dynamic partitioning, one buffer per partition: partition.go),
 // runs the processors, hands batches to a sink.Destination and, once a
 // batch is delivered (or, after its retries, written to the error
 // output), stores in the catalog how far the source has been delivered.

@@ -121,7 +121,9 @@ func (e *engine) intake(ctx context.Context, ps *partitions, recs []sink.Record)
 		b := ps.bufs[r.partition]
 		if b == nil {
 			if len(ps.bufs) >= limit {
-				failed = append(failed, failedRecord{Record: r.Record, code: "DynamicPartitioning.ActivePartitionsLimitExceeded",
+				rec := r.Record
+				rec.Data = r.undelimited
+				failed = append(failed, failedRecord{Record: rec, code: "DynamicPartitioning.ActivePartitionsLimitExceeded",
 					message: fmt.Sprintf("the delivery stream already has %d active partitions", limit), kind: "activePartitionExceeded"})
 				continue
 			}

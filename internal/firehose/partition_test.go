@@ -160,7 +160,7 @@ func TestActivePartitionLimit(t *testing.T) {
 	if err := json.Unmarshal(bytes.TrimSpace(e.s3.get(e.s3.keys("b/errors/activePartitionExceeded/")[0])), &er); err != nil {
 		t.Fatal(err)
 	}
-	if raw, _ := base64.StdEncoding.DecodeString(er.RawData); string(bytes.TrimSpace(raw)) != `{"p":"c"}` || er.ErrorCode != "DynamicPartitioning.ActivePartitionsLimitExceeded" {
+	if raw, _ := base64.StdEncoding.DecodeString(er.RawData); string(raw) != `{"p":"c"}` || er.ErrorCode != "DynamicPartitioning.ActivePartitionsLimitExceeded" {
 		t.Fatalf("error record %+v", er)
 	}
 	if k := e.s3.keys("b/p="); len(k) != 0 {

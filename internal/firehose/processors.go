@@ -47,6 +47,9 @@ type procRecord struct {
 	keys map[string]string
 	// partition is the record's partition keys as one string, to group by.
 	partition string
+	// undelimited is the record's data before AppendDelimiterToRecord,
+	// for the error output.
+	undelimited []byte
 }
 
 // failedRecord is a record that processing refused, for the error output.
@@ -247,6 +250,7 @@ func (p *pipeline) run(ctx context.Context, in []sink.Record) ([]procRecord, []f
 		if pr.keys != nil {
 			pr.partition = partitionString(pr.keys)
 		}
+		pr.undelimited = pr.Data
 		if p.delim != nil {
 			d := make([]byte, 0, len(pr.Data)+len(p.delim))
 			pr.Data = append(append(d, pr.Data...), p.delim...)
