@@ -425,10 +425,15 @@ func TestKinesisSourceCheckpoints(t *testing.T) {
 		}
 		return n >= 25
 	})
+	// An object is in S3 just before its delivery is counted.
 	var delivered int64
-	for _, st := range e.svc.Stats() {
-		delivered += st.Counters.DeliveryRecords.Load()
-	}
+	eventually(t, "the delivery of the 5 new records to be counted", func() bool {
+		delivered = 0
+		for _, st := range e.svc.Stats() {
+			delivered += st.Counters.DeliveryRecords.Load()
+		}
+		return delivered >= 5
+	})
 	if delivered != 5 {
 		t.Fatalf("after the restart %d records were delivered, want only the 5 new ones", delivered)
 	}

@@ -1,6 +1,7 @@
 package firehose
 
 import (
+	"bytes"
 	"encoding/base64"
 
 	"github.com/millrace/millrace/internal/awsproto"
@@ -17,6 +18,9 @@ import (
 func init() {
 	awsproto.RegisterFastJSONDecoder(decodePutRecordBatchJSON)
 }
+
+// strictBase64 is made once: Strict returns a new copy of the encoding.
+var strictBase64 = base64.StdEncoding.Strict()
 
 type scanner struct {
 	b []byte
@@ -60,6 +64,24 @@ func (s *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
+// base64Str reads a string that must be standard base64: it finds the
+// closing quote with bytes.IndexByte and leaves the checking of its bytes
+// to the base64 decoder, which refuses every byte str refuses (escapes,
+// non-ASCII) but CR and LF, which it skips: a string holding them decodes
+// to fewer bytes than Base64Len counts, and the caller refuses it.
+func (s *scanner) base64Str() ([]byte, bool) {
+	if !s.lit('"') {
+		return nil, false
+	}
+	n := bytes.IndexByte(s.b[s.i:], '"')
+	if n < 0 {
+		return nil, false
+	}
+	v := s.b[s.i : s.i+n]
+	s.i += n + 1
+	return v, true
+}
+
 func decodePutRecordBatchJSON(body []byte, in *firehoseapi.PutRecordBatchInput) bool {
 	s := &scanner{b: body}
 	if !s.lit('{') {
@@ -93,6 +115,9 @@ func decodePutRecordBatchJSON(body []byte, in *firehoseapi.PutRecordBatchInput) 
 			}
 			seenRecords = true
 			records = make([]firehoseapi.Record, 0, 500)
+			// Every record's data is decoded into one block: the base64
+			// text is at most the body, and decodes to 3/4 of it.
+			block := make([]byte, len(body)/4*3)
 			for rfirst := true; ; rfirst = false {
 				if s.lit(']') {
 					break
@@ -107,16 +132,19 @@ func decodePutRecordBatchJSON(body []byte, in *firehoseapi.PutRecordBatchInput) 
 				if !ok || string(k) != "Data" || !s.lit(':') {
 					return false
 				}
-				v, ok := s.str()
+				v, ok := s.base64Str()
 				if !ok || !s.lit('}') {
 					return false
 				}
 				n, ok := awsproto.Base64Len(v)
-				if !ok {
+				if !ok || n > len(block) {
 					return false
 				}
-				data := make([]byte, n)
-				if m, err := base64.StdEncoding.Strict().Decode(data, v); err != nil || m != n {
+				// Capped, so that appending to one record's data never
+				// writes over the next one's.
+				data := block[:n:n]
+				block = block[n:]
+				if m, err := strictBase64.Decode(data, v); err != nil || m != n {
 					return false
 				}
 				records = append(records, firehoseapi.Record{Data: data})

@@ -2,7 +2,6 @@ package firehose
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/firehose/firehoseapi"
@@ -31,8 +30,20 @@ func (s *Service) writable(ctx context.Context, name string) (*deliveryStream, e
 }
 
 // recordID is the RecordId of the record at a sequence number of a log.
+// It is written without fmt: a delivery stream names every record twice
+// (in PutRecordBatch's answer and when delivering it).
 func recordID(log uint32, seq uint64) string {
-	return fmt.Sprintf("%08x%016x", log, seq)
+	const digits = "0123456789abcdef"
+	var b [24]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[log&15]
+		log >>= 4
+	}
+	for i := 23; i >= 8; i-- {
+		b[i] = digits[seq&15]
+		seq >>= 4
+	}
+	return string(b[:])
 }
 
 // appendRecords writes records durably to the delivery stream's log.

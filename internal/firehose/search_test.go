@@ -155,11 +155,16 @@ func TestSplunkDestination(t *testing.T) {
 		}
 	}
 
-	for _, st := range e.svc.Stats() {
-		if st.Name == "sp" && (st.Destination != "Splunk" || st.Counters.DeliveryRecords.Load() < 50) {
-			t.Errorf("metrics of sp: destination %s, %d records", st.Destination, st.Counters.DeliveryRecords.Load())
+	// The HEC server holds the events before the delivery that sent them
+	// returns and is counted.
+	eventually(t, "sp's metrics to count 50 Splunk deliveries", func() bool {
+		for _, st := range e.svc.Stats() {
+			if st.Name == "sp" && st.Destination == "Splunk" && st.Counters.DeliveryRecords.Load() >= 50 {
+				return true
+			}
 		}
-	}
+		return false
+	})
 
 	if _, err := c.UpdateDestination(ctx, &fh.UpdateDestinationInput{DeliveryStreamName: aws.String("sp"), CurrentDeliveryStreamVersionId: d.VersionId,
 		DestinationId: d.Destinations[0].DestinationId, SplunkDestinationUpdate: &fhtypes.SplunkDestinationUpdate{HECEndpointType: fhtypes.HECEndpointTypeRaw}}); err != nil {

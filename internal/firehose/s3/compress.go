@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
+
+	"github.com/millrace/millrace/internal/firehose/sink"
 )
 
 // Compression formats, as CompressionFormat names them.
@@ -42,55 +45,114 @@ const hadoopBlock = 256 << 10
 // Compress compresses an object body. name is the name of the one entry
 // of a ZIP archive.
 func Compress(format, name string, body []byte) ([]byte, error) {
-	var out bytes.Buffer
-	switch format {
-	case "", Uncompressed:
+	if format == "" || format == Uncompressed {
 		return body, nil
+	}
+	return compress(format, name, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
+}
+
+// CompressRecords compresses the concatenation of the records' data
+// without building it first: a buffer of 64 MiB is compressed as it is
+// read rather than copied once more.
+func CompressRecords(format, name string, records []sink.Record) ([]byte, error) {
+	if format == "" || format == Uncompressed {
+		body, _, err := Raw{}.Encode(records)
+		return body, err
+	}
+	return compress(format, name, func(w io.Writer) error {
+		for _, r := range records {
+			if _, err := w.Write(r.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// compress returns what write writes, compressed.
+func compress(format, name string, write func(io.Writer) error) ([]byte, error) {
+	var out bytes.Buffer
+	var w io.WriteCloser
+	var zw *zip.Writer
+	switch format {
 	case GZIP:
-		w, _ := gzip.NewWriterLevel(&out, gzip.DefaultCompression)
-		if _, err := w.Write(body); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
+		w, _ = gzip.NewWriterLevel(&out, gzip.DefaultCompression)
 	case ZIP:
-		zw := zip.NewWriter(&out)
-		w, err := zw.Create(name)
+		zw = zip.NewWriter(&out)
+		fw, err := zw.Create(name)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := w.Write(body); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
+		w = nopCloser{fw}
 	case Snappy:
 		// Firehose's Snappy is the snappy framing format.
-		w := snappy.NewBufferedWriter(&out)
-		if _, err := w.Write(body); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
+		w = snappy.NewBufferedWriter(&out)
 	case HadoopSnappy:
-		// Hadoop's block format: per block, the uncompressed length, then
-		// one compressed chunk with its length, both 4-byte big-endian.
-		var hdr [4]byte
-		for len(body) > 0 {
-			n := min(len(body), hadoopBlock)
-			chunk := snappy.Encode(nil, body[:n])
-			binary.BigEndian.PutUint32(hdr[:], uint32(n))
-			out.Write(hdr[:])
-			binary.BigEndian.PutUint32(hdr[:], uint32(len(chunk)))
-			out.Write(hdr[:])
-			out.Write(chunk)
-			body = body[n:]
-		}
+		w = &hadoopSnappyWriter{out: &out}
 	default:
 		return nil, fmt.Errorf("unknown compression format %q", format)
 	}
+	if err := write(w); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+	}
 	return out.Bytes(), nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// hadoopSnappyWriter writes Hadoop's snappy block format: per block of
+// hadoopBlock uncompressed bytes (the last one shorter), the uncompressed
+// length, then one compressed chunk with its length, both 4-byte
+// big-endian.
+type hadoopSnappyWriter struct {
+	out   *bytes.Buffer
+	block []byte
+}
+
+func (h *hadoopSnappyWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if h.block == nil {
+			h.block = make([]byte, 0, hadoopBlock)
+		}
+		k := min(len(p), hadoopBlock-len(h.block))
+		h.block = append(h.block, p[:k]...)
+		p = p[k:]
+		if len(h.block) == hadoopBlock {
+			h.emit()
+		}
+	}
+	return n, nil
+}
+
+func (h *hadoopSnappyWriter) emit() {
+	var hdr [4]byte
+	chunk := snappy.Encode(nil, h.block)
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(h.block)))
+	h.out.Write(hdr[:])
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(chunk)))
+	h.out.Write(hdr[:])
+	h.out.Write(chunk)
+	h.block = h.block[:0]
+}
+
+// Close writes the last, partial block.
+func (h *hadoopSnappyWriter) Close() error {
+	if len(h.block) > 0 {
+		h.emit()
+	}
+	return nil
 }

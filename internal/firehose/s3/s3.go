@@ -113,12 +113,18 @@ func ObjectName(stream string, version int, t time.Time, id string) string {
 // the encoder refuses come back as Rejected (the engine writes them under
 // the error prefix as format-conversion-failed).
 func (d *Destination) Deliver(ctx context.Context, b *sink.Batch) (sink.Result, error) {
-	body, failed, err := d.cfg.Encoder.Encode(b.Records)
-	if err != nil {
-		return sink.Result{}, fmt.Errorf("encoding the batch: %w", err)
-	}
-	if len(failed) == len(b.Records) {
-		return sink.Result{Rejected: failed}, nil
+	_, raw := d.cfg.Encoder.(Raw)
+	var body []byte
+	var failed []sink.Rejection
+	var err error
+	if !raw {
+		body, failed, err = d.cfg.Encoder.Encode(b.Records)
+		if err != nil {
+			return sink.Result{}, fmt.Errorf("encoding the batch: %w", err)
+		}
+		if len(failed) == len(b.Records) {
+			return sink.Result{Rejected: failed}, nil
+		}
 	}
 	t := b.FirstArrival.In(d.cfg.TimeZone)
 	prefix, err := d.cfg.Prefix.Eval(Values{Time: t, PartitionKeys: b.PartitionKeys})
@@ -130,11 +136,15 @@ func (d *Destination) Deliver(ctx context.Context, b *sink.Batch) (sink.Result, 
 	if d.cfg.FileExtension != "" {
 		ext = d.cfg.FileExtension
 	}
-	if d.cfg.Encoder.Extension() == "" {
+	switch {
+	case raw:
+		// Records as they are go into the compressor one by one.
+		body, err = CompressRecords(d.cfg.Compression, name, b.Records)
+	case d.cfg.Encoder.Extension() == "":
 		body, err = Compress(d.cfg.Compression, name, body)
-		if err != nil {
-			return sink.Result{}, err
-		}
+	}
+	if err != nil {
+		return sink.Result{}, err
 	}
 	key := prefix + name + ext
 	if err := d.put.Put(ctx, d.cfg.Bucket, key, body); err != nil {

@@ -82,8 +82,26 @@ func FuzzParsePrefix(f *testing.F) {
 
 func TestCompress(t *testing.T) {
 	body := bytes.Repeat([]byte(`{"n":12345,"s":"hello"}`+"\n"), 20000) // over one Hadoop block
-	for _, f := range []string{Uncompressed, GZIP, ZIP, Snappy, HadoopSnappy} {
-		out, err := Compress(f, "obj", body)
+	// The same body as records of uneven sizes, for CompressRecords.
+	var recs []sink.Record
+	for rest, n := body, 1; len(rest) > 0; n = n*7%1000 + 1 {
+		k := min(n, len(rest))
+		recs = append(recs, sink.Record{Data: rest[:k]})
+		rest = rest[k:]
+	}
+	for _, c := range []struct {
+		f       string
+		records bool
+	}{{Uncompressed, false}, {GZIP, false}, {ZIP, false}, {Snappy, false}, {HadoopSnappy, false},
+		{Uncompressed, true}, {GZIP, true}, {ZIP, true}, {Snappy, true}, {HadoopSnappy, true}} {
+		f := c.f
+		var out []byte
+		var err error
+		if c.records {
+			out, err = CompressRecords(f, "obj", recs)
+		} else {
+			out, err = Compress(f, "obj", body)
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -122,10 +140,13 @@ func TestCompress(t *testing.T) {
 				}
 				plain = append(plain, block...)
 				rest = rest[8+c:]
+				if len(rest) > 0 && n != hadoopBlock {
+					t.Fatalf("hadoop block of %d bytes before the last one", n)
+				}
 			}
 		}
 		if !bytes.Equal(plain, body) {
-			t.Errorf("%s: the body does not come back", f)
+			t.Errorf("%s (records %v): the body does not come back", f, c.records)
 		}
 	}
 }

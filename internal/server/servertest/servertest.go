@@ -155,7 +155,16 @@ func (b BufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return b.Transport.RoundTrip(r)
 	}
-	body, err := io.ReadAll(r.Body)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// Read into a buffer of the announced length rather than one
+		// grown by doubling (a PutRecordBatch body is up to 5 MB).
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(r.Body)
+	}
 	r.Body.Close()
 	if err != nil {
 		return nil, err
