@@ -276,10 +276,11 @@ func (o *operator) windows(t int64, buf []winKey) []winKey {
 	return buf
 }
 
-// process takes one row. It returns whether the row was late (every
-// window it belongs to already emitted) and, for a query without a window,
-// its output row.
-func (o *operator) process(row []any, rowtime int64, id string) (late bool, out *Result, err error) {
+// processRow takes one row (joined with the reference table, if the
+// query joins one). It returns whether the row was late (every window it
+// belongs to already emitted) and, for a query without a window, its
+// output row.
+func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, out *Result, err error) {
 	o.setRow(row, rowtime)
 	if o.p.filter != nil {
 		v, err := run(o.p.filter, o.p.env)

@@ -49,6 +49,9 @@ type plan struct {
 	// the VM; used are the columns programs read from the environment.
 	keyCols []int
 	used    []int
+	// join is the stream's join with a reference table, if any; schema
+	// then holds the stream's columns followed by the table's.
+	join *joinPlan
 
 	env map[string]any // variables and literals; the engine is single-threaded
 }
@@ -73,8 +76,9 @@ var sqlParser = func() *sqlparser.Parser {
 	return p
 }()
 
-// compile parses a rewritten query and compiles it against a schema.
-func compile(q *Query, schema *Schema) (*plan, error) {
+// compile parses a rewritten query and compiles it against a schema and
+// the application's reference tables.
+func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	stmt, err := sqlParser.Parse(q.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("the query does not parse: %v", err)
@@ -86,13 +90,11 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 	if sel.OrderBy != nil || sel.Limit != nil || sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
 		return nil, fmt.Errorf("ORDER BY, LIMIT, WITH, DISTINCT and WINDOW are not supported in a continuous query")
 	}
-	if len(sel.From) != 1 {
-		return nil, fmt.Errorf("a continuous query reads one source stream (joins are not supported)")
+	schema, join, err := compileFrom(sel, schema, tables)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := sel.From[0].(*sqlparser.AliasedTableExpr); !ok {
-		return nil, fmt.Errorf("the FROM clause must name one source stream (joins are not supported)")
-	}
-	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}}
+	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}, join: join}
 	c := &compiler{p: p}
 	if q.Window.TimeColumn != "" {
 		i, ok := c.column(q.Window.TimeColumn)
@@ -102,12 +104,20 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 		if base, _ := splitSQLType(schema.Columns[i].SQLType); base != "TIMESTAMP" && base != "DATE" && base != "DATETIME" && base != "BIGINT" {
 			return nil, fmt.Errorf("the window's time column %s is %s, not TIMESTAMP (or BIGINT milliseconds)", schema.Columns[i].Name, schema.Columns[i].SQLType)
 		}
+		if join != nil && i >= join.nStream {
+			return nil, fmt.Errorf("the window's time column %s must be a column of the stream", q.Window.TimeColumn)
+		}
 		p.timeCol = i
 	}
 	for i := range schema.Columns {
 		p.env["c"+strconv.Itoa(i)] = nil
 	}
 	p.env["rowtime"], p.env["ws"], p.env["we"] = nil, nil, nil
+	if join != nil {
+		if err := c.compileJoin(sel.From[0].(*sqlparser.JoinTableExpr).Condition.On); err != nil {
+			return nil, err
+		}
+	}
 	if sel.Where != nil {
 		if p.filter, err = c.program(sel.Where.Expr, rowScope); err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
@@ -550,15 +560,18 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 		// Flink: window_time is window_end minus one millisecond.
 		return `sqlArith("-", we, 1)`, nil
 	}
-	i, ok := c.column(name)
+	i, ok := c.resolve(x)
 	if !ok {
+		if c.p.join != nil {
+			return "", fmt.Errorf("column %s is not in the input schema or the reference table", sqlparser.String(x))
+		}
 		return "", fmt.Errorf("column %s is not in the input schema", name)
 	}
 	if sc == groupScope {
 		for k, text := range c.p.keyTexts {
 			if col, err := sqlparser.NewTestParser().ParseExpr(text); err == nil {
 				if cn, ok := col.(*sqlparser.ColName); ok {
-					if j, ok := c.column(cn.Name.String()); ok && j == i {
+					if j, ok := c.resolve(cn); ok && j == i {
 						return "g" + strconv.Itoa(k), nil
 					}
 				}
@@ -589,7 +602,7 @@ func directColumn(c *compiler, e sqlparser.Expr) int {
 	case "rowtime", "window_start", "window_end", "window_time":
 		return -1
 	}
-	i, ok := c.column(col.Name.String())
+	i, ok := c.resolve(col)
 	if !ok {
 		return -1
 	}
