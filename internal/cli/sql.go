@@ -160,7 +160,7 @@ func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func
 		SQL:             pos[0],
 		Schema:          analytics.Schema{Format: format, Columns: cols},
 		AllowedLateness: o.lateness, IdleGrace: o.idleGrace,
-		Tables:          tables,
+		Tables: tables,
 	})
 	if err != nil {
 		return usageError{err}
