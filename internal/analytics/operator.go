@@ -186,6 +186,8 @@ type Result struct {
 	WindowEnd   int64
 	Columns     []string
 	Values      []any
+
+	order []any // ORDER BY keys, to rank a window's rows
 }
 
 // operator runs one compiled query: it assigns rows to windows, keeps
@@ -197,6 +199,7 @@ type operator struct {
 	keyed    map[string][]*keyedWin
 	closedTo int64 // windows ending at or before this have been emitted
 	scratch  []any
+	heaps    map[winKey]*countHeap // bounded queries' smallest counts
 }
 
 func newOperator(idx int, p *plan) *operator {
@@ -348,10 +351,16 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 		g := groups[gk]
 		if g == nil {
 			g = &group{Keys: keys, Accs: make([]acc, len(o.p.aggs))}
+			if o.p.q.Capacity > 0 {
+				o.admit(w, groups, gk, g)
+			}
 			groups[gk] = g
 		}
 		for i := range o.p.aggs {
 			g.Accs[i].add(&o.p.aggs[i], args[i])
+		}
+		if o.p.q.Capacity > 0 {
+			o.counted(w, gk)
 		}
 	}
 	return !placed, nil, nil
@@ -423,6 +432,7 @@ func (o *operator) advance(watermark int64) ([]Result, error) {
 				due = append(due, closing{w, gk, g})
 			}
 			delete(o.aligned, w)
+			delete(o.heaps, w)
 		}
 	}
 	for gk, wins := range o.keyed {
@@ -461,7 +471,7 @@ func (o *operator) advance(watermark int64) ([]Result, error) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return o.rank(out), nil
 }
 
 func (o *operator) emit(w winKey, gk string, g *group) (Result, bool, error) {
@@ -491,11 +501,15 @@ func (o *operator) emit(w winKey, gk string, g *group) (Result, bool, error) {
 		}
 		vals[i] = v
 	}
+	order, err := o.orderValues(env)
+	if err != nil {
+		return Result{}, false, err
+	}
 	h := fnv.New64a()
 	h.Write([]byte(gk))
 	return Result{
 		Query: o.idx, Dest: o.p.q.Dest,
 		ID:          fmt.Sprintf("q%d-%d-%d-%016x", o.idx, w.Start, w.End, h.Sum64()),
-		WindowStart: w.Start, WindowEnd: w.End, Columns: o.p.names, Values: vals,
+		WindowStart: w.Start, WindowEnd: w.End, Columns: o.p.names, Values: vals, order: order,
 	}, true, nil
 }

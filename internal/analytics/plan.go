@@ -52,6 +52,9 @@ type plan struct {
 	// join is the stream's join with a reference table, if any; schema
 	// then holds the stream's columns followed by the table's.
 	join *joinPlan
+	// order and limit rank each window's rows (ORDER BY ... LIMIT n).
+	order []orderKey
+	limit int
 
 	env map[string]any // variables and literals; the engine is single-threaded
 }
@@ -87,8 +90,8 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("the query must be one SELECT, not %T", stmt)
 	}
-	if sel.OrderBy != nil || sel.Limit != nil || sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
-		return nil, fmt.Errorf("ORDER BY, LIMIT, WITH, DISTINCT and WINDOW are not supported in a continuous query")
+	if sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
+		return nil, fmt.Errorf("WITH, DISTINCT and WINDOW are not supported in a continuous query")
 	}
 	schema, join, err := compileFrom(sel, schema, tables)
 	if err != nil {
@@ -190,6 +193,9 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 		if p.having, err = c.program(sel.Having.Expr, groupScope); err != nil {
 			return nil, fmt.Errorf("HAVING: %w", err)
 		}
+	}
+	if err := c.compileOrder(sel); err != nil {
+		return nil, err
 	}
 	if len(q.Columns) > 0 {
 		if len(q.Columns) != len(p.names) {

@@ -50,6 +50,9 @@ type Query struct {
 	Window  Window
 	// SQL is the ordinary SELECT the parser reads.
 	SQL string
+	// Capacity, when not 0, bounds the groups of each window: a
+	// Space-Saving summary of COUNT(*) per item (TOP_K_ITEMS_TUMBLING).
+	Capacity int
 }
 
 // Program is what an application's SQL code declares.
@@ -324,7 +327,14 @@ func rewriteSelect(q *Query, toks []token) error {
 	if len(toks) > 1 && toks[1].is("STREAM") {
 		toks = append(toks[:1], toks[2:]...)
 	}
-	var err error
+	toks, items, err := rewriteItemsTVF(q, toks)
+	if err != nil {
+		return err
+	}
+	if items {
+		q.SQL = render(toks)
+		return nil
+	}
 	if toks, err = rewriteTVF(q, toks); err != nil {
 		return err
 	}
