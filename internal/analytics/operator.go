@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -20,6 +21,7 @@ type acc struct {
 	Float    bool
 	Min, Max any
 	Distinct map[string]any
+	HLL      *hyperloglog.Sketch // APPROX_COUNT_DISTINCT past exactDistinct
 }
 
 func (a *acc) add(spec *aggSpec, v any) {
@@ -28,6 +30,10 @@ func (a *acc) add(spec *aggSpec, v any) {
 		return
 	}
 	if v == nil {
+		return
+	}
+	if spec.approx {
+		a.addApprox(v)
 		return
 	}
 	if spec.distinct {
@@ -70,6 +76,10 @@ func (a *acc) addNumber(v any) {
 
 // merge folds b into a (session windows that a row joins together).
 func (a *acc) merge(spec *aggSpec, b *acc) {
+	if spec.approx {
+		a.mergeApprox(b)
+		return
+	}
 	for k, v := range b.Distinct {
 		if a.Distinct == nil {
 			a.Distinct = map[string]any{}
@@ -95,6 +105,9 @@ func (a *acc) merge(spec *aggSpec, b *acc) {
 }
 
 func (a *acc) result(spec *aggSpec) any {
+	if spec.approx {
+		return a.approxCount()
+	}
 	if spec.distinct {
 		vals := make([]any, 0, len(a.Distinct))
 		for _, v := range a.Distinct {

@@ -24,8 +24,11 @@ const (
 type aggSpec struct {
 	kind     aggKind
 	distinct bool
-	arg      *vm.Program // nil: COUNT(*)
-	argCol   int         // >= 0: arg is that column alone, read without the VM
+	// approx counts distinct values exactly up to exactDistinct, then
+	// with a HyperLogLog sketch (APPROX_COUNT_DISTINCT).
+	approx bool
+	arg    *vm.Program // nil: COUNT(*)
+	argCol int         // >= 0: arg is that column alone, read without the VM
 }
 
 // plan is a query compiled: expr-lang programs over an environment whose
@@ -440,7 +443,11 @@ func (c *compiler) translate(e sqlparser.Expr, sc scope) (string, error) {
 	case *sqlparser.FuncExpr:
 		name := strings.ToLower(x.Name.String())
 		if name == "approx_count_distinct" {
-			return c.aggregate(aggCount, true, x.Exprs, sc, x)
+			s, err := c.aggregate(aggCount, true, x.Exprs, sc, x)
+			if err == nil {
+				c.p.aggs[len(c.p.aggs)-1].approx = true
+			}
+			return s, err
 		}
 		return c.call(name, x.Exprs, sc)
 	case *sqlparser.CountStar:
