@@ -213,6 +213,7 @@ type operator struct {
 	closedTo int64 // windows ending at or before this have been emitted
 	scratch  []any
 	heaps    map[winKey]*countHeap // bounded queries' smallest counts
+	slides   map[string]*slide     // sliding windows' rows, by partition
 }
 
 func newOperator(idx int, p *plan) *operator {
@@ -346,6 +347,9 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 	}
 	o.scratch = args
 	switch o.p.q.Window.Kind {
+	case Sliding:
+		r, err := o.processSliding(gk, keys, rowtime, args, id)
+		return false, r, err
 	case Session, Stagger:
 		return o.processKeyed(gk, keys, t, args), nil, nil
 	}

@@ -67,6 +67,7 @@ type scope int
 const (
 	rowScope   scope = iota // a row's columns
 	groupScope              // a group's keys, aggregates and window
+	slideScope              // a row's columns and its sliding aggregates
 )
 
 type compiler struct {
@@ -157,6 +158,9 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	sc := rowScope
 	if p.grouped {
 		sc = groupScope
+	}
+	if q.Window.Kind == Sliding {
+		sc = slideScope
 	}
 	for i, se := range sel.SelectExprs.Exprs {
 		switch e := se.(type) {
@@ -623,7 +627,7 @@ func directColumn(c *compiler, e sqlparser.Expr) int {
 }
 
 func (c *compiler) aggregate(kind aggKind, distinct bool, args []sqlparser.Expr, sc scope, node sqlparser.Expr) (string, error) {
-	if sc != groupScope {
+	if sc != groupScope && sc != slideScope {
 		return "", fmt.Errorf("aggregate %s is not allowed here", sqlparser.String(node))
 	}
 	spec := aggSpec{kind: kind, distinct: distinct}

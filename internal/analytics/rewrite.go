@@ -26,6 +26,11 @@ const (
 	// Stagger is KDA's WINDOWED BY STAGGER: a window per key that opens
 	// with the key's first row and lasts Size.
 	Stagger WindowKind = "STAGGER"
+	// Sliding is KDA's OVER (PARTITION BY k RANGE INTERVAL ... PRECEDING)
+	// or (... ROWS n PRECEDING): a row out for every row in, its
+	// aggregates over the partition's rows in the range (Size) or the
+	// last Rows rows.
+	Sliding WindowKind = "SLIDING"
 )
 
 // Window is the window a query groups by.
@@ -34,6 +39,8 @@ type Window struct {
 	// Size is the window's length (TUMBLE, HOP, STAGGER, CUMULATE's
 	// largest), Slide HOP's slide or CUMULATE's step, Gap SESSION's gap.
 	Size, Slide, Gap time.Duration
+	// Rows is a ROWS sliding window's length, the current row included.
+	Rows int
 	// TimeColumn is the column that holds the event time; "" is ROWTIME
 	// (when the record arrived in the stream).
 	TimeColumn string
@@ -334,6 +341,9 @@ func rewriteSelect(q *Query, toks []token) error {
 	if items {
 		q.SQL = render(toks)
 		return nil
+	}
+	if toks, err = rewriteSliding(q, toks); err != nil {
+		return err
 	}
 	if toks, err = rewriteTVF(q, toks); err != nil {
 		return err

@@ -80,6 +80,7 @@ type groupState struct {
 type opState struct {
 	ClosedTo int64        `json:"closedTo"`
 	Groups   []groupState `json:"groups"`
+	Slides   []slideState `json:"slides,omitempty"`
 }
 
 type engineState struct {
@@ -147,6 +148,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 				os.Groups = append(os.Groups, gs)
 			}
 		}
+		os.Slides = op.snapshotSlides()
 		st.Queries = append(st.Queries, os)
 	}
 	return json.Marshal(st)
@@ -222,6 +224,9 @@ func (e *Engine) Restore(b []byte) error {
 				}
 				op.aligned[w][string(gk)] = g
 			}
+		}
+		if err := op.restoreSlides(os.Slides); err != nil {
+			return err
 		}
 		e.ops[qi] = op
 	}
