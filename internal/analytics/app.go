@@ -40,6 +40,9 @@ type Application struct {
 	// CheckpointInterval is the longest time between checkpoints; a
 	// window that closes is checkpointed at once.
 	CheckpointInterval time.Duration `json:"checkpointInterval"`
+	// References are read into Config.Tables each time the application
+	// starts.
+	References []Reference `json:"references,omitempty"`
 }
 
 // Runtime is what a running application uses.
@@ -47,6 +50,8 @@ type Runtime struct {
 	Streams *streams.Streams
 	Catalog storage.Catalog
 	Logger  *slog.Logger
+	// Objects reads the application's reference data sources.
+	Objects ObjectReader
 	Now     func() time.Time
 	// PollInterval is the pause when every shard is read to its end.
 	PollInterval time.Duration
@@ -108,7 +113,15 @@ func (a *Application) Run(ctx context.Context, rt *Runtime) error {
 	if rt.Logger == nil {
 		rt.Logger = slog.New(slog.DiscardHandler)
 	}
-	eng, err := NewEngine(a.Config)
+	cfg := a.Config
+	if len(a.References) > 0 {
+		tables, err := loadTables(ctx, rt.Objects, a.References)
+		if err != nil {
+			return err
+		}
+		cfg.Tables = append(append([]Table(nil), cfg.Tables...), tables...)
+	}
+	eng, err := NewEngine(cfg)
 	if err != nil {
 		return err
 	}

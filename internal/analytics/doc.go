@@ -11,8 +11,10 @@
 // aggregate arguments, HAVING) is compiled to an expr-lang program with
 // SQL's NULL semantics supplied as functions (functions.go). What is left
 // is the streaming part: input schemas (schema.go), event time,
-// watermarks and windows with keyed aggregate state (operator.go), and
-// applications that read Millrace streams, checkpoint that state with
-// their source positions in the catalog and write each window's result
-// once (app.go, service.go).
+// watermarks and windows with keyed aggregate state (operator.go), joins
+// with reference tables (join.go, reference.go), window Top-N and KDA's
+// TOP_K_ITEMS_TUMBLING (topk.go), approximate distinct counts
+// (approx.go), KDA's sliding windows (sliding.go), and applications that read Millrace streams, checkpoint
+// that state with their source positions in the catalog and write each
+// window's result once (app.go, service.go).
 package analytics

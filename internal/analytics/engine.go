@@ -22,6 +22,9 @@ type Config struct {
 	// windows close without new records (a record's arrival time is taken
 	// before it is readable, by at most the time an append takes).
 	IdleGrace time.Duration
+	// Tables are the reference tables queries may join the stream with
+	// (LoadTable); they are read once, when the engine is made.
+	Tables []Table
 }
 
 // Input is one source record.
@@ -68,13 +71,19 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.AllowedLateness < 0 || cfg.IdleGrace < 0 {
 		return nil, fmt.Errorf("allowed lateness and idle grace cannot be negative")
 	}
+	cfg.Tables = append([]Table(nil), cfg.Tables...)
+	for i := range cfg.Tables {
+		if err := cfg.Tables[i].Schema.compile(); err != nil {
+			return nil, fmt.Errorf("reference table %s: %w", cfg.Tables[i].Name, err)
+		}
+	}
 	prog, err := ParseProgram(cfg.SQL)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, program: prog, shards: map[string]*shardTime{}}
 	for i, q := range prog.Queries {
-		p, err := compile(q, &cfg.Schema)
+		p, err := compile(q, &cfg.Schema, cfg.Tables)
 		if err != nil {
 			if len(prog.Queries) > 1 {
 				return nil, fmt.Errorf("query %d: %w", i+1, err)
@@ -83,6 +92,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		if p.timeCol >= 0 {
 			e.eventTime = true
+		}
+		if p.join != nil {
+			p.join.buildIndex(&cfg.Tables[p.join.table])
 		}
 		e.ops = append(e.ops, newOperator(i, p))
 	}
@@ -116,13 +128,11 @@ func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error
 		}
 		rowLate := false
 		for _, op := range e.ops {
-			late, r, err := op.process(row, in.Arrival, id)
+			late, rs, err := op.process(row, in.Arrival, id)
 			if err != nil {
 				return out, rejected, err
 			}
-			if r != nil {
-				out = append(out, *r)
-			}
+			out = append(out, rs...)
 			rowLate = rowLate || late
 			if t, ok := op.eventTime(row, in.Arrival); ok && op.p.grouped && t > st.Max {
 				st.Max = t

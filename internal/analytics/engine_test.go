@@ -230,7 +230,7 @@ func TestCompileErrors(t *testing.T) {
 		{`SELECT STREAM ticker, price, COUNT(*) FROM s GROUP BY ticker, STEP(s.ROWTIME BY INTERVAL '1' MINUTE)`, "price must appear in GROUP BY"},
 		{`SELECT * FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' FORTNIGHT))`, "FORTNIGHT"},
 		{`SELECT x FROM TABLE(SPIN(TABLE s, DESCRIPTOR(ts), INTERVAL '1' SECOND))`, "SPIN"},
-		{`SELECT STREAM ticker FROM a JOIN b ON a.x = b.x`, "one source stream"},
+		{`SELECT STREAM ticker FROM a JOIN b ON a.x = b.x`, "b is not a reference table"},
 		{`DROP STREAM x`, "a statement must be"},
 		{`SELECT STREAM bogus(ticker) FROM s`, "BOGUS is not supported"},
 	} {

@@ -14,11 +14,22 @@ func FuzzCompile(f *testing.F) {
 		`CREATE OR REPLACE STREAM "D" (a INT); CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM qty FROM "S"`,
 		`SELECT STREAM ticker, COUNT(*) FROM "S" WINDOWED BY STAGGER (PARTITION BY ticker RANGE INTERVAL '1' MINUTE)`,
 		`SELECT STREAM FLOOR(ts TO HOUR), CASE WHEN price > 1 THEN 'a' END FROM s WHERE ticker LIKE 'A%'`,
+		`SELECT STREAM s.qty, r.company FROM s LEFT JOIN "REF" AS r ON s.ticker = r.ticker AND s.qty = r.n`,
+		`SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM s WHERE qty > 1), 'ticker', 2, 60, ))`,
+		`SELECT STREAM * FROM TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM s), 'ticker', 1))`,
+		`SELECT STREAM ticker, AVG(price) OVER W1 FROM s WINDOW W1 AS (PARTITION BY ticker RANGE INTERVAL '1' MINUTE PRECEDING)`,
+		`SELECT STREAM qty, SUM(qty) OVER (ROWS 2 PRECEDING) FROM s`,
+		`SELECT ticker, APPROX_COUNT_DISTINCT(qty) AS d FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, ticker ORDER BY d DESC LIMIT 2`,
 	} {
 		f.Add(s)
 	}
+	ref, err := LoadTable("REF", Schema{Format: "CSV", Columns: []Column{{Name: "ticker", SQLType: "VARCHAR(8)"}, {Name: "company", SQLType: "VARCHAR(8)"}, {Name: "n", SQLType: "BIGINT"}}},
+		[]byte("k,K Corp,1\nj,J Inc,2\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, sql string) {
-		e, err := NewEngine(Config{SQL: sql, Schema: tickerSchema})
+		e, err := NewEngine(Config{SQL: sql, Schema: tickerSchema, Tables: []Table{ref}})
 		if err != nil {
 			return
 		}
@@ -56,6 +67,28 @@ func FuzzRows(f *testing.F) {
 					if len(r) != len(s.Columns) {
 						t.Fatalf("row of %d values, want %d", len(r), len(s.Columns))
 					}
+				}
+			}
+		}
+	})
+}
+
+// FuzzLoadTable: any reference data either loads into rows of the
+// schema's width or is refused with an error.
+func FuzzLoadTable(f *testing.F) {
+	f.Add([]byte(`{"t":"AMZN","x":"NASDAQ"}` + "\n" + `{"t":"MSFT","x":1}`))
+	f.Add([]byte(`[{"t":"a"},{"t":"b"}] {"t":null}`))
+	f.Add([]byte("AMZN,NASDAQ\nMSFT\n,,,\n"))
+	cols := []Column{{Name: "ticker", Mapping: "$.t", SQLType: "VARCHAR(8)"}, {Name: "exchange", Mapping: "$.x", SQLType: "VARCHAR(8)"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, sc := range []Schema{{Format: "JSON", Columns: cols}, {Format: "CSV", Columns: []Column{{Name: "a", SQLType: "BIGINT"}, {Name: "b", SQLType: "VARCHAR(4)"}}}} {
+			tab, err := LoadTable("T", sc, data)
+			if err != nil {
+				continue
+			}
+			for _, r := range tab.Rows {
+				if len(r) != len(sc.Columns) {
+					t.Fatalf("row of %d values, want %d", len(r), len(sc.Columns))
 				}
 			}
 		}

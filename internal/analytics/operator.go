@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -20,6 +21,7 @@ type acc struct {
 	Float    bool
 	Min, Max any
 	Distinct map[string]any
+	HLL      *hyperloglog.Sketch // APPROX_COUNT_DISTINCT past exactDistinct
 }
 
 func (a *acc) add(spec *aggSpec, v any) {
@@ -28,6 +30,10 @@ func (a *acc) add(spec *aggSpec, v any) {
 		return
 	}
 	if v == nil {
+		return
+	}
+	if spec.approx {
+		a.addApprox(v)
 		return
 	}
 	if spec.distinct {
@@ -70,6 +76,10 @@ func (a *acc) addNumber(v any) {
 
 // merge folds b into a (session windows that a row joins together).
 func (a *acc) merge(spec *aggSpec, b *acc) {
+	if spec.approx {
+		a.mergeApprox(b)
+		return
+	}
 	for k, v := range b.Distinct {
 		if a.Distinct == nil {
 			a.Distinct = map[string]any{}
@@ -95,6 +105,9 @@ func (a *acc) merge(spec *aggSpec, b *acc) {
 }
 
 func (a *acc) result(spec *aggSpec) any {
+	if spec.approx {
+		return a.approxCount()
+	}
 	if spec.distinct {
 		vals := make([]any, 0, len(a.Distinct))
 		for _, v := range a.Distinct {
@@ -186,6 +199,8 @@ type Result struct {
 	WindowEnd   int64
 	Columns     []string
 	Values      []any
+
+	order []any // ORDER BY keys, to rank a window's rows
 }
 
 // operator runs one compiled query: it assigns rows to windows, keeps
@@ -197,6 +212,8 @@ type operator struct {
 	keyed    map[string][]*keyedWin
 	closedTo int64 // windows ending at or before this have been emitted
 	scratch  []any
+	heaps    map[winKey]*countHeap // bounded queries' smallest counts
+	slides   map[string]*slide     // sliding windows' rows, by partition
 }
 
 func newOperator(idx int, p *plan) *operator {
@@ -276,10 +293,11 @@ func (o *operator) windows(t int64, buf []winKey) []winKey {
 	return buf
 }
 
-// process takes one row. It returns whether the row was late (every
-// window it belongs to already emitted) and, for a query without a window,
-// its output row.
-func (o *operator) process(row []any, rowtime int64, id string) (late bool, out *Result, err error) {
+// processRow takes one row (joined with the reference table, if the
+// query joins one). It returns whether the row was late (every window it
+// belongs to already emitted) and, for a query without a window, its
+// output row.
+func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, out *Result, err error) {
 	o.setRow(row, rowtime)
 	if o.p.filter != nil {
 		v, err := run(o.p.filter, o.p.env)
@@ -329,6 +347,9 @@ func (o *operator) process(row []any, rowtime int64, id string) (late bool, out 
 	}
 	o.scratch = args
 	switch o.p.q.Window.Kind {
+	case Sliding:
+		r, err := o.processSliding(gk, keys, rowtime, args, id)
+		return false, r, err
 	case Session, Stagger:
 		return o.processKeyed(gk, keys, t, args), nil, nil
 	}
@@ -347,10 +368,16 @@ func (o *operator) process(row []any, rowtime int64, id string) (late bool, out 
 		g := groups[gk]
 		if g == nil {
 			g = &group{Keys: keys, Accs: make([]acc, len(o.p.aggs))}
+			if o.p.q.Capacity > 0 {
+				o.admit(w, groups, gk, g)
+			}
 			groups[gk] = g
 		}
 		for i := range o.p.aggs {
 			g.Accs[i].add(&o.p.aggs[i], args[i])
+		}
+		if o.p.q.Capacity > 0 {
+			o.counted(w, gk)
 		}
 	}
 	return !placed, nil, nil
@@ -422,6 +449,7 @@ func (o *operator) advance(watermark int64) ([]Result, error) {
 				due = append(due, closing{w, gk, g})
 			}
 			delete(o.aligned, w)
+			delete(o.heaps, w)
 		}
 	}
 	for gk, wins := range o.keyed {
@@ -460,7 +488,7 @@ func (o *operator) advance(watermark int64) ([]Result, error) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return o.rank(out), nil
 }
 
 func (o *operator) emit(w winKey, gk string, g *group) (Result, bool, error) {
@@ -490,11 +518,15 @@ func (o *operator) emit(w winKey, gk string, g *group) (Result, bool, error) {
 		}
 		vals[i] = v
 	}
+	order, err := o.orderValues(env)
+	if err != nil {
+		return Result{}, false, err
+	}
 	h := fnv.New64a()
 	h.Write([]byte(gk))
 	return Result{
 		Query: o.idx, Dest: o.p.q.Dest,
 		ID:          fmt.Sprintf("q%d-%d-%d-%016x", o.idx, w.Start, w.End, h.Sum64()),
-		WindowStart: w.Start, WindowEnd: w.End, Columns: o.p.names, Values: vals,
+		WindowStart: w.Start, WindowEnd: w.End, Columns: o.p.names, Values: vals, order: order,
 	}, true, nil
 }

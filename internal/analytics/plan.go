@@ -24,8 +24,11 @@ const (
 type aggSpec struct {
 	kind     aggKind
 	distinct bool
-	arg      *vm.Program // nil: COUNT(*)
-	argCol   int         // >= 0: arg is that column alone, read without the VM
+	// approx counts distinct values exactly up to exactDistinct, then
+	// with a HyperLogLog sketch (APPROX_COUNT_DISTINCT).
+	approx bool
+	arg    *vm.Program // nil: COUNT(*)
+	argCol int         // >= 0: arg is that column alone, read without the VM
 }
 
 // plan is a query compiled: expr-lang programs over an environment whose
@@ -49,6 +52,12 @@ type plan struct {
 	// the VM; used are the columns programs read from the environment.
 	keyCols []int
 	used    []int
+	// join is the stream's join with a reference table, if any; schema
+	// then holds the stream's columns followed by the table's.
+	join *joinPlan
+	// order and limit rank each window's rows (ORDER BY ... LIMIT n).
+	order []orderKey
+	limit int
 
 	env map[string]any // variables and literals; the engine is single-threaded
 }
@@ -58,6 +67,7 @@ type scope int
 const (
 	rowScope   scope = iota // a row's columns
 	groupScope              // a group's keys, aggregates and window
+	slideScope              // a row's columns and its sliding aggregates
 )
 
 type compiler struct {
@@ -73,8 +83,9 @@ var sqlParser = func() *sqlparser.Parser {
 	return p
 }()
 
-// compile parses a rewritten query and compiles it against a schema.
-func compile(q *Query, schema *Schema) (*plan, error) {
+// compile parses a rewritten query and compiles it against a schema and
+// the application's reference tables.
+func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	stmt, err := sqlParser.Parse(q.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("the query does not parse: %v", err)
@@ -83,16 +94,14 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("the query must be one SELECT, not %T", stmt)
 	}
-	if sel.OrderBy != nil || sel.Limit != nil || sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
-		return nil, fmt.Errorf("ORDER BY, LIMIT, WITH, DISTINCT and WINDOW are not supported in a continuous query")
+	if sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
+		return nil, fmt.Errorf("WITH, DISTINCT and WINDOW are not supported in a continuous query")
 	}
-	if len(sel.From) != 1 {
-		return nil, fmt.Errorf("a continuous query reads one source stream (joins are not supported)")
+	schema, join, err := compileFrom(sel, schema, tables)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := sel.From[0].(*sqlparser.AliasedTableExpr); !ok {
-		return nil, fmt.Errorf("the FROM clause must name one source stream (joins are not supported)")
-	}
-	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}}
+	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}, join: join}
 	c := &compiler{p: p}
 	if q.Window.TimeColumn != "" {
 		i, ok := c.column(q.Window.TimeColumn)
@@ -102,12 +111,20 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 		if base, _ := splitSQLType(schema.Columns[i].SQLType); base != "TIMESTAMP" && base != "DATE" && base != "DATETIME" && base != "BIGINT" {
 			return nil, fmt.Errorf("the window's time column %s is %s, not TIMESTAMP (or BIGINT milliseconds)", schema.Columns[i].Name, schema.Columns[i].SQLType)
 		}
+		if join != nil && i >= join.nStream {
+			return nil, fmt.Errorf("the window's time column %s must be a column of the stream", q.Window.TimeColumn)
+		}
 		p.timeCol = i
 	}
 	for i := range schema.Columns {
 		p.env["c"+strconv.Itoa(i)] = nil
 	}
 	p.env["rowtime"], p.env["ws"], p.env["we"] = nil, nil, nil
+	if join != nil {
+		if err := c.compileJoin(sel.From[0].(*sqlparser.JoinTableExpr).Condition.On); err != nil {
+			return nil, err
+		}
+	}
 	if sel.Where != nil {
 		if p.filter, err = c.program(sel.Where.Expr, rowScope); err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
@@ -141,6 +158,9 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 	sc := rowScope
 	if p.grouped {
 		sc = groupScope
+	}
+	if q.Window.Kind == Sliding {
+		sc = slideScope
 	}
 	for i, se := range sel.SelectExprs.Exprs {
 		switch e := se.(type) {
@@ -180,6 +200,9 @@ func compile(q *Query, schema *Schema) (*plan, error) {
 		if p.having, err = c.program(sel.Having.Expr, groupScope); err != nil {
 			return nil, fmt.Errorf("HAVING: %w", err)
 		}
+	}
+	if err := c.compileOrder(sel); err != nil {
+		return nil, err
 	}
 	if len(q.Columns) > 0 {
 		if len(q.Columns) != len(p.names) {
@@ -424,7 +447,11 @@ func (c *compiler) translate(e sqlparser.Expr, sc scope) (string, error) {
 	case *sqlparser.FuncExpr:
 		name := strings.ToLower(x.Name.String())
 		if name == "approx_count_distinct" {
-			return c.aggregate(aggCount, true, x.Exprs, sc, x)
+			s, err := c.aggregate(aggCount, true, x.Exprs, sc, x)
+			if err == nil {
+				c.p.aggs[len(c.p.aggs)-1].approx = true
+			}
+			return s, err
 		}
 		return c.call(name, x.Exprs, sc)
 	case *sqlparser.CountStar:
@@ -550,15 +577,18 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 		// Flink: window_time is window_end minus one millisecond.
 		return `sqlArith("-", we, 1)`, nil
 	}
-	i, ok := c.column(name)
+	i, ok := c.resolve(x)
 	if !ok {
+		if c.p.join != nil {
+			return "", fmt.Errorf("column %s is not in the input schema or the reference table", sqlparser.String(x))
+		}
 		return "", fmt.Errorf("column %s is not in the input schema", name)
 	}
 	if sc == groupScope {
 		for k, text := range c.p.keyTexts {
 			if col, err := sqlparser.NewTestParser().ParseExpr(text); err == nil {
 				if cn, ok := col.(*sqlparser.ColName); ok {
-					if j, ok := c.column(cn.Name.String()); ok && j == i {
+					if j, ok := c.resolve(cn); ok && j == i {
 						return "g" + strconv.Itoa(k), nil
 					}
 				}
@@ -589,7 +619,7 @@ func directColumn(c *compiler, e sqlparser.Expr) int {
 	case "rowtime", "window_start", "window_end", "window_time":
 		return -1
 	}
-	i, ok := c.column(col.Name.String())
+	i, ok := c.resolve(col)
 	if !ok {
 		return -1
 	}
@@ -597,7 +627,7 @@ func directColumn(c *compiler, e sqlparser.Expr) int {
 }
 
 func (c *compiler) aggregate(kind aggKind, distinct bool, args []sqlparser.Expr, sc scope, node sqlparser.Expr) (string, error) {
-	if sc != groupScope {
+	if sc != groupScope && sc != slideScope {
 		return "", fmt.Errorf("aggregate %s is not allowed here", sqlparser.String(node))
 	}
 	spec := aggSpec{kind: kind, distinct: distinct}

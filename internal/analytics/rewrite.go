@@ -26,6 +26,11 @@ const (
 	// Stagger is KDA's WINDOWED BY STAGGER: a window per key that opens
 	// with the key's first row and lasts Size.
 	Stagger WindowKind = "STAGGER"
+	// Sliding is KDA's OVER (PARTITION BY k RANGE INTERVAL ... PRECEDING)
+	// or (... ROWS n PRECEDING): a row out for every row in, its
+	// aggregates over the partition's rows in the range (Size) or the
+	// last Rows rows.
+	Sliding WindowKind = "SLIDING"
 )
 
 // Window is the window a query groups by.
@@ -34,6 +39,8 @@ type Window struct {
 	// Size is the window's length (TUMBLE, HOP, STAGGER, CUMULATE's
 	// largest), Slide HOP's slide or CUMULATE's step, Gap SESSION's gap.
 	Size, Slide, Gap time.Duration
+	// Rows is a ROWS sliding window's length, the current row included.
+	Rows int
 	// TimeColumn is the column that holds the event time; "" is ROWTIME
 	// (when the record arrived in the stream).
 	TimeColumn string
@@ -50,6 +57,9 @@ type Query struct {
 	Window  Window
 	// SQL is the ordinary SELECT the parser reads.
 	SQL string
+	// Capacity, when not 0, bounds the groups of each window: a
+	// Space-Saving summary of COUNT(*) per item (TOP_K_ITEMS_TUMBLING).
+	Capacity int
 }
 
 // Program is what an application's SQL code declares.
@@ -324,7 +334,17 @@ func rewriteSelect(q *Query, toks []token) error {
 	if len(toks) > 1 && toks[1].is("STREAM") {
 		toks = append(toks[:1], toks[2:]...)
 	}
-	var err error
+	toks, items, err := rewriteItemsTVF(q, toks)
+	if err != nil {
+		return err
+	}
+	if items {
+		q.SQL = render(toks)
+		return nil
+	}
+	if toks, err = rewriteSliding(q, toks); err != nil {
+		return err
+	}
 	if toks, err = rewriteTVF(q, toks); err != nil {
 		return err
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	// IdleGrace and CheckpointInterval apply to every application (0:
 	// 2 s and 10 s).
 	IdleGrace, CheckpointInterval time.Duration
+	// S3 reads reference data sources; nil refuses to start an
+	// application that has one.
+	S3 ObjectReader
 }
 
 // Service serves the kinesisanalyticsv2 operations for SQL applications
@@ -55,6 +58,7 @@ type appRecord struct {
 	Inputs                []inputRecord
 	Outputs               []outputRecord
 	StartPosition         string
+	References            []referenceRecord `json:",omitempty"`
 }
 
 type inputRecord struct {
@@ -105,7 +109,8 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 // Served lists the operations this service implements; every other
 // operation of the model answers 501 NotImplemented.
 var Served = []string{"CreateApplication", "DescribeApplication", "ListApplications", "StartApplication",
-	"StopApplication", "UpdateApplication", "DeleteApplication", "AddApplicationInput", "AddApplicationOutput", "DiscoverInputSchema"}
+	"StopApplication", "UpdateApplication", "DeleteApplication", "AddApplicationInput", "AddApplicationOutput", "DiscoverInputSchema",
+	"AddApplicationReferenceDataSource", "DeleteApplicationReferenceDataSource"}
 
 // Register serves the operations under KinesisAnalytics_20180523 (AWS
 // JSON 1.1).
@@ -121,6 +126,9 @@ func (s *Service) Register(r *awsproto.Router) {
 		"AddApplicationInput":  awsproto.Op(s.addApplicationInput),
 		"AddApplicationOutput": awsproto.Op(s.addApplicationOutput),
 		"DiscoverInputSchema":  awsproto.Op(s.discoverInputSchema),
+
+		"AddApplicationReferenceDataSource":    awsproto.Op(s.addApplicationReferenceDataSource),
+		"DeleteApplicationReferenceDataSource": awsproto.Op(s.deleteApplicationReferenceDataSource),
 	}
 	for _, op := range analyticsapi.Operations {
 		if _, ok := h[op.Name]; !ok {
@@ -312,7 +320,7 @@ func checkCode(a *appRecord) error {
 	if a.Code == "" || len(a.Inputs) == 0 {
 		return nil
 	}
-	if _, err := NewEngine(Config{SQL: a.Code, Schema: a.Inputs[0].Schema}); err != nil {
+	if _, err := NewEngine(Config{SQL: a.Code, Schema: a.Inputs[0].Schema, Tables: tablesOf(a)}); err != nil {
 		return awsproto.NewError("CodeValidationException", "%v", err)
 	}
 	return nil
@@ -343,8 +351,12 @@ func (s *Service) createApplication(ctx context.Context, in *analyticsapi.Create
 			if len(sc.Inputs) > 1 {
 				return nil, invalid("An application has at most one input.")
 			}
-			if len(sc.ReferenceDataSources) > 0 {
-				return nil, invalid("Reference data sources are not supported by Millrace.")
+			for i := range sc.ReferenceDataSources {
+				r, err := s.toReference(a, &sc.ReferenceDataSources[i])
+				if err != nil {
+					return nil, err
+				}
+				a.References = append(a.References, r)
 			}
 			for i := range sc.Inputs {
 				ir, err := s.toInput(a, &sc.Inputs[i])
@@ -414,6 +426,7 @@ func (s *Service) detail(a *appRecord) *analyticsapi.ApplicationDetail {
 			OutputId: ptr(o.ID), Name: ptr(o.Name), DestinationSchema: &analyticsapi.DestinationSchema{RecordFormatType: &ft},
 			KinesisStreamsOutputDescription: &analyticsapi.KinesisStreamsOutputDescription{ResourceARN: ptr(o.StreamARN)}})
 	}
+	desc.SqlApplicationConfigurationDescription.ReferenceDataSourceDescriptions = referenceDescriptions(a)
 	d.ApplicationConfigurationDescription = desc
 	return d
 }
@@ -480,7 +493,7 @@ func (s *Service) application(a *appRecord) (*Application, error) {
 		return nil, err
 	}
 	app := &Application{Name: a.Name, Source: src, StartPosition: a.StartPosition, CheckpointInterval: s.opts.CheckpointInterval,
-		Config: Config{SQL: a.Code, Schema: a.Inputs[0].Schema, IdleGrace: s.opts.IdleGrace}}
+		Config: Config{SQL: a.Code, Schema: a.Inputs[0].Schema, IdleGrace: s.opts.IdleGrace}, References: referencesOf(a)}
 	for _, o := range a.Outputs {
 		ref, err := streamRef(o.StreamARN)
 		if err != nil {
@@ -512,7 +525,7 @@ func (s *Service) start(a *appRecord) {
 		s.log.Error("analytics: application cannot start", "application", a.Name, "err", err)
 		return
 	}
-	rt := &Runtime{Streams: s.opts.Streams, Catalog: s.opts.Catalog, Logger: s.log}
+	rt := &Runtime{Streams: s.opts.Streams, Catalog: s.opts.Catalog, Logger: s.log, Objects: s.opts.S3}
 	u := s.opts.Runner.Go(unitName(a), func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := app.Run(ctx, rt); err != nil && ctx.Err() == nil {
@@ -670,6 +683,9 @@ func (s *Service) applyUpdate(a *appRecord, u *analyticsapi.ApplicationConfigura
 				if !found {
 					return awsproto.NewError("ResourceNotFoundException", "Output %s is not found.", deref(ou.OutputId))
 				}
+			}
+			if err := s.updateReferences(a, su.ReferenceDataSourceUpdates); err != nil {
+				return err
 			}
 		}
 	}

@@ -67,6 +67,7 @@ type accState struct {
 	Min      *tv     `json:"mn,omitempty"`
 	Max      *tv     `json:"mx,omitempty"`
 	Distinct []tv    `json:"d,omitempty"`
+	HLL      []byte  `json:"h,omitempty"` // a HyperLogLog sketch
 }
 
 type groupState struct {
@@ -79,6 +80,7 @@ type groupState struct {
 type opState struct {
 	ClosedTo int64        `json:"closedTo"`
 	Groups   []groupState `json:"groups"`
+	Slides   []slideState `json:"slides,omitempty"`
 }
 
 type engineState struct {
@@ -88,7 +90,7 @@ type engineState struct {
 	Malformed int64            `json:"malformed"`
 }
 
-func encodeGroup(w winKey, g *group) groupState {
+func encodeGroup(w winKey, g *group) (groupState, error) {
 	gs := groupState{Start: w.Start, End: w.End, Keys: make([]tv, len(g.Keys)), Accs: make([]accState, len(g.Accs))}
 	for i, k := range g.Keys {
 		gs.Keys[i] = encodeValue(k)
@@ -111,9 +113,13 @@ func encodeGroup(w winKey, g *group) groupState {
 		for _, k := range keys {
 			as.Distinct = append(as.Distinct, encodeValue(a.Distinct[k]))
 		}
+		var err error
+		if as.HLL, err = encodeSketch(a.HLL); err != nil {
+			return gs, err
+		}
 		gs.Accs[i] = as
 	}
-	return gs
+	return gs, nil
 }
 
 // Snapshot is the engine's state, for a checkpoint.
@@ -126,14 +132,23 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		os := opState{ClosedTo: op.closedTo, Groups: []groupState{}}
 		for w, groups := range op.aligned {
 			for _, g := range groups {
-				os.Groups = append(os.Groups, encodeGroup(w, g))
+				gs, err := encodeGroup(w, g)
+				if err != nil {
+					return nil, err
+				}
+				os.Groups = append(os.Groups, gs)
 			}
 		}
 		for _, wins := range op.keyed {
 			for _, kw := range wins {
-				os.Groups = append(os.Groups, encodeGroup(winKey{kw.Start, kw.End}, kw.G))
+				gs, err := encodeGroup(winKey{kw.Start, kw.End}, kw.G)
+				if err != nil {
+					return nil, err
+				}
+				os.Groups = append(os.Groups, gs)
 			}
 		}
+		os.Slides = op.snapshotSlides()
 		st.Queries = append(st.Queries, os)
 	}
 	return json.Marshal(st)
@@ -194,6 +209,9 @@ func (e *Engine) Restore(b []byte) error {
 					}
 					a.Distinct[typedKey(v)] = v
 				}
+				if a.HLL, err = decodeSketch(as.HLL); err != nil {
+					return err
+				}
 				g.Accs[i] = a
 			}
 			w := winKey{gs.Start, gs.End}
@@ -206,6 +224,9 @@ func (e *Engine) Restore(b []byte) error {
 				}
 				op.aligned[w][string(gk)] = g
 			}
+		}
+		if err := op.restoreSlides(os.Slides); err != nil {
+			return err
 		}
 		e.ops[qi] = op
 	}

@@ -40,10 +40,18 @@ inside the server, with checkpoints, are described in docs/analytics.md.
 CHAR(n), INTEGER, BIGINT, SMALLINT, TINYINT, REAL, DOUBLE, FLOAT, DECIMAL,
 BOOLEAN, TIMESTAMP.
 
+--reference NAME=PATH loads a reference table the query may join the stream
+with (FROM s JOIN NAME AS r ON s.k = r.k, or LEFT JOIN), as KDA's reference
+data source: a .csv file is CSV lines, any other file JSON values one after
+another; --reference-columns NAME=COLUMNS declares its columns.
+
 Examples:
   millrace sql --stream trades --columns 'ticker VARCHAR(8), price DOUBLE $.trade.price' \
     "SELECT STREAM ticker, COUNT(*) AS n, AVG(price) AS avg_price FROM SOURCE_SQL_STREAM_001
      GROUP BY ticker, STEP(SOURCE_SQL_STREAM_001.ROWTIME BY INTERVAL '10' SECOND)"
+  millrace sql --stream trades --columns 'ticker VARCHAR(8)' \
+    --reference COMPANIES=companies.csv --reference-columns 'COMPANIES=ticker VARCHAR(8), name VARCHAR(32)' \
+    "SELECT STREAM s.ticker, c.name FROM SOURCE_SQL_STREAM_001 AS s JOIN COMPANIES AS c ON s.ticker = c.ticker"
 
 ` + awsFlagsHelp + `
 Flags:
@@ -59,6 +67,8 @@ type sqlOptions struct {
 	lateness     time.Duration
 	idleGrace    time.Duration
 	max          int64
+	references   multiFlag
+	refColumns   multiFlag
 }
 
 func (o *sqlOptions) register(fs *flag.FlagSet) {
@@ -71,6 +81,8 @@ func (o *sqlOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.lateness, "lateness", 0, "Allowed lateness of event-time rows (windows on a time column).")
 	fs.DurationVar(&o.idleGrace, "idle-grace", 2*time.Second, "How long after its end a ROWTIME window closes when no records come.")
 	fs.Int64Var(&o.max, "max", 0, "Stop after printing this many rows (0: no limit).")
+	fs.Var(&o.references, "reference", "A reference table the query may join: NAME=PATH, a .csv file or JSON values (repeatable).")
+	fs.Var(&o.refColumns, "reference-columns", `A reference table's columns: NAME="name TYPE [path], ..." (as --columns).`)
 }
 
 func writeSQLHelp(w io.Writer) {
@@ -140,10 +152,15 @@ func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func
 	default:
 		return usageError{fmt.Errorf("--from %q must be latest or trim-horizon", o.from)}
 	}
+	tables, err := referenceTables(o.references, o.refColumns)
+	if err != nil {
+		return usageError{err}
+	}
 	eng, err := analytics.NewEngine(analytics.Config{
 		SQL:             pos[0],
 		Schema:          analytics.Schema{Format: format, Columns: cols},
 		AllowedLateness: o.lateness, IdleGrace: o.idleGrace,
+		Tables: tables,
 	})
 	if err != nil {
 		return usageError{err}

@@ -223,7 +223,7 @@ var settings = []Setting{
 		Help:  "Lambda invocations running at once across all functions; beyond it Invoke gets TooManyRequestsException (AWS default account quota: 1000).",
 		field: func(c *Config) any { return &c.LambdaConcurrency }},
 	{Name: "firehose-s3-endpoint", kind: kindString,
-		Help:  "URL of the S3 server Firehose delivery streams write objects to (path-style requests), e.g. http://127.0.0.1:8333; empty: deliveries to S3 fail and are retried.",
+		Help:  "URL of the S3 server Firehose delivery streams write objects to (path-style requests), e.g. http://127.0.0.1:8333; empty: deliveries to S3 fail and are retried. Analytics applications read their reference data from it too.",
 		field: func(c *Config) any { return &c.FirehoseS3Endpoint }},
 	{Name: "firehose-s3-access-key-id", kind: kindString,
 		Help:  "Access key id that signs Firehose's requests to the S3 server.",

@@ -13,6 +13,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/millrace/millrace/internal/analytics"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/firehose"
 	"github.com/millrace/millrace/internal/firehose/s3"
@@ -24,11 +25,25 @@ func firehoseS3(cfg config.Config) s3.Putter {
 	if cfg.FirehoseS3Endpoint == "" {
 		return nil
 	}
+	return s3.ClientPutter{Client: s3Client(cfg)}
+}
+
+// analyticsS3 reads analytics applications' reference data from the same
+// S3 server, or is nil when none is configured.
+func analyticsS3(cfg config.Config) analytics.ObjectReader {
+	if cfg.FirehoseS3Endpoint == "" {
+		return nil
+	}
+	return analytics.S3Reader{Client: s3Client(cfg)}
+}
+
+// s3Client is a client of the configured S3 server.
+func s3Client(cfg config.Config) *awss3.Client {
 	region := cfg.FirehoseS3Region
 	if region == "" {
 		region = cfg.Region
 	}
-	client := awss3.New(awss3.Options{
+	return awss3.New(awss3.Options{
 		BaseEndpoint: aws.String(cfg.FirehoseS3Endpoint),
 		UsePathStyle: true,
 		Region:       region,
@@ -38,7 +53,6 @@ func firehoseS3(cfg config.Config) s3.Putter {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return s3.ClientPutter{Client: client}
 }
 
 // lambdaInvoker invokes transform functions through the server's own
