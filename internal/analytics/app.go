@@ -15,12 +15,16 @@ import (
 	"github.com/millrace/millrace/internal/streams"
 )
 
-// Output sends an in-application stream's rows to a Millrace stream.
+// Output sends an in-application stream's rows to a Millrace stream, a
+// Firehose delivery stream or a Lambda function.
 type Output struct {
 	// Name is the in-application stream (the INSERT INTO target); "" takes
 	// the rows of a bare SELECT. ErrorStreamName takes rejected records.
-	Name   string            `json:"name"`
+	Name string `json:"name"`
+	// Kind is OutputStream (Stream), OutputFirehose or OutputLambda (ARN).
+	Kind   string            `json:"kind,omitempty"`
 	Stream streams.StreamRef `json:"stream"`
+	ARN    string            `json:"arn,omitempty"`
 	// Format is JSON (an object of the columns) or CSV (one line).
 	Format string `json:"format"`
 }
@@ -50,6 +54,10 @@ type Runtime struct {
 	Now     func() time.Time
 	// PollInterval is the pause when every shard is read to its end.
 	PollInterval time.Duration
+	// DeliveryStreams and Functions take the records of Firehose and
+	// Lambda outputs.
+	DeliveryStreams DeliveryStreams
+	Functions       Functions
 	// afterCheckpoint, in tests, runs between a checkpoint that holds
 	// outputs and the writing of them; an error stops the run there, as
 	// a crash would.
@@ -65,6 +73,8 @@ func CheckpointKey(account, region, name string) string {
 // written: its partition key is the row's identity, so a record already
 // in the stream is recognised after a crash.
 type pendingRecord struct {
+	Kind   string            `json:"kind,omitempty"` // "" for a stream
+	ARN    string            `json:"arn,omitempty"`  // a delivery stream's or function's
 	Stream streams.StreamRef `json:"stream"`
 	Key    string            `json:"key"`
 	Data   []byte            `json:"data"`
@@ -308,7 +318,7 @@ func (r *appRun) queue(results []Result) {
 			continue // an in-application stream no output reads
 		}
 		data := FormatRow(o.Format, res.Columns, res.Values)
-		r.cp.Pending = append(r.cp.Pending, pendingRecord{Stream: o.Stream, Key: res.ID, Data: data})
+		r.cp.Pending = append(r.cp.Pending, pendingRecord{Kind: o.Kind, ARN: o.ARN, Stream: o.Stream, Key: res.ID, Data: data})
 	}
 }
 
@@ -323,7 +333,7 @@ func (r *appRun) reject(rej []Rejected) {
 			"ERROR_NAME": x.Reason, "MESSAGE": x.Reason, "DATA": string(x.Input.Data),
 			"ROWTIME": time.UnixMilli(x.Input.Arrival).UTC().Format(timestampLayout),
 		})
-		r.cp.Pending = append(r.cp.Pending, pendingRecord{Stream: o.Stream, Key: "rejected-" + x.Input.ID + "-" + strconv.Itoa(i), Data: row})
+		r.cp.Pending = append(r.cp.Pending, pendingRecord{Kind: o.Kind, ARN: o.ARN, Stream: o.Stream, Key: "rejected-" + x.Input.ID + "-" + strconv.Itoa(i), Data: row})
 	}
 }
 
@@ -357,9 +367,22 @@ func FormatRow(format string, cols []string, vals []any) []byte {
 
 // writePending writes the checkpoint's pending outputs. After a restart
 // (recover) it first reads what each output stream received since the
-// checkpoint and leaves out the records already there.
+// checkpoint and leaves out the records already there; delivery streams
+// and functions cannot be read back and get all theirs again.
 func (r *appRun) writePending(ctx context.Context, recover bool) error {
-	pending := r.cp.Pending
+	var pending, sinks []pendingRecord
+	for _, p := range r.cp.Pending {
+		if p.Kind == OutputStream {
+			pending = append(pending, p)
+		} else {
+			sinks = append(sinks, p)
+		}
+	}
+	if len(sinks) > 0 {
+		if err := r.writeSinks(ctx, sinks); err != nil {
+			return err
+		}
+	}
 	if recover {
 		seen := map[string]bool{}
 		done := map[streams.StreamRef]bool{}
