@@ -53,6 +53,9 @@ type Engine struct {
 	// and records the schema could not read.
 	Late, Malformed int64
 	eventTime       bool
+	// up[i] is the query whose in-application stream query i reads, or
+	// -1 for the source.
+	up []int
 }
 
 type shardTime struct {
@@ -74,17 +77,22 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, program: prog, shards: map[string]*shardTime{}}
 	for i, q := range prog.Queries {
-		p, err := compile(q, &cfg.Schema)
+		schema, up, err := e.inputOf(i, q, &cfg.Schema)
+		if err != nil {
+			return nil, err
+		}
+		p, err := compile(q, schema)
 		if err != nil {
 			if len(prog.Queries) > 1 {
 				return nil, fmt.Errorf("query %d: %w", i+1, err)
 			}
 			return nil, err
 		}
-		if p.timeCol >= 0 {
+		if p.timeCol >= 0 && up < 0 {
 			e.eventTime = true
 		}
 		e.ops = append(e.ops, newOperator(i, p))
+		e.up = append(e.up, up)
 	}
 	return e, nil
 }
@@ -115,7 +123,10 @@ func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error
 			id += "-" + strconv.Itoa(ri)
 		}
 		rowLate := false
-		for _, op := range e.ops {
+		for qi, op := range e.ops {
+			if e.up[qi] >= 0 {
+				continue // it reads another query's rows
+			}
 			late, r, err := op.process(row, in.Arrival, id)
 			if err != nil {
 				return out, rejected, err
@@ -136,7 +147,8 @@ func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error
 	if in.Arrival > st.Max && !e.eventTime {
 		st.Max = in.Arrival
 	}
-	return out, rejected, nil
+	out, err = e.feed(out, in.Arrival)
+	return out, rejected, err
 }
 
 // Idle marks a shard as read to its end: until its next record it does
@@ -202,6 +214,9 @@ func (e *Engine) Advance(now time.Time) ([]Result, error) {
 		if err != nil {
 			return out, err
 		}
+		if r, err = e.feed(r, 0); err != nil {
+			return out, err
+		}
 		out = append(out, r...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].WindowEnd < out[j].WindowEnd })
@@ -215,6 +230,9 @@ func (e *Engine) Flush() ([]Result, error) {
 	for _, op := range e.ops {
 		r, err := op.advance(math.MaxInt64 / 2)
 		if err != nil {
+			return out, err
+		}
+		if r, err = e.feed(r, 0); err != nil {
 			return out, err
 		}
 		out = append(out, r...)
