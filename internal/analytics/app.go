@@ -99,6 +99,8 @@ type appRun struct {
 	rev     uint64
 	cp      checkpoint
 	iters   map[string]string
+	// signals are the shards' append signals, taken before their reads.
+	signals map[string]<-chan struct{}
 	outputs map[string]Output
 	lastCP  time.Time
 }
@@ -123,7 +125,7 @@ func (a *Application) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	r := &appRun{app: a, rt: rt, eng: eng, key: CheckpointKey(a.Source.Account, a.Source.Region, a.Name),
-		iters: map[string]string{}, outputs: map[string]Output{}}
+		iters: map[string]string{}, signals: map[string]<-chan struct{}{}, outputs: map[string]Output{}}
 	for _, o := range a.Outputs {
 		r.outputs[o.Name] = o
 	}
@@ -139,10 +141,7 @@ func (a *Application) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 		if !read {
-			select {
-			case <-ctx.Done():
-			case <-time.After(rt.PollInterval):
-			}
+			r.wait(ctx)
 		}
 	}
 	return nil
@@ -212,6 +211,9 @@ func (r *appRun) poll(ctx context.Context) (bool, error) {
 		id := sh.ID()
 		if r.cp.Done[id] || !r.parentsDone(st, sh) {
 			continue
+		}
+		if sig, err := r.rt.Streams.AppendSignal(r.app.Source, id); err == nil {
+			r.signals[id] = sig
 		}
 		n, err := r.readShard(ctx, id)
 		if err != nil {

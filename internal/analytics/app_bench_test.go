@@ -2,7 +2,9 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,4 +100,117 @@ func countRecords(tb testing.TB, s *streams.Streams, r streams.StreamRef) int {
 		}
 	}
 	return n
+}
+
+// BenchmarkWindowLatency measures the delay from a window's end to its
+// output record under live traffic on the real clock: a producer puts
+// about 2,000 records a second of 100 keys into a 4-shard stream for
+// eight seconds while an application counts them per key and one-second
+// window. The delay of a row is its output record's arrival time minus
+// its window's end; p50 and p99 are over the rows of windows that ended
+// while records were arriving, quiet-ms is the delay of the window
+// that ended after the producer stopped (closed by the clock: the idle
+// grace). Run with -benchtime=1x.
+func BenchmarkWindowLatency(b *testing.B) {
+	for _, grace := range []time.Duration{2 * time.Second, 200 * time.Millisecond} {
+		b.Run("idle-grace="+grace.String(), func(b *testing.B) {
+			for range b.N {
+				p50, p99, quiet, n := windowLatency(b, grace, 8*time.Second)
+				b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
+				b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+				b.ReportMetric(float64(quiet.Milliseconds()), "quiet-ms")
+				b.ReportMetric(float64(n), "rows")
+			}
+		})
+	}
+}
+
+func windowLatency(b *testing.B, grace, run time.Duration) (p50, p99, quiet time.Duration, rows int) {
+	c := &clock{}
+	s, eng := newTestStreams(b, c)
+	c.set(time.Now())
+	stopClock := make(chan struct{})
+	defer close(stopClock)
+	go func() { // the streams' clock follows the real one
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopClock:
+				return
+			case now := <-t.C:
+				c.set(now)
+			}
+		}
+	}()
+	ctx := context.Background()
+	for name, n := range map[string]int{"in": 4, "out": 1} {
+		if err := s.CreateStream(ctx, streams.CreateParams{Account: "000000000000", Region: "us-east-1", Name: name, ShardCount: n}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	app := &Application{Name: "latency", Source: ref("in"), StartPosition: "TRIM_HORIZON",
+		Config: Config{SQL: `SELECT STREAM k, UNIX_MILLIS(STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND)) AS ws, COUNT(*) AS n
+FROM "SOURCE_SQL_STREAM_001" GROUP BY k, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND)`,
+			Schema:    Schema{Format: "JSON", Columns: []Column{{Name: "k", SQLType: "VARCHAR(16)"}}},
+			IdleGrace: grace},
+		Outputs:            []Output{{Name: "", Stream: ref("out"), Format: "JSON"}},
+		CheckpointInterval: 10 * time.Second}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx, &Runtime{Streams: s, Catalog: eng, Now: c.now}) }()
+	end := time.Now().Add(run)
+	for i := 0; time.Now().Before(end); i++ {
+		batch := make([]streams.PutEntry, 20)
+		for j := range batch {
+			k := fmt.Sprintf("key-%03d", (i*20+j)%100)
+			batch[j] = streams.PutEntry{PartitionKey: k, Data: fmt.Appendf(nil, `{"k":%q}`, k)}
+		}
+		if _, err := s.PutRecords(ctx, ref("in"), batch); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := time.Now().UnixMilli()
+	time.Sleep(grace + time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	var delays []time.Duration
+	st, err := s.Describe(ref("out"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	it, err := s.GetShardIterator(ctx, streams.IteratorParams{Ref: ref("out"), ShardID: st.Shards[0].ID(), Type: streams.TrimHorizon})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for it != "" {
+		res, err := s.GetRecords(ctx, it, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res.Records {
+			var row struct{ WS int64 }
+			if err := json.Unmarshal(r.Data, &row); err != nil {
+				b.Fatal(err)
+			}
+			d := time.Duration(r.Arrival-(row.WS+1000)) * time.Millisecond
+			if row.WS+1000 > stopped {
+				quiet = max(quiet, d)
+			} else {
+				delays = append(delays, d)
+			}
+		}
+		if len(res.Records) == 0 {
+			break
+		}
+		it = res.NextShardIterator
+	}
+	if len(delays) == 0 {
+		b.Fatal("no window was emitted")
+	}
+	slices.Sort(delays)
+	return delays[len(delays)/2], delays[len(delays)*99/100], quiet, len(delays)
 }

@@ -174,11 +174,13 @@ func (e *Engine) Watermark(now time.Time) (int64, bool) {
 		return 0, false
 	}
 	busyMin, newest := int64(math.MaxInt64), int64(math.MinInt64)
+	idleMin := int64(math.MaxInt64)
 	idle := false
 	for _, st := range e.shards {
 		newest = max(newest, st.Max)
 		if st.Idle {
 			idle = true
+			idleMin = min(idleMin, st.Max)
 		} else {
 			busyMin = min(busyMin, st.Max)
 		}
@@ -191,8 +193,11 @@ func (e *Engine) Watermark(now time.Time) (int64, bool) {
 			}
 		} else {
 			// An idle shard's next record arrives no earlier than the clock
-			// minus the time an append takes.
-			wm = min(busyMin, now.UnixMilli()-e.cfg.IdleGrace.Milliseconds())
+			// minus the time an append takes, nor (as for a busy shard)
+			// before the newest record read from it: a shard that went
+			// quiet a moment ago does not hold the watermark back by the
+			// whole grace.
+			wm = min(busyMin, max(idleMin, now.UnixMilli()-e.cfg.IdleGrace.Milliseconds()))
 		}
 	}
 	if wm == math.MinInt64 || wm == math.MaxInt64 {
