@@ -291,8 +291,9 @@ func (r *appRun) readShard(ctx context.Context, id string) (int, error) {
 		}
 		return 0, fmt.Errorf("shard %s: %w", id, err)
 	}
-	for _, rec := range res.Records {
-		results, rejected, err := r.eng.Process(Input{Shard: id, ID: id + "-" + rec.SequenceNumber, Arrival: rec.Arrival, Data: rec.Data})
+	decoded := r.eng.decode(res.Records)
+	for i, rec := range res.Records {
+		results, rejected, err := r.eng.processRows(Input{Shard: id, ID: id + "-" + rec.SequenceNumber, Arrival: rec.Arrival, Data: rec.Data}, decoded[i].rows, decoded[i].err)
 		if err != nil {
 			return 0, err
 		}

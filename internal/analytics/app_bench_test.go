@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // minutes of arrival: a one-minute tumbling COUNT and SUM per key, read
 // through internal/streams, checkpointed, written to an output stream.
 // It reports the records processed per second of wall time, from the
-// start until the last window's results are in the output stream. Run
+// start until the last window's results are in the output stream, and
+// the process's CPU time per record over that span (the application,
+// the stream reads and writes, and a reader counting the output). Run
 // with -benchtime=1x.
 func BenchmarkApplicationFourShards(b *testing.B) {
 	const records, keys = 400_000, 10_000
@@ -56,51 +59,79 @@ GROUP BY k, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND)`,
 			CheckpointInterval: 10 * time.Second}
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		out := newRecordCounter(b, s, ref("out"))
 		b.StartTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		go func() {
 			done <- app.Run(runCtx, &Runtime{Streams: s, Catalog: eng, Now: c.now, PollInterval: 10 * time.Millisecond})
 		}()
-		for n := 0; n < len(groups); {
-			time.Sleep(100 * time.Millisecond)
-			n = countRecords(b, s, ref("out"))
+		for out.count() < len(groups) {
+			time.Sleep(20 * time.Millisecond)
 		}
-		elapsed := time.Since(start)
+		elapsed, cpu := time.Since(start), processCPU()-cpu0
 		b.StopTimer()
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(records/elapsed.Seconds(), "records/s")
+		b.ReportMetric(float64(cpu.Nanoseconds())/records/1000, "cpu-us/record")
 		b.ReportMetric(float64(len(groups)), "results")
 	}
 }
 
-func countRecords(tb testing.TB, s *streams.Streams, r streams.StreamRef) int {
-	n := 0
+// processCPU is the CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// recordCounter counts a stream's records, reading on from where it
+// stopped each time.
+type recordCounter struct {
+	tb    testing.TB
+	s     *streams.Streams
+	iters []string
+	n     int
+}
+
+func newRecordCounter(tb testing.TB, s *streams.Streams, r streams.StreamRef) *recordCounter {
 	st, err := s.Describe(r)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	c := &recordCounter{tb: tb, s: s}
 	for i := range st.Shards {
 		it, err := s.GetShardIterator(context.Background(), streams.IteratorParams{Ref: r, ShardID: st.Shards[i].ID(), Type: streams.TrimHorizon})
 		if err != nil {
 			tb.Fatal(err)
 		}
+		c.iters = append(c.iters, it)
+	}
+	return c
+}
+
+func (c *recordCounter) count() int {
+	for i, it := range c.iters {
 		for it != "" {
-			res, err := s.GetRecords(context.Background(), it, 0)
+			res, err := c.s.GetRecords(context.Background(), it, 0)
 			if err != nil {
-				tb.Fatal(err)
+				c.tb.Fatal(err)
 			}
-			n += len(res.Records)
+			c.n += len(res.Records)
+			it = res.NextShardIterator
 			if len(res.Records) == 0 {
 				break
 			}
-			it = res.NextShardIterator
 		}
+		c.iters[i] = it
 	}
-	return n
+	return c.n
 }
+
 
 // BenchmarkWindowLatency measures the delay from a window's end to its
 // output record under live traffic on the real clock: a producer puts

@@ -107,6 +107,12 @@ func (e *Engine) Columns(query int) []string { return e.ops[query].p.names }
 // window at once and the rows rejected (unreadable, or late).
 func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error) {
 	rows, perr := e.cfg.Schema.Rows(in.Data)
+	return e.processRows(in, rows, perr)
+}
+
+// processRows is Process for a record already read into rows (or not
+// readable: perr).
+func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, rejected []Rejected, err error) {
 	if perr != nil {
 		e.Malformed++
 		return nil, []Rejected{{Input: in, Reason: perr.Error()}}, nil
