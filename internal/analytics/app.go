@@ -92,13 +92,13 @@ type checkpoint struct {
 }
 
 type appRun struct {
-	app     *Application
-	rt      *Runtime
-	eng     *Engine
-	key     string
-	rev     uint64
-	cp      checkpoint
-	iters   map[string]string
+	app   *Application
+	rt    *Runtime
+	eng   *Engine
+	key   string
+	rev   uint64
+	cp    checkpoint
+	iters map[string]string
 	// signals are the shards' append signals, taken before their reads.
 	signals map[string]<-chan struct{}
 	outputs map[string]Output

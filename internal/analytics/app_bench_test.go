@@ -132,7 +132,6 @@ func (c *recordCounter) count() int {
 	return c.n
 }
 
-
 // BenchmarkWindowLatency measures the delay from a window's end to its
 // output record under live traffic on the real clock: a producer puts
 // about 2,000 records a second of 100 keys into a 4-shard stream for
