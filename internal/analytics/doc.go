@@ -11,8 +11,10 @@
 // aggregate arguments, HAVING) is compiled to an expr-lang program with
 // SQL's NULL semantics supplied as functions (functions.go). What is left
 // is the streaming part: input schemas (schema.go), event time,
-// watermarks and windows with keyed aggregate state (operator.go), and
+// watermarks and windows with keyed aggregate state (operator.go), pumps
+// reading other pumps' in-application streams (chain.go), and
 // applications that read Millrace streams, checkpoint that state with
 // their source positions in the catalog and write each window's result
-// once (app.go, service.go).
+// once to a stream, or at least once to a Firehose delivery stream or a
+// Lambda function (app.go, sinks.go, service.go).
 package analytics
