@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -259,11 +260,33 @@ func TestLambdaOutput(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	checkCounts(t, got, want)
-	for id, n := range attempts {
+	gotCopy, attemptsCopy := maps.Clone(got), maps.Clone(attempts)
+	mu.Unlock()
+	checkCounts(t, gotCopy, want)
+	for id, n := range attemptsCopy {
 		if n != 2 {
 			t.Errorf("record %s sent %d times, want 2 (once failed, once taken)", id, n)
 		}
+	}
+
+	// UpdateApplication moves the output to a delivery stream.
+	fhARN := "arn:aws:firehose:us-east-1:000000000000:deliverystream/elsewhere"
+	if _, err := ac.UpdateApplication(ctx, &kda.UpdateApplicationInput{ApplicationName: aws.String("page-counts"), CurrentApplicationVersionId: aws.Int64(1),
+		ApplicationConfigurationUpdate: &kdatypes.ApplicationConfigurationUpdate{SqlApplicationConfigurationUpdate: &kdatypes.SqlApplicationConfigurationUpdate{
+			OutputUpdates: []kdatypes.OutputUpdate{{OutputId: aws.String("1.1"), LambdaOutputUpdate: &kdatypes.LambdaOutputUpdate{ResourceARNUpdate: aws.String(fhARN)}}}}}}); errCode(err) != "InvalidArgumentException" {
+		t.Fatalf("a LambdaOutputUpdate naming a delivery stream: %v", err)
+	}
+	if _, err := ac.UpdateApplication(ctx, &kda.UpdateApplicationInput{ApplicationName: aws.String("page-counts"), CurrentApplicationVersionId: aws.Int64(1),
+		ApplicationConfigurationUpdate: &kdatypes.ApplicationConfigurationUpdate{SqlApplicationConfigurationUpdate: &kdatypes.SqlApplicationConfigurationUpdate{
+			OutputUpdates: []kdatypes.OutputUpdate{{OutputId: aws.String("1.1"), KinesisFirehoseOutputUpdate: &kdatypes.KinesisFirehoseOutputUpdate{ResourceARNUpdate: aws.String(fhARN)}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := ac.DescribeApplication(ctx, &kda.DescribeApplicationInput{ApplicationName: aws.String("page-counts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	od := desc.ApplicationDetail.ApplicationConfigurationDescription.SqlApplicationConfigurationDescription.OutputDescriptions
+	if len(od) != 1 || od[0].LambdaOutputDescription != nil || od[0].KinesisFirehoseOutputDescription == nil || aws.ToString(od[0].KinesisFirehoseOutputDescription.ResourceARN) != fhARN {
+		t.Fatalf("after the update the output is %+v", od)
 	}
 }
