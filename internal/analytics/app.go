@@ -15,12 +15,16 @@ import (
 	"github.com/millrace/millrace/internal/streams"
 )
 
-// Output sends an in-application stream's rows to a Millrace stream.
+// Output sends an in-application stream's rows to a Millrace stream, a
+// Firehose delivery stream or a Lambda function.
 type Output struct {
 	// Name is the in-application stream (the INSERT INTO target); "" takes
 	// the rows of a bare SELECT. ErrorStreamName takes rejected records.
-	Name   string            `json:"name"`
+	Name string `json:"name"`
+	// Kind is OutputStream (Stream), OutputFirehose or OutputLambda (ARN).
+	Kind   string            `json:"kind,omitempty"`
 	Stream streams.StreamRef `json:"stream"`
+	ARN    string            `json:"arn,omitempty"`
 	// Format is JSON (an object of the columns) or CSV (one line).
 	Format string `json:"format"`
 }
@@ -55,6 +59,10 @@ type Runtime struct {
 	Now     func() time.Time
 	// PollInterval is the pause when every shard is read to its end.
 	PollInterval time.Duration
+	// DeliveryStreams and Functions take the records of Firehose and
+	// Lambda outputs.
+	DeliveryStreams DeliveryStreams
+	Functions       Functions
 	// afterCheckpoint, in tests, runs between a checkpoint that holds
 	// outputs and the writing of them; an error stops the run there, as
 	// a crash would.
@@ -70,6 +78,8 @@ func CheckpointKey(account, region, name string) string {
 // written: its partition key is the row's identity, so a record already
 // in the stream is recognised after a crash.
 type pendingRecord struct {
+	Kind   string            `json:"kind,omitempty"` // "" for a stream
+	ARN    string            `json:"arn,omitempty"`  // a delivery stream's or function's
 	Stream streams.StreamRef `json:"stream"`
 	Key    string            `json:"key"`
 	Data   []byte            `json:"data"`
@@ -87,13 +97,15 @@ type checkpoint struct {
 }
 
 type appRun struct {
-	app     *Application
-	rt      *Runtime
-	eng     *Engine
-	key     string
-	rev     uint64
-	cp      checkpoint
-	iters   map[string]string
+	app   *Application
+	rt    *Runtime
+	eng   *Engine
+	key   string
+	rev   uint64
+	cp    checkpoint
+	iters map[string]string
+	// signals are the shards' append signals, taken before their reads.
+	signals map[string]<-chan struct{}
 	outputs map[string]Output
 	lastCP  time.Time
 }
@@ -126,7 +138,7 @@ func (a *Application) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	r := &appRun{app: a, rt: rt, eng: eng, key: CheckpointKey(a.Source.Account, a.Source.Region, a.Name),
-		iters: map[string]string{}, outputs: map[string]Output{}}
+		iters: map[string]string{}, signals: map[string]<-chan struct{}{}, outputs: map[string]Output{}}
 	for _, o := range a.Outputs {
 		r.outputs[o.Name] = o
 	}
@@ -142,10 +154,7 @@ func (a *Application) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 		if !read {
-			select {
-			case <-ctx.Done():
-			case <-time.After(rt.PollInterval):
-			}
+			r.wait(ctx)
 		}
 	}
 	return nil
@@ -215,6 +224,9 @@ func (r *appRun) poll(ctx context.Context) (bool, error) {
 		id := sh.ID()
 		if r.cp.Done[id] || !r.parentsDone(st, sh) {
 			continue
+		}
+		if sig, err := r.rt.Streams.AppendSignal(r.app.Source, id); err == nil {
+			r.signals[id] = sig
 		}
 		n, err := r.readShard(ctx, id)
 		if err != nil {
@@ -292,8 +304,9 @@ func (r *appRun) readShard(ctx context.Context, id string) (int, error) {
 		}
 		return 0, fmt.Errorf("shard %s: %w", id, err)
 	}
-	for _, rec := range res.Records {
-		results, rejected, err := r.eng.Process(Input{Shard: id, ID: id + "-" + rec.SequenceNumber, Arrival: rec.Arrival, Data: rec.Data})
+	decoded := r.eng.decode(res.Records)
+	for i, rec := range res.Records {
+		results, rejected, err := r.eng.processRows(Input{Shard: id, ID: id + "-" + rec.SequenceNumber, Arrival: rec.Arrival, Data: rec.Data}, decoded[i].rows, decoded[i].err)
 		if err != nil {
 			return 0, err
 		}
@@ -321,7 +334,7 @@ func (r *appRun) queue(results []Result) {
 			continue // an in-application stream no output reads
 		}
 		data := FormatRow(o.Format, res.Columns, res.Values)
-		r.cp.Pending = append(r.cp.Pending, pendingRecord{Stream: o.Stream, Key: res.ID, Data: data})
+		r.cp.Pending = append(r.cp.Pending, pendingRecord{Kind: o.Kind, ARN: o.ARN, Stream: o.Stream, Key: res.ID, Data: data})
 	}
 }
 
@@ -336,7 +349,7 @@ func (r *appRun) reject(rej []Rejected) {
 			"ERROR_NAME": x.Reason, "MESSAGE": x.Reason, "DATA": string(x.Input.Data),
 			"ROWTIME": time.UnixMilli(x.Input.Arrival).UTC().Format(timestampLayout),
 		})
-		r.cp.Pending = append(r.cp.Pending, pendingRecord{Stream: o.Stream, Key: "rejected-" + x.Input.ID + "-" + strconv.Itoa(i), Data: row})
+		r.cp.Pending = append(r.cp.Pending, pendingRecord{Kind: o.Kind, ARN: o.ARN, Stream: o.Stream, Key: "rejected-" + x.Input.ID + "-" + strconv.Itoa(i), Data: row})
 	}
 }
 
@@ -370,9 +383,22 @@ func FormatRow(format string, cols []string, vals []any) []byte {
 
 // writePending writes the checkpoint's pending outputs. After a restart
 // (recover) it first reads what each output stream received since the
-// checkpoint and leaves out the records already there.
+// checkpoint and leaves out the records already there; delivery streams
+// and functions cannot be read back and get all theirs again.
 func (r *appRun) writePending(ctx context.Context, recover bool) error {
-	pending := r.cp.Pending
+	var pending, sinks []pendingRecord
+	for _, p := range r.cp.Pending {
+		if p.Kind == OutputStream {
+			pending = append(pending, p)
+		} else {
+			sinks = append(sinks, p)
+		}
+	}
+	if len(sinks) > 0 {
+		if err := r.writeSinks(ctx, sinks); err != nil {
+			return err
+		}
+	}
 	if recover {
 		seen := map[string]bool{}
 		done := map[streams.StreamRef]bool{}

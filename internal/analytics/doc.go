@@ -14,7 +14,10 @@
 // watermarks and windows with keyed aggregate state (operator.go), joins
 // with reference tables (join.go, reference.go), window Top-N and KDA's
 // TOP_K_ITEMS_TUMBLING (topk.go), approximate distinct counts
-// (approx.go), KDA's sliding windows (sliding.go), and applications that read Millrace streams, checkpoint
-// that state with their source positions in the catalog and write each
-// window's result once (app.go, service.go).
+// (approx.go), KDA's sliding windows (sliding.go), pumps reading other
+// pumps' in-application streams (chain.go), and applications that read
+// Millrace streams, checkpoint that state with their source positions in
+// the catalog and write each window's result once to a stream, or at
+// least once to a Firehose delivery stream or a Lambda function (app.go,
+// sinks.go, service.go).
 package analytics

@@ -56,6 +56,9 @@ type Engine struct {
 	// and records the schema could not read.
 	Late, Malformed int64
 	eventTime       bool
+	// up[i] is the query whose in-application stream query i reads, or
+	// -1 for the source.
+	up []int
 }
 
 type shardTime struct {
@@ -83,20 +86,25 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, program: prog, shards: map[string]*shardTime{}}
 	for i, q := range prog.Queries {
-		p, err := compile(q, &cfg.Schema, cfg.Tables)
+		schema, up, err := e.inputOf(i, q, &cfg.Schema)
+		if err != nil {
+			return nil, err
+		}
+		p, err := compile(q, schema, cfg.Tables)
 		if err != nil {
 			if len(prog.Queries) > 1 {
 				return nil, fmt.Errorf("query %d: %w", i+1, err)
 			}
 			return nil, err
 		}
-		if p.timeCol >= 0 {
+		if p.timeCol >= 0 && up < 0 {
 			e.eventTime = true
 		}
 		if p.join != nil {
 			p.join.buildIndex(&cfg.Tables[p.join.table])
 		}
 		e.ops = append(e.ops, newOperator(i, p))
+		e.up = append(e.up, up)
 	}
 	return e, nil
 }
@@ -111,6 +119,12 @@ func (e *Engine) Columns(query int) []string { return e.ops[query].p.names }
 // window at once and the rows rejected (unreadable, or late).
 func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error) {
 	rows, perr := e.cfg.Schema.Rows(in.Data)
+	return e.processRows(in, rows, perr)
+}
+
+// processRows is Process for a record already read into rows (or not
+// readable: perr).
+func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, rejected []Rejected, err error) {
 	if perr != nil {
 		e.Malformed++
 		return nil, []Rejected{{Input: in, Reason: perr.Error()}}, nil
@@ -127,7 +141,10 @@ func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error
 			id += "-" + strconv.Itoa(ri)
 		}
 		rowLate := false
-		for _, op := range e.ops {
+		for qi, op := range e.ops {
+			if e.up[qi] >= 0 {
+				continue // it reads another query's rows
+			}
 			late, rs, err := op.process(row, in.Arrival, id)
 			if err != nil {
 				return out, rejected, err
@@ -146,7 +163,8 @@ func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error
 	if in.Arrival > st.Max && !e.eventTime {
 		st.Max = in.Arrival
 	}
-	return out, rejected, nil
+	out, err = e.feed(out, in.Arrival)
+	return out, rejected, err
 }
 
 // Idle marks a shard as read to its end: until its next record it does
@@ -172,11 +190,13 @@ func (e *Engine) Watermark(now time.Time) (int64, bool) {
 		return 0, false
 	}
 	busyMin, newest := int64(math.MaxInt64), int64(math.MinInt64)
+	idleMin := int64(math.MaxInt64)
 	idle := false
 	for _, st := range e.shards {
 		newest = max(newest, st.Max)
 		if st.Idle {
 			idle = true
+			idleMin = min(idleMin, st.Max)
 		} else {
 			busyMin = min(busyMin, st.Max)
 		}
@@ -189,8 +209,11 @@ func (e *Engine) Watermark(now time.Time) (int64, bool) {
 			}
 		} else {
 			// An idle shard's next record arrives no earlier than the clock
-			// minus the time an append takes.
-			wm = min(busyMin, now.UnixMilli()-e.cfg.IdleGrace.Milliseconds())
+			// minus the time an append takes, nor (as for a busy shard)
+			// before the newest record read from it: a shard that went
+			// quiet a moment ago does not hold the watermark back by the
+			// whole grace.
+			wm = min(busyMin, max(idleMin, now.UnixMilli()-e.cfg.IdleGrace.Milliseconds()))
 		}
 	}
 	if wm == math.MinInt64 || wm == math.MaxInt64 {
@@ -212,6 +235,9 @@ func (e *Engine) Advance(now time.Time) ([]Result, error) {
 		if err != nil {
 			return out, err
 		}
+		if r, err = e.feed(r, 0); err != nil {
+			return out, err
+		}
 		out = append(out, r...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].WindowEnd < out[j].WindowEnd })
@@ -225,6 +251,9 @@ func (e *Engine) Flush() ([]Result, error) {
 	for _, op := range e.ops {
 		r, err := op.advance(math.MaxInt64 / 2)
 		if err != nil {
+			return out, err
+		}
+		if r, err = e.feed(r, 0); err != nil {
 			return out, err
 		}
 		out = append(out, r...)

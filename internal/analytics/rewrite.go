@@ -67,7 +67,9 @@ type Program struct {
 	// Streams are the in-application streams CREATE STREAM declared, with
 	// their column names.
 	Streams map[string][]string
-	Queries []*Query
+	// StreamTypes are their columns' declared SQL types.
+	StreamTypes map[string][]string
+	Queries     []*Query
 }
 
 type tokKind int
@@ -254,7 +256,7 @@ func ParseProgram(src string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Program{Streams: map[string][]string{}}
+	p := &Program{Streams: map[string][]string{}, StreamTypes: map[string][]string{}}
 	for _, st := range splitStatements(toks) {
 		i := 0
 		if st[0].is("CREATE") {
@@ -272,14 +274,15 @@ func ParseProgram(src string) (*Program, error) {
 				if end < 0 {
 					return nil, fmt.Errorf("the column list of stream %s is not closed", name)
 				}
-				var cols []string
+				var cols, types []string
 				for _, def := range splitArgs(st[i+3 : end]) {
 					if len(def) == 0 || def[0].name() == "" {
 						return nil, fmt.Errorf("stream %s has a column without a name", name)
 					}
 					cols = append(cols, def[0].name())
+					types = append(types, render(def[1:]))
 				}
-				p.Streams[name] = cols
+				p.Streams[name], p.StreamTypes[name] = cols, types
 				continue
 			case i+3 < len(st) && st[i].is("PUMP") && st[i+2].is("AS"):
 				i += 3

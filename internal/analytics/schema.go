@@ -45,6 +45,13 @@ type Schema struct {
 	// record ($) and every mapping is names and indices: the values are
 	// then read straight from the bytes, without decoding the document.
 	fast []string
+	// types are the columns' SQL types split by splitSQLType.
+	types []sqlType
+}
+
+type sqlType struct {
+	base   string
+	length int
 }
 
 type pathStep struct {
@@ -97,6 +104,10 @@ func (s *Schema) compile() error {
 			return fmt.Errorf("column %s: %w", c.Name, err)
 		}
 		s.paths[i] = p
+	}
+	s.types = make([]sqlType, len(s.Columns))
+	for i, c := range s.Columns {
+		s.types[i].base, s.types[i].length = splitSQLType(c.SQLType)
 	}
 	if s.Format == FormatJSON {
 		if _, err := parsePath(s.RowPath); err != nil {
@@ -211,8 +222,8 @@ func (s *Schema) Rows(data []byte) ([][]any, error) {
 			return nil, fmt.Errorf("the record is not JSON")
 		}
 		row := make([]any, len(s.Columns))
-		for i, c := range s.Columns {
-			row[i] = castTo(gjsonScalar(gjson.GetBytes(data, s.fast[i])), c.SQLType)
+		for i := range s.Columns {
+			row[i] = castParsed(gjsonScalar(gjson.GetBytes(data, s.fast[i])), s.types[i].base, s.types[i].length)
 		}
 		return [][]any{row}, nil
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	// S3 reads reference data sources; nil refuses to start an
 	// application that has one.
 	S3 ObjectReader
+	// DeliveryStreams and Functions take the records of Firehose and
+	// Lambda outputs (nil: such outputs fail to deliver and are retried).
+	DeliveryStreams DeliveryStreams
+	Functions       Functions
 }
 
 // Service serves the kinesisanalyticsv2 operations for SQL applications
@@ -67,7 +71,11 @@ type inputRecord struct {
 }
 
 type outputRecord struct {
-	ID, Name, StreamARN, Format string
+	ID, Name, Format string
+	// Kind is the destination's: OutputStream, OutputFirehose or
+	// OutputLambda; StreamARN is its ARN whatever the kind.
+	Kind      string `json:",omitempty"`
+	StreamARN string
 }
 
 func (a *appRecord) arn() string {
@@ -294,10 +302,21 @@ func (s *Service) toInput(a *appRecord, in *analyticsapi.Input) (inputRecord, er
 }
 
 func (s *Service) toOutput(a *appRecord, o *analyticsapi.Output) (outputRecord, error) {
-	if o.KinesisStreamsOutput == nil || o.KinesisStreamsOutput.ResourceARN == nil {
-		return outputRecord{}, invalid("Millrace applications write to Kinesis streams: KinesisStreamsOutput is required (Firehose and Lambda outputs are not supported).")
+	var dests []string
+	if o.KinesisStreamsOutput != nil {
+		dests = append(dests, deref(o.KinesisStreamsOutput.ResourceARN))
 	}
-	if err := s.checkStream(*o.KinesisStreamsOutput.ResourceARN); err != nil {
+	if o.KinesisFirehoseOutput != nil {
+		dests = append(dests, deref(o.KinesisFirehoseOutput.ResourceARN))
+	}
+	if o.LambdaOutput != nil {
+		dests = append(dests, deref(o.LambdaOutput.ResourceARN))
+	}
+	if len(dests) != 1 {
+		return outputRecord{}, invalid("An output names exactly one destination: KinesisStreamsOutput, KinesisFirehoseOutput or LambdaOutput.")
+	}
+	kind, err := s.checkOutputARN(dests[0], o.KinesisStreamsOutput != nil, o.KinesisFirehoseOutput != nil)
+	if err != nil {
 		return outputRecord{}, err
 	}
 	if len(a.Outputs) >= 3 {
@@ -312,7 +331,10 @@ func (s *Service) toOutput(a *appRecord, o *analyticsapi.Output) (outputRecord, 
 			return outputRecord{}, invalid("Application %s already has an output for in-application stream %s.", a.Name, deref(o.Name))
 		}
 	}
-	return outputRecord{ID: "1." + strconv.Itoa(len(a.Outputs)+1), Name: deref(o.Name), StreamARN: *o.KinesisStreamsOutput.ResourceARN, Format: format}, nil
+	if format != FormatJSON && format != FormatCSV {
+		return outputRecord{}, invalid("RecordFormatType %q is not JSON or CSV.", format)
+	}
+	return outputRecord{ID: "1." + strconv.Itoa(len(a.Outputs)+1), Name: deref(o.Name), Kind: kind, StreamARN: dests[0], Format: format}, nil
 }
 
 // checkCode compiles the application's code against its input schema.
@@ -422,9 +444,16 @@ func (s *Service) detail(a *appRecord) *analyticsapi.ApplicationDetail {
 	}
 	for _, o := range a.Outputs {
 		ft := analyticsapi.RecordFormatType(o.Format)
-		desc.SqlApplicationConfigurationDescription.OutputDescriptions = append(desc.SqlApplicationConfigurationDescription.OutputDescriptions, analyticsapi.OutputDescription{
-			OutputId: ptr(o.ID), Name: ptr(o.Name), DestinationSchema: &analyticsapi.DestinationSchema{RecordFormatType: &ft},
-			KinesisStreamsOutputDescription: &analyticsapi.KinesisStreamsOutputDescription{ResourceARN: ptr(o.StreamARN)}})
+		od := analyticsapi.OutputDescription{OutputId: ptr(o.ID), Name: ptr(o.Name), DestinationSchema: &analyticsapi.DestinationSchema{RecordFormatType: &ft}}
+		switch o.Kind {
+		case OutputFirehose:
+			od.KinesisFirehoseOutputDescription = &analyticsapi.KinesisFirehoseOutputDescription{ResourceARN: ptr(o.StreamARN)}
+		case OutputLambda:
+			od.LambdaOutputDescription = &analyticsapi.LambdaOutputDescription{ResourceARN: ptr(o.StreamARN)}
+		default:
+			od.KinesisStreamsOutputDescription = &analyticsapi.KinesisStreamsOutputDescription{ResourceARN: ptr(o.StreamARN)}
+		}
+		desc.SqlApplicationConfigurationDescription.OutputDescriptions = append(desc.SqlApplicationConfigurationDescription.OutputDescriptions, od)
 	}
 	desc.SqlApplicationConfigurationDescription.ReferenceDataSourceDescriptions = referenceDescriptions(a)
 	d.ApplicationConfigurationDescription = desc
@@ -495,6 +524,10 @@ func (s *Service) application(a *appRecord) (*Application, error) {
 	app := &Application{Name: a.Name, Source: src, StartPosition: a.StartPosition, CheckpointInterval: s.opts.CheckpointInterval,
 		Config: Config{SQL: a.Code, Schema: a.Inputs[0].Schema, IdleGrace: s.opts.IdleGrace}, References: referencesOf(a)}
 	for _, o := range a.Outputs {
+		if o.Kind != OutputStream {
+			app.Outputs = append(app.Outputs, Output{Name: o.Name, Kind: o.Kind, ARN: o.StreamARN, Format: o.Format})
+			continue
+		}
 		ref, err := streamRef(o.StreamARN)
 		if err != nil {
 			return nil, err
@@ -525,7 +558,8 @@ func (s *Service) start(a *appRecord) {
 		s.log.Error("analytics: application cannot start", "application", a.Name, "err", err)
 		return
 	}
-	rt := &Runtime{Streams: s.opts.Streams, Catalog: s.opts.Catalog, Logger: s.log, Objects: s.opts.S3}
+	rt := &Runtime{Streams: s.opts.Streams, Catalog: s.opts.Catalog, Logger: s.log, Objects: s.opts.S3,
+		DeliveryStreams: s.opts.DeliveryStreams, Functions: s.opts.Functions}
 	u := s.opts.Runner.Go(unitName(a), func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := app.Run(ctx, rt); err != nil && ctx.Err() == nil {
@@ -671,13 +705,14 @@ func (s *Service) applyUpdate(a *appRecord, u *analyticsapi.ApplicationConfigura
 						a.Outputs[i].Name = *ou.NameUpdate
 					}
 					if ou.DestinationSchemaUpdate != nil && ou.DestinationSchemaUpdate.RecordFormatType != nil {
-						a.Outputs[i].Format = string(*ou.DestinationSchemaUpdate.RecordFormatType)
-					}
-					if ku := ou.KinesisStreamsOutputUpdate; ku != nil && ku.ResourceARNUpdate != nil {
-						if err := s.checkStream(*ku.ResourceARNUpdate); err != nil {
-							return err
+						f := string(*ou.DestinationSchemaUpdate.RecordFormatType)
+						if f != FormatJSON && f != FormatCSV {
+							return invalid("RecordFormatType %q is not JSON or CSV.", f)
 						}
-						a.Outputs[i].StreamARN = *ku.ResourceARNUpdate
+						a.Outputs[i].Format = f
+					}
+					if err := s.updateOutputDest(&a.Outputs[i], ou); err != nil {
+						return err
 					}
 				}
 				if !found {

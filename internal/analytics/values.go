@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Values inside the engine are nil (SQL NULL), bool, int64, float64,
@@ -196,10 +197,19 @@ func castTo(v any, sqlType string) any {
 		return nil
 	}
 	base, length := splitSQLType(sqlType)
+	return castParsed(v, base, length)
+}
+
+// castParsed is castTo with the type already split into its base name
+// and length (splitSQLType), as a schema keeps it for every record.
+func castParsed(v any, base string, length int) any {
+	if v == nil {
+		return nil
+	}
 	switch base {
 	case "VARCHAR", "CHAR", "CHARACTER", "STRING", "TEXT":
 		s := formatValue(v)
-		if length > 0 && len([]rune(s)) > length {
+		if length > 0 && len(s) > length && utf8.RuneCountInString(s) > length {
 			s = string([]rune(s)[:length])
 		}
 		return s

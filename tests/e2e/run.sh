@@ -179,6 +179,9 @@ python3 "$here/metrics_agree.py" || fail "metrics agreement (metrics_agree.py)"
 step "AWS CLI: a SQL application through kinesisanalyticsv2"
 bash "$here/analytics.sh" || fail "analytics flow (analytics.sh)"
 
+step "boto3: a SQL application of chained pumps writing to a stream, Firehose and a function"
+python3 "$here/analytics_test.py" flow || fail "analytics boto3 flow (analytics_test.py flow)"
+
 cw_state="$work/cloudwatch.state"
 step "AWS CLI and boto3: CloudWatch GetMetricStatistics, GetMetricData, ListMetrics"
 bash "$here/cloudwatch.sh" put "$cw_state" || fail "CloudWatch flow (cloudwatch.sh put)"
