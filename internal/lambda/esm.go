@@ -160,11 +160,11 @@ func (m *mapping) configuration() lambdaapi.EventSourceMappingConfiguration {
 	return c
 }
 
-// esmConfig is the mapping's configuration with this process's last
-// processing result.
-func (s *Service) esmConfig(m *mapping) lambdaapi.EventSourceMappingConfiguration {
+// esmConfig is the mapping's configuration with its last processing
+// result.
+func (s *Service) esmConfig(ctx context.Context, m *mapping) lambdaapi.EventSourceMappingConfiguration {
 	c := *m
-	c.LastProcessingResult = s.processingResult(m)
+	c.LastProcessingResult = s.processingResult(ctx, m)
 	return c.configuration()
 }
 
@@ -516,7 +516,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if m.State != stateDisabled {
 		s.startMapping(m.UUID)
 	}
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }
 
 func (s *Service) getEventSourceMapping(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -531,7 +531,7 @@ func (s *Service) getEventSourceMapping(ctx context.Context, req *awsproto.RESTR
 	if err != nil {
 		return nil, err
 	}
-	return respond(http.StatusOK, s.esmConfig(m))
+	return respond(http.StatusOK, s.esmConfig(ctx, m))
 }
 
 func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -597,7 +597,7 @@ func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RES
 			out.NextMarker = awsproto.Ptr(base64.RawURLEncoding.EncodeToString([]byte(*last)))
 			break
 		}
-		out.EventSourceMappings = append(out.EventSourceMappings, s.esmConfig(m))
+		out.EventSourceMappings = append(out.EventSourceMappings, s.esmConfig(ctx, m))
 	}
 	return respond(http.StatusOK, out)
 }
@@ -704,7 +704,7 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if m.State != stateDisabled {
 		s.startMapping(m.UUID)
 	}
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }
 
 func (s *Service) deleteEventSourceMapping(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -731,5 +731,5 @@ func (s *Service) deleteEventSourceMapping(ctx context.Context, req *awsproto.RE
 		return nil, err
 	}
 	s.startMapping(m.UUID)
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }

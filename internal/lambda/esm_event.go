@@ -17,6 +17,7 @@ import (
 type item struct {
 	rec  streams.Record
 	json []byte
+	pos  int64 // with lanes: the record's place in the shard's reads (esm_lanes.go)
 }
 
 // encode renders records as the Records of Lambda's Kinesis event, with

@@ -661,3 +661,54 @@ func TestEventSourceMappingFilterCriteria(t *testing.T) {
 		t.Errorf("the function got the records of %v, want user-1 vip-1 user-4", keys)
 	}
 }
+
+// LastProcessingResult is kept with the mapping's state: a restart shows
+// the last one, not the one the mapping was created with.
+func TestEventSourceMappingProcessingResultSurvivesRestart(t *testing.T) {
+	s := servertest.Start(t)
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	arn := createStream(t, k, "results", 1)
+	esmFunction(t, c, "consumer", filepath.Join(t.TempDir(), "log"), nil)
+	putAll(t, k, "results", [][2]string{{"pk", "poison"}})
+	out, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn),
+		StartingPosition: types.EventSourcePositionTrimHorizon,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.LastProcessingResult); got != "No records processed" {
+		t.Errorf("LastProcessingResult at creation: %q", got)
+	}
+	const failed = "PROBLEM: Function call failed"
+	eventually(t, "the failed invocation's result", func() bool {
+		g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+		return err == nil && aws.ToString(g.LastProcessingResult) == failed
+	})
+	// Disabled, the mapping invokes nothing after the restart: what Get
+	// shows then is what was stored before it.
+	if _, err := c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, Enabled: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mapping disabled", func() bool {
+		g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+		return err == nil && aws.ToString(g.State) == "Disabled"
+	})
+	s.Restart(t)
+	c = client(s)
+	g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(g.LastProcessingResult); got != failed {
+		t.Errorf("LastProcessingResult after a restart: %q, want %q", got, failed)
+	}
+	list, err := c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	if err != nil || len(list.EventSourceMappings) != 1 {
+		t.Fatalf("ListEventSourceMappings: %v %v", list, err)
+	}
+	if got := aws.ToString(list.EventSourceMappings[0].LastProcessingResult); got != failed {
+		t.Errorf("listed LastProcessingResult after a restart: %q, want %q", got, failed)
+	}
+}

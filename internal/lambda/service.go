@@ -74,8 +74,11 @@ type Service struct {
 	// esmMu serializes the changes of event source mappings (create's
 	// duplicate check, the units' state transitions).
 	esmMu sync.Mutex
-	// esmResults holds each mapping's LastProcessingResult (uuid → string).
-	esmResults sync.Map
+	// esmResults holds the LastProcessingResult this process last stored
+	// for each mapping (uuid →), so that an unchanged one is not written
+	// again.
+	esmResultsMu sync.Mutex
+	esmResults   map[string]storedResult
 	// stats are the functions' and mappings' metrics (stats.go).
 	stats stats
 	// ownRunner: the background runner is the service's own (Options had
@@ -85,7 +88,8 @@ type Service struct {
 
 // New returns the service. Close stops every function instance.
 func New(ctx context.Context, opts Options) (*Service, error) {
-	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{}}
+	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{},
+		esmResults: map[string]storedResult{}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
