@@ -208,10 +208,8 @@ func (p *poller) sendFailure(ctx context.Context, shardID string, raw []byte) er
 		if f == nil {
 			return errNotFound(dest)
 		}
-		inv := &invocation{id: newRevisionID(), payload: raw, arn: f.arn(), traceID: traceID(p.s.now()),
-			timeout: time.Duration(f.Timeout) * time.Second, done: make(chan result, 1)}
-		p.s.run.asyncInvoke(f, func() ([]byte, error) { return p.s.code(context.Background(), f) }, inv)
-		return nil
+		// Queued durably before the checkpoint moves past the batch.
+		return p.s.enqueue(ctx, f, &invocation{id: newRevisionID(), payload: raw})
 	}
 	ref, err := streams.ResourceRef(dest)
 	if err != nil {

@@ -81,6 +81,8 @@ type Service struct {
 	esmResults   map[string]storedResult
 	// stats are the functions' and mappings' metrics (stats.go).
 	stats stats
+	// asyncWake wakes the unit that runs the queued Event invocations.
+	asyncWake chan struct{}
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool
@@ -89,7 +91,7 @@ type Service struct {
 // New returns the service. Close stops every function instance.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{},
-		esmResults: map[string]storedResult{}}
+		esmResults: map[string]storedResult{}, asyncWake: make(chan struct{}, 1)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +106,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		s.ownRunner = true
 	}
 	s.run = newRunner(s.opts, s.logger)
+	s.opts.Runner.Go(asyncUnit, s.runAsync)
 	if err := s.resumeMappings(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -112,7 +115,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 }
 
 // Close stops every instance and waits for the invocations in flight
-// (their callers get an error) and the asynchronous ones.
+// (their callers get an error). Queued Event invocations stay queued.
 func (s *Service) Close() error {
 	if s.ownRunner {
 		s.opts.Runner.Stop()

@@ -11,8 +11,8 @@ import (
 )
 
 // FunctionCounters are one function's running totals, in the terms of
-// AWS/Lambda's metrics: synchronous invocations (Invoke RequestResponse
-// and the event source mappings' batches).
+// AWS/Lambda's metrics: every invocation (Invoke RequestResponse and
+// Event, the event source mappings' batches and on-failure records).
 type FunctionCounters struct {
 	Invocations, Errors, Throttles atomic.Int64
 	// Duration is each invocation's duration in nanoseconds.
