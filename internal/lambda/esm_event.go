@@ -118,6 +118,7 @@ func appendJSONString(b []byte, s string) []byte {
 func (p *poller) finished(f *function, batch []item) {
 	age := p.s.now().UnixMilli() - batch[len(batch)-1].rec.Arrival
 	p.s.stats.function(f.Account, f.Region, f.Name).IteratorAge.Observe(max(age, 0))
+	p.counters.IteratorAge.Observe(max(age, 0))
 }
 
 // failureRecord is Lambda's invocation record for a batch it gave up on.

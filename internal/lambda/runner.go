@@ -138,6 +138,19 @@ func (r *runner) acquire(ctx context.Context, f *function, code func() ([]byte, 
 	}
 }
 
+// busy returns how many invocations of each function (poolKey) run now.
+func (r *runner) busy() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.pools))
+	for k, p := range r.pools {
+		if p.busy > 0 {
+			out[k] = p.busy
+		}
+	}
+	return out
+}
+
 // release gives back f's slot and its instance (nil: none was started).
 // A dead or retired instance is stopped rather than kept warm.
 func (r *runner) release(f *function, inst *instance) {
