@@ -10,10 +10,13 @@ package lambda
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -244,6 +247,43 @@ func decodeJSON(body []byte, v any) error {
 // validate runs the generated model validation of an input.
 func validate(v interface{ Validate() error }) error {
 	return v.Validate()
+}
+
+// pageQuery reads the MaxItems and Marker of a List request's query.
+func pageQuery(q url.Values) (maxItems *int32, marker *string, err error) {
+	if q.Has("Marker") {
+		marker = awsproto.Ptr(q.Get("Marker"))
+	}
+	if q.Has("MaxItems") {
+		n, err := strconv.ParseInt(q.Get("MaxItems"), 10, 32)
+		if err != nil {
+			return nil, nil, errInvalid("MaxItems must be an integer: %q", q.Get("MaxItems"))
+		}
+		maxItems = awsproto.Ptr(int32(n))
+	}
+	return maxItems, marker, nil
+}
+
+// page is a List page's size (size, or MaxItems when smaller) and the
+// key its first item follows ("": the first page), from the request's
+// validated MaxItems and Marker.
+func page(maxItems *int32, marker *string, size int) (int, string, error) {
+	if maxItems != nil && int(*maxItems) < size {
+		size = int(*maxItems)
+	}
+	if marker == nil {
+		return size, "", nil
+	}
+	m, err := base64.RawURLEncoding.DecodeString(*marker)
+	if err != nil || len(m) == 0 {
+		return 0, "", errInvalid("Invalid Marker: %s", *marker)
+	}
+	return size, string(m), nil
+}
+
+// nextMarker is the Marker of the page after the one ending at key.
+func nextMarker(key string) *string {
+	return awsproto.Ptr(base64.RawURLEncoding.EncodeToString([]byte(key)))
 }
 
 // respond encodes out as the JSON body of a response with status.
