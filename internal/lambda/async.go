@@ -65,17 +65,23 @@ func (s *Service) runAsync(ctx context.Context) {
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		running = map[string]bool{}
-		slots   = make(chan struct{}, s.opts.Concurrency)
+		// finished are the events taken off the queue since the scan's
+		// List began: that List may still hold them.
+		finished = map[string]bool{}
+		slots    = make(chan struct{}, s.opts.Concurrency)
 	)
 	defer wg.Wait()
 	for ctx.Err() == nil {
+		mu.Lock()
+		clear(finished)
+		mu.Unlock()
 		kvs, err := s.cat.List(ctx, asyncPrefix)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("asynchronous invocations: reading the queue", "err", err)
 		}
 		for _, kv := range kvs {
 			mu.Lock()
-			busy := running[kv.Key]
+			busy := running[kv.Key] || finished[kv.Key]
 			running[kv.Key] = true
 			mu.Unlock()
 			if busy {
@@ -87,13 +93,14 @@ func (s *Service) runAsync(ctx context.Context) {
 				return
 			}
 			wg.Go(func() {
-				defer func() {
-					<-slots
-					mu.Lock()
-					delete(running, kv.Key)
-					mu.Unlock()
-				}()
-				s.runEvent(ctx, kv)
+				done := s.runEvent(ctx, kv)
+				<-slots
+				mu.Lock()
+				delete(running, kv.Key)
+				if done {
+					finished[kv.Key] = true
+				}
+				mu.Unlock()
 			})
 		}
 		select {
@@ -105,35 +112,40 @@ func (s *Service) runAsync(ctx context.Context) {
 }
 
 // runEvent runs one queued event and takes it off the queue, unless the
-// unit is stopping (it then runs again after the restart).
-func (s *Service) runEvent(ctx context.Context, kv storage.KV) {
+// unit is stopping (it then runs again after the restart). It reports
+// whether the event left the queue.
+func (s *Service) runEvent(ctx context.Context, kv storage.KV) bool {
 	var ev asyncEvent
 	if err := json.Unmarshal(kv.Value, &ev); err != nil {
 		s.logger.Error("asynchronous invocation dropped: unreadable", "key", kv.Key, "err", err)
-		s.dequeue(ctx, kv)
-		return
+		return s.dequeue(ctx, kv)
 	}
 	f, _, err := s.load(ctx, ev.Account, ev.Region, ev.Function)
 	switch {
 	case err != nil:
-		return // read again at the next scan
+		return false // read again at the next scan
 	case f == nil:
 		s.logger.Warn("asynchronous invocation dropped: the function is gone", "function", ev.Function, "request_id", ev.RequestID)
-		s.dequeue(ctx, kv)
-		return
+		return s.dequeue(ctx, kv)
 	}
 	res, err := s.callWith(ctx, f, &invocation{id: ev.RequestID, payload: ev.Payload, clientContext: ev.ClientContext})
 	if err != nil || ctx.Err() != nil {
-		return
+		return false
 	}
 	if res.functionError != "" {
 		s.logger.Info("asynchronous invocation failed", "function", f.Name, "request_id", ev.RequestID, "error", string(res.body))
 	}
-	s.dequeue(ctx, kv)
+	return s.dequeue(ctx, kv)
 }
 
-func (s *Service) dequeue(ctx context.Context, kv storage.KV) {
-	if err := s.cat.Delete(ctx, kv.Key, kv.Rev); err != nil && !errors.Is(err, storage.ErrNotFound) && ctx.Err() == nil {
-		s.logger.Warn("asynchronous invocations: taking an event off the queue", "key", kv.Key, "err", err)
+// dequeue takes an event off the queue and reports whether it is gone.
+func (s *Service) dequeue(ctx context.Context, kv storage.KV) bool {
+	err := s.cat.Delete(ctx, kv.Key, kv.Rev)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if ctx.Err() == nil {
+			s.logger.Warn("asynchronous invocations: taking an event off the queue", "key", kv.Key, "err", err)
+		}
+		return false
 	}
+	return true
 }
