@@ -327,11 +327,12 @@ func checkUnimplemented(kms *string) error {
 	return nil
 }
 
-// checkWindow refuses tumbling windows with lanes: a window's state is
+// checkWindow refuses tumbling windows with lanes, as Lambda does (a
+// tumbling window needs a ParallelizationFactor of 1): a window's state is
 // one shard's, carried from batch to batch in order.
 func checkWindow(m *mapping) error {
 	if m.TumblingWindow > 0 && m.ParallelizationFactor > 1 {
-		return errInvalid("Millrace does not combine TumblingWindowInSeconds with a ParallelizationFactor above 1. See docs/lambda.md")
+		return errInvalid("TumblingWindowInSeconds requires a ParallelizationFactor of 1; got %d. See docs/lambda.md", m.ParallelizationFactor)
 	}
 	return nil
 }

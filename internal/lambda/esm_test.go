@@ -484,6 +484,9 @@ func TestEventSourceMappingValidation(t *testing.T) {
 		{"response types", func(in *lambda.CreateEventSourceMappingInput) {
 			in.FunctionResponseTypes = []types.FunctionResponseType{"Other"}
 		}, "ValidationException", "functionResponseTypes"},
+		{"tumbling window with lanes", func(in *lambda.CreateEventSourceMappingInput) {
+			in.TumblingWindowInSeconds, in.ParallelizationFactor = aws.Int32(60), aws.Int32(2)
+		}, "InvalidParameterValueException", "ParallelizationFactor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base()
@@ -527,6 +530,19 @@ func TestEventSourceMappingValidation(t *testing.T) {
 	_, err = c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, MaximumRecordAgeInSeconds: aws.Int32(59)})
 	if code, _ := apiError(t, err); code != "InvalidParameterValueException" {
 		t.Errorf("updating MaximumRecordAgeInSeconds to 59: %v", err)
+	}
+	// Update checks the mapping as it would be: lanes on a mapping with a
+	// tumbling window are refused, and the mapping is left as it was.
+	if _, err := c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, TumblingWindowInSeconds: aws.Int32(60)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, ParallelizationFactor: aws.Int32(3)})
+	if code, msg := apiError(t, err); code != "InvalidParameterValueException" || !strings.Contains(msg, "TumblingWindowInSeconds") {
+		t.Errorf("updating ParallelizationFactor to 3 with a tumbling window: %v", err)
+	}
+	if g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID}); err != nil ||
+		aws.ToInt32(g.ParallelizationFactor) != 1 || aws.ToInt32(g.TumblingWindowInSeconds) != 60 {
+		t.Errorf("after the refused update: %v %v", g, err)
 	}
 
 	// Paging through more mappings than a page.
