@@ -2,12 +2,10 @@ package lambda
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -160,11 +158,11 @@ func (m *mapping) configuration() lambdaapi.EventSourceMappingConfiguration {
 	return c
 }
 
-// esmConfig is the mapping's configuration with this process's last
-// processing result.
-func (s *Service) esmConfig(m *mapping) lambdaapi.EventSourceMappingConfiguration {
+// esmConfig is the mapping's configuration with its last processing
+// result.
+func (s *Service) esmConfig(ctx context.Context, m *mapping) lambdaapi.EventSourceMappingConfiguration {
 	c := *m
-	c.LastProcessingResult = s.processingResult(m)
+	c.LastProcessingResult = s.processingResult(ctx, m)
 	return c.configuration()
 }
 
@@ -329,11 +327,12 @@ func checkUnimplemented(kms *string) error {
 	return nil
 }
 
-// checkWindow refuses tumbling windows with lanes: a window's state is
+// checkWindow refuses tumbling windows with lanes, as Lambda does (a
+// tumbling window needs a ParallelizationFactor of 1): a window's state is
 // one shard's, carried from batch to batch in order.
 func checkWindow(m *mapping) error {
 	if m.TumblingWindow > 0 && m.ParallelizationFactor > 1 {
-		return errInvalid("Millrace does not combine TumblingWindowInSeconds with a ParallelizationFactor above 1. See docs/lambda.md")
+		return errInvalid("TumblingWindowInSeconds requires a ParallelizationFactor of 1; got %d. See docs/lambda.md", m.ParallelizationFactor)
 	}
 	return nil
 }
@@ -368,6 +367,86 @@ func (s *Service) resolveFunction(ctx context.Context, name string) (string, err
 	return r.name, nil
 }
 
+// mappingSettings are the members CreateEventSourceMapping and
+// UpdateEventSourceMapping share; nil (empty) leaves the mapping's value
+// as it is (on create, the default).
+type mappingSettings struct {
+	// The members of other sources, refused.
+	kafka, docdb, selfKafka, scaling, provisioned, logging bool
+	sourceAccess                                           int
+
+	kms                                                              *string
+	functionName                                                     *string
+	batchSize, window, parallelization, retries, recordAge, tumbling *int32
+	bisect                                                           *bool
+	responseTypes                                                    []lambdaapi.FunctionResponseType
+	filters                                                          *lambdaapi.FilterCriteria
+	metrics                                                          *lambdaapi.EventSourceMappingMetricsConfig
+	destination                                                      *lambdaapi.DestinationConfig
+}
+
+// check refuses what the settings ask that Millrace does not do, before
+// any mapping is read.
+func (c *mappingSettings) check() error {
+	if err := unsupportedSource(c.kafka, c.docdb, c.selfKafka, c.scaling, c.provisioned, c.logging, c.sourceAccess); err != nil {
+		return err
+	}
+	return checkUnimplemented(c.kms)
+}
+
+// apply checks the settings and sets them on m: the one validation path
+// of create and update.
+func (s *Service) apply(ctx context.Context, m *mapping, c *mappingSettings) error {
+	var err error
+	if c.functionName != nil {
+		if m.FunctionName, err = s.resolveFunction(ctx, *c.functionName); err != nil {
+			return err
+		}
+	}
+	set := func(dst *int32, v *int32) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&m.BatchSize, c.batchSize)
+	set(&m.Window, c.window)
+	set(&m.ParallelizationFactor, c.parallelization)
+	set(&m.MaximumRetryAttempts, c.retries)
+	if c.recordAge != nil {
+		if err := checkRecordAge(*c.recordAge); err != nil {
+			return err
+		}
+		m.MaximumRecordAge = *c.recordAge
+	}
+	if c.bisect != nil {
+		m.Bisect = *c.bisect
+	}
+	if c.responseTypes != nil {
+		m.ReportBatchItemFailures = len(c.responseTypes) > 0
+	}
+	if c.filters != nil {
+		if m.Filters, err = checkFilters(c.filters); err != nil {
+			return err
+		}
+	}
+	set(&m.TumblingWindow, c.tumbling)
+	if err := checkWindow(m); err != nil {
+		return err
+	}
+	if c.metrics != nil {
+		m.Metrics = nil
+		for _, x := range c.metrics.Metrics {
+			m.Metrics = append(m.Metrics, string(x))
+		}
+	}
+	if c.destination != nil {
+		if m.OnFailure, err = s.checkDestination(ctx, c.destination); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ---- operations ----
 
 func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -384,9 +463,17 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if in.SelfManagedEventSource != nil || len(in.Topics) > 0 || len(in.Queues) > 0 {
 		return nil, errInvalid("Millrace's event source mappings read Kinesis streams only. See docs/lambda.md")
 	}
-	if err := unsupportedSource(in.AmazonManagedKafkaEventSourceConfig != nil, in.DocumentDBEventSourceConfig != nil,
-		in.SelfManagedKafkaEventSourceConfig != nil, in.ScalingConfig != nil, in.ProvisionedPollerConfig != nil,
-		in.LoggingConfig != nil, len(in.SourceAccessConfigurations)); err != nil {
+	settings := &mappingSettings{
+		kafka: in.AmazonManagedKafkaEventSourceConfig != nil, docdb: in.DocumentDBEventSourceConfig != nil,
+		selfKafka: in.SelfManagedKafkaEventSourceConfig != nil, scaling: in.ScalingConfig != nil,
+		provisioned: in.ProvisionedPollerConfig != nil, logging: in.LoggingConfig != nil,
+		sourceAccess: len(in.SourceAccessConfigurations), kms: in.KMSKeyArn, functionName: in.FunctionName,
+		batchSize: in.BatchSize, window: in.MaximumBatchingWindowInSeconds, parallelization: in.ParallelizationFactor,
+		retries: in.MaximumRetryAttempts, recordAge: in.MaximumRecordAgeInSeconds, tumbling: in.TumblingWindowInSeconds,
+		bisect: in.BisectBatchOnFunctionError, responseTypes: in.FunctionResponseTypes, filters: in.FilterCriteria,
+		metrics: in.MetricsConfig, destination: in.DestinationConfig,
+	}
+	if err := settings.check(); err != nil {
 		return nil, err
 	}
 	if in.EventSourceArn == nil {
@@ -444,49 +531,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 			return nil, errInvalid("StartingPositionTimestamp can only be provided with StartingPosition AT_TIMESTAMP.")
 		}
 	}
-	if err := checkUnimplemented(in.KMSKeyArn); err != nil {
-		return nil, err
-	}
-	if in.BatchSize != nil {
-		m.BatchSize = *in.BatchSize
-	}
-	if in.MaximumBatchingWindowInSeconds != nil {
-		m.Window = *in.MaximumBatchingWindowInSeconds
-	}
-	if in.ParallelizationFactor != nil {
-		m.ParallelizationFactor = *in.ParallelizationFactor
-	}
-	if in.BisectBatchOnFunctionError != nil {
-		m.Bisect = *in.BisectBatchOnFunctionError
-	}
-	if in.MaximumRetryAttempts != nil {
-		m.MaximumRetryAttempts = *in.MaximumRetryAttempts
-	}
-	if in.MaximumRecordAgeInSeconds != nil {
-		if err := checkRecordAge(*in.MaximumRecordAgeInSeconds); err != nil {
-			return nil, err
-		}
-		m.MaximumRecordAge = *in.MaximumRecordAgeInSeconds
-	}
-	m.ReportBatchItemFailures = len(in.FunctionResponseTypes) > 0
-	if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
-		return nil, err
-	}
-	if in.TumblingWindowInSeconds != nil {
-		m.TumblingWindow = *in.TumblingWindowInSeconds
-	}
-	if err := checkWindow(m); err != nil {
-		return nil, err
-	}
-	if in.MetricsConfig != nil {
-		for _, x := range in.MetricsConfig.Metrics {
-			m.Metrics = append(m.Metrics, string(x))
-		}
-	}
-	if m.OnFailure, err = s.checkDestination(ctx, in.DestinationConfig); err != nil {
-		return nil, err
-	}
-	if m.FunctionName, err = s.resolveFunction(ctx, *in.FunctionName); err != nil {
+	if err := s.apply(ctx, m, settings); err != nil {
 		return nil, err
 	}
 	if in.Enabled != nil && !*in.Enabled {
@@ -516,7 +561,7 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if m.State != stateDisabled {
 		s.startMapping(m.UUID)
 	}
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }
 
 func (s *Service) getEventSourceMapping(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -531,7 +576,7 @@ func (s *Service) getEventSourceMapping(ctx context.Context, req *awsproto.RESTR
 	if err != nil {
 		return nil, err
 	}
-	return respond(http.StatusOK, s.esmConfig(m))
+	return respond(http.StatusOK, s.esmConfig(ctx, m))
 }
 
 func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -543,15 +588,9 @@ func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RES
 	if q.Has("FunctionName") {
 		in.FunctionName = awsproto.Ptr(q.Get("FunctionName"))
 	}
-	if q.Has("Marker") {
-		in.Marker = awsproto.Ptr(q.Get("Marker"))
-	}
-	if q.Has("MaxItems") {
-		n, err := strconv.ParseInt(q.Get("MaxItems"), 10, 32)
-		if err != nil {
-			return nil, errInvalid("MaxItems must be an integer: %q", q.Get("MaxItems"))
-		}
-		in.MaxItems = awsproto.Ptr(int32(n))
+	var err error
+	if in.MaxItems, in.Marker, err = pageQuery(q); err != nil {
+		return nil, err
 	}
 	if err := validate(&in); err != nil {
 		return nil, err
@@ -559,17 +598,9 @@ func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RES
 	if err := awsproto.Authorize(ctx, awsproto.AuthzRequest{Action: "lambda:ListEventSourceMappings", Resource: "*"}); err != nil {
 		return nil, err
 	}
-	limit := esmListPageSize
-	if in.MaxItems != nil && int(*in.MaxItems) < limit {
-		limit = int(*in.MaxItems)
-	}
-	after := ""
-	if in.Marker != nil {
-		m, err := base64.RawURLEncoding.DecodeString(*in.Marker)
-		if err != nil || len(m) == 0 {
-			return nil, errInvalid("Invalid Marker: %s", *in.Marker)
-		}
-		after = string(m)
+	limit, after, err := page(in.MaxItems, in.Marker, esmListPageSize)
+	if err != nil {
+		return nil, err
 	}
 	fnArn := ""
 	if in.FunctionName != nil {
@@ -594,10 +625,10 @@ func (s *Service) listEventSourceMappings(ctx context.Context, req *awsproto.RES
 		}
 		if len(out.EventSourceMappings) == limit {
 			last := out.EventSourceMappings[len(out.EventSourceMappings)-1].UUID
-			out.NextMarker = awsproto.Ptr(base64.RawURLEncoding.EncodeToString([]byte(*last)))
+			out.NextMarker = nextMarker(*last)
 			break
 		}
-		out.EventSourceMappings = append(out.EventSourceMappings, s.esmConfig(m))
+		out.EventSourceMappings = append(out.EventSourceMappings, s.esmConfig(ctx, m))
 	}
 	return respond(http.StatusOK, out)
 }
@@ -614,12 +645,17 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if err := awsproto.Authorize(ctx, awsproto.AuthzRequest{Action: "lambda:UpdateEventSourceMapping", Resource: "*"}); err != nil {
 		return nil, err
 	}
-	if err := unsupportedSource(in.AmazonManagedKafkaEventSourceConfig != nil, in.DocumentDBEventSourceConfig != nil,
-		in.SelfManagedKafkaEventSourceConfig != nil, in.ScalingConfig != nil, in.ProvisionedPollerConfig != nil,
-		in.LoggingConfig != nil, len(in.SourceAccessConfigurations)); err != nil {
-		return nil, err
+	settings := &mappingSettings{
+		kafka: in.AmazonManagedKafkaEventSourceConfig != nil, docdb: in.DocumentDBEventSourceConfig != nil,
+		selfKafka: in.SelfManagedKafkaEventSourceConfig != nil, scaling: in.ScalingConfig != nil,
+		provisioned: in.ProvisionedPollerConfig != nil, logging: in.LoggingConfig != nil,
+		sourceAccess: len(in.SourceAccessConfigurations), kms: in.KMSKeyArn, functionName: in.FunctionName,
+		batchSize: in.BatchSize, window: in.MaximumBatchingWindowInSeconds, parallelization: in.ParallelizationFactor,
+		retries: in.MaximumRetryAttempts, recordAge: in.MaximumRecordAgeInSeconds, tumbling: in.TumblingWindowInSeconds,
+		bisect: in.BisectBatchOnFunctionError, responseTypes: in.FunctionResponseTypes, filters: in.FilterCriteria,
+		metrics: in.MetricsConfig, destination: in.DestinationConfig,
 	}
-	if err := checkUnimplemented(in.KMSKeyArn); err != nil {
+	if err := settings.check(); err != nil {
 		return nil, err
 	}
 	s.esmMu.Lock()
@@ -631,56 +667,8 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if m.State == stateDeleting {
 		return nil, errInUse("Cannot update the event source mapping %s because it is in use.", m.UUID)
 	}
-	if in.FunctionName != nil {
-		if m.FunctionName, err = s.resolveFunction(ctx, *in.FunctionName); err != nil {
-			return nil, err
-		}
-	}
-	if in.BatchSize != nil {
-		m.BatchSize = *in.BatchSize
-	}
-	if in.MaximumBatchingWindowInSeconds != nil {
-		m.Window = *in.MaximumBatchingWindowInSeconds
-	}
-	if in.ParallelizationFactor != nil {
-		m.ParallelizationFactor = *in.ParallelizationFactor
-	}
-	if in.BisectBatchOnFunctionError != nil {
-		m.Bisect = *in.BisectBatchOnFunctionError
-	}
-	if in.MaximumRetryAttempts != nil {
-		m.MaximumRetryAttempts = *in.MaximumRetryAttempts
-	}
-	if in.MaximumRecordAgeInSeconds != nil {
-		if err := checkRecordAge(*in.MaximumRecordAgeInSeconds); err != nil {
-			return nil, err
-		}
-		m.MaximumRecordAge = *in.MaximumRecordAgeInSeconds
-	}
-	if in.FunctionResponseTypes != nil {
-		m.ReportBatchItemFailures = len(in.FunctionResponseTypes) > 0
-	}
-	if in.FilterCriteria != nil {
-		if m.Filters, err = checkFilters(in.FilterCriteria); err != nil {
-			return nil, err
-		}
-	}
-	if in.TumblingWindowInSeconds != nil {
-		m.TumblingWindow = *in.TumblingWindowInSeconds
-	}
-	if err := checkWindow(m); err != nil {
+	if err := s.apply(ctx, m, settings); err != nil {
 		return nil, err
-	}
-	if in.MetricsConfig != nil {
-		m.Metrics = nil
-		for _, x := range in.MetricsConfig.Metrics {
-			m.Metrics = append(m.Metrics, string(x))
-		}
-	}
-	if in.DestinationConfig != nil {
-		if m.OnFailure, err = s.checkDestination(ctx, in.DestinationConfig); err != nil {
-			return nil, err
-		}
 	}
 	enabled := m.State != stateDisabled && m.State != stateDisabling
 	if in.Enabled != nil {
@@ -704,7 +692,7 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if m.State != stateDisabled {
 		s.startMapping(m.UUID)
 	}
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }
 
 func (s *Service) deleteEventSourceMapping(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
@@ -731,5 +719,5 @@ func (s *Service) deleteEventSourceMapping(ctx context.Context, req *awsproto.RE
 		return nil, err
 	}
 	s.startMapping(m.UUID)
-	return respond(http.StatusAccepted, s.esmConfig(m))
+	return respond(http.StatusAccepted, s.esmConfig(ctx, m))
 }

@@ -41,15 +41,15 @@ func (r *subReader) stop() {
 	r.sub.Close()
 }
 
-// subscribe starts a subscription after the checkpoint, else at the
+// subscribe starts a subscription after the worker's position, else at the
 // mapping's starting position (LATEST is the mapping's creation time, as
 // for the polling path).
 func (w *shardWorker) subscribe(ctx context.Context) (*subReader, error) {
 	m := w.p.m
 	p := streams.SubscribeParams{ConsumerARN: m.EventSourceArn, ShardID: w.shardID}
 	switch {
-	case w.ck.Seq != "":
-		p.Type, p.SequenceNumber = streams.AfterSequenceNumber, w.ck.Seq
+	case w.position() != "":
+		p.Type, p.SequenceNumber = streams.AfterSequenceNumber, w.position()
 	case m.StartingPosition == streams.TrimHorizon:
 		p.Type = streams.TrimHorizon
 	default:
@@ -99,7 +99,7 @@ func (w *shardWorker) runSubscribed(ctx context.Context) {
 				if errors.As(err, &e) && e.Kind == streams.KindNotFound {
 					// The consumer or the stream went: the scan starts the
 					// shard again if it comes back.
-					w.p.s.setProcessingResult(w.p.m.UUID, "PROBLEM: Stream consumer not found: "+w.p.m.EventSourceArn)
+					w.p.s.setProcessingResult(ctx, w.p.m.UUID, "PROBLEM: Stream consumer not found: "+w.p.m.EventSourceArn)
 					return
 				}
 				// Another subscription holds the consumer's shard (it is
@@ -126,8 +126,8 @@ func (w *shardWorker) runSubscribed(ctx context.Context) {
 			}
 		}
 		if pending != nil {
-			// The subscription ended: every record it sent is processed,
-			// so the next one starts after the checkpoint.
+			// The subscription ended: every record it sent is processed
+			// (or, with lanes, queued), so the next one starts after it.
 			err := pending
 			pending = nil
 			r.stop()
@@ -135,7 +135,7 @@ func (w *shardWorker) runSubscribed(ctx context.Context) {
 			var e *streams.Error
 			if !errors.Is(err, io.EOF) {
 				if errors.As(err, &e) && e.Kind == streams.KindNotFound {
-					w.p.s.setProcessingResult(w.p.m.UUID, "PROBLEM: Stream consumer not found: "+w.p.m.EventSourceArn)
+					w.p.s.setProcessingResult(ctx, w.p.m.UUID, "PROBLEM: Stream consumer not found: "+w.p.m.EventSourceArn)
 					return
 				}
 				w.p.s.logger.Warn("event source mapping: subscription ended", "uuid", w.p.m.UUID, "shard", w.shardID, "err", err)

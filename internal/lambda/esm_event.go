@@ -17,6 +17,7 @@ import (
 type item struct {
 	rec  streams.Record
 	json []byte
+	pos  int64 // with lanes: the record's place in the shard's reads (esm_lanes.go)
 }
 
 // encode renders records as the Records of Lambda's Kinesis event, with
@@ -117,6 +118,7 @@ func appendJSONString(b []byte, s string) []byte {
 func (p *poller) finished(f *function, batch []item) {
 	age := p.s.now().UnixMilli() - batch[len(batch)-1].rec.Arrival
 	p.s.stats.function(f.Account, f.Region, f.Name).IteratorAge.Observe(max(age, 0))
+	p.counters.IteratorAge.Observe(max(age, 0))
 }
 
 // failureRecord is Lambda's invocation record for a batch it gave up on.
@@ -207,10 +209,8 @@ func (p *poller) sendFailure(ctx context.Context, shardID string, raw []byte) er
 		if f == nil {
 			return errNotFound(dest)
 		}
-		inv := &invocation{id: newRevisionID(), payload: raw, arn: f.arn(), traceID: traceID(p.s.now()),
-			timeout: time.Duration(f.Timeout) * time.Second, done: make(chan result, 1)}
-		p.s.run.asyncInvoke(f, func() ([]byte, error) { return p.s.code(context.Background(), f) }, inv)
-		return nil
+		// Queued durably before the checkpoint moves past the batch.
+		return p.s.enqueue(ctx, f, &invocation{id: newRevisionID(), payload: raw})
 	}
 	ref, err := streams.ResourceRef(dest)
 	if err != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hash/fnv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/millrace/millrace/internal/storage"
@@ -70,17 +68,67 @@ func (s *Service) resumeMappings(ctx context.Context) error {
 	return nil
 }
 
-// setProcessingResult records a mapping's LastProcessingResult. It lives
-// in memory: it describes this process's last attempt.
-func (s *Service) setProcessingResult(uuid, result string) {
-	s.esmResults.Store(uuid, result)
+// resultKey is where a mapping's LastProcessingResult is kept: apart
+// from the mapping, whose record changes only through the API (an
+// update's compare-and-set must not fail because a batch finished), and
+// in the catalog, so that it survives a restart and every node of a
+// cluster reads the same.
+func resultKey(uuid string) string { return "lambda/esm-results/" + uuid }
+
+// storedResult is the LastProcessingResult this process last stored for
+// a mapping, and its catalog revision.
+type storedResult struct {
+	value string
+	rev   uint64
 }
 
-func (s *Service) processingResult(m *mapping) string {
-	if v, ok := s.esmResults.Load(m.UUID); ok {
-		return v.(string)
+// setProcessingResult records a mapping's LastProcessingResult. It is
+// written only when it changes, not once a batch.
+func (s *Service) setProcessingResult(ctx context.Context, uuid, result string) {
+	s.esmResultsMu.Lock()
+	defer s.esmResultsMu.Unlock()
+	cur, ok := s.esmResults[uuid]
+	if ok && cur.value == result {
+		return
 	}
-	return m.LastProcessingResult
+	for range 2 {
+		if !ok {
+			// First write of this process, or the stored one changed
+			// under it (another node ran the mapping): read its revision.
+			raw, rev, err := s.cat.Get(ctx, resultKey(uuid))
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				s.logger.Warn("event source mapping: reading its last processing result", "uuid", uuid, "err", err)
+				return
+			}
+			cur, ok = storedResult{value: string(raw), rev: rev}, true
+			if err == nil && cur.value == result {
+				s.esmResults[uuid] = cur
+				return
+			}
+		}
+		rev, err := s.cat.Put(ctx, resultKey(uuid), []byte(result), cur.rev)
+		if err == nil {
+			s.esmResults[uuid] = storedResult{value: result, rev: rev}
+			return
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			if ctx.Err() == nil {
+				s.logger.Warn("event source mapping: storing its last processing result", "uuid", uuid, "err", err)
+			}
+			return
+		}
+		ok = false
+	}
+}
+
+// processingResult is a mapping's stored LastProcessingResult, else the
+// one it was created with.
+func (s *Service) processingResult(ctx context.Context, m *mapping) string {
+	raw, _, err := s.cat.Get(ctx, resultKey(m.UUID))
+	if err != nil {
+		return m.LastProcessingResult
+	}
+	return string(raw)
 }
 
 // settle moves the mapping out of a transitional state and reports
@@ -115,10 +163,19 @@ func (s *Service) settleOnce(ctx context.Context, uuid string) (*mapping, bool, 
 				return nil, false, err
 			}
 		}
+		if _, rrev, err := s.cat.Get(ctx, resultKey(uuid)); err == nil {
+			if err := s.cat.Delete(ctx, resultKey(uuid), rrev); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, false, err
+			}
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, false, err
+		}
 		if err := s.cat.Delete(ctx, esmKey(uuid), rev); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, false, err
 		}
-		s.esmResults.Delete(uuid)
+		s.esmResultsMu.Lock()
+		delete(s.esmResults, uuid)
+		s.esmResultsMu.Unlock()
 		s.stats.dropMapping(uuid)
 		return nil, false, nil
 	case stateDisabled:
@@ -195,7 +252,7 @@ func (p *poller) run(ctx context.Context) {
 func (p *poller) scan(ctx context.Context) {
 	st, err := p.s.opts.Streams.Describe(p.ref)
 	if err != nil {
-		p.s.setProcessingResult(p.m.UUID, "PROBLEM: Stream not found: "+p.m.EventSourceArn)
+		p.s.setProcessingResult(ctx, p.m.UUID, "PROBLEM: Stream not found: "+p.m.EventSourceArn)
 		return
 	}
 	kvs, err := p.s.cat.List(ctx, checkpointPrefix(p.m.UUID))
@@ -261,9 +318,22 @@ type shardWorker struct {
 	shardID string
 	ck      checkpoint
 	rev     uint64 // the checkpoint's catalog revision (0: none stored)
+	// readSeq is the last record read: the lanes may hold records read
+	// past the checkpoint, so a new iterator or subscription starts
+	// after it (empty: after the checkpoint).
+	readSeq string
+	// lanes deliver the records with a ParallelizationFactor above 1
+	// (esm_lanes.go); nil with one lane.
+	lanes *lanes
 }
 
 func (w *shardWorker) run(ctx context.Context) {
+	if pf := int(w.p.m.ParallelizationFactor); pf > 1 && !w.windowed() {
+		w.lanes = w.startLanes(ctx, pf)
+		defer w.lanes.stop()
+		// A lane that cannot save the checkpoint stops the reader too.
+		ctx = w.lanes.ctx
+	}
 	if w.p.m.viaConsumer() {
 		w.runSubscribed(ctx)
 		return
@@ -311,15 +381,18 @@ func (w *shardWorker) run(ctx context.Context) {
 	}
 }
 
-// iterator positions the worker: after its checkpoint, else at the
-// mapping's starting position. LATEST is the mapping's creation time, so
-// that a shard first read after a restart skips nothing put since.
 // settle finishes what one read returned: it delivers the records,
 // advances and saves the checkpoint and, at the shard's end, closes its
 // window, marks the shard done and wakes the scan so that the children
 // start. It reports whether the worker goes on reading (false: the shard
 // is done, or the worker is stopping).
 func (w *shardWorker) settle(ctx context.Context, recs []streams.Record, ended bool) bool {
+	if len(recs) > 0 {
+		w.readSeq = recs[len(recs)-1].SequenceNumber
+	}
+	if w.lanes != nil {
+		return w.settleLanes(ctx, recs, ended)
+	}
 	dirty := false
 	if len(recs) > 0 {
 		if !w.process(ctx, recs) {
@@ -350,11 +423,53 @@ func (w *shardWorker) settle(ctx context.Context, recs []streams.Record, ended b
 	return true
 }
 
+// settleLanes is settle with lanes: the records are queued to the lanes,
+// and the next read waits until the lanes have room. At the shard's end
+// it waits until the lanes are done with every record, then marks the
+// shard done.
+func (w *shardWorker) settleLanes(ctx context.Context, recs []streams.Record, ended bool) bool {
+	if len(recs) > 0 {
+		all := w.encode(ctx, recs)
+		if !w.lanes.dispatch(all, w.filter(all)) {
+			return false
+		}
+	}
+	if !ended {
+		return w.lanes.room()
+	}
+	if !w.lanes.drain() {
+		return false
+	}
+	w.lanes.mu.Lock()
+	w.ck.Done = true
+	ok := w.save(ctx)
+	w.lanes.mu.Unlock()
+	if ok {
+		select {
+		case w.p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return false
+}
+
+// position is the record after which the next read starts: the last
+// record read, else the checkpoint's.
+func (w *shardWorker) position() string {
+	if w.readSeq != "" {
+		return w.readSeq
+	}
+	return w.ck.Seq
+}
+
+// iterator positions the worker: after its position, else at the
+// mapping's starting position. LATEST is the mapping's creation time, so
+// that a shard first read after a restart skips nothing put since.
 func (w *shardWorker) iterator(ctx context.Context) (string, error) {
 	p := streams.IteratorParams{Ref: w.p.ref, ShardID: w.shardID}
 	switch {
-	case w.ck.Seq != "":
-		p.Type, p.StartingSequenceNumber = streams.AfterSequenceNumber, w.ck.Seq
+	case w.position() != "":
+		p.Type, p.StartingSequenceNumber = streams.AfterSequenceNumber, w.position()
 	case w.p.m.StartingPosition == streams.TrimHorizon:
 		p.Type = streams.TrimHorizon
 	default:
@@ -372,9 +487,8 @@ func (w *shardWorker) iterator(ctx context.Context) (string, error) {
 // once it has some. ended is true at the end of a closed shard.
 func (w *shardWorker) gather(ctx context.Context, iter string) (recs []streams.Record, next string, ended bool, err error) {
 	m := w.p.m
-	// With one lane a read takes what GetRecords gives (the batches are
-	// checkpointed one by one); with lanes, a round of BatchSize records
-	// per lane (the round is checkpointed as a whole).
+	// With one lane a read takes what GetRecords gives; with lanes,
+	// BatchSize records per lane.
 	want := min(int(m.BatchSize)*int(m.ParallelizationFactor), streams.MaxGetRecordsLimit)
 	limit := want
 	if m.ParallelizationFactor <= 1 {
@@ -422,71 +536,55 @@ func (w *shardWorker) save(ctx context.Context) bool {
 	return false
 }
 
-// process delivers records read from the shard: split into lanes by
-// partition key (one lane unless ParallelizationFactor is above 1), the
-// lanes at once, each lane's batches in order. It returns false when
-// delivery stopped before the end (the server is stopping, or the
-// mapping changed): the records are then not checkpointed.
-func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
+// encode renders a read's records as the event's items, with the
+// function's role as their invokeIdentityArn.
+func (w *shardWorker) encode(ctx context.Context, recs []streams.Record) []item {
 	m := w.p.m
-	pf := int(m.ParallelizationFactor)
 	role := ""
 	if f, _, err := w.p.s.load(ctx, m.Account, m.Region, m.FunctionName); err == nil && f != nil {
 		role = f.Role
 	}
-	items := w.p.encode(w.shardID, role, recs)
 	w.p.counters.Polled.Add(int64(len(recs)))
-	if len(w.p.filters) > 0 {
-		// Records that pass no filter are skipped (the checkpoint still
-		// moves past them).
-		kept := items[:0]
-		for i := range items {
-			if passes(w.p.filters, &items[i]) {
-				kept = append(kept, items[i])
-			}
-		}
-		w.p.counters.FilteredOut.Add(int64(len(items) - len(kept)))
-		items = kept
+	return w.p.encode(w.shardID, role, recs)
+}
+
+// filter returns the items that pass a filter of the FilterCriteria, in
+// order; without filters, all of them. Records that pass no filter are
+// skipped (the checkpoint still moves past them).
+func (w *shardWorker) filter(items []item) []item {
+	if len(w.p.filters) == 0 {
+		return items
 	}
+	kept := make([]item, 0, len(items))
+	for i := range items {
+		if passes(w.p.filters, &items[i]) {
+			kept = append(kept, items[i])
+		}
+	}
+	w.p.counters.FilteredOut.Add(int64(len(items) - len(kept)))
+	return kept
+}
+
+// process delivers records read from the shard with one lane: in
+// batches, in order, each batch checkpointed once it is done, so that a
+// crash sends at most the batch in flight again; with a tumbling window,
+// window by window. It returns false when delivery stopped before the
+// end (the server is stopping, or the mapping changed).
+func (w *shardWorker) process(ctx context.Context, recs []streams.Record) bool {
+	items := w.filter(w.encode(ctx, recs))
 	if w.windowed() {
 		return w.deliverWindows(ctx, items)
 	}
-	if pf <= 1 {
-		// One lane: each batch is checkpointed once it is done, so that a
-		// crash sends at most the batch in flight again.
-		return w.deliverLane(ctx, items, func(last *item) bool {
-			w.ck.Seq = last.rec.SequenceNumber
-			return w.save(ctx)
-		})
-	}
-	lanes := make([][]item, pf)
-	for _, it := range items {
-		h := fnv.New32a()
-		h.Write([]byte(it.rec.PartitionKey))
-		l := h.Sum32() % uint32(pf)
-		lanes[l] = append(lanes[l], it)
-	}
-	var ok atomic.Bool
-	ok.Store(true)
-	var wg sync.WaitGroup
-	for _, lane := range lanes {
-		if len(lane) == 0 {
-			continue
-		}
-		wg.Go(func() {
-			if !w.deliverLane(ctx, lane, nil) {
-				ok.Store(false)
-			}
-		})
-	}
-	wg.Wait()
-	return ok.Load() && ctx.Err() == nil
+	return w.deliverLane(ctx, items, func(batch []item) bool {
+		w.ck.Seq = batch[len(batch)-1].rec.SequenceNumber
+		return w.save(ctx)
+	})
 }
 
 // deliverLane sends a lane's records in batches of at most BatchSize
-// records and 6 MB of event; done, when set, is called with the last
-// record of every batch done and may stop the lane (false).
-func (w *shardWorker) deliverLane(ctx context.Context, items []item, done func(last *item) bool) bool {
+// records and 6 MB of event; done, when set, is called with every batch
+// done and may stop the lane (false).
+func (w *shardWorker) deliverLane(ctx context.Context, items []item, done func(batch []item) bool) bool {
 	size := int(w.p.m.BatchSize)
 	for len(items) > 0 {
 		n, bytes := 0, eventOverhead
@@ -501,7 +599,7 @@ func (w *shardWorker) deliverLane(ctx context.Context, items []item, done func(l
 		if !w.deliver(ctx, items[:n], 0) {
 			return false
 		}
-		if done != nil && !done(&items[n-1]) {
+		if done != nil && !done(items[:n]) {
 			return false
 		}
 		items = items[n:]
@@ -525,7 +623,7 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 		f, _, err := s.load(ctx, m.Account, m.Region, m.FunctionName)
 		if err != nil || f == nil {
 			// Before the invocation: not a retry.
-			s.setProcessingResult(m.UUID, "PROBLEM: Function not found: "+m.functionArn())
+			s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function not found: "+m.functionArn())
 			sleep(ctx, errorPause)
 			continue
 		}
@@ -536,7 +634,7 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 		res, err := s.call(ctx, f, payload)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.setProcessingResult(m.UUID, "PROBLEM: "+err.Error())
+				s.setProcessingResult(ctx, m.UUID, "PROBLEM: "+err.Error())
 				sleep(ctx, errorPause)
 			}
 			continue
@@ -556,12 +654,12 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			}
 		}
 		if from < 0 {
-			s.setProcessingResult(m.UUID, "OK")
+			s.setProcessingResult(ctx, m.UUID, "OK")
 			w.p.finished(f, batch)
 			return true
 		}
 		w.p.counters.FailedInvoke.Add(int64(len(batch) - from))
-		s.setProcessingResult(m.UUID, "PROBLEM: Function call failed")
+		s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function call failed")
 		batch = batch[from:]
 		if m.Bisect && len(batch) > 1 && !w.windowed() {
 			half := len(batch) / 2

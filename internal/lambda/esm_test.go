@@ -484,6 +484,9 @@ func TestEventSourceMappingValidation(t *testing.T) {
 		{"response types", func(in *lambda.CreateEventSourceMappingInput) {
 			in.FunctionResponseTypes = []types.FunctionResponseType{"Other"}
 		}, "ValidationException", "functionResponseTypes"},
+		{"tumbling window with lanes", func(in *lambda.CreateEventSourceMappingInput) {
+			in.TumblingWindowInSeconds, in.ParallelizationFactor = aws.Int32(60), aws.Int32(2)
+		}, "InvalidParameterValueException", "ParallelizationFactor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base()
@@ -527,6 +530,19 @@ func TestEventSourceMappingValidation(t *testing.T) {
 	_, err = c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, MaximumRecordAgeInSeconds: aws.Int32(59)})
 	if code, _ := apiError(t, err); code != "InvalidParameterValueException" {
 		t.Errorf("updating MaximumRecordAgeInSeconds to 59: %v", err)
+	}
+	// Update checks the mapping as it would be: lanes on a mapping with a
+	// tumbling window are refused, and the mapping is left as it was.
+	if _, err := c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, TumblingWindowInSeconds: aws.Int32(60)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, ParallelizationFactor: aws.Int32(3)})
+	if code, msg := apiError(t, err); code != "InvalidParameterValueException" || !strings.Contains(msg, "TumblingWindowInSeconds") {
+		t.Errorf("updating ParallelizationFactor to 3 with a tumbling window: %v", err)
+	}
+	if g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID}); err != nil ||
+		aws.ToInt32(g.ParallelizationFactor) != 1 || aws.ToInt32(g.TumblingWindowInSeconds) != 60 {
+		t.Errorf("after the refused update: %v %v", g, err)
 	}
 
 	// Paging through more mappings than a page.
@@ -659,5 +675,56 @@ func TestEventSourceMappingFilterCriteria(t *testing.T) {
 	}
 	if strings.Join(keys, " ") != "user-1 vip-1 user-4" {
 		t.Errorf("the function got the records of %v, want user-1 vip-1 user-4", keys)
+	}
+}
+
+// LastProcessingResult is kept with the mapping's state: a restart shows
+// the last one, not the one the mapping was created with.
+func TestEventSourceMappingProcessingResultSurvivesRestart(t *testing.T) {
+	s := servertest.Start(t)
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	arn := createStream(t, k, "results", 1)
+	esmFunction(t, c, "consumer", filepath.Join(t.TempDir(), "log"), nil)
+	putAll(t, k, "results", [][2]string{{"pk", "poison"}})
+	out, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn),
+		StartingPosition: types.EventSourcePositionTrimHorizon,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.LastProcessingResult); got != "No records processed" {
+		t.Errorf("LastProcessingResult at creation: %q", got)
+	}
+	const failed = "PROBLEM: Function call failed"
+	eventually(t, "the failed invocation's result", func() bool {
+		g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+		return err == nil && aws.ToString(g.LastProcessingResult) == failed
+	})
+	// Disabled, the mapping invokes nothing after the restart: what Get
+	// shows then is what was stored before it.
+	if _, err := c.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: out.UUID, Enabled: aws.Bool(false)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mapping disabled", func() bool {
+		g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+		return err == nil && aws.ToString(g.State) == "Disabled"
+	})
+	s.Restart(t)
+	c = client(s)
+	g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(g.LastProcessingResult); got != failed {
+		t.Errorf("LastProcessingResult after a restart: %q, want %q", got, failed)
+	}
+	list, err := c.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{})
+	if err != nil || len(list.EventSourceMappings) != 1 {
+		t.Fatalf("ListEventSourceMappings: %v %v", list, err)
+	}
+	if got := aws.ToString(list.EventSourceMappings[0].LastProcessingResult); got != failed {
+		t.Errorf("listed LastProcessingResult after a restart: %q, want %q", got, failed)
 	}
 }

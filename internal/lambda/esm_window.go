@@ -89,8 +89,8 @@ func (w *shardWorker) deliverWindows(ctx context.Context, items []item) bool {
 		for n < len(items) && w.windowOf(&items[n]) == ws {
 			n++
 		}
-		if !w.deliverLane(ctx, items[:n], func(last *item) bool {
-			w.ck.Seq = last.rec.SequenceNumber
+		if !w.deliverLane(ctx, items[:n], func(batch []item) bool {
+			w.ck.Seq = batch[len(batch)-1].rec.SequenceNumber
 			return w.save(ctx)
 		}) {
 			return false
@@ -124,7 +124,7 @@ func (w *shardWorker) closeWindow(ctx context.Context) bool {
 	for ctx.Err() == nil {
 		f, _, err := s.load(ctx, m.Account, m.Region, m.FunctionName)
 		if err != nil || f == nil {
-			s.setProcessingResult(m.UUID, "PROBLEM: Function not found: "+m.functionArn())
+			s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function not found: "+m.functionArn())
 			sleep(ctx, errorPause)
 			continue
 		}
@@ -143,7 +143,7 @@ func (w *shardWorker) closeWindow(ctx context.Context) bool {
 			w.ck.WindowStart, w.ck.State = 0, nil
 			return w.save(ctx)
 		}
-		s.setProcessingResult(m.UUID, "PROBLEM: Function call failed")
+		s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function call failed")
 		retries++
 		sleep(ctx, min(retryBaseDelay<<min(retries-1, 10), retryMaxDelay))
 	}

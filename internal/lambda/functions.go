@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/millrace/millrace/internal/awsproto"
@@ -497,15 +496,9 @@ const listPageSize = 50
 func (s *Service) listFunctions(ctx context.Context, req *awsproto.RESTRequest) (*awsproto.RESTResponse, error) {
 	q := req.HTTP.URL.Query()
 	var in lambdaapi.ListFunctionsRequest
-	if q.Has("Marker") {
-		in.Marker = awsproto.Ptr(q.Get("Marker"))
-	}
-	if q.Has("MaxItems") {
-		n, err := strconv.ParseInt(q.Get("MaxItems"), 10, 32)
-		if err != nil {
-			return nil, errInvalid("MaxItems must be an integer: %q", q.Get("MaxItems"))
-		}
-		in.MaxItems = awsproto.Ptr(int32(n))
+	var err error
+	if in.MaxItems, in.Marker, err = pageQuery(q); err != nil {
+		return nil, err
 	}
 	if q.Has("FunctionVersion") {
 		in.FunctionVersion = awsproto.Ptr(lambdaapi.FunctionVersion(q.Get("FunctionVersion")))
@@ -519,17 +512,9 @@ func (s *Service) listFunctions(ctx context.Context, req *awsproto.RESTRequest) 
 	if err := awsproto.Authorize(ctx, awsproto.AuthzRequest{Action: "lambda:ListFunctions", Resource: "*"}); err != nil {
 		return nil, err
 	}
-	limit := listPageSize
-	if in.MaxItems != nil && int(*in.MaxItems) < limit {
-		limit = int(*in.MaxItems)
-	}
-	after := ""
-	if in.Marker != nil {
-		m, err := base64.RawURLEncoding.DecodeString(*in.Marker)
-		if err != nil || len(m) == 0 {
-			return nil, errInvalid("Invalid Marker: %s", *in.Marker)
-		}
-		after = string(m)
+	limit, after, err := page(in.MaxItems, in.Marker, listPageSize)
+	if err != nil {
+		return nil, err
 	}
 	account, region := caller(ctx)
 	prefix := fnKey(account, region, "")
@@ -544,8 +529,7 @@ func (s *Service) listFunctions(ctx context.Context, req *awsproto.RESTRequest) 
 			continue
 		}
 		if len(out.Functions) == limit {
-			out.NextMarker = awsproto.Ptr(base64.RawURLEncoding.EncodeToString([]byte(
-				*out.Functions[len(out.Functions)-1].FunctionName)))
+			out.NextMarker = nextMarker(*out.Functions[len(out.Functions)-1].FunctionName)
 			break
 		}
 		var f function

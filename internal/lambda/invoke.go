@@ -97,7 +97,9 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 	inv.payload = append([]byte(nil), payload...)
 	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
 	if invType == lambdaapi.InvocationTypeEvent {
-		s.run.asyncInvoke(f, code, inv)
+		if err := s.enqueue(ctx, f, inv); err != nil {
+			return nil, err
+		}
 		return &awsproto.RESTResponse{Status: http.StatusAccepted}, nil
 	}
 
@@ -148,14 +150,16 @@ func (s *Service) invoke(ctx context.Context, req *awsproto.RESTRequest) (*awspr
 // rather than being throttled. The error is one of the invocation's
 // start (the server is stopping, ctx is done), never the function's.
 func (s *Service) call(ctx context.Context, f *function, payload []byte) (result, error) {
-	inv := &invocation{
-		id:      newRevisionID(),
-		payload: payload,
-		arn:     f.arn(),
-		traceID: traceID(s.now()),
-		timeout: time.Duration(f.Timeout) * time.Second,
-		done:    make(chan result, 1),
-	}
+	return s.callWith(ctx, f, &invocation{id: newRevisionID(), payload: payload})
+}
+
+// callWith is call for an invocation whose id, payload and client
+// context are set; it fills in the rest.
+func (s *Service) callWith(ctx context.Context, f *function, inv *invocation) (result, error) {
+	inv.arn = f.arn()
+	inv.traceID = traceID(s.now())
+	inv.timeout = time.Duration(f.Timeout) * time.Second
+	inv.done = make(chan result, 1)
 	code := func() ([]byte, error) { return s.code(context.WithoutCancel(ctx), f) }
 	inst, err := s.run.acquire(ctx, f, code, true)
 	started := time.Now()

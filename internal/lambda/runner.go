@@ -24,9 +24,6 @@ type runner struct {
 	freed   chan struct{} // closed (and replaced) whenever a slot frees
 	closed  bool
 
-	// ctx is cancelled at close: asynchronous invocations stop waiting.
-	ctx    context.Context
-	cancel context.CancelFunc
 	// wg counts every goroutine the runner starts.
 	wg sync.WaitGroup
 	// endpoint invokes the HTTP endpoint functions.
@@ -42,8 +39,7 @@ type pool struct {
 }
 
 func newRunner(opts Options, log *slog.Logger) *runner {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}), ctx: ctx, cancel: cancel,
+	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}),
 		endpoint: newEndpointInvoker()}
 }
 
@@ -140,6 +136,19 @@ func (r *runner) acquire(ctx context.Context, f *function, code func() ([]byte, 
 		}
 		return inst, nil
 	}
+}
+
+// busy returns how many invocations of each function (poolKey) run now.
+func (r *runner) busy() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.pools))
+	for k, p := range r.pools {
+		if p.busy > 0 {
+			out[k] = p.busy
+		}
+	}
+	return out
 }
 
 // release gives back f's slot and its instance (nil: none was started).
@@ -241,37 +250,6 @@ func (r *runner) instanceCount(account, region, name string) int {
 	return 0
 }
 
-// async runs an Event invocation in the background: it waits for a slot
-// rather than being throttled, and its outcome goes to the server log.
-func (r *runner) asyncInvoke(f *function, code func() ([]byte, error), inv *invocation) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
-	r.wg.Add(1)
-	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		inst, err := r.acquire(r.ctx, f, code, true)
-		if err != nil {
-			r.log.Warn("asynchronous invocation dropped", "function", f.Name, "request_id", inv.id, "err", err)
-			return
-		}
-		var res result
-		if f.endpoint() {
-			res = r.endpoint.invoke(r.ctx, inv, f)
-			r.release(f, inst)
-		} else {
-			res = r.invokeOn(r.ctx, f, code, inst, inv, true)
-		}
-		if res.functionError != "" {
-			r.log.Info("asynchronous invocation failed", "function", f.Name, "request_id", inv.id,
-				"error", string(res.body))
-		}
-	}()
-}
-
 // invokeOn runs inv on inst and releases it. When inst's runtime exited
 // before taking the invocation, a fresh instance takes it, once: Lambda
 // starts a new runtime after one exits.
@@ -302,7 +280,6 @@ func (r *runner) close() error {
 		p.idle = nil
 	}
 	r.mu.Unlock()
-	r.cancel()
 	for _, inst := range all {
 		inst.stop()
 	}

@@ -10,10 +10,13 @@ package lambda
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,10 +77,15 @@ type Service struct {
 	// esmMu serializes the changes of event source mappings (create's
 	// duplicate check, the units' state transitions).
 	esmMu sync.Mutex
-	// esmResults holds each mapping's LastProcessingResult (uuid → string).
-	esmResults sync.Map
+	// esmResults holds the LastProcessingResult this process last stored
+	// for each mapping (uuid →), so that an unchanged one is not written
+	// again.
+	esmResultsMu sync.Mutex
+	esmResults   map[string]storedResult
 	// stats are the functions' and mappings' metrics (stats.go).
 	stats stats
+	// asyncWake wakes the unit that runs the queued Event invocations.
+	asyncWake chan struct{}
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool
@@ -85,7 +93,8 @@ type Service struct {
 
 // New returns the service. Close stops every function instance.
 func New(ctx context.Context, opts Options) (*Service, error) {
-	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{}}
+	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, opts: opts, locks: map[string]*sync.Mutex{},
+		esmResults: map[string]storedResult{}, asyncWake: make(chan struct{}, 1)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -100,6 +109,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		s.ownRunner = true
 	}
 	s.run = newRunner(s.opts, s.logger)
+	s.opts.Runner.Go(asyncUnit, s.runAsync)
 	if err := s.resumeMappings(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -108,7 +118,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 }
 
 // Close stops every instance and waits for the invocations in flight
-// (their callers get an error) and the asynchronous ones.
+// (their callers get an error). Queued Event invocations stay queued.
 func (s *Service) Close() error {
 	if s.ownRunner {
 		s.opts.Runner.Stop()
@@ -237,6 +247,43 @@ func decodeJSON(body []byte, v any) error {
 // validate runs the generated model validation of an input.
 func validate(v interface{ Validate() error }) error {
 	return v.Validate()
+}
+
+// pageQuery reads the MaxItems and Marker of a List request's query.
+func pageQuery(q url.Values) (maxItems *int32, marker *string, err error) {
+	if q.Has("Marker") {
+		marker = awsproto.Ptr(q.Get("Marker"))
+	}
+	if q.Has("MaxItems") {
+		n, err := strconv.ParseInt(q.Get("MaxItems"), 10, 32)
+		if err != nil {
+			return nil, nil, errInvalid("MaxItems must be an integer: %q", q.Get("MaxItems"))
+		}
+		maxItems = awsproto.Ptr(int32(n))
+	}
+	return maxItems, marker, nil
+}
+
+// page is a List page's size (size, or MaxItems when smaller) and the
+// key its first item follows ("": the first page), from the request's
+// validated MaxItems and Marker.
+func page(maxItems *int32, marker *string, size int) (int, string, error) {
+	if maxItems != nil && int(*maxItems) < size {
+		size = int(*maxItems)
+	}
+	if marker == nil {
+		return size, "", nil
+	}
+	m, err := base64.RawURLEncoding.DecodeString(*marker)
+	if err != nil || len(m) == 0 {
+		return 0, "", errInvalid("Invalid Marker: %s", *marker)
+	}
+	return size, string(m), nil
+}
+
+// nextMarker is the Marker of the page after the one ending at key.
+func nextMarker(key string) *string {
+	return awsproto.Ptr(base64.RawURLEncoding.EncodeToString([]byte(key)))
 }
 
 // respond encodes out as the JSON body of a response with status.

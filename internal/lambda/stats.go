@@ -11,8 +11,8 @@ import (
 )
 
 // FunctionCounters are one function's running totals, in the terms of
-// AWS/Lambda's metrics: synchronous invocations (Invoke RequestResponse
-// and the event source mappings' batches).
+// AWS/Lambda's metrics: every invocation (Invoke RequestResponse and
+// Event, the event source mappings' batches and on-failure records).
 type FunctionCounters struct {
 	Invocations, Errors, Throttles atomic.Int64
 	// Duration is each invocation's duration in nanoseconds.
@@ -32,12 +32,16 @@ type MappingCounters struct {
 	// on-failure destination took.
 	// FilteredOut counts the records no filter let through.
 	Polled, FilteredOut, Invoked, FailedInvoke, Dropped, OnFailureDelivered atomic.Int64
+	// IteratorAge is the mapping's share of its function's IteratorAge.
+	IteratorAge metrics.Histogram
 }
 
 // FunctionStats names one function's counters.
 type FunctionStats struct {
 	Account, Region, Name string
 	Counters              *FunctionCounters
+	// ConcurrentExecutions is how many of its invocations run now.
+	ConcurrentExecutions int
 }
 
 // MappingStats names one mapping's counters. EventCount says whether its
@@ -90,6 +94,7 @@ func (st *stats) mapping(m *mapping) *MappingCounters {
 	ms := st.mappings[m.UUID]
 	if ms == nil {
 		ms = &MappingStats{Account: m.Account, Region: m.Region, UUID: m.UUID, Counters: &MappingCounters{}}
+		ms.Counters.IteratorAge.Init(metrics.AgeBounds)
 		st.mappings[m.UUID] = ms
 	}
 	ms.EventCount = slices.Contains(m.Metrics, "EventCount")
@@ -105,12 +110,15 @@ func (st *stats) dropMapping(uuid string) {
 // Stats returns every function's and mapping's counters, sorted, for the
 // AWS/Lambda metrics.
 func (s *Service) Stats() ([]FunctionStats, []MappingStats) {
+	busy := s.run.busy()
 	st := &s.stats
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	fns := make([]FunctionStats, 0, len(st.fns))
-	for _, f := range st.fns {
-		fns = append(fns, *f)
+	for k, f := range st.fns {
+		fs := *f
+		fs.ConcurrentExecutions = busy[k]
+		fns = append(fns, fs)
 	}
 	maps := make([]MappingStats, 0, len(st.mappings))
 	for _, m := range st.mappings {

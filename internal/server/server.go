@@ -243,6 +243,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	fns.Register(router)
 	lambdaMetrics.Service = fns
+	if mon != nil {
+		mon.reg.MustRegister(lambdaCollector{fns})
+	}
 	fh.Register(router)
 	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
 		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval, S3: analyticsS3(cfg),

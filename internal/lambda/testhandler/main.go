@@ -139,10 +139,22 @@ func dispatch(ctx context.Context, raw json.RawMessage) (any, error) {
 	return handle(ctx, ev)
 }
 
+// healed reports whether poison records have stopped failing: the file
+// ESM_HEAL names exists.
+func healed() bool {
+	path := os.Getenv("ESM_HEAL")
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // handleKinesis processes a batch as the function's environment says:
 //   - ESM_LOG: a file that gets one line per record processed,
 //     "<eventID> <partitionKey> <data>", all of a batch in one write;
-//   - a record whose data is "poison" fails the whole batch;
+//   - a record whose data is "poison" fails the whole batch (with
+//     ESM_HEAL set, only until the file it names exists);
 //   - with ESM_REPORT set, a record whose data starts with "failonce"
 //     is reported in batchItemFailures the first time it is seen (a file
 //     next to ESM_LOG remembers it) and processed the next time;
@@ -177,7 +189,7 @@ func handleKinesis(ctx context.Context, ev events.KinesisEvent) (*events.Kinesis
 	var lines, sources strings.Builder
 	for _, r := range ev.Records {
 		data := string(r.Kinesis.Data)
-		if data == "poison" {
+		if data == "poison" && !healed() {
 			return nil, errors.New("poison record " + r.Kinesis.SequenceNumber)
 		}
 		if os.Getenv("ESM_REPORT") != "" && strings.HasPrefix(data, "failonce") {
