@@ -20,8 +20,9 @@ import (
 )
 
 var (
-	_ storage.Log     = (*Engine)(nil)
-	_ storage.Catalog = (*Engine)(nil)
+	_ storage.Log         = (*Engine)(nil)
+	_ storage.Catalog     = (*Engine)(nil)
+	_ storage.ShardCloser = (*Engine)(nil)
 )
 
 // Options configures an Engine: either Embed (a NATS server inside this
