@@ -120,6 +120,7 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	}
 	res, err := s.log.Append(ctx, st.Key(sh.Index), now.UnixMilli(), entry)
 	if err != nil {
+		s.shardClosedUnder(ctx, st, err)
 		return PutResult{}, "", s.storageError("append", st, sh, err)
 	}
 	s.appends.notify(st.Key(sh.Index))
@@ -241,6 +242,11 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		}
 	}
 
+	for _, g := range partOf {
+		if s.shardClosedUnder(ctx, st, g.err) {
+			break
+		}
+	}
 	for _, g := range groups {
 		if g.err != nil {
 			s.logger.Error("appending records failed", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx), "err", g.err)
@@ -262,6 +268,21 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		tally.bytes += bytes
 	}
 	return out, nil
+}
+
+// shardClosedUnder handles an append refused because another node
+// resharded the stream (the shard's log is closed, storage.ErrShardClosed)
+// while this node still routed by the old layout: it reads the stream
+// from the catalog, so that the client's retry routes by the new one. It
+// reports whether err was that refusal.
+func (s *Streams) shardClosedUnder(ctx context.Context, st *Stream, err error) bool {
+	if !errors.Is(err, storage.ErrShardClosed) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.adoptNewer(ctx, st.mapKey())
+	return true
 }
 
 // checkRecordSize applies the stream's maximum record size, which counts the
