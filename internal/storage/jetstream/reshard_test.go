@@ -17,13 +17,17 @@ import (
 // openDomains runs the streams domain on each engine, as the nodes of a
 // cluster do: each node learns of the others' changes by reading the
 // catalog every second.
-func openDomains(t *testing.T, engines []*jetstream.Engine) []*streams.Streams {
+// The engine links the nodes (streams.Peers) as the server wires it;
+// adjust, when set, changes the options.
+func openDomains(t *testing.T, engines []*jetstream.Engine, adjust func(*streams.Options)) []*streams.Streams {
 	t.Helper()
 	var out []*streams.Streams
 	for i, e := range engines {
-		s, err := streams.New(context.Background(), streams.Options{
-			Log: e, Catalog: e, CatalogSync: time.Second, Logger: testLogger(t),
-		})
+		o := streams.Options{Log: e, Catalog: e, CatalogSync: time.Second, Logger: testLogger(t), Peers: e}
+		if adjust != nil {
+			adjust(&o)
+		}
+		s, err := streams.New(context.Background(), o)
 		if err != nil {
 			t.Fatalf("node %d: %v", i+1, err)
 		}
@@ -52,7 +56,7 @@ func TestReshardUnderWritesThroughEveryNode(t *testing.T) {
 		t.Skip("starts a three-server NATS cluster")
 	}
 	engines := openCluster(t)
-	nodes := openDomains(t, engines)
+	nodes := openDomains(t, engines, nil)
 	ctx := context.Background()
 	const acct, region, name = "123456789012", "us-east-1", "reshard"
 	ref := streams.StreamRef{Account: acct, Region: region, Name: name}
