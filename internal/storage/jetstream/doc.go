@@ -27,10 +27,12 @@
 //     since it last looked reloads the shard's last arrival and tries again.
 //   - DenyDelete, never Sealed (sealing turns age expiry off and cannot be
 //     undone). CloseShard appends a closing marker instead (no entries,
-//     header Mr-Closed, published with the expected last sequence like an
-//     Append): an Append after it finds it when it reloads the shard and
-//     fails with storage.ErrShardClosed, through whichever node. Trim
-//     never drops the marker; Bounds.Next of a closed shard is the
+//     header Mr-Closed), without an expected last sequence so that other
+//     nodes' Appends cannot keep it out: an Append after it expects a
+//     sequence that is no longer the last, reloads the shard, finds the
+//     marker and fails with storage.ErrShardClosed, through whichever
+//     node. Trim never drops the marker, and a search by time sees it as
+//     later than every record; Bounds.Next of a closed shard is the
 //     marker's first number, so the domain's ending sequence number is
 //     below every number it could give.
 //     DenyPurge is off: Trim drops whole Appends older than a time with a

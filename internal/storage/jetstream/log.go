@@ -219,7 +219,7 @@ func (e *Engine) publishNext(ctx context.Context, sk storage.ShardKey, st *shard
 			st.loaded = false
 		} else {
 			arr, _ := strconv.ParseInt(m.Header.Get(hdrArrival), 10, 64)
-			st.loaded, st.lastSeq, st.lastArrival, st.closed = true, ack.Sequence, arr, m.Header.Get(hdrClosed) != ""
+			st.loaded, st.lastSeq, st.lastArrival, st.closed = true, ack.Sequence, arr, false
 		}
 		st.cmu.Unlock()
 		return ack, nil
@@ -227,12 +227,14 @@ func (e *Engine) publishNext(ctx context.Context, sk storage.ShardKey, st *shard
 }
 
 // CloseShard implements storage.ShardCloser: it appends the shard's
-// closing marker, a message of no entries published, like an Append,
-// expecting the shard's last sequence. JetStream orders it against every
-// node's Appends: an Append stored before it is read back, and an Append
-// after it expects a sequence that is no longer the last, reloads the
-// shard, finds the marker and fails with storage.ErrShardClosed. The
-// marker is never trimmed, so the shard stays closed.
+// closing marker, a message of no entries. JetStream orders it against
+// every node's Appends: an Append stored before it is read back, and an
+// Append after it expects a last sequence below the marker's (only a
+// reload that finds the marker could give it the marker's own, and then
+// it refuses), so it fails, reloads, finds the marker and fails with
+// storage.ErrShardClosed. The marker is published without an expected
+// last sequence, so that a stream of Appends through other nodes cannot
+// keep it out; it is never trimmed, so the shard stays closed.
 func (e *Engine) CloseShard(ctx context.Context, sk storage.ShardKey) (storage.Bounds, error) {
 	ctx, done, err := e.begin(ctx)
 	if err != nil {
@@ -242,16 +244,48 @@ func (e *Engine) CloseShard(ctx context.Context, sk storage.ShardKey) (storage.B
 	st := e.shard(sk)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	_, err = e.publishNext(ctx, sk, st, func(lastArrival int64) *nats.Msg {
-		m := nats.NewMsg(e.subject(sk))
-		m.Header.Set(hdrArrival, strconv.FormatInt(lastArrival, 10))
-		m.Header.Set(hdrClosed, "1")
-		return m
-	})
-	if err != nil && !errors.Is(err, storage.ErrShardClosed) {
-		return storage.Bounds{}, fmt.Errorf("jetstream: close %v: %w", sk, err)
+	id := nuid.Next()
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return storage.Bounds{}, fmt.Errorf("jetstream: close %v: %w", sk, errors.Join(err, lastErr))
+			}
+		}
+		// The shard's stream must exist, and need not be closed again.
+		_, lastArrival, closed, err := e.loadShard(ctx, sk, st)
+		if err != nil {
+			if errors.Is(err, storage.ErrClosed) || ctx.Err() != nil {
+				return storage.Bounds{}, err
+			}
+			lastErr = err
+			continue
+		}
+		if !closed {
+			m := nats.NewMsg(e.subject(sk))
+			m.Header.Set(jetstream.MsgIDHeader, id)
+			m.Header.Set(hdrArrival, strconv.FormatInt(lastArrival, 10))
+			m.Header.Set(hdrClosed, "1")
+			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			_, err = e.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(0))
+			cancel()
+			st.cmu.Lock()
+			st.loaded = false // Appends may have landed just before it
+			st.cmu.Unlock()
+			if err != nil {
+				lastErr = err
+				var apiErr *jetstream.APIError
+				switch {
+				case errors.Is(err, nats.ErrConnectionClosed):
+					return storage.Bounds{}, e.connErr(err)
+				case errors.As(err, &apiErr) && apiErr.Code != 503:
+					return storage.Bounds{}, fmt.Errorf("jetstream: close %v: %w", sk, err)
+				}
+				continue // a timeout or a leader election: the id dedupes
+			}
+		}
+		return e.bounds(ctx, sk)
 	}
-	return e.bounds(ctx, sk)
 }
 
 // nextSeq is Bounds.Next of a shard whose last message is at stream
@@ -545,14 +579,14 @@ func (e *Engine) search(ctx context.Context, sk storage.ShardKey, info *jetstrea
 	if err != nil {
 		return logMsg{}, false, err
 	}
-	if first.arrival >= t {
+	if first.searchArrival() >= t {
 		return first, true, nil
 	}
 	last, err := e.getMsg(ctx, sk, info.State.LastSeq)
 	if err != nil && !errors.Is(err, errNoMessage) {
 		return logMsg{}, false, err
 	}
-	if err != nil || last.arrival < t {
+	if err != nil || last.searchArrival() < t {
 		return logMsg{}, false, nil
 	}
 	// first.arrival < t <= last.arrival
@@ -565,7 +599,7 @@ func (e *Engine) search(ctx context.Context, sk storage.ShardKey, info *jetstrea
 		if mid.seq >= hi.seq {
 			break
 		}
-		if mid.arrival >= t {
+		if mid.searchArrival() >= t {
 			hi = mid
 		} else {
 			lo = mid

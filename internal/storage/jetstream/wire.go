@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -81,6 +82,18 @@ func parseLogMsg(m *nats.Msg) (logMsg, error) {
 	}
 	lm.data = m.Data
 	return lm, nil
+}
+
+// searchArrival is the arrival a search by time sees: the closing
+// marker's is later than any record's (it is published without an
+// expected last sequence, so its own arrival header may trail an Append
+// stored just before it), which makes a search past every record find
+// the marker, the shard's end.
+func (lm *logMsg) searchArrival() int64 {
+	if lm.closed {
+		return math.MaxInt64
+	}
+	return lm.arrival
 }
 
 // records decodes the message's entries as records, calling fn with each
