@@ -378,7 +378,7 @@ func (e *Engine) lastOf(ctx context.Context, sk storage.ShardKey, info *jetstrea
 		a, _ := strconv.ParseInt(info.Config.Metadata[metaLastArrival], 10, 64)
 		return last, a, false, nil
 	}
-	lm, err := e.getMsg(ctx, sk, last)
+	lm, err := e.getStoredMsg(ctx, sk, last)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -428,6 +428,22 @@ func (e *Engine) getMsg(ctx context.Context, sk storage.ShardKey, seq uint64) (l
 }
 
 var errNoMessage = errors.New("jetstream: no message at or after that sequence")
+
+// getStoredMsg reads the message at stream sequence seq, which the stream
+// leader reported stored: a direct get may reach a replica that has not
+// applied it yet (by the replication delay), so a miss is asked again a
+// few times before it counts.
+func (e *Engine) getStoredMsg(ctx context.Context, sk storage.ShardKey, seq uint64) (logMsg, error) {
+	for try := 0; ; try++ {
+		lm, err := e.getMsg(ctx, sk, seq)
+		if !errors.Is(err, errNoMessage) || try == 20 {
+			return lm, err
+		}
+		if err := sleep(ctx, 25*time.Millisecond); err != nil {
+			return logMsg{}, err
+		}
+	}
+}
 
 // Read implements storage.Log.
 func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {

@@ -105,6 +105,8 @@ func TestReshardUnderWritesThroughEveryNode(t *testing.T) {
 		}()
 	}
 
+	halt := func() { stop.Store(true); wg.Wait() }
+	defer halt() // also when a reshard fails the test
 	pause := func() { time.Sleep(400 * time.Millisecond) }
 	pause()
 	half := new(big.Int).Lsh(big.NewInt(1), 126) // the middle of shard 0's range
@@ -121,8 +123,7 @@ func TestReshardUnderWritesThroughEveryNode(t *testing.T) {
 		t.Fatalf("UpdateShardCount: %v", err)
 	}
 	pause()
-	stop.Store(true)
-	wg.Wait()
+	halt()
 
 	// Read every shard to its end through node 2, once it knows the last
 	// layout (within a catalog sync).
