@@ -108,8 +108,8 @@ type node struct {
 	// netns, when set, is the network namespace the node runs in.
 	netns string
 	url   string
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 func freePorts(t *testing.T, n int) []string {
