@@ -156,6 +156,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		CatalogSync:            catalogSync(cfg),
+		Peers:                  peersOf(engine),
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",
 			WriteBytesPerSec:   cfg.ShardWriteBytesPerSec,

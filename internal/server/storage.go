@@ -18,6 +18,7 @@ import (
 	"github.com/millrace/millrace/internal/storage"
 	"github.com/millrace/millrace/internal/storage/jetstream"
 	"github.com/millrace/millrace/internal/storage/pebble"
+	"github.com/millrace/millrace/internal/streams"
 )
 
 // engine is what the server needs from a storage engine.
@@ -135,6 +136,14 @@ func splitHostPort(hp string) (string, int, error) {
 
 // catalogSync is how often a cluster node reads the streams again from the
 // catalog for the other nodes' changes; 0 on a single node.
+// peersOf is the engine's link between the nodes of a cluster, or nil.
+func peersOf(e engine) streams.Peers {
+	if p, ok := e.(streams.Peers); ok {
+		return p
+	}
+	return nil
+}
+
 func catalogSync(cfg config.Config) time.Duration {
 	if cfg.Clustered() {
 		return time.Second

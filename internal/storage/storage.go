@@ -123,6 +123,19 @@ type Log interface {
 	DeleteShard(ctx context.Context, shard ShardKey) error
 }
 
+// ShardCloser is implemented by engines that several nodes append to at
+// once (a cluster), where a node can route a write by a shard layout that
+// another node has just replaced. CloseShard ends the shard's log at once
+// on every node: every Append that has returned without error is before
+// the returned Bounds.Next, and every later Append to the shard, through
+// any node, fails with ErrShardClosed. Closing a closed shard changes
+// nothing and returns the same Bounds. An engine used by one node only
+// need not implement it: the domain orders its own writes against a
+// reshard.
+type ShardCloser interface {
+	CloseShard(ctx context.Context, shard ShardKey) (Bounds, error)
+}
+
 // KV is one catalog entry.
 type KV struct {
 	Key   string
@@ -152,6 +165,8 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	ErrConflict = errors.New("storage: revision conflict")
 	ErrClosed   = errors.New("storage: closed")
+	// ErrShardClosed is an Append's error on a shard CloseShard closed.
+	ErrShardClosed = errors.New("storage: shard closed")
 )
 
 // EngineStats are an engine's own figures, for monitoring. Counts are

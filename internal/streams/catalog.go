@@ -71,7 +71,9 @@ func (s *Streams) store(ctx context.Context, st *Stream) error {
 			// in-memory snapshot is stale. Take the stored one and report a
 			// busy resource: a retry works on fresh metadata.
 			s.refresh(ctx, st.mapKey())
-			return errorf(KindInUse, "Stream %s under account %s is being modified concurrently; retry the request.", st.Name, st.Account)
+			e := errorf(KindInUse, "Stream %s under account %s is being modified concurrently; retry the request.", st.Name, st.Account)
+			e.conflict = true
+			return e
 		}
 		return fmt.Errorf("streams: storing stream %s: %w", st.Name, err)
 	}
@@ -146,6 +148,32 @@ func (s *Streams) current(k streamKey) *Stream {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.streams[k]
+}
+
+// adoptNewer reads k from the catalog and publishes it if its revision is
+// newer than the snapshot in memory. Unlike refresh it needs no s.ctl:
+// a snapshot is never replaced by an older revision.
+func (s *Streams) adoptNewer(ctx context.Context, k streamKey) {
+	val, rev, err := s.cat.Get(ctx, streamCatalogKey(k))
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			s.logger.Warn("reloading stream metadata failed", "stream", k.name, "err", err)
+		}
+		return
+	}
+	st := new(Stream)
+	if err := json.Unmarshal(val, st); err != nil {
+		s.logger.Warn("reloading stream metadata failed", "stream", k.name, "err", err)
+		return
+	}
+	st.rev = rev
+	s.adoptStats(st)
+	st.seal()
+	s.mu.Lock()
+	if cur := s.streams[k]; cur != nil && cur.rev < rev {
+		s.streams[k] = st
+	}
+	s.mu.Unlock()
 }
 
 // refresh replaces the in-memory snapshot of k with what the catalog holds.

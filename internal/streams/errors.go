@@ -27,6 +27,9 @@ const (
 type Error struct {
 	Kind Kind
 	Msg  string
+	// conflict: a catalog compare-and-set lost to another node's write;
+	// the snapshot in memory has been reloaded.
+	conflict bool
 }
 
 func (e *Error) Error() string { return e.Msg }

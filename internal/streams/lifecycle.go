@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -21,7 +22,18 @@ func (s *Streams) resume(ctx context.Context) error {
 			continue
 		}
 		if st.Deadline <= now {
-			if err := s.finish(ctx, st); err != nil {
+			err := s.finish(ctx, st)
+			var de *Error
+			if errors.As(err, &de) && de.conflict {
+				// In a cluster the listing may trail a change another
+				// node made meanwhile (it finished the transition, or
+				// started another): store has read the stream again.
+				if cur := s.current(st.mapKey()); cur != nil && transitional(cur.Status) {
+					s.schedule(cur)
+				}
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			continue

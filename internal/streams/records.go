@@ -120,9 +120,10 @@ func (s *Streams) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequ
 	}
 	res, err := s.log.Append(ctx, st.Key(sh.Index), now.UnixMilli(), entry)
 	if err != nil {
+		s.shardClosedUnder(ctx, st, err)
 		return PutResult{}, "", s.storageError("append", st, sh, err)
 	}
-	s.appends.notify(st.Key(sh.Index))
+	s.notifyAppend(st.Key(sh.Index))
 	st.stats.putRecordStored(sh.Index, len(e.Data)+len(e.PartitionKey))
 	return PutResult{ShardID: sh.ID(), SequenceNumber: st.SequenceNumber(sh, res.FirstSeq, res.Arrival)}, encryptionType(st), nil
 }
@@ -237,13 +238,22 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 	}
 	for i, g := range partOf {
 		if g.err == nil {
-			s.appends.notify(parts[i].Shard)
+			s.notifyAppend(parts[i].Shard)
 		}
 	}
 
+	for _, g := range partOf {
+		if s.shardClosedUnder(ctx, st, g.err) {
+			break
+		}
+	}
 	for _, g := range groups {
 		if g.err != nil {
-			s.logger.Error("appending records failed", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx), "err", g.err)
+			if errors.Is(g.err, storage.ErrShardClosed) {
+				s.logger.Info("records routed to a shard another node has just closed fail; the client retries them", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx))
+			} else {
+				s.logger.Error("appending records failed", "stream", st.Name, "shard", g.sh.ID(), "records", len(g.idx), "err", g.err)
+			}
 			for _, i := range g.idx {
 				out.Records[i] = PutResult{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."}
 			}
@@ -262,6 +272,21 @@ func (s *Streams) PutRecords(ctx context.Context, ref StreamRef, entries []PutEn
 		tally.bytes += bytes
 	}
 	return out, nil
+}
+
+// shardClosedUnder handles an append refused because another node
+// resharded the stream (the shard's log is closed, storage.ErrShardClosed)
+// while this node still routed by the old layout: it reads the stream
+// from the catalog, so that the client's retry routes by the new one. It
+// reports whether err was that refusal.
+func (s *Streams) shardClosedUnder(ctx context.Context, st *Stream, err error) bool {
+	if !errors.Is(err, storage.ErrShardClosed) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.adoptNewer(ctx, st.mapKey())
+	return true
 }
 
 // checkRecordSize applies the stream's maximum record size, which counts the
@@ -551,7 +576,7 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		out.Records = append(out.Records, rec)
 		next = r.Seq + 1
 	}
-	s.chargeGet(lim, out.Records)
+	s.chargeGet(st.Key(sh.Index), lim, out.Records)
 	if !sh.IsOpen() && len(recs) == 0 {
 		// Nothing left at or after the position in a closed shard: its
 		// records are all read, or expired and reclaimed.

@@ -2,10 +2,13 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/millrace/millrace/internal/storage"
 )
 
 // Resharding: SplitShard, MergeShards and UpdateShardCount.
@@ -125,9 +128,24 @@ func (c *layoutChange) merge(a, b uint32) uint32 {
 // in one catalog write. The plan runs with the stream's layout lock held
 // exclusively, so no write is in flight; it returns false when it changes
 // nothing. The caller must not hold s.ctl.
+//
+// A catalog write that loses to another node's change is planned again
+// on the reloaded stream, a few times: in a cluster the parents' logs are
+// closed by then, and a reshard given up would leave them refusing writes
+// until they are resharded.
 func (s *Streams) reshard(ctx context.Context, ref StreamRef, by reshardBy, plan func(st *Stream, c *layoutChange) (bool, error)) error {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
+	for try := 0; ; try++ {
+		err := s.reshardOnce(ctx, ref, by, plan)
+		var de *Error
+		if try == 4 || !errors.As(err, &de) || !de.conflict {
+			return err
+		}
+	}
+}
+
+func (s *Streams) reshardOnce(ctx context.Context, ref StreamRef, by reshardBy, plan func(st *Stream, c *layoutChange) (bool, error)) error {
 	st, err := s.lookupLive(ref)
 	if err != nil {
 		return err
@@ -148,13 +166,24 @@ func (s *Streams) reshard(ctx context.Context, ref StreamRef, by reshardBy, plan
 	if err != nil || !changed {
 		return err
 	}
+	// In a cluster another node may still route writes by the old layout
+	// until it reads the new one: the engine closes each parent's log
+	// first, so that such a write fails (and is retried by the client)
+	// instead of landing after the parent's EndingSeq.
+	closer, _ := s.log.(storage.ShardCloser)
 	for _, idx := range c.closed {
 		if c.fresh[idx] {
 			continue // created and closed by this change: never written
 		}
-		b, err := s.log.Bounds(ctx, c.st.Key(idx))
+		var b storage.Bounds
+		var err error
+		if closer != nil {
+			b, err = closer.CloseShard(ctx, c.st.Key(idx))
+		} else {
+			b, err = s.log.Bounds(ctx, c.st.Key(idx))
+		}
 		if err != nil {
-			return s.storageError("bounds", st, &st.Shards[idx], err)
+			return s.storageError("close", st, &st.Shards[idx], err)
 		}
 		c.st.Shards[idx].EndingSeq = b.Next - 1
 	}

@@ -233,6 +233,9 @@ type Options struct {
 	// consumer reads from one shard (0: no limit; AWS: 2 MiB/s).
 	SubscriptionLifetime, SubscriptionHeartbeat time.Duration
 	ConsumerShardBytesPerSecond                 int64
+	// Peers connects the nodes of a cluster (peers.go); nil on a single
+	// node.
+	Peers Peers
 	// KMS is the key service behind stream encryption (nil: a keyring in
 	// memory, for a server whose data does not survive it either).
 	KMS *kms.Keyring
@@ -294,6 +297,8 @@ type Streams struct {
 	// subscriptions (notify.go, subscribe.go).
 	appends appendSignal
 	subs    subscriptions
+	// peer is this node's link to the others of a cluster (peers.go).
+	peer peerState
 
 	// enc caches the data keys of encrypted records (encryption.go).
 	enc encState
@@ -352,6 +357,10 @@ func New(ctx context.Context, opts Options) (*Streams, error) {
 		go s.catalogSyncLoop()
 	}
 	s.initCapacity()
+	if err := s.startPeers(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -361,6 +370,7 @@ func (s *Streams) Close() error {
 	s.ctl.Lock()
 	s.closed = true
 	s.ctl.Unlock()
+	s.stopPeers()
 	s.cancel()
 	s.wg.Wait()
 	return nil

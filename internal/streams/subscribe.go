@@ -69,10 +69,13 @@ type lease struct {
 	started time.Time
 	// gone reports whether the subscriber is known to be gone (nil: never
 	// known). A subscriber that is gone frees its claim at once.
-	gone   func() bool
-	done   chan struct{}
-	once   sync.Once
-	reason error // why it ended: nil for a clean end
+	gone func() bool
+	done chan struct{}
+	once sync.Once
+	// claimRev is the revision of the subscription's claim in the
+	// catalog, in a cluster (peers.go); guarded by subscriptions.mu.
+	claimRev uint64
+	reason   error // why it ended: nil for a clean end
 }
 
 func (l *lease) end(reason error) {
@@ -123,6 +126,16 @@ func (r *subscriptions) release(k subKey, l *lease) {
 	}
 	r.mu.Unlock()
 	l.end(nil)
+}
+
+// takenOver ends this node's subscription of k if another node's claim
+// of revision rev replaced its claim.
+func (r *subscriptions) takenOver(k subKey, rev uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.leases[k]; l != nil && l.claimRev < rev {
+		l.end(errorf(KindInUse, "The subscription of consumer %s to shard %d was taken over by a newer subscription through another node.", k.consumer, k.shard))
+	}
 }
 
 // endConsumer ends every subscription of a deregistered consumer.
@@ -228,6 +241,16 @@ func (s *Streams) Subscribe(ctx context.Context, p SubscribeParams) (*Subscripti
 	}
 	k := subKey{stream: st.mapKey(), consumer: c.Name, shard: sh.Index}
 	l, err := s.subs.acquire(k, now, p.ConsumerARN, sh.ID(), p.Gone)
+	if err == nil {
+		var rev uint64
+		if rev, err = s.claimSubscription(ctx, k, now, p.ConsumerARN, sh.ID()); err != nil {
+			s.subs.release(k, l)
+		} else {
+			s.subs.mu.Lock()
+			l.claimRev = rev
+			s.subs.mu.Unlock()
+		}
+	}
 	counters := s.subscribed(st, ConsumerARN(st.ARN, c.Name, c.CreatedAt), err)
 	if err != nil {
 		return nil, err
@@ -297,7 +320,13 @@ func (s *Streams) startingPosition(ctx context.Context, st *Stream, sh *Shard, p
 
 // Close ends the subscription and frees its consumer and shard for the next
 // one.
-func (sub *Subscription) Close() { sub.s.subs.release(sub.key, sub.lease) }
+func (sub *Subscription) Close() {
+	sub.s.subs.release(sub.key, sub.lease)
+	sub.s.subs.mu.Lock()
+	rev := sub.lease.claimRev
+	sub.s.subs.mu.Unlock()
+	sub.s.releaseClaim(sub.key, rev)
+}
 
 // Next blocks until there is an event to send: records (as soon as their
 // append is durable), the end of a closed shard, or the heartbeat. It
@@ -310,6 +339,11 @@ func (sub *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		return nil, io.EOF
 	}
 	heartbeat := s.subscriptionHeartbeat()
+	// rereads counts reads that found nothing after a wake-up: in a
+	// cluster the copy a read reaches may trail the append that woke it
+	// by the replication delay, so an empty read after a wake-up is tried
+	// again a few times, shortly after.
+	rereads := 0
 	for {
 		select {
 		case <-sub.lease.done:
@@ -325,7 +359,7 @@ func (sub *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			return nil, err
 		}
 		if wait := sub.refill(now); wait > 0 {
-			if err := sub.sleep(ctx, wait, nil); err != nil {
+			if _, err := sub.sleep(ctx, wait, nil); err != nil {
 				return nil, err
 			}
 			continue
@@ -352,28 +386,46 @@ func (sub *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		if until := sub.expires.Sub(now); until < wait {
 			wait = until
 		}
-		if err := sub.sleep(ctx, wait, signal); err != nil {
+		if rereads > 0 && rereads <= maxRereads {
+			wait = min(wait, time.Duration(rereads)*rereadDelay)
+		}
+		woken, err := sub.sleep(ctx, wait, signal)
+		if err != nil {
 			return nil, err
+		}
+		switch {
+		case woken:
+			rereads = 1
+		case rereads > 0:
+			rereads++
 		}
 	}
 }
 
+// After a wake-up whose read finds nothing, a subscription reads again
+// after rereadDelay, twice that, and so on, maxRereads times.
+const (
+	rereadDelay = 20 * time.Millisecond
+	maxRereads  = 5
+)
+
 // sleep waits for d, the signal, the subscription's end or ctx; the end is
-// reported as an error.
-func (sub *Subscription) sleep(ctx context.Context, d time.Duration, signal <-chan struct{}) error {
+// reported as an error. It reports whether the signal woke it.
+func (sub *Subscription) sleep(ctx context.Context, d time.Duration, signal <-chan struct{}) (bool, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-signal:
+		return true, nil
 	case <-sub.lease.done:
-		return sub.endReason()
+		return false, sub.endReason()
 	case <-sub.s.ctx.Done():
-		return io.EOF
+		return false, io.EOF
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
-	return nil
+	return false, nil
 }
 
 func (sub *Subscription) endReason() error {

@@ -233,13 +233,18 @@ func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 		}
 		return f.err(st, sh)
 	}
-	sl := s.limiter(st.Key(sh.Index))
+	k := st.Key(sh.Index)
+	sl := s.limiter(k)
 	sl.lock(s.now().UnixNano())
-	ok := sl.takeWrite(len(e.Data)+len(e.PartitionKey), s.opts.Limits.Enabled)
+	size := len(e.Data) + len(e.PartitionKey)
+	ok := sl.takeWrite(size, s.opts.Limits.Enabled)
 	sl.unlock()
 	if !ok {
 		st.stats.writeRefused(sh.Index, 1, 0, false)
 		return rateExceeded(st, sh)
+	}
+	if s.opts.Limits.Enabled {
+		s.peerTook(k, peerTake{wBytes: int64(size), wRecs: 1})
 	}
 	return nil
 }
@@ -250,14 +255,22 @@ func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 // refused ones get their error in out and are removed from both slices,
 // which are compacted in place and returned.
 func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx []int, group []storage.Entry, out *PutRecordsResult) ([]int, []storage.Entry) {
-	sl := s.limiter(st.Key(sh.Index))
+	k := st.Key(sh.Index)
+	sl := s.limiter(k)
 	enforce := s.opts.Limits.Enabled
 	kept, throttled := 0, 0
+	var took peerTake
 	sl.lock(s.now().UnixNano())
 	for j, i := range idx {
 		f := s.injectFault()
-		if f == faultNone && !sl.takeWrite(len(entries[i].Data)+len(entries[i].PartitionKey), enforce) {
-			f = faultThrottle
+		size := len(entries[i].Data) + len(entries[i].PartitionKey)
+		if f == faultNone {
+			if sl.takeWrite(size, enforce) {
+				took.wBytes += int64(size)
+				took.wRecs++
+			} else {
+				f = faultThrottle
+			}
 		}
 		if f != faultNone {
 			if f == faultThrottle {
@@ -272,6 +285,9 @@ func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx [
 		kept++
 	}
 	sl.unlock()
+	if enforce {
+		s.peerTook(k, took)
+	}
 	st.stats.writeRefused(sh.Index, throttled, len(idx)-kept-throttled, true)
 	return idx[:kept], group[:kept]
 }
@@ -286,7 +302,8 @@ func (s *Streams) admitGet(st *Stream, sh *Shard) (*shardLimiter, error) {
 	if !s.opts.Limits.Enabled {
 		return nil, nil
 	}
-	sl := s.limiter(st.Key(sh.Index))
+	k := st.Key(sh.Index)
+	sl := s.limiter(k)
 	now := s.now().UnixNano()
 	sl.lock(now)
 	ok := sl.admitRead(now)
@@ -294,12 +311,13 @@ func (s *Streams) admitGet(st *Stream, sh *Shard) (*shardLimiter, error) {
 	if !ok {
 		return nil, rateExceeded(st, sh)
 	}
+	s.peerTook(k, peerTake{rCalls: 1})
 	return sl, nil
 }
 
 // chargeGet takes a GetRecords response's data from the shard's read
 // capacity.
-func (s *Streams) chargeGet(sl *shardLimiter, recs []Record) {
+func (s *Streams) chargeGet(k storage.ShardKey, sl *shardLimiter, recs []Record) {
 	if sl == nil {
 		return
 	}
@@ -311,6 +329,7 @@ func (s *Streams) chargeGet(sl *shardLimiter, recs []Record) {
 	sl.lock(now)
 	sl.chargeRead(now, n)
 	sl.unlock()
+	s.peerTook(k, peerTake{rBytes: int64(n)})
 }
 
 // ThrottleStats returns a shard's throttling counters.

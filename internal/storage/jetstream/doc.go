@@ -26,7 +26,15 @@
 //     whichever node appends, so a node that finds another node appended
 //     since it last looked reloads the shard's last arrival and tries again.
 //   - DenyDelete, never Sealed (sealing turns age expiry off and cannot be
-//     undone: a closed shard is closed in the catalog, by the domain).
+//     undone). CloseShard appends a closing marker instead (no entries,
+//     header Mr-Closed), without an expected last sequence so that other
+//     nodes' Appends cannot keep it out: an Append after it expects a
+//     sequence that is no longer the last, reloads the shard, finds the
+//     marker and fails with storage.ErrShardClosed, through whichever
+//     node. Trim never drops the marker, and a search by time sees it as
+//     later than every record; Bounds.Next of a closed shard is the
+//     marker's first number, so the domain's ending sequence number is
+//     below every number it could give.
 //     DenyPurge is off: Trim drops whole Appends older than a time with a
 //     purge up to a stream sequence, found by searching the arrival
 //     headers. When Trim drops every message, the last arrival (which
@@ -48,6 +56,10 @@
 //     subject token ("_" followed by the part with bytes outside
 //     [A-Za-z0-9_-] written as =XX), so List narrows by whole parts on the
 //     server and by the rest on the client.
+//
+// Publish and Subscribe carry the domain's messages between nodes
+// (streams.Peers) on plain NATS subjects <prefix>.peer.<topic>: at most
+// once, nothing stored.
 //
 // Durability: on a lone server the embedded server runs with SyncAlways,
 // so an Append is fsync'd before it is acknowledged; with three replicas an

@@ -20,8 +20,9 @@ import (
 )
 
 var (
-	_ storage.Log     = (*Engine)(nil)
-	_ storage.Catalog = (*Engine)(nil)
+	_ storage.Log         = (*Engine)(nil)
+	_ storage.Catalog     = (*Engine)(nil)
+	_ storage.ShardCloser = (*Engine)(nil)
 )
 
 // Options configures an Engine: either Embed (a NATS server inside this
@@ -314,4 +315,37 @@ func (e *Engine) Quorum(ctx context.Context) error {
 	}
 	_, err := e.js.AccountInfo(ctx)
 	return err
+}
+
+// peerSubject is where Publish sends a topic's messages: plain NATS
+// subjects, not a JetStream stream (nothing is stored).
+func (e *Engine) peerSubject(topic string) string {
+	return e.opts.Prefix + ".peer." + topic
+}
+
+// Publish sends data to every node subscribed to topic (this one too),
+// at most once: a message sent while the cluster is split is lost.
+func (e *Engine) Publish(topic string, data []byte) error {
+	if !validName(topic) {
+		return fmt.Errorf("jetstream: peer topic %q: only letters, digits, - and _", topic)
+	}
+	if err := e.nc.Publish(e.peerSubject(topic), data); err != nil {
+		return e.connErr(err)
+	}
+	return nil
+}
+
+// Subscribe calls fn with every message published on topic, one at a
+// time, in order per publishing node, until stop is called.
+func (e *Engine) Subscribe(topic string, fn func(data []byte)) (stop func(), err error) {
+	if !validName(topic) {
+		return nil, fmt.Errorf("jetstream: peer topic %q: only letters, digits, - and _", topic)
+	}
+	sub, err := e.nc.Subscribe(e.peerSubject(topic), func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, e.connErr(err)
+	}
+	// A slow receiver drops messages rather than holding the connection.
+	_ = sub.SetPendingLimits(65536, 64<<20)
+	return func() { _ = sub.Unsubscribe() }, nil
 }

@@ -34,6 +34,7 @@ type shardState struct {
 	loaded      bool       // lastSeq and lastArrival are the stream's
 	lastSeq     uint64     // stream sequence of the last message
 	lastArrival int64      // its arrival (or the metadata's when empty)
+	closed      bool       // the last message is the closing marker
 	firstSeq    uint64     // stream sequence of a message whose count is firstN
 	firstN      int
 }
@@ -127,38 +128,70 @@ func (e *Engine) append(ctx context.Context, sk storage.ShardKey, arrival int64,
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	payload := encodeEntries(entries)
-	// One id for every try of this Append: a try that was stored but whose
+	var arr int64
+	ack, err := e.publishNext(ctx, sk, st, func(lastArrival int64) *nats.Msg {
+		arr = max(arrival, lastArrival)
+		m := nats.NewMsg(e.subject(sk))
+		m.Header.Set(hdrArrival, strconv.FormatInt(arr, 10))
+		m.Header.Set(hdrCount, strconv.Itoa(len(entries)))
+		m.Data = payload
+		return m
+	})
+	if err != nil {
+		return storage.AppendResult{}, err
+	}
+	if ack.Duplicate {
+		// An earlier try of this Append was stored: report it as stored.
+		lm, err := e.getMsg(ctx, sk, ack.Sequence)
+		if err != nil {
+			return storage.AppendResult{}, err
+		}
+		if lm.seq != ack.Sequence || lm.count != len(entries) {
+			return storage.AppendResult{}, fmt.Errorf("jetstream: append to %v: duplicate of message %d, which holds %d entries", sk, ack.Sequence, lm.count)
+		}
+		arr = lm.arrival
+	}
+	return storage.AppendResult{FirstSeq: firstRecordSeq(ack.Sequence, len(entries)), Arrival: arr}, nil
+}
+
+// publishNext publishes the message build makes (given the shard's last
+// arrival) as the shard's next message: it expects the last stream
+// sequence this node knows of, and when another node appended since, it
+// reloads the shard and builds the message again. It fails with
+// storage.ErrShardClosed once the shard's last message is its closing
+// marker. The caller holds st.mu.
+func (e *Engine) publishNext(ctx context.Context, sk storage.ShardKey, st *shardState, build func(lastArrival int64) *nats.Msg) (*jetstream.PubAck, error) {
+	// One id for every try: a try that was stored but whose
 	// acknowledgement was lost is found again by it, not stored twice.
 	id := nuid.Next()
 	var lastErr error
 	for try := 0; ; try++ {
 		if try > 0 {
 			if err := sleep(ctx, backoff(try)); err != nil {
-				return storage.AppendResult{}, errors.Join(err, lastErr)
+				return nil, errors.Join(err, lastErr)
 			}
 		} else if err := ctx.Err(); err != nil {
-			return storage.AppendResult{}, err
+			return nil, err
 		}
 		st.cmu.Lock()
-		loaded, lastSeq, lastArrival := st.loaded, st.lastSeq, st.lastArrival
+		loaded, lastSeq, lastArrival, closed := st.loaded, st.lastSeq, st.lastArrival, st.closed
 		st.cmu.Unlock()
 		if !loaded {
 			var err error
-			if lastSeq, lastArrival, err = e.loadShard(ctx, sk, st); err != nil {
+			if lastSeq, lastArrival, closed, err = e.loadShard(ctx, sk, st); err != nil {
 				if errors.Is(err, storage.ErrClosed) || ctx.Err() != nil {
-					return storage.AppendResult{}, err
+					return nil, err
 				}
 				lastErr = err
 				continue
 			}
 		}
-		arr := max(arrival, lastArrival)
-		m := nats.NewMsg(e.subject(sk))
+		if closed {
+			return nil, fmt.Errorf("jetstream: append to %v: %w", sk, storage.ErrShardClosed)
+		}
+		m := build(lastArrival)
 		m.Header.Set(jetstream.MsgIDHeader, id)
 		m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(lastSeq, 10))
-		m.Header.Set(hdrArrival, strconv.FormatInt(arr, 10))
-		m.Header.Set(hdrCount, strconv.Itoa(len(entries)))
-		m.Data = payload
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		ack, err := e.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(0))
 		cancel()
@@ -167,11 +200,12 @@ func (e *Engine) append(ctx context.Context, sk storage.ShardKey, arrival int64,
 			var apiErr *jetstream.APIError
 			switch {
 			case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq:
-				// Another node appended since: reload its last arrival.
+				// Another node appended (or closed the shard) since:
+				// reload.
 			case errors.Is(err, nats.ErrConnectionClosed):
-				return storage.AppendResult{}, e.connErr(err)
+				return nil, e.connErr(err)
 			case errors.As(err, &apiErr) && apiErr.Code != 503:
-				return storage.AppendResult{}, fmt.Errorf("jetstream: append to %v: %w", sk, err)
+				return nil, fmt.Errorf("jetstream: append to %v: %w", sk, err)
 			}
 			// Timeouts, no responders (a leader election, or the stream
 			// deleted and to be created again): reload and try again.
@@ -180,26 +214,88 @@ func (e *Engine) append(ctx context.Context, sk storage.ShardKey, arrival int64,
 			st.cmu.Unlock()
 			continue
 		}
+		st.cmu.Lock()
 		if ack.Duplicate {
-			// An earlier try of this Append was stored: report it as stored.
-			lm, err := e.getMsg(ctx, sk, ack.Sequence)
-			st.cmu.Lock()
 			st.loaded = false
+		} else {
+			arr, _ := strconv.ParseInt(m.Header.Get(hdrArrival), 10, 64)
+			st.loaded, st.lastSeq, st.lastArrival, st.closed = true, ack.Sequence, arr, false
+		}
+		st.cmu.Unlock()
+		return ack, nil
+	}
+}
+
+// CloseShard implements storage.ShardCloser: it appends the shard's
+// closing marker, a message of no entries. JetStream orders it against
+// every node's Appends: an Append stored before it is read back, and an
+// Append after it expects a last sequence below the marker's (only a
+// reload that finds the marker could give it the marker's own, and then
+// it refuses), so it fails, reloads, finds the marker and fails with
+// storage.ErrShardClosed. The marker is published without an expected
+// last sequence, so that a stream of Appends through other nodes cannot
+// keep it out; it is never trimmed, so the shard stays closed.
+func (e *Engine) CloseShard(ctx context.Context, sk storage.ShardKey) (storage.Bounds, error) {
+	ctx, done, err := e.begin(ctx)
+	if err != nil {
+		return storage.Bounds{}, err
+	}
+	defer done()
+	st := e.shard(sk)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id := nuid.Next()
+	var lastErr error
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return storage.Bounds{}, fmt.Errorf("jetstream: close %v: %w", sk, errors.Join(err, lastErr))
+			}
+		}
+		// The shard's stream must exist, and need not be closed again.
+		_, lastArrival, closed, err := e.loadShard(ctx, sk, st)
+		if err != nil {
+			if errors.Is(err, storage.ErrClosed) || ctx.Err() != nil {
+				return storage.Bounds{}, err
+			}
+			lastErr = err
+			continue
+		}
+		if !closed {
+			m := nats.NewMsg(e.subject(sk))
+			m.Header.Set(jetstream.MsgIDHeader, id)
+			m.Header.Set(hdrArrival, strconv.FormatInt(lastArrival, 10))
+			m.Header.Set(hdrClosed, "1")
+			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			_, err = e.js.PublishMsg(actx, m, jetstream.WithRetryAttempts(0))
+			cancel()
+			st.cmu.Lock()
+			st.loaded = false // Appends may have landed just before it
 			st.cmu.Unlock()
 			if err != nil {
-				return storage.AppendResult{}, err
+				lastErr = err
+				var apiErr *jetstream.APIError
+				switch {
+				case errors.Is(err, nats.ErrConnectionClosed):
+					return storage.Bounds{}, e.connErr(err)
+				case errors.As(err, &apiErr) && apiErr.Code != 503:
+					return storage.Bounds{}, fmt.Errorf("jetstream: close %v: %w", sk, err)
+				}
+				continue // a timeout or a leader election: the id dedupes
 			}
-			if lm.seq != ack.Sequence || lm.count != len(entries) {
-				return storage.AppendResult{}, fmt.Errorf("jetstream: append to %v: duplicate of message %d, which holds %d entries", sk, ack.Sequence, lm.count)
-			}
-			arr = lm.arrival
-		} else {
-			st.cmu.Lock()
-			st.loaded, st.lastSeq, st.lastArrival = true, ack.Sequence, arr
-			st.cmu.Unlock()
 		}
-		return storage.AppendResult{FirstSeq: firstRecordSeq(ack.Sequence, len(entries)), Arrival: arr}, nil
+		return e.bounds(ctx, sk)
 	}
+}
+
+// nextSeq is Bounds.Next of a shard whose last message is at stream
+// sequence last: the number after that message's records, or the first
+// number of the closing marker, which holds none.
+func nextSeq(last uint64, closed bool) uint64 {
+	if closed {
+		return last << seqShift
+	}
+	return (last + 1) << seqShift
 }
 
 func backoff(try int) time.Duration {
@@ -244,48 +340,49 @@ func (e *Engine) streamInfo(ctx context.Context, sk storage.ShardKey) (*jetstrea
 }
 
 // loadShard reads the shard's last sequence and arrival from its stream,
-// creating the stream if it does not exist.
-func (e *Engine) loadShard(ctx context.Context, sk storage.ShardKey, st *shardState) (uint64, int64, error) {
+// creating the stream if it does not exist, and whether it is closed.
+func (e *Engine) loadShard(ctx context.Context, sk storage.ShardKey, st *shardState) (uint64, int64, bool, error) {
 	info, err := e.streamInfo(ctx, sk)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	if info == nil {
 		if info, err = e.createStream(ctx, sk); err != nil {
-			return 0, 0, err
+			return 0, 0, false, err
 		}
 	}
-	lastSeq, lastArrival, err := e.lastOf(ctx, sk, info)
+	lastSeq, lastArrival, closed, err := e.lastOf(ctx, sk, info)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	st.cmu.Lock()
-	st.loaded, st.lastSeq, st.lastArrival = true, lastSeq, lastArrival
+	st.loaded, st.lastSeq, st.lastArrival, st.closed = true, lastSeq, lastArrival, closed
 	st.cmu.Unlock()
-	return lastSeq, lastArrival, nil
+	return lastSeq, lastArrival, closed, nil
 }
 
-// lastOf returns the stream's last sequence and the arrival of its newest
-// record ever appended.
-func (e *Engine) lastOf(ctx context.Context, sk storage.ShardKey, info *jetstream.StreamInfo) (uint64, int64, error) {
+// lastOf returns the stream's last sequence, the arrival of its newest
+// record ever appended, and whether the last message is the closing
+// marker.
+func (e *Engine) lastOf(ctx context.Context, sk storage.ShardKey, info *jetstream.StreamInfo) (uint64, int64, bool, error) {
 	last := info.State.LastSeq
 	st := e.shard(sk)
 	st.cmu.Lock()
 	if st.loaded && st.lastSeq == last {
-		a := st.lastArrival
+		a, closed := st.lastArrival, st.closed
 		st.cmu.Unlock()
-		return last, a, nil
+		return last, a, closed, nil
 	}
 	st.cmu.Unlock()
 	if info.State.Msgs == 0 {
 		a, _ := strconv.ParseInt(info.Config.Metadata[metaLastArrival], 10, 64)
-		return last, a, nil
+		return last, a, false, nil
 	}
-	lm, err := e.getMsg(ctx, sk, last)
+	lm, err := e.getStoredMsg(ctx, sk, last)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
-	return last, lm.arrival, nil
+	return last, lm.arrival, lm.closed, nil
 }
 
 func (e *Engine) streamConfig(sk storage.ShardKey) jetstream.StreamConfig {
@@ -331,6 +428,22 @@ func (e *Engine) getMsg(ctx context.Context, sk storage.ShardKey, seq uint64) (l
 }
 
 var errNoMessage = errors.New("jetstream: no message at or after that sequence")
+
+// getStoredMsg reads the message at stream sequence seq, which the stream
+// leader reported stored: a direct get may reach a replica that has not
+// applied it yet (by the replication delay), so a miss is asked again a
+// few times before it counts.
+func (e *Engine) getStoredMsg(ctx context.Context, sk storage.ShardKey, seq uint64) (logMsg, error) {
+	for try := 0; ; try++ {
+		lm, err := e.getMsg(ctx, sk, seq)
+		if !errors.Is(err, errNoMessage) || try == 20 {
+			return lm, err
+		}
+		if err := sleep(ctx, 25*time.Millisecond); err != nil {
+			return logMsg{}, err
+		}
+	}
+}
 
 // Read implements storage.Log.
 func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
@@ -406,11 +519,11 @@ func (e *Engine) bounds(ctx context.Context, sk storage.ShardKey) (storage.Bound
 	if err != nil || info == nil {
 		return storage.Bounds{First: 1 << seqShift, Next: 1 << seqShift}, err
 	}
-	last, lastArrival, err := e.lastOf(ctx, sk, info)
+	last, lastArrival, closed, err := e.lastOf(ctx, sk, info)
 	if err != nil {
 		return storage.Bounds{}, err
 	}
-	b := storage.Bounds{Next: (last + 1) << seqShift, LastArrival: lastArrival}
+	b := storage.Bounds{Next: nextSeq(last, closed), LastArrival: lastArrival}
 	b.First = b.Next
 	if info.State.Msgs > 0 {
 		first := info.State.FirstSeq
@@ -422,6 +535,10 @@ func (e *Engine) bounds(ctx context.Context, sk storage.ShardKey) (storage.Bound
 			lm, err := e.getMsg(ctx, sk, first)
 			if err != nil {
 				return storage.Bounds{}, err
+			}
+			if lm.closed {
+				// Only the closing marker is left.
+				return b, nil
 			}
 			first, n = lm.seq, lm.count
 			st.cmu.Lock()
@@ -451,8 +568,15 @@ func (e *Engine) SeekTime(ctx context.Context, sk storage.ShardKey, t int64) (ui
 	if err != nil {
 		return 0, err
 	}
+	if found && lm.closed {
+		return lm.seq << seqShift, nil
+	}
 	if !found {
-		return (info.State.LastSeq + 1) << seqShift, nil
+		last, _, closed, err := e.lastOf(ctx, sk, info)
+		if err != nil {
+			return 0, err
+		}
+		return nextSeq(last, closed), nil
 	}
 	return firstRecordSeq(lm.seq, lm.count), nil
 }
@@ -471,14 +595,14 @@ func (e *Engine) search(ctx context.Context, sk storage.ShardKey, info *jetstrea
 	if err != nil {
 		return logMsg{}, false, err
 	}
-	if first.arrival >= t {
+	if first.searchArrival() >= t {
 		return first, true, nil
 	}
 	last, err := e.getMsg(ctx, sk, info.State.LastSeq)
 	if err != nil && !errors.Is(err, errNoMessage) {
 		return logMsg{}, false, err
 	}
-	if err != nil || last.arrival < t {
+	if err != nil || last.searchArrival() < t {
 		return logMsg{}, false, nil
 	}
 	// first.arrival < t <= last.arrival
@@ -491,7 +615,7 @@ func (e *Engine) search(ctx context.Context, sk storage.ShardKey, info *jetstrea
 		if mid.seq >= hi.seq {
 			break
 		}
-		if mid.arrival >= t {
+		if mid.searchArrival() >= t {
 			hi = mid
 		} else {
 			lo = mid
@@ -516,20 +640,23 @@ func (e *Engine) Trim(ctx context.Context, sk storage.ShardKey, before int64) er
 	if err != nil {
 		return err
 	}
-	cut := info.State.LastSeq + 1
-	if found {
+	last, lastArrival, closed, err := e.lastOf(ctx, sk, info)
+	if err != nil {
+		return err
+	}
+	cut := last + 1
+	switch {
+	case found:
 		cut = lm.seq
+	case closed:
+		cut = last // the closing marker stays
 	}
 	if cut <= info.State.FirstSeq {
 		return nil
 	}
-	if !found {
+	if !found && !closed {
 		// Every message goes: keep the last arrival in the metadata, so
 		// that arrivals keep not decreasing.
-		_, lastArrival, err := e.lastOf(ctx, sk, info)
-		if err != nil {
-			return err
-		}
 		cfg := info.Config
 		meta := make(map[string]string, len(cfg.Metadata)+1)
 		for k, v := range cfg.Metadata {
@@ -563,7 +690,7 @@ func (e *Engine) DeleteShard(ctx context.Context, sk storage.ShardKey) error {
 	defer st.mu.Unlock()
 	err = e.js.DeleteStream(ctx, e.streamName(sk))
 	st.cmu.Lock()
-	st.loaded, st.firstSeq, st.firstN = false, 0, 0
+	st.loaded, st.closed, st.firstSeq, st.firstN = false, false, 0, 0
 	st.cmu.Unlock()
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("jetstream: delete %v: %w", sk, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 const (
 	hdrArrival = "Mr-Arrival" // the Append's arrival, ms since the epoch
 	hdrCount   = "Mr-Count"   // how many entries the message holds
+	// hdrClosed marks the message CloseShard writes: it holds no entry,
+	// and no message follows it.
+	hdrClosed = "Mr-Closed"
 )
 
 // seqShift: a message's records are numbered within the 2^16 numbers
@@ -53,6 +57,7 @@ type logMsg struct {
 	seq     uint64 // stream sequence
 	arrival int64
 	count   int
+	closed  bool // the shard's closing marker (count 0)
 	data    []byte
 }
 
@@ -65,11 +70,30 @@ func parseLogMsg(m *nats.Msg) (logMsg, error) {
 	if lm.arrival, err = strconv.ParseInt(m.Header.Get(hdrArrival), 10, 64); err != nil {
 		return lm, fmt.Errorf("jetstream: message %d of %s without an arrival", lm.seq, m.Header.Get("Nats-Stream"))
 	}
+	if m.Header.Get(hdrClosed) != "" {
+		if len(m.Data) != 0 {
+			return lm, fmt.Errorf("jetstream: closing marker %d of %s holds %d bytes", lm.seq, m.Header.Get("Nats-Stream"), len(m.Data))
+		}
+		lm.closed = true
+		return lm, nil
+	}
 	if lm.count, err = strconv.Atoi(m.Header.Get(hdrCount)); err != nil || lm.count < 1 || lm.count > maxEntries {
 		return lm, fmt.Errorf("jetstream: message %d of %s: bad entry count %q", lm.seq, m.Header.Get("Nats-Stream"), m.Header.Get(hdrCount))
 	}
 	lm.data = m.Data
 	return lm, nil
+}
+
+// searchArrival is the arrival a search by time sees: the closing
+// marker's is later than any record's (it is published without an
+// expected last sequence, so its own arrival header may trail an Append
+// stored just before it), which makes a search past every record find
+// the marker, the shard's end.
+func (lm *logMsg) searchArrival() int64 {
+	if lm.closed {
+		return math.MaxInt64
+	}
+	return lm.arrival
 }
 
 // records decodes the message's entries as records, calling fn with each

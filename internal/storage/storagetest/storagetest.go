@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T, dir string) Engine, opts ...Optio
 	t.Run("concurrent-appends", s.testConcurrentAppends)
 	t.Run("append-many", s.testAppendMany)
 	t.Run("append-many-concurrent", s.testAppendManyConcurrent)
+	t.Run("close-shard", s.testCloseShard)
 	t.Run("closed", s.testClosed)
 	t.Run("catalog-cas", s.testCatalogCAS)
 	t.Run("catalog-race", s.testCatalogRace)
