@@ -55,9 +55,15 @@ func TestEventSourceMappingConsumerBatchingWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	batches := func() []string {
+	batches := func() []string { // the handler's "n <records>" lines
 		raw, _ := os.ReadFile(count)
-		return strings.Fields(strings.ReplaceAll(string(raw), "n ", ""))
+		var n []string
+		for _, l := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(l, "n "); ok {
+				n = append(n, v)
+			}
+		}
+		return n
 	}
 	eventually(t, "the batch", func() bool { return len(batches()) > 0 })
 	if got := batches(); len(got) != 1 || got[0] != "10" {
