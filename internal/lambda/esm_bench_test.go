@@ -42,8 +42,8 @@ func countFile(b *testing.B, path string) (n int, lat []float64) {
 }
 
 // handlerCPU is the CPU time the handler processes used, from their last
-// "c <pid> <µs>" lines (start-up included).
-func handlerCPU(path string) time.Duration {
+// "c <pid> <µs>" lines (start-up included), and how many there were.
+func handlerCPU(path string) (time.Duration, int) {
 	raw, _ := os.ReadFile(path)
 	last := map[string]int64{}
 	for _, l := range strings.Split(string(raw), "\n") {
@@ -56,7 +56,7 @@ func handlerCPU(path string) time.Duration {
 	for _, us := range last {
 		sum += us
 	}
-	return time.Duration(sum) * time.Microsecond
+	return time.Duration(sum) * time.Microsecond, len(last)
 }
 
 // selfCPU is the CPU time this process (the server and the SDK clients)
@@ -71,7 +71,9 @@ func selfCPU() time.Duration {
 // and clients) and in the handler processes.
 func reportCPU(b *testing.B, count string, total int, selfStart time.Duration) {
 	b.ReportMetric(float64((selfCPU()-selfStart).Microseconds())/float64(total), "server+client-cpu-µs/record")
-	b.ReportMetric(float64(handlerCPU(count).Microseconds())/float64(total), "handler-cpu-µs/record")
+	cpu, instances := handlerCPU(count)
+	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "handler-cpu-µs/record")
+	b.ReportMetric(float64(instances), "instances")
 }
 
 // esmBench starts a server with a 4-shard stream and a no-op
