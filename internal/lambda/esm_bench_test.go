@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +39,41 @@ func countFile(b *testing.B, path string) (n int, lat []float64) {
 		}
 	}
 	return n, lat
+}
+
+// handlerCPU is the CPU time the handler processes used, from their last
+// "c <pid> <µs>" lines (start-up included), and how many there were.
+func handlerCPU(path string) (time.Duration, int) {
+	raw, _ := os.ReadFile(path)
+	last := map[string]int64{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "c" {
+			us, _ := strconv.ParseInt(f[2], 10, 64)
+			last[f[1]] = us
+		}
+	}
+	var sum int64
+	for _, us := range last {
+		sum += us
+	}
+	return time.Duration(sum) * time.Microsecond, len(last)
+}
+
+// selfCPU is the CPU time this process (the server and the SDK clients)
+// has used, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time a record took in this process (server
+// and clients) and in the handler processes.
+func reportCPU(b *testing.B, count string, total int, selfStart time.Duration) {
+	b.ReportMetric(float64((selfCPU()-selfStart).Microseconds())/float64(total), "server+client-cpu-µs/record")
+	cpu, instances := handlerCPU(count)
+	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "handler-cpu-µs/record")
+	b.ReportMetric(float64(instances), "instances")
 }
 
 // esmBench starts a server with a 4-shard stream and a no-op
@@ -97,7 +133,7 @@ func BenchmarkEventSourceMappingThroughput(b *testing.B) {
 	k, count := esmBench(b, false, 0)
 	const total, producers = 200_000, 4
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), selfCPU()
 	var wg sync.WaitGroup
 	for p := range producers {
 		wg.Go(func() {
@@ -120,6 +156,7 @@ func BenchmarkEventSourceMappingThroughput(b *testing.B) {
 	elapsed := time.Since(start)
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(total)/putDone.Seconds(), "put-records/s")
+	reportCPU(b, count, total, cpu)
 }
 
 // BenchmarkEventSourceMappingBacklog: 200,000 records of 100 bytes are
@@ -129,7 +166,7 @@ func BenchmarkEventSourceMappingBacklog(b *testing.B) {
 	const total = 200_000
 	start := time.Now()
 	_, count := esmBench(b, false, total)
-	start = time.Now()
+	start, cpu := time.Now(), selfCPU()
 	for {
 		if n, _ := countFile(b, count); n >= total {
 			break
@@ -140,6 +177,7 @@ func BenchmarkEventSourceMappingBacklog(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "records/s")
+	reportCPU(b, count, total, cpu)
 }
 
 // BenchmarkEventSourceMappingLatency: 1,000 records a second (10 every

@@ -24,13 +24,36 @@ type item struct {
 // the members in the order Lambda sends them. KPL aggregates are passed
 // as they are: Lambda does not deaggregate them.
 // role is the function's execution role, which Lambda names as
-// invokeIdentityArn.
+// invokeIdentityArn. The members that are the same for every record are
+// rendered once, and the records' JSON share one buffer sized up front.
 func (p *poller) encode(shardID, role string, recs []streams.Record) []item {
+	const head = `{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":`
+	mid := `},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"` + shardID + ":"
+	tail := []byte(`","eventName":"aws:kinesis:record","invokeIdentityArn":`)
+	tail = appendJSONString(tail, role)
+	tail = append(tail, `,"awsRegion":`...)
+	tail = appendJSONString(tail, p.m.Region)
+	tail = append(tail, `,"eventSourceARN":`...)
+	tail = appendJSONString(tail, p.m.streamArn())
+	tail = append(tail, '}')
+	size := 0
+	for i := range recs {
+		r := &recs[i]
+		size += len(head) + len(r.PartitionKey) + 2 + len(`,"sequenceNumber":""`) + 2*len(r.SequenceNumber) +
+			len(`,"data":""`) + base64.StdEncoding.EncodedLen(len(r.Data)) + len(`,"approximateArrivalTimestamp":`) + 24 +
+			len(mid) + len(tail)
+		if r.EncryptionType != "" {
+			size += len(`,"encryptionType":""`) + len(r.EncryptionType)
+		}
+	}
+	// A partition key that needs escaping can outgrow the estimate: the
+	// buffer then grows, and the items before keep the old one.
+	buf := make([]byte, 0, size)
 	items := make([]item, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		b := make([]byte, 0, 420+len(r.PartitionKey)+base64.StdEncoding.EncodedLen(len(r.Data)))
-		b = append(b, `{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":`...)
+		start := len(buf)
+		b := append(buf, head...)
 		b = appendJSONString(b, r.PartitionKey)
 		b = append(b, `,"sequenceNumber":"`...)
 		b = append(b, r.SequenceNumber...)
@@ -42,18 +65,11 @@ func (p *poller) encode(shardID, role string, recs []streams.Record) []item {
 			b = append(b, `,"encryptionType":`...)
 			b = appendJSONString(b, r.EncryptionType)
 		}
-		b = append(b, `},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"`...)
-		b = append(b, shardID...)
-		b = append(b, ':')
+		b = append(b, mid...)
 		b = append(b, r.SequenceNumber...)
-		b = append(b, `","eventName":"aws:kinesis:record","invokeIdentityArn":`...)
-		b = appendJSONString(b, role)
-		b = append(b, `,"awsRegion":`...)
-		b = appendJSONString(b, p.m.Region)
-		b = append(b, `,"eventSourceARN":`...)
-		b = appendJSONString(b, p.m.streamArn())
-		b = append(b, '}')
-		items[i] = item{rec: *r, json: b}
+		b = append(b, tail...)
+		buf = b
+		items[i] = item{rec: *r, json: b[start:len(b):len(b)]}
 	}
 	return items
 }

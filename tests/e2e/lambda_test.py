@@ -4,7 +4,9 @@ the aws-lambda-go function zip at $E2E_LAMBDA_ZIP (built by run.sh).
 
     lambda_test.py flow    create, invoke (each type, errors, timeout), list pages, throttling,
                            an HTTP endpoint function, an event source mapping whose poison
-                           record lands in an on-failure stream, delete
+                           record lands in an on-failure stream, a mapping on an enhanced
+                           fan-out consumer, remote functions on a second server
+                           ($E2E_MILLRACE serve) that run this server's function, delete
 
 Any failure exits non-zero naming the step.
 """
@@ -13,6 +15,8 @@ import base64
 import http.server
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -161,6 +165,160 @@ def mapping_flow(c, code, prefix):
         k.delete_stream(StreamName=name)
 
 
+def consumer_flow(c, code, prefix):
+    """A mapping whose EventSourceArn is an enhanced fan-out consumer reads
+    the stream through the consumer's subscription: every record reaches
+    the aws-lambda-go function once, in order."""
+    k = kinesis_client()
+    stream, fn = f"{prefix}-efo", f"{prefix}-efo"
+    step("register_stream_consumer and create_event_source_mapping on the consumer")
+    k.create_stream(StreamName=stream, ShardCount=2)
+    k.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 1})
+    stream_arn = k.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumer_arn = k.register_stream_consumer(StreamARN=stream_arn, ConsumerName="lambda")["Consumer"]["ConsumerARN"]
+    wait(lambda: k.describe_stream_consumer(ConsumerARN=consumer_arn)["ConsumerDescription"]["ConsumerStatus"]
+         == "ACTIVE", "the consumer to be ACTIVE")
+    d = tempfile.mkdtemp()
+    log, sources = os.path.join(d, "esm.log"), os.path.join(d, "sources")
+    c.create_function(FunctionName=fn, Runtime="provided.al2023", Role=ROLE, Handler="bootstrap",
+                      Code={"ZipFile": code}, Timeout=30,
+                      Environment={"Variables": {"ESM_LOG": log, "ESM_SOURCES": sources}})
+
+    def put(tag, n):
+        out = k.put_records(StreamName=stream, Records=[
+            {"PartitionKey": f"key-{i % 7}", "Data": f"{tag}-{i}".encode()} for i in range(n)])
+        check(out["FailedRecordCount"] == 0, out)
+        return [f"{tag}-{i}" for i in range(n)]
+
+    sent = put("before", 40)
+    m = c.create_event_source_mapping(FunctionName=fn, EventSourceArn=consumer_arn,
+                                      StartingPosition="TRIM_HORIZON", BatchSize=6)
+    check(m["EventSourceArn"] == consumer_arn, m)
+    wait(lambda: c.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled", "Enabled")
+    sent += put("after", 40)
+
+    def lines():
+        if not os.path.exists(log):
+            return []
+        return [line.split(" ", 2) for line in open(log).read().splitlines()]
+
+    wait(lambda: len(lines()) >= len(sent), f"{len(sent)} records")
+    got = lines()
+    check(sorted(x[2] for x in got) == sorted(sent), f"records delivered: {len(got)}, want each of {len(sent)} once")
+    last = {}
+    for event_id, key, _ in got:
+        shard, seq = event_id.split(":", 1)
+        check(key not in last or int(last[key]) < int(seq), f"key {key}: {seq} arrived after {last.get(key)}")
+        last[key] = seq
+    check(set(open(sources).read().split()) == {stream_arn}, "eventSourceARN is not the stream's")
+    ms = c.list_event_source_mappings(EventSourceArn=consumer_arn)["EventSourceMappings"]
+    check([x["UUID"] for x in ms] == [m["UUID"]], ms)
+
+    step("delete the consumer's mapping, the consumer, the stream")
+    c.delete_event_source_mapping(UUID=m["UUID"])
+
+    def gone():
+        try:
+            c.get_event_source_mapping(UUID=m["UUID"])
+            return False
+        except c.exceptions.ResourceNotFoundException:
+            return True
+
+    wait(gone, "the mapping to go")
+    k.deregister_stream_consumer(ConsumerARN=consumer_arn)
+
+    def consumer_gone():
+        try:
+            k.describe_stream_consumer(ConsumerARN=consumer_arn)
+            return False
+        except k.exceptions.ResourceNotFoundException:
+            return True
+
+    wait(consumer_gone, "the consumer to go")
+    c.delete_function(FunctionName=fn)
+    k.delete_stream(StreamName=stream)
+
+
+def remote_flow(c, code, prefix):
+    """Remote functions: a second server holds functions whose Handler is
+    lambda+http://<this server>/NAME; invoking them there runs this
+    server's aws-lambda-go function and brings its answer back."""
+    step("a second server ($E2E_MILLRACE serve) with this environment's credentials")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp()
+    logf = open(os.path.join(d, "second.log"), "w")
+    second = subprocess.Popen([os.environ["E2E_MILLRACE"], "serve", "--listen", f"127.0.0.1:{port}",
+                               "--data-dir", os.path.join(d, "data")], stdout=logf, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy():
+            check(second.poll() is None, f"the second server exited: {open(logf.name).read()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait(healthy, "the second server to listen", 15)
+        far = boto3.client("lambda", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                           aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                           config=Config(retries={"max_attempts": 1}, read_timeout=60))
+        wait(lambda: far.list_functions() is not None, "the second server's Lambda API", 15)
+        target, remote = f"{prefix}-target", f"{prefix}-remote"
+        step("create_function: the target here, the remote function there")
+        c.create_function(FunctionName=target, Runtime="provided.al2023", Role=ROLE, Handler="bootstrap",
+                          Code={"ZipFile": code}, Timeout=10, MemorySize=192)
+        handler = f"lambda+{ENDPOINT}/{target}"
+        cfg = far.create_function(FunctionName=remote, Runtime="provided.al2023", Role=ROLE, Handler=handler,
+                                  Code={}, Timeout=10)
+        check(cfg["Handler"] == handler and cfg["State"] == "Active", cfg)
+
+        step("invoke the remote function: this server's function answers")
+        cc = base64.b64encode(json.dumps({"custom": {"k": "remote"}}).encode()).decode()
+        out, body = invoke(far, remote, {"action": "echo", "message": "far"}, ClientContext=cc, LogType="Tail")
+        r = json.loads(body)
+        check(out["StatusCode"] == 200 and "FunctionError" not in out, (out, body))
+        check(r["message"] == "far" and r["function"] == target and r["memory"] == 192, r)
+        check(r["clientCustom"] == "remote", r)
+        tail = base64.b64decode(out["LogResult"]).decode()
+        check(f"Invoke {target} at {ENDPOINT}" in tail and "REPORT RequestId: " in tail, tail)
+
+        step("invoke the remote function: its error and its panic come back as they are")
+        out, body = invoke(far, remote, {"action": "fail", "message": "far failure"})
+        check(out.get("FunctionError") == "Unhandled" and json.loads(body)["errorMessage"] == "far failure",
+              (out, body))
+        out, body = invoke(far, remote, {"action": "panic", "message": "far panic"})
+        check(out.get("FunctionError") == "Unhandled" and b"far panic" in body, (out, body))
+
+        step("a remote function whose target is missing: Function.RemoteError")
+        far.create_function(FunctionName=f"{remote}-missing", Runtime="provided.al2023", Role=ROLE,
+                            Handler=f"lambda+{ENDPOINT}/{prefix}-nosuch", Code={})
+        out, body = invoke(far, f"{remote}-missing", {})
+        err = json.loads(body)
+        check(out.get("FunctionError") == "Unhandled" and err["errorType"] == "Function.RemoteError", (out, body))
+        check("ResourceNotFoundException" in err["errorMessage"], err)
+
+        step("a remote Handler with a bad query is refused")
+        try:
+            far.create_function(FunctionName=f"{remote}-bad", Runtime="provided.al2023", Role=ROLE,
+                                Handler=f"lambda+{ENDPOINT}/{target}?profile=x", Code={})
+            raise AssertionError("a remote Handler with ?profile= was accepted")
+        except far.exceptions.InvalidParameterValueException as e:
+            check("region" in str(e), e)
+
+        for n in (remote, f"{remote}-missing"):
+            far.delete_function(FunctionName=n)
+        c.delete_function(FunctionName=target)
+    finally:
+        second.terminate()
+        second.wait(30)
+        logf.close()
+
+
 def flow():
     c = client()
     with open(os.environ["E2E_LAMBDA_ZIP"], "rb") as f:
@@ -271,6 +429,8 @@ def flow():
         httpd.shutdown()
 
     mapping_flow(c, code, prefix)
+    consumer_flow(c, code, prefix)
+    remote_flow(c, code, prefix)
 
     step("delete_function")
     for n in names:

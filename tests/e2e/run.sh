@@ -167,6 +167,9 @@ export E2E_LAMBDA_ZIP="$work/lambda/function.zip"
 step "AWS CLI Lambda flow"
 bash "$here/lambda_cli.sh" flow || fail "AWS CLI Lambda flow (lambda_cli.sh flow)"
 
+step "AWS CLI Lambda: a mapping on a fan-out consumer; remote functions on a second server"
+bash "$here/lambda_efo_remote.sh" || fail "AWS CLI fan-out mapping and remote functions (lambda_efo_remote.sh)"
+
 step "boto3 Lambda flow"
 python3 "$here/lambda_test.py" flow || fail "boto3 Lambda flow (lambda_test.py flow)"
 
