@@ -81,4 +81,6 @@ func TestTransformActsAsTheRole(t *testing.T) {
 
 type invokerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
-func (f invokerFunc) Invoke(ctx context.Context, _ string, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f invokerFunc) Invoke(ctx context.Context, _ string, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
