@@ -237,6 +237,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Endpoint:    endpointURL(ln, tlsLn),
 		Concurrency: cfg.LambdaConcurrency,
 		Streams:     st,
+		Roles:       sec.roles,
+		Router:      router,
 	})
 	if err != nil {
 		runner.Stop()
