@@ -44,6 +44,10 @@ type Options struct {
 	// Invoker that makes in-process requests with the context it is
 	// given. Nil (dev mode): no role is assumed or checked.
 	Roles awsproto.RoleAssumer
+	// Router serves the in-process requests made as roles: with Roles
+	// and Router set, a Kinesis source is read through Kinesis's API as
+	// KinesisStreamSourceConfiguration.RoleARN.
+	Router http.Handler
 	// HTTPClient posts to HTTP endpoint destinations; nil: a client with
 	// the system's trusted roots.
 	HTTPClient *http.Client

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	fh "github.com/aws/aws-sdk-go-v2/service/firehose"
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -240,4 +242,135 @@ func allUnder(keys []string, prefix string) bool {
 		}
 	}
 	return len(keys) > 0
+}
+
+// TestFirehoseKinesisSourceRole: with auth on, a Kinesis-source delivery
+// stream reads its stream as KinesisStreamSourceConfiguration.RoleARN:
+// delivered when the role may read the stream, refused (in the audit log
+// under the role session) when it may not.
+func TestFirehoseKinesisSourceRole(t *testing.T) {
+	const account = "111122223333"
+	s3srv := s3test.Start(t)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	trust := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}}`
+	srv := servertest.Start(t, func(c *config.Config) {
+		c.FirehoseS3Endpoint, c.FirehoseS3AccessKeyID, c.FirehoseS3SecretAccessKey = s3srv.Endpoint, s3srv.AccessKeyID, s3srv.SecretAccessKey
+		c.Auth, c.AccountID, c.AuditLog = config.AuthOn, account, audit
+		c.IAM = &config.IAM{
+			Accounts: []config.Account{{ID: account, AccessKeys: []config.AccessKey{{ID: "AKIAROOTEXAMPLE00001", Secret: "root-secret"}}}},
+			Roles: []config.Role{
+				{Name: "reader", AssumeRolePolicy: trust, Policies: []config.PolicyConfig{{Name: "read",
+					Document: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["kinesis:ListShards","kinesis:GetShardIterator","kinesis:GetRecords"],
+						"Resource":"arn:aws:kinesis:us-east-1:` + account + `:stream/readable"}}`}}},
+				{Name: "no-read", AssumeRolePolicy: trust},
+			},
+		}
+	})
+	ctx := t.Context()
+	creds := credentials.NewStaticCredentialsProvider("AKIAROOTEXAMPLE00001", "root-secret", "")
+	k := srv.Kinesis(func(o *kinesis.Options) { o.Credentials = creds })
+	c := fh.New(fh.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: srv.HTTPClient()})
+	bucket := s3srv.Bucket(t, "kinesis-role")
+	for _, st := range []struct{ stream, delivery, role string }{{"readable", "from-readable", "reader"}, {"unreadable", "from-unreadable", "no-read"}} {
+		if _, err := k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(st.stream), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(st.stream)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusActive {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		roleARN := "arn:aws:iam::" + account + ":role/" + st.role
+		if _, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(st.delivery),
+			DeliveryStreamType: fhtypes.DeliveryStreamTypeKinesisStreamAsSource,
+			KinesisStreamSourceConfiguration: &fhtypes.KinesisStreamSourceConfiguration{
+				KinesisStreamARN: aws.String("arn:aws:kinesis:us-east-1:" + account + ":stream/" + st.stream), RoleARN: aws.String(roleARN)},
+			ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
+				BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String(roleARN), Prefix: aws.String(st.stream + "/"),
+				BufferingHints: &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(0)}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d, err := c.DescribeDeliveryStream(ctx, &fh.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(st.delivery)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.DeliveryStreamDescription.DeliveryStreamStatus == fhtypes.DeliveryStreamStatusActive {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := k.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(st.stream), PartitionKey: aws.String("p"),
+			Data: []byte(st.stream + "-record\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The readable stream's record is delivered.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		keys, err := s3srv.Keys(ctx, bucket, "readable/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 0 {
+			body, err := s3srv.Get(ctx, bucket, keys[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(body) != "readable-record\n" {
+				t.Fatalf("%s = %q", keys[0], body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the readable stream's record was not delivered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The other role's reads were refused, as the audit log says.
+	denied := "arn:aws:sts::" + account + ":assumed-role/no-read/from-unreadable"
+	deadline = time.Now().Add(30 * time.Second)
+	for !auditHas(t, audit, "ListShards", denied, "AccessDeniedException") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no denied ListShards by %s in the audit log", denied)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if keys, err := s3srv.Keys(ctx, bucket, "unreadable/"); err != nil || len(keys) != 0 {
+		t.Fatalf("the unreadable stream was delivered: %v %v", keys, err)
+	}
+	if !auditHas(t, audit, "ListShards", "arn:aws:sts::"+account+":assumed-role/reader/from-readable", "") {
+		t.Error("no ListShards by the reader's session in the audit log")
+	}
+}
+
+// auditHas reports whether the audit log has an event of the operation
+// by the session, with the error code ("" none).
+func auditHas(t *testing.T, path, op, session, code string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			EventName, ErrorCode string
+			UserIdentity         struct{ Arn, InvokedBy string }
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.EventName == op && ev.UserIdentity.Arn == session &&
+			ev.ErrorCode == code && ev.UserIdentity.InvokedBy == "firehose.amazonaws.com" {
+			return true
+		}
+	}
+	return false
 }

@@ -212,6 +212,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		GlueTables:  cfg.FirehoseGlueTables,
 		Lambda:      newLambdaInvoker(router),
 		Roles:       sec.roles,
+		Router:      router,
 		CreateDelay: cfg.CreateDelay,
 		Quotas: firehose.Quotas{Enabled: cfg.ThroughputLimits == "on", RecordsPerSec: cfg.FirehosePutRecordsPerSec,
 			RequestsPerSec: cfg.FirehosePutRequestsPerSec, BytesPerSec: cfg.FirehosePutBytesPerSec},
