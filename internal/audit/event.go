@@ -48,6 +48,8 @@ type UserIdentity struct {
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	UserName    string `json:"userName,omitempty"`
+	// InvokedBy is the service that made the call as a role session.
+	InvokedBy string `json:"invokedBy,omitempty"`
 }
 
 // Resource is an entry of CloudTrail's resources list.
@@ -145,7 +147,11 @@ func NewEvent(info *awsproto.RequestInfo, body []byte, out any, aerr *awsproto.E
 		ev.EventCategory = "Data"
 	}
 	if p := info.Principal; p != nil {
-		ev.UserIdentity = UserIdentity{Type: p.Type, PrincipalID: p.PrincipalID, ARN: p.ARN, AccountID: p.AccountID, AccessKeyID: p.AccessKeyID, UserName: p.UserName}
+		ev.UserIdentity = UserIdentity{Type: p.Type, PrincipalID: p.PrincipalID, ARN: p.ARN, AccountID: p.AccountID, AccessKeyID: p.AccessKeyID, UserName: p.UserName, InvokedBy: p.InvokedBy}
+		if p.InvokedBy != "" && ev.SourceIPAddress == "" {
+			// CloudTrail's source of a call a service made.
+			ev.SourceIPAddress = p.InvokedBy
+		}
 		if p.Type == "Root" {
 			ev.UserIdentity.UserName = ""
 		}

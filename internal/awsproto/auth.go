@@ -36,13 +36,17 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // KeyStore) it describes only the access key and the account derived from
 // it, with Type "Unknown".
 type Principal struct {
-	// Type is as in CloudTrail's userIdentity: IAMUser, Root or Unknown.
+	// Type is as in CloudTrail's userIdentity: IAMUser, Root, AssumedRole
+	// or Unknown.
 	Type        string
 	PrincipalID string
 	ARN         string
 	AccountID   string
 	UserName    string
 	AccessKeyID string
+	// InvokedBy is the service principal that made the request as a role
+	// session in-process (firehose.amazonaws.com); empty for clients.
+	InvokedBy string
 	// Identity is the store's own description of the caller (policies and
 	// all), handed back to the Authorizer.
 	Identity any

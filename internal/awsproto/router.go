@@ -436,6 +436,18 @@ var _ http.Handler = (*Router)(nil)
 // principal (or the authentication error). Without a signature it returns
 // the parse error and info keeps the default region.
 func (r *Router) identify(req *http.Request, body []byte, signingName string, info *RequestInfo) *Error {
+	if p := inProcessCaller(req); p != nil {
+		// A service acting as a role, through InProcess: the caller was
+		// established by RoleAssumer, not by a signature.
+		info.Principal, info.AccountID = p, p.AccountID
+		if sig, aerr := ParseSigV4(req); aerr == nil {
+			info.Region = sig.Credential.Region
+		}
+		if info.Region == "" {
+			info.Region = r.opts.DefaultRegion
+		}
+		return nil
+	}
 	sig, aerr := ParseSigV4(req)
 	if aerr == nil {
 		info.AccessKeyID = sig.Credential.AccessKeyID

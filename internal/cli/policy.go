@@ -25,7 +25,8 @@ message a denied request gets. Exits 0 when allowed, 1 when denied.
 Flags:
   --config FILE            config file declaring accounts, users and groups
   --user USER              user name (default account), ACCOUNT/NAME, a user
-                           ARN, or an account id for the account's root
+                           ARN, an account id for the account's root, or a
+                           role ARN (evaluated as a session of the role)
   --action ACTION          e.g. kinesis:PutRecord
   --resource ARN           e.g. arn:aws:kinesis:us-east-1:123456789012:stream/s
                            ("*" for ListStreams and other account-level actions)
@@ -91,7 +92,12 @@ func policyCmd(args []string, stdout io.Writer, lookupEnv func(string) (string, 
 	}
 	id, ok := dir.User(user)
 	if !ok {
-		return usageError{fmt.Errorf("no user or account %q in %s", user, cfgPath)}
+		if r, isRole := dir.Role(user); isRole {
+			id, ok = r.Session("policy-check"), true
+		}
+	}
+	if !ok {
+		return usageError{fmt.Errorf("no user, account or role %q in %s", user, cfgPath)}
 	}
 	areq := awsproto.AuthzRequest{Action: action, Resource: resource, ResourceTags: map[string]string{}, Context: map[string][]string{}}
 	for _, kv := range tags {

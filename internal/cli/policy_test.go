@@ -20,6 +20,12 @@ access-keys = [{id = "AKIAX", secret = "s"}]
 [[users.policies]]
 name = "p"
 document = '{"Version":"2012-10-17","Statement":[{"Sid":"Put","Effect":"Allow","Action":"kinesis:Put*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}'
+[[roles]]
+name = "delivery"
+assume-role-policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}}'
+[[roles.policies]]
+name = "invoke"
+document = '{"Version":"2012-10-17","Statement":{"Sid":"Invoke","Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}}'
 `), 0o600)
 	rp := filepath.Join(dir, "rp.json")
 	os.WriteFile(rp, []byte(`{"Version":"2012-10-17","Statement":[{"Sid":"NoBob","Effect":"Deny","Principal":"*","Action":"kinesis:PutRecords"}]}`), 0o600)
@@ -37,4 +43,10 @@ document = '{"Version":"2012-10-17","Statement":[{"Sid":"Put","Effect":"Allow","
 		"--action", "kinesis:PutRecord", "--source-ip", "192.168.1.1")
 	check(1, "with an explicit deny in a resource-based policy", "--action", "kinesis:PutRecords", "--source-ip", "10.1.1.1", "--resource-policy", rp)
 	check(2, "", "--action", "")
+
+	// A role ARN is evaluated as a session of the role.
+	role := "arn:aws:iam::123456789012:role/delivery"
+	check(0, "Allow identity policy role/delivery/invoke statement Invoke", "--user", role, "--action", "lambda:InvokeFunction")
+	check(1, "User: arn:aws:sts::123456789012:assumed-role/delivery/policy-check is not authorized to perform: kinesis:PutRecord",
+		"--user", role, "--action", "kinesis:PutRecord")
 }

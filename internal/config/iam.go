@@ -18,6 +18,7 @@ type IAM struct {
 	Accounts []Account `toml:"accounts" yaml:"accounts" json:"accounts,omitempty"`
 	Users    []User    `toml:"users" yaml:"users" json:"users,omitempty"`
 	Groups   []Group   `toml:"groups" yaml:"groups" json:"groups,omitempty"`
+	Roles    []Role    `toml:"roles" yaml:"roles" json:"roles,omitempty"`
 }
 
 // Account is an account's root identity: its access keys act as
@@ -48,6 +49,29 @@ type Group struct {
 	Name     string         `toml:"name" yaml:"name" json:"name"`
 	Account  string         `toml:"account" yaml:"account" json:"account,omitempty"`
 	Policies []PolicyConfig `toml:"policies" yaml:"policies" json:"policies,omitempty"`
+}
+
+// Role is an IAM role: an identity with policies but no access keys,
+// which the services named by its trust policy act as on the behalf of
+// the resources that name it (a delivery stream's RoleARN).
+type Role struct {
+	Name    string `toml:"name" yaml:"name" json:"name"`
+	Account string `toml:"account" yaml:"account" json:"account,omitempty"`
+	Path    string `toml:"path" yaml:"path" json:"path,omitempty"`
+	// ID is the unique role id (AROA...); derived when empty.
+	ID string `toml:"id" yaml:"id" json:"id,omitempty"`
+	// AssumeRolePolicy is the trust policy: which principals may assume
+	// the role, written as a JSON string or a table/mapping.
+	AssumeRolePolicy any            `toml:"assume-role-policy" yaml:"assume-role-policy" json:"assume-role-policy"`
+	Policies         []PolicyConfig `toml:"policies" yaml:"policies" json:"policies,omitempty"`
+}
+
+// TrustPolicy returns the role's trust policy as JSON text.
+func (r Role) TrustPolicy() (string, error) {
+	if r.AssumeRolePolicy == nil {
+		return "", fmt.Errorf("role %s has no assume-role-policy", r.Name)
+	}
+	return PolicyConfig{Name: "assume-role-policy", Document: r.AssumeRolePolicy}.JSON()
 }
 
 // AccessKey is a pair of credentials; SessionToken, when set, must be sent
@@ -110,7 +134,7 @@ func normalizeYAML(v any) any {
 }
 
 // iamKeys are the config-file keys of the IAM section.
-var iamKeys = map[string]bool{"accounts": true, "users": true, "groups": true}
+var iamKeys = map[string]bool{"accounts": true, "users": true, "groups": true, "roles": true}
 
 // decodeIAM reads the IAM section of a config file.
 func decodeIAM(data []byte, format string) (IAM, error) {
@@ -281,5 +305,31 @@ func (c *Config) validateSecurity(bad func(name, format string, args ...any)) {
 			}
 		}
 		checkKeys("user "+u.Name, u.AccessKeys)
+	}
+	roles := map[string]bool{}
+	for _, r := range iam.Roles {
+		if r.Name == "" {
+			bad("roles", "a role has no name")
+			continue
+		}
+		a := account(r.Account)
+		if !accountIDPattern.MatchString(a) {
+			bad("roles", "role %s: account %q must be exactly 12 digits", r.Name, a)
+		}
+		if roles[a+"/"+r.Name] {
+			bad("roles", "role %s is declared twice in account %s", r.Name, a)
+		}
+		roles[a+"/"+r.Name] = true
+		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || !strings.HasSuffix(r.Path, "/")) {
+			bad("roles", "role %s: path %q must begin and end with /", r.Name, r.Path)
+		}
+		if _, err := r.TrustPolicy(); err != nil {
+			bad("roles", "%v", err)
+		}
+		for _, p := range r.Policies {
+			if _, err := p.JSON(); err != nil {
+				bad("roles", "role %s: %v", r.Name, err)
+			}
+		}
 	}
 }

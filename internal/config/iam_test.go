@@ -19,6 +19,14 @@ name = "readers"
 name = "read"
 document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kinesis:Get*","Resource":"*"}}'
 
+[[roles]]
+name = "delivery"
+path = "/service/"
+assume-role-policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"firehose.amazonaws.com"},"Action":"sts:AssumeRole"}}'
+[[roles.policies]]
+name = "invoke"
+document = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}}'
+
 [[users]]
 name = "alice"
 groups = ["readers"]
@@ -42,6 +50,18 @@ groups:
     policies:
       - name: read
         document: '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kinesis:Get*","Resource":"*"}}'
+roles:
+  - name: delivery
+    path: /service/
+    assume-role-policy:
+      Version: "2012-10-17"
+      Statement:
+        Effect: Allow
+        Principal: {Service: firehose.amazonaws.com}
+        Action: sts:AssumeRole
+    policies:
+      - name: invoke
+        document: '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}}'
 users:
   - name: alice
     groups: [readers]
@@ -63,6 +83,13 @@ users:
 			}
 			if !cfg.IAM.Declared() || len(cfg.IAM.Users) != 1 || len(cfg.IAM.Groups) != 1 || len(cfg.IAM.Accounts) != 1 {
 				t.Fatalf("IAM = %+v", cfg.IAM)
+			}
+			if len(cfg.IAM.Roles) != 1 || cfg.IAM.Roles[0].Name != "delivery" || cfg.IAM.Roles[0].Path != "/service/" || len(cfg.IAM.Roles[0].Policies) != 1 {
+				t.Fatalf("roles = %+v", cfg.IAM.Roles)
+			}
+			trust, err := cfg.IAM.Roles[0].TrustPolicy()
+			if err != nil || !strings.Contains(trust, `"firehose.amazonaws.com"`) {
+				t.Fatalf("trust policy %s: %v", trust, err)
 			}
 			u := cfg.IAM.Users[0]
 			if u.Name != "alice" || u.AccessKeys[0].SessionToken != "tok" || u.Groups[0] != "readers" {
@@ -91,9 +118,13 @@ func TestIAMSectionErrors(t *testing.T) {
 	for doc, want := range map[string]string{
 		"auth = \"on\"\n": "declares no users",
 		"[[users]]\nname = \"a\"\naccess-keys = [{id = \"K\", secret = \"s\"}]\n[[users]]\nname = \"b\"\naccess-keys = [{id = \"K\", secret = \"t\"}]\n": "access key id K is declared for both",
-		"[[users]]\nname = \"a\"\ngroups = [\"nope\"]\n": "does not declare",
-		"[[accounts]]\nid = \"12\"\n":                    "exactly 12 digits",
-		"allow-cidrs = \"10.0.0.0/33\"\n":                "not a CIDR block",
+		"[[users]]\nname = \"a\"\ngroups = [\"nope\"]\n":                       "does not declare",
+		"[[accounts]]\nid = \"12\"\n":                                          "exactly 12 digits",
+		"allow-cidrs = \"10.0.0.0/33\"\n":                                      "not a CIDR block",
+		"[[roles]]\nname = \"r\"\n":                                            "role r has no assume-role-policy",
+		"[[roles]]\nassume-role-policy = \"{}\"\n":                             "a role has no name",
+		"[[roles]]\nname = \"r\"\npath = \"x\"\nassume-role-policy = \"{}\"\n": "must begin and end with /",
+		"[[roles]]\nname = \"r\"\nassume-role-policy = \"{}\"\n[[roles]]\nname = \"r\"\nassume-role-policy = \"{}\"\n": "declared twice",
 	} {
 		_, err := load(t, []string{"--config=" + writeFile(t, "c.toml", doc)}, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {

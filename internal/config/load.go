@@ -148,10 +148,10 @@ func LoadFile(path string, cfg *Config) error {
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 		}
 	}
-	if values["accounts"] != nil || values["users"] != nil || values["groups"] != nil {
+	if values["accounts"] != nil || values["users"] != nil || values["groups"] != nil || values["roles"] != nil {
 		iam, err := decodeIAM(data, strings.ToLower(filepath.Ext(path)))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("accounts, users, groups: %w", err))
+			errs = append(errs, fmt.Errorf("accounts, users, groups, roles: %w", err))
 		}
 		cfg.IAM = &iam
 	}

@@ -353,6 +353,10 @@ func (s *Service) check(d *deliveryStream) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkRoles(d); err != nil {
+		p.dest.Close()
+		return err
+	}
 	return p.dest.Close()
 }
 

@@ -12,12 +12,14 @@ import (
 )
 
 // kinesisReader reads a Kinesis-source delivery stream's stream through
-// the streams domain, shard by shard. It starts where the delivered
+// the streams domain (or, roles enforced, Kinesis's API as the source's
+// role), shard by shard. It starts where the delivered
 // progress says, or, for a shard never delivered, at the delivery
 // stream's creation (Firehose starts at LATEST when it is created; a
 // shard created later is read from its start).
 type kinesisReader struct {
 	s     *Service
+	src   shardSource
 	ref   streams.StreamRef
 	start time.Time
 	// pos is the sequence number of the last record read, per shard.
@@ -40,42 +42,45 @@ const relist = 10 * time.Second
 func newKinesisReader(s *Service, d *deliveryStream, p progress) *kinesisReader {
 	r := &kinesisReader{s: s, ref: streams.StreamRef{ARN: awsproto.Value(d.KinesisSource.KinesisStreamARN)},
 		start: time.UnixMilli(d.CreatedAt), pos: map[string]string{}, iters: map[string]string{}, done: map[string]bool{}}
+	r.src = domainSource{s.opts.Streams}
+	if s.opts.Roles != nil && s.opts.Router != nil {
+		r.src = s.roleSource(d)
+	}
 	maps.Copy(r.pos, p.Shards)
 	return r
 }
 
 func (r *kinesisReader) list(ctx context.Context) error {
-	st := r.s.opts.Streams
 	next := ""
 	for {
-		page, err := st.ListShards(streams.ListShardsParams{Ref: r.ref, NextToken: next})
+		shards, token, err := r.src.listShards(ctx, r.ref, next)
 		if err != nil {
 			return err
 		}
-		for _, sh := range page.Shards {
-			id := sh.ID()
+		for _, sh := range shards {
+			id := sh.id
 			if _, ok := r.iters[id]; ok || r.done[id] {
 				continue
 			}
 			p := streams.IteratorParams{Ref: r.ref, ShardID: id}
 			if seq, ok := r.pos[id]; ok {
 				p.Type, p.StartingSequenceNumber = "AFTER_SEQUENCE_NUMBER", seq
-			} else if time.UnixMilli(sh.CreatedAt).After(r.start) {
+			} else if time.UnixMilli(sh.createdAt).After(r.start) {
 				p.Type = "TRIM_HORIZON"
 			} else {
 				t := r.start
 				p.Type, p.Timestamp = "AT_TIMESTAMP", &t
 			}
-			it, err := st.GetShardIterator(ctx, p)
+			it, err := r.src.iterator(ctx, p)
 			if err != nil {
 				return err
 			}
 			r.iters[id] = it
 		}
-		if page.NextToken == "" {
+		if token == "" {
 			break
 		}
-		next = page.NextToken
+		next = token
 	}
 	r.listed = r.s.now()
 	return nil
@@ -93,7 +98,7 @@ func (r *kinesisReader) poll(ctx context.Context) ([]sink.Record, error) {
 	}
 	var out []sink.Record
 	for id, it := range r.iters {
-		res, err := r.s.opts.Streams.GetRecords(ctx, it, 10000)
+		res, err := r.src.records(ctx, r.ref, it)
 		if err != nil {
 			// An expired iterator or a throttled read: the shard is read
 			// again from its position after the next listing.
@@ -138,3 +143,42 @@ func itoa(i int) string {
 func (r *kinesisReader) mark() progress { return progress{Shards: maps.Clone(r.pos)} }
 
 func (r *kinesisReader) delivered(context.Context, progress, sink.Record) {}
+
+// shardSource is how a kinesisReader reads: the streams domain directly,
+// or (roles enforced) Kinesis's API in-process as the source's role.
+type shardSource interface {
+	listShards(ctx context.Context, ref streams.StreamRef, next string) ([]shardInfo, string, error)
+	iterator(ctx context.Context, p streams.IteratorParams) (string, error)
+	records(ctx context.Context, ref streams.StreamRef, iterator string) (*streams.GetRecordsResult, error)
+}
+
+// shardInfo is a shard of the source; createdAt (ms) is 0 when unknown,
+// which reads a shard never delivered from the delivery stream's
+// creation, as for a shard older than it (a shard created later holds
+// only records that arrived after it anyway).
+type shardInfo struct {
+	id        string
+	createdAt int64
+}
+
+type domainSource struct{ st *streams.Streams }
+
+func (d domainSource) listShards(_ context.Context, ref streams.StreamRef, next string) ([]shardInfo, string, error) {
+	page, err := d.st.ListShards(streams.ListShardsParams{Ref: ref, NextToken: next})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]shardInfo, len(page.Shards))
+	for i, sh := range page.Shards {
+		out[i] = shardInfo{id: sh.ID(), createdAt: sh.CreatedAt}
+	}
+	return out, page.NextToken, nil
+}
+
+func (d domainSource) iterator(ctx context.Context, p streams.IteratorParams) (string, error) {
+	return d.st.GetShardIterator(ctx, p)
+}
+
+func (d domainSource) records(ctx context.Context, _ streams.StreamRef, it string) (*streams.GetRecordsResult, error) {
+	return d.st.GetRecords(ctx, it, 10000)
+}

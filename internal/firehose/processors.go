@@ -156,7 +156,8 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 			if !ok {
 				return nil, errInvalid("A Lambda processor needs a LambdaArn.")
 			}
-			t := &transform{arn: arn, retries: defaultTransformTries, chunk: defaultTransformChunk, streamARN: d.ARN, region: d.Region}
+			t := &transform{arn: arn, retries: defaultTransformTries, chunk: defaultTransformChunk, streamARN: d.ARN, region: d.Region,
+				roles: s.opts.Roles, role: lambdaRole(d, pr), session: d.Name}
 			if v, ok := param(pr, firehoseapi.ProcessorParameterNameNumberOfRetries); ok {
 				n, err := strconv.Atoi(v)
 				if err != nil || n < 0 || n > 300 {

@@ -38,6 +38,16 @@ type Options struct {
 	// Lambda invokes the transform functions of Lambda processors; nil:
 	// Lambda processors are refused.
 	Lambda Invoker
+	// Roles, when set (authentication on), is how Firehose acts as the
+	// roles delivery streams name: the Lambda processor invokes its
+	// function as the processor's or the destination's role, through an
+	// Invoker that makes in-process requests with the context it is
+	// given. Nil (dev mode): no role is assumed or checked.
+	Roles awsproto.RoleAssumer
+	// Router serves the in-process requests made as roles: with Roles
+	// and Router set, a Kinesis source is read through Kinesis's API as
+	// KinesisStreamSourceConfiguration.RoleARN.
+	Router http.Handler
 	// HTTPClient posts to HTTP endpoint destinations; nil: a client with
 	// the system's trusted roots.
 	HTTPClient *http.Client

@@ -10,12 +10,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/firehose/sink"
 )
 
 // Invoker calls a Lambda function synchronously (RequestResponse) with
 // a payload and returns its answer; an error means the invocation failed
-// (including a function error), and the processor retries it.
+// (including a function error), and the processor retries it, unless it
+// has an ErrorCode() of AccessDeniedException. With Options.Roles set,
+// ctx carries the role session the invocation must be made as.
 type Invoker interface {
 	Invoke(ctx context.Context, functionARN string, payload []byte) ([]byte, error)
 }
@@ -28,6 +31,10 @@ type transform struct {
 	chunk     int // bytes of record data per invocation
 	streamARN string
 	region    string
+	// roles, when set, is assumed for each invocation: role (the
+	// processor's or the destination's) as the session named session.
+	roles         awsproto.RoleAssumer
+	role, session string
 }
 
 // Firehose's limits on the transform invocation.
@@ -102,6 +109,15 @@ func (t *transform) invoke(ctx context.Context, inv Invoker, recs []sink.Record)
 	if err != nil {
 		return nil, nil, err
 	}
+	ictx := ctx
+	if t.roles != nil {
+		c, err := assumeRole(ctx, t.roles, t.role, t.session, t.streamARN)
+		if err != nil {
+			return nil, failAll(recs, "Lambda.AssumeRoleAccessDenied",
+				fmt.Sprintf("Access was denied. Ensure that the trust policy for the provided IAM role %s allows Firehose to assume the role: %v", t.role, err)), nil
+		}
+		ictx = c
+	}
 	var lastErr error
 	code := "Lambda.InvokeFailed"
 	for attempt := 0; attempt <= t.retries; attempt++ {
@@ -109,12 +125,19 @@ func (t *transform) invoke(ctx context.Context, inv Invoker, recs []sink.Record)
 			lastErr = fmt.Errorf("the invocation payload is %d bytes, over Lambda's 6 MB", payload)
 			break
 		}
-		answer, err := inv.Invoke(ctx, t.arn, payload)
+		answer, err := inv.Invoke(ictx, t.arn, payload)
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
 		if err != nil {
 			lastErr = err
+			var coded interface{ ErrorCode() string }
+			if errors.As(err, &coded) && coded.ErrorCode() == awsproto.CodeAccessDenied {
+				// The role's policies will not change between attempts.
+				code = "Lambda.InvokeAccessDenied"
+				lastErr = fmt.Errorf("Access was denied. Ensure that the access policy of role %s allows lambda:InvokeFunction on %s: %v", t.role, t.arn, err)
+				break
+			}
 			continue
 		}
 		out, failed, err := t.parse(recs, answer)
@@ -123,11 +146,16 @@ func (t *transform) invoke(ctx context.Context, inv Invoker, recs []sink.Record)
 		}
 		lastErr, code = err, "Lambda.FunctionError"
 	}
+	return nil, failAll(recs, code, lastErr.Error()), nil
+}
+
+// failAll fails every record of an invocation with one error.
+func failAll(recs []sink.Record, code, message string) []failedRecord {
 	failed := make([]failedRecord, len(recs))
 	for i, r := range recs {
-		failed[i] = failedRecord{Record: r, code: code, message: lastErr.Error()}
+		failed[i] = failedRecord{Record: r, code: code, message: message}
 	}
-	return nil, failed, nil
+	return failed
 }
 
 // parse checks an answer: every recordId exactly once, a known result,

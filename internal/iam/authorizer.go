@@ -16,14 +16,10 @@ func (d *Directory) SigningKey(id string) (*awsproto.SigningKey, bool) {
 	if !ok {
 		return nil, false
 	}
-	p := k.Identity.Principal
 	return &awsproto.SigningKey{
 		SecretAccessKey: k.Secret,
 		SessionToken:    k.SessionToken,
-		Principal: awsproto.Principal{
-			Type: p.Type, PrincipalID: p.UserID, ARN: p.ARN, AccountID: p.Account,
-			UserName: p.UserName, Identity: k.Identity,
-		},
+		Principal:       k.Identity.awsPrincipal(),
 	}, true
 }
 

@@ -27,12 +27,13 @@ type Key struct {
 type Directory struct {
 	keys  map[string]*Key
 	users map[string]*Identity // "account/name" and "name" (default account)
+	roles map[string]*Role     // by ARN
 }
 
 // NewDirectory builds a Directory from the config, parsing every policy;
 // a malformed policy is an error naming it.
 func NewDirectory(cfg config.Config) (*Directory, error) {
-	d := &Directory{keys: map[string]*Key{}, users: map[string]*Identity{}}
+	d := &Directory{keys: map[string]*Key{}, users: map[string]*Identity{}, roles: map[string]*Role{}}
 	sec := cfg.IAM
 	if sec == nil {
 		return d, nil
@@ -114,6 +115,31 @@ func NewDirectory(cfg config.Config) (*Directory, error) {
 		if err := addKeys(id, u.AccessKeys); err != nil {
 			return nil, err
 		}
+	}
+	for _, rc := range sec.Roles {
+		acct := account(rc.Account)
+		path := rc.Path
+		if path == "" {
+			path = "/"
+		}
+		r := &Role{Name: rc.Name, Account: acct, ID: rc.ID, ARN: "arn:aws:iam::" + acct + ":role" + path + rc.Name}
+		if r.ID == "" {
+			r.ID = roleID(acct, rc.Name)
+		}
+		doc, err := rc.TrustPolicy()
+		if err != nil {
+			return nil, err
+		}
+		if r.Trust, err = parseTrustPolicy(doc); err != nil {
+			return nil, fmt.Errorf("role/%s assume-role-policy: %w", rc.Name, err)
+		}
+		if r.Policies, err = parse("role/"+rc.Name, rc.Policies); err != nil {
+			return nil, err
+		}
+		if _, dup := d.roles[r.ARN]; dup {
+			return nil, fmt.Errorf("role %s is declared twice", r.ARN)
+		}
+		d.roles[r.ARN] = r
 	}
 	return d, nil
 }

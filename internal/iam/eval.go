@@ -7,11 +7,16 @@ import (
 
 // Principal is the caller of a request, as policies see it.
 type Principal struct {
-	// Type is "IAMUser" or "Root" (an account's root credentials).
+	// Type is "IAMUser", "Root" (an account's root credentials) or
+	// "AssumedRole" (a role session).
 	Type string
-	// ARN is e.g. arn:aws:iam::123456789012:user/alice or
-	// arn:aws:iam::123456789012:root.
-	ARN       string
+	// ARN is e.g. arn:aws:iam::123456789012:user/alice,
+	// arn:aws:iam::123456789012:root or
+	// arn:aws:sts::123456789012:assumed-role/name/session.
+	ARN string
+	// RoleARN is a role session's role (arn:aws:iam::acct:role/name):
+	// its aws:PrincipalArn, and what resource policies name it by.
+	RoleARN   string
 	Account   string
 	UserName  string
 	UserID    string
@@ -177,14 +182,18 @@ func withPrincipalKeys(req Request) map[string][]string {
 		}
 	}
 	p := req.Principal
-	set("aws:PrincipalArn", p.ARN)
+	if p.Type == "AssumedRole" && p.RoleARN != "" {
+		set("aws:PrincipalArn", p.RoleARN)
+	} else {
+		set("aws:PrincipalArn", p.ARN)
+	}
 	set("aws:PrincipalAccount", p.Account)
 	set("aws:userid", p.UserID)
 	if p.Type == "IAMUser" {
 		set("aws:username", p.UserName)
 	}
 	if p.Type != "" {
-		set("aws:PrincipalType", map[string]string{"IAMUser": "User", "Root": "Account"}[p.Type])
+		set("aws:PrincipalType", map[string]string{"IAMUser": "User", "Root": "Account", "AssumedRole": "AssumedRole"}[p.Type])
 	}
 	return ctx
 }
@@ -242,7 +251,7 @@ func (st *Statement) principalMatch(p Principal) (byName, byAccount bool) {
 	rootARN := "arn:" + partitionOr(p.Partition) + ":iam::" + p.Account + ":root"
 	for _, a := range ps.AWS {
 		switch {
-		case a == p.ARN:
+		case a == p.ARN, p.RoleARN != "" && a == p.RoleARN:
 			byName = true
 		case a == p.Account || a == rootARN:
 			if p.Type == "Root" {

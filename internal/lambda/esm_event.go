@@ -228,6 +228,17 @@ func (p *poller) sendFailure(ctx context.Context, shardID string, raw []byte) er
 		// Queued durably before the checkpoint moves past the batch.
 		return p.s.enqueue(ctx, f, &invocation{id: newRevisionID(), payload: raw})
 	}
+	if p.s.roles != nil {
+		// As Lambda does, as the function's execution role.
+		f, _, err := p.s.load(ctx, p.m.Account, p.m.Region, p.m.FunctionName)
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			return errNotFound(p.m.FunctionName)
+		}
+		return p.s.putAsRole(ctx, f, dest, shardID, raw)
+	}
 	ref, err := streams.ResourceRef(dest)
 	if err != nil {
 		return err

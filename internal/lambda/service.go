@@ -62,6 +62,15 @@ type Options struct {
 	// Streams is the streams domain event source mappings read; nil: the
 	// mapping operations answer that no streams are served.
 	Streams StreamSource
+	// Roles, when set (authentication on), makes event source mappings
+	// act as their function's execution role where Lambda does: the
+	// records they write to a Kinesis stream on-failure destination are
+	// put in-process through Router as a session of the role. Nil (dev
+	// mode): they are written directly.
+	Roles awsproto.RoleAssumer
+	// Router serves the in-process requests made as roles; needed with
+	// Roles.
+	Router http.Handler
 }
 
 // Service is the Lambda API subset Millrace serves.
@@ -89,6 +98,9 @@ type Service struct {
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool
+	// roles are the in-process clients that act as execution roles; nil
+	// without Options.Roles.
+	roles *roleClients
 }
 
 // New returns the service. Close stops every function instance.
@@ -110,6 +122,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s.run = newRunner(s.opts, s.logger)
 	s.opts.Runner.Go(asyncUnit, s.runAsync)
+	if opts.Roles != nil {
+		if opts.Router == nil {
+			return nil, errors.New("lambda: Options.Roles needs Options.Router")
+		}
+		s.roles = newRoleClients(opts.Router)
+	}
 	if err := s.resumeMappings(ctx); err != nil {
 		s.Close()
 		return nil, err

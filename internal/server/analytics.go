@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
 	"github.com/millrace/millrace/internal/analytics"
+	"github.com/millrace/millrace/internal/awsproto"
 )
 
 // deliveryStreamWriter puts analytics output records into Firehose
@@ -28,10 +28,8 @@ type deliveryStreamWriter struct {
 
 var _ analytics.DeliveryStreams = (*deliveryStreamWriter)(nil)
 
-func newDeliveryStreamWriter(endpoint string) *deliveryStreamWriter {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: strings.HasPrefix(endpoint, "https://")}
-	return &deliveryStreamWriter{endpoint: endpoint, http: &http.Client{Transport: tr}}
+func newDeliveryStreamWriter(router http.Handler) *deliveryStreamWriter {
+	return &deliveryStreamWriter{endpoint: inProcessEndpoint, http: &http.Client{Transport: awsproto.InProcess(router)}}
 }
 
 func (w *deliveryStreamWriter) PutRecordBatch(ctx context.Context, arn string, records [][]byte) ([]bool, error) {

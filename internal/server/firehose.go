@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/millrace/millrace/internal/analytics"
+	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/firehose"
 	"github.com/millrace/millrace/internal/firehose/s3"
@@ -56,22 +56,24 @@ func s3Client(cfg config.Config) *awss3.Client {
 }
 
 // lambdaInvoker invokes transform functions through the server's own
-// Lambda API, as Firehose calls Lambda: the account is the function ARN's
-// (in dev mode a 12-digit access key id selects it).
+// Lambda API, as Firehose calls Lambda, in-process (awsproto.InProcess):
+// the requests go through the router's authentication, authorization and
+// audit as a client's do. In dev mode the account is the function ARN's
+// (a 12-digit access key id selects it); with auth on the context
+// carries the role session Firehose acts as.
 type lambdaInvoker struct {
-	endpoint string
-	http     *http.Client
-	clients  sync.Map // account/region -> *awslambda.Client
+	http    *http.Client
+	clients sync.Map // account/region -> *awslambda.Client
 }
 
 var _ firehose.Invoker = (*lambdaInvoker)(nil)
 
-func newLambdaInvoker(endpoint string) *lambdaInvoker {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// The server calls itself on loopback; on a TLS-only server that is
-	// its own certificate.
-	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: strings.HasPrefix(endpoint, "https://")}
-	return &lambdaInvoker{endpoint: endpoint, http: &http.Client{Transport: tr}}
+// inProcessEndpoint is the base URL of in-process clients; no connection
+// is ever made to it.
+const inProcessEndpoint = "http://millrace.internal"
+
+func newLambdaInvoker(router http.Handler) *lambdaInvoker {
+	return &lambdaInvoker{http: &http.Client{Transport: awsproto.InProcess(router)}}
 }
 
 func (l *lambdaInvoker) Invoke(ctx context.Context, functionARN string, payload []byte) ([]byte, error) {
@@ -84,7 +86,7 @@ func (l *lambdaInvoker) Invoke(ctx context.Context, functionARN string, payload 
 	c, ok := l.clients.Load(key)
 	if !ok {
 		c, _ = l.clients.LoadOrStore(key, awslambda.New(awslambda.Options{
-			Region: region, BaseEndpoint: aws.String(l.endpoint), RetryMaxAttempts: 1, HTTPClient: l.http,
+			Region: region, BaseEndpoint: aws.String(inProcessEndpoint), RetryMaxAttempts: 1, HTTPClient: l.http,
 			Credentials: credentials.NewStaticCredentialsProvider(account, "firehose", ""),
 		}))
 	}

@@ -23,6 +23,9 @@ import (
 type security struct {
 	keys  awsproto.KeyStore   // nil: dev mode
 	authz awsproto.Authorizer // nil: no policy checks
+	// roles lets services act as the config file's roles; nil in dev
+	// mode.
+	roles awsproto.RoleAssumer
 	// allow and tlsAllow are the plain and the TLS listener's client
 	// allow-lists; empty: every client.
 	allow    []netip.Prefix
@@ -53,7 +56,7 @@ func newSecurity(cfg config.Config, logger *slog.Logger) (*security, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config file users and policies: %w", err)
 		}
-		s.keys, s.authz = dir, iam.NewAuthorizer(nil)
+		s.keys, s.authz, s.roles = dir, iam.NewAuthorizer(nil), dir
 		logger.Info("authentication on: requests must be signed with the config file's access keys; policies are enforced", "access_keys", dir.Len())
 	}
 	if len(allow) > 0 && !cfg.TLSOnly {

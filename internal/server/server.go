@@ -211,7 +211,9 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Logger:      logger.With("component", "firehose"),
 		S3:          firehoseS3(cfg),
 		GlueTables:  cfg.FirehoseGlueTables,
-		Lambda:      newLambdaInvoker(endpointURL(ln, tlsLn)),
+		Lambda:      newLambdaInvoker(router),
+		Roles:       sec.roles,
+		Router:      router,
 		CreateDelay: cfg.CreateDelay,
 		Quotas: firehose.Quotas{Enabled: cfg.ThroughputLimits == "on", RecordsPerSec: cfg.FirehosePutRecordsPerSec,
 			RequestsPerSec: cfg.FirehosePutRequestsPerSec, BytesPerSec: cfg.FirehosePutBytesPerSec},
@@ -237,6 +239,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Endpoint:    endpointURL(ln, tlsLn),
 		Concurrency: cfg.LambdaConcurrency,
 		Streams:     st,
+		Roles:       sec.roles,
+		Router:      router,
 	})
 	if err != nil {
 		runner.Stop()
@@ -250,7 +254,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	fh.Register(router)
 	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
 		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval, S3: analyticsS3(cfg),
-		DeliveryStreams: newDeliveryStreamWriter(endpointURL(ln, tlsLn)), Functions: newLambdaInvoker(endpointURL(ln, tlsLn))})
+		DeliveryStreams: newDeliveryStreamWriter(router), Functions: newLambdaInvoker(router)})
 	if err != nil {
 		runner.Stop()
 		return nil, errors.Join(fmt.Errorf("starting analytics applications: %w", err), st.Close(), engine.Close())
