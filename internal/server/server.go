@@ -190,6 +190,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	var mon *monitor
 	if cfg.Metrics == "on" {
 		mon = newMonitor(st, engine)
+		mon.registerCluster(cfg, engine)
 		onComplete = mon.onComplete(onComplete)
 	}
 	router := awsproto.NewRouter(awsproto.RouterOptions{
