@@ -95,4 +95,3 @@ func TestNodeMetrics(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
-
