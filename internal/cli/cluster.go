@@ -25,14 +25,17 @@ account, reached at a node's cluster-nats-listen address as the user
 "system" with the password that node's cluster-system-password sets.
 
   status        the nodes (which is the meta leader, which are current,
-                offline or behind) and, for every shard's stream and the
+                offline or behind, how long since the meta leader heard
+                from each, whether each answered) and, for every shard's
+                stream and the
                 catalog, its leader and each replica's state and lag;
                 every stream with fewer current replicas than it has is
                 listed as degraded at the end
   remove-node   tells JetStream that NODE is gone for good, so that the
                 replicas it held are placed on the other nodes (start a
                 replacement first when only three nodes are left); refused
-                while NODE still runs or when the cluster does not know it
+                while NODE answers or was heard from less than 10 s ago,
+                and when the cluster does not know it
 
 Flags:
   --nats URL         a node's NATS client URL (default: nats://ADDRESS from
@@ -83,7 +86,15 @@ func clusterCmd(ctx context.Context, args []string, stdout io.Writer, lookupEnv 
 	if *wait <= 0 {
 		return usageError{fmt.Errorf("cluster %s: --wait %s must be greater than 0", sub, *wait)}
 	}
-	if *natsURL == "" || (*password == "" && *creds == "") || *prefix == "" {
+	// The environment alone may say the password and prefix; the settings
+	// are read (and must be valid) only for what it does not say.
+	if *password == "" && *creds == "" {
+		*password, _ = lookupEnv("MILLRACE_CLUSTER_SYSTEM_PASSWORD")
+	}
+	if *prefix == "" {
+		*prefix, _ = lookupEnv("MILLRACE_NATS_PREFIX")
+	}
+	if *natsURL == "" || (*password == "" && *creds == "") {
 		cfg, err := config.AddFlags(flag.NewFlagSet("millrace cluster", flag.ContinueOnError)).Load(lookupEnv)
 		if err != nil {
 			return usageError{fmt.Errorf("cluster %s: reading the settings (or pass --nats and --password): %w", sub, err)}
@@ -146,13 +157,13 @@ func writeClusterStatus(w io.Writer, st *jetstream.ClusterStatus) {
 	}
 	fmt.Fprintf(w, "cluster %s, meta leader %s\n\n", st.Cluster, leader)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tSTATE\tLAG\tANSWERED")
+	fmt.Fprintln(tw, "NODE\tROLE\tSTATE\tLAG\tSILENT\tANSWERED")
 	for _, n := range st.Nodes {
 		role := "follower"
 		if n.Leader {
 			role = "leader"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\n", n.Name, role, nodeState(n.Current, n.Offline), n.Lag, yesNo(n.Answered))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\n", n.Name, role, nodeState(n.Current, n.Offline), n.Lag, silent(n), yesNo(n.Answered))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -180,9 +191,9 @@ func writeClusterStatus(w io.Writer, st *jetstream.ClusterStatus) {
 	}
 	tw.Flush()
 	if len(degraded) == 0 {
-		fmt.Fprintf(w, "\n%d streams, every replica current\n", len(st.Streams))
+		fmt.Fprintf(w, "\nstreams: %d, every replica current\n", len(st.Streams))
 	} else {
-		fmt.Fprintf(w, "\n%d streams, %d degraded: %s\n", len(st.Streams), len(degraded), strings.Join(degraded, ", "))
+		fmt.Fprintf(w, "\nstreams: %d, degraded: %d (%s)\n", len(st.Streams), len(degraded), strings.Join(degraded, ", "))
 	}
 }
 
@@ -202,4 +213,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// silent is how long ago the meta leader heard from a node, "never" for
+// one it has not heard from since it leads.
+func silent(n jetstream.NodeStatus) string {
+	if n.Silent == 0 && !n.Leader && !n.Current {
+		return "never"
+	}
+	return n.Silent.Round(100 * time.Millisecond).String()
 }

@@ -127,11 +127,13 @@ func TestClusterCommand(t *testing.T) {
 		code int
 		err  string
 	}{
-		{"running node", env, []string{"cluster", "remove-node", "--nats", url, "node2"}, exitError, `"node2": the node is still running (stop it first`},
+		{"running node", env, []string{"cluster", "remove-node", "--nats", url, "node2"}, exitError, `"node2": the node is still running (it answered`},
 		{"unknown node", env, []string{"cluster", "remove-node", "--nats", url, "node9"}, exitError, `"node9": no such node in the cluster (nodes: node1, node2, node3)`},
 		{"wrong password", nil, []string{"cluster", "status", "--nats", url, "--password", "nope"}, exitError, "Authorization Violation"},
 		{"no password", nil, []string{"cluster", "status", "--nats", url}, exitUsage, "no --password"},
 		{"no url", env, []string{"cluster", "status"}, exitUsage, "no cluster-nats-listen setting"},
+		{"password from the environment alone", map[string]string{"MILLRACE_CLUSTER_SYSTEM_PASSWORD": "pw-cli"},
+			[]string{"cluster", "remove-node", "--nats", url, "node9"}, exitError, "no such node in the cluster"},
 		{"no node named", env, []string{"cluster", "remove-node", "--nats", url}, exitUsage, "takes 1 argument(s), got 0"},
 		{"unknown subcommand", env, []string{"cluster", "grow"}, exitUsage, `unknown cluster command "grow"`},
 	} {

@@ -40,6 +40,9 @@ type NodeStatus struct {
 	Answered bool `json:"answered"`
 	// Lag is how many meta operations the server is behind.
 	Lag uint64 `json:"lag,omitempty"`
+	// Silent is how long ago the meta leader last heard from the server
+	// (0 for the leader itself, and for a server it never heard from).
+	Silent time.Duration `json:"silent_ns,omitempty"`
 }
 
 // ReplicaStatus is one copy of a stream.
@@ -150,6 +153,7 @@ func (a *Admin) Status(ctx context.Context, wait time.Duration) (*ClusterStatus,
 	if err := a.nc.PublishRequest("$SYS.REQ.SERVER.PING.JSZ", inbox, req); err != nil {
 		return nil, err
 	}
+	const notSystem = "no server answered the JetStream report request: is this user in the system account (the node's cluster-system-password set, the same password given)?"
 	var answers []jszResponse
 	deadline := time.Now().Add(wait)
 	expect := 0
@@ -164,6 +168,9 @@ func (a *Admin) Status(ctx context.Context, wait time.Duration) (*ClusterStatus,
 		m, err := sub.NextMsg(left)
 		if errors.Is(err, nats.ErrTimeout) {
 			break
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, errors.New(notSystem)
 		}
 		if err != nil {
 			return nil, err
@@ -184,7 +191,7 @@ func (a *Admin) Status(ctx context.Context, wait time.Duration) (*ClusterStatus,
 		if a.nc.Status() != nats.CONNECTED {
 			return nil, errors.New("no server answered: the connection is down")
 		}
-		return nil, errors.New("no server answered the JetStream report request: is this user in the system account?")
+		return nil, errors.New(notSystem)
 	}
 	return a.merge(answers), nil
 }
@@ -217,7 +224,7 @@ func (a *Admin) merge(answers []jszResponse) *ClusterStatus {
 				l.Leader, l.Current = true, true
 				for _, p := range m.Replicas {
 					n := node(p.Name)
-					n.Current, n.Offline, n.Lag = p.Current, p.Offline, p.Lag
+					n.Current, n.Offline, n.Lag, n.Silent = p.Current, p.Offline, p.Lag, p.Active
 				}
 			} else if st.MetaLeader == "" && m.Leader != "" {
 				st.MetaLeader = m.Leader
@@ -261,6 +268,11 @@ func (a *Admin) ours(name string) bool {
 	return strings.HasPrefix(name, a.prefix+"-log-") || name == "KV_"+a.prefix+"-catalog"
 }
 
+// deadAfter is how long the meta leader must not have heard from a node
+// that does not answer before RemoveNode takes it for gone: the leader
+// hears from every server about every second.
+const deadAfter = 10 * time.Second
+
 // ErrNodeAlive and ErrNodeUnknown are RemoveNode's refusals.
 var (
 	ErrNodeAlive   = errors.New("the node is still running")
@@ -284,8 +296,14 @@ func (a *Admin) RemoveNode(ctx context.Context, name string, wait time.Duration)
 		}
 		return fmt.Errorf("%q: %w (nodes: %s)", name, ErrNodeUnknown, strings.Join(names, ", "))
 	}
-	if n.Answered || !n.Offline {
-		return fmt.Errorf("%q: %w (stop it first; a node is removed only once the meta group sees it offline)", name, ErrNodeAlive)
+	// A node is taken for gone when it did not answer and the meta
+	// leader has not heard from it for a while (NATS marks a killed
+	// server offline only minutes later).
+	// Silent is 0 for a server this leader never heard from.
+	never := n.Silent == 0 && !n.Current
+	if n.Answered || n.Leader || (!n.Offline && !never && n.Silent < deadAfter) {
+		return fmt.Errorf("%q: %w (it answered or the meta leader heard from it %s ago; stop it first, a node is removed once it has been silent for %s)",
+			name, ErrNodeAlive, n.Silent.Round(time.Millisecond), deadAfter)
 	}
 	req, _ := json.Marshal(server.JSApiMetaServerRemoveRequest{Server: name})
 	msg, err := a.nc.RequestWithContext(ctx, server.JSApiRemoveServer, req)
