@@ -137,6 +137,10 @@ func init() {
 			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
 				return runAgent(ctx, args, stdout, stderr)
 			}, writeAgentHelp},
+		{"cluster", "status|remove-node NODE [flags]", "show a cluster's nodes and replicas, or remove a node gone for good",
+			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
+				return clusterCmd(ctx, args, stdout, lookupEnv)
+			}, text(clusterHelp)},
 		{"help", "[command]", "show the help of a command (serve by default)",
 			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
 				return help(args, stdout)

@@ -63,6 +63,7 @@ func (c *Config) validateCluster(bad func(name, format string, args ...any)) {
 			{"cluster-node-name", c.ClusterNodeName}, {"cluster-listen", c.ClusterListen}, {"cluster-routes", c.ClusterRoutes},
 			{"cluster-nats-listen", c.ClusterNATSListen}, {"cluster-tls-cert", c.ClusterTLSCert},
 			{"cluster-tls-key", c.ClusterTLSKey}, {"cluster-tls-ca", c.ClusterTLSCA},
+			{"cluster-system-password", c.ClusterSystemPassword},
 		} {
 			if s.v != "" {
 				bad(s.name, "is set but cluster-name is empty: set cluster-name to run as a cluster node")

@@ -162,12 +162,15 @@ type Config struct {
 	ClusterTLSCert    string `toml:"cluster-tls-cert" yaml:"cluster-tls-cert"`
 	ClusterTLSKey     string `toml:"cluster-tls-key" yaml:"cluster-tls-key"`
 	ClusterTLSCA      string `toml:"cluster-tls-ca" yaml:"cluster-tls-ca"`
-	NATSURL           string `toml:"nats-url" yaml:"nats-url"`
-	NATSCreds         string `toml:"nats-creds" yaml:"nats-creds"`
-	NATSTLSCA         string `toml:"nats-tls-ca" yaml:"nats-tls-ca"`
-	NATSTLSCert       string `toml:"nats-tls-cert" yaml:"nats-tls-cert"`
-	NATSTLSKey        string `toml:"nats-tls-key" yaml:"nats-tls-key"`
-	NATSPrefix        string `toml:"nats-prefix" yaml:"nats-prefix"`
+	// ClusterSystemPassword opens the embedded NATS server's system
+	// account to the user "system" ("millrace cluster" commands).
+	ClusterSystemPassword string `toml:"cluster-system-password" yaml:"cluster-system-password"`
+	NATSURL               string `toml:"nats-url" yaml:"nats-url"`
+	NATSCreds             string `toml:"nats-creds" yaml:"nats-creds"`
+	NATSTLSCA             string `toml:"nats-tls-ca" yaml:"nats-tls-ca"`
+	NATSTLSCert           string `toml:"nats-tls-cert" yaml:"nats-tls-cert"`
+	NATSTLSKey            string `toml:"nats-tls-key" yaml:"nats-tls-key"`
+	NATSPrefix            string `toml:"nats-prefix" yaml:"nats-prefix"`
 	// IAM holds the accounts, users and groups of the config file; nil
 	// when it declares none. A pointer keeps Config comparable.
 	IAM *IAM `toml:"-" yaml:"-"`

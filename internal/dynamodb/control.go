@@ -166,7 +166,10 @@ func (s *Service) createTable(ctx context.Context, in *dynamodbapi.CreateTableIn
 		return nil, err
 	}
 
-	unlock := s.lockTables(account, region, name)
+	unlock, err := s.lockTables(ctx, account, region, name)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	old, err := s.loadTable(ctx, account, region, name)
 	if err != nil {
@@ -325,7 +328,10 @@ func (s *Service) describeTable(ctx context.Context, in *dynamodbapi.DescribeTab
 func (s *Service) deleteTable(ctx context.Context, in *dynamodbapi.DeleteTableInput) (*dynamodbapi.DeleteTableOutput, error) {
 	account, region := caller(ctx)
 	name := tableName(awsproto.Value(in.TableName))
-	unlock := s.lockTables(account, region, name)
+	unlock, err := s.lockTables(ctx, account, region, name)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	t, err := s.loadTable(ctx, account, region, name)
 	if err != nil {
@@ -392,7 +398,10 @@ func (s *Service) listTables(ctx context.Context, in *dynamodbapi.ListTablesInpu
 func (s *Service) updateTable(ctx context.Context, in *dynamodbapi.UpdateTableInput) (*dynamodbapi.UpdateTableOutput, error) {
 	account, region := caller(ctx)
 	name := tableName(awsproto.Value(in.TableName))
-	unlock := s.lockTables(account, region, name)
+	unlock, err := s.lockTables(ctx, account, region, name)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	t, err := s.loadTable(ctx, account, region, name)
 	if err != nil {
@@ -603,7 +612,10 @@ func (s *Service) continuousBackups(t *tableMeta) *dynamodbapi.ContinuousBackups
 func (s *Service) updateContinuousBackups(ctx context.Context, in *dynamodbapi.UpdateContinuousBackupsInput) (*dynamodbapi.UpdateContinuousBackupsOutput, error) {
 	account, region := caller(ctx)
 	name := tableName(awsproto.Value(in.TableName))
-	unlock := s.lockTables(account, region, name)
+	unlock, err := s.lockTables(ctx, account, region, name)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	t, err := s.loadTable(ctx, account, region, name)
 	if err != nil {

@@ -163,7 +163,10 @@ func (w *writeOp) holds(old item) (bool, error) {
 // run applies one write under its table's lock and returns the item before
 // and after it.
 func (s *Service) run(ctx context.Context, w *writeOp) (old, new item, err error) {
-	unlock := s.lockTables(w.t.Account, w.t.Region, w.t.Name)
+	unlock, err := s.lockTables(ctx, w.t.Account, w.t.Region, w.t.Name)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer unlock()
 	// The table may have been deleted or recreated since it was read.
 	cur, err := s.loadTable(ctx, w.t.Account, w.t.Region, w.t.Name)

@@ -18,6 +18,9 @@ type Options struct {
 	Catalog storage.Catalog
 	Logger  *slog.Logger
 	Now     func() time.Time // nil: time.Now
+	// ClusterLocks makes every table lock a lock in the catalog too, held
+	// across the nodes of a cluster that share it.
+	ClusterLocks bool
 }
 
 // Service is the DynamoDB API subset Millrace serves: tables and items kept
@@ -27,6 +30,8 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	clusterLocks bool
+
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // per table: account/region/name
 }
@@ -34,7 +39,7 @@ type Service struct {
 // New returns the service and finishes any transaction a crash interrupted
 // (its writes were recorded before the first one was applied).
 func New(ctx context.Context, opts Options) (*Service, error) {
-	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, locks: map[string]*sync.Mutex{}}
+	s := &Service{cat: opts.Catalog, logger: opts.Logger, now: opts.Now, locks: map[string]*sync.Mutex{}, clusterLocks: opts.ClusterLocks}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +115,7 @@ func notImplemented(name string) awsproto.Handler {
 
 // lockTables locks the named tables of the caller in a fixed order and
 // returns the unlock function.
-func (s *Service) lockTables(account, region string, names ...string) func() {
+func (s *Service) lockTables(ctx context.Context, account, region string, names ...string) (func(), error) {
 	keys := make([]string, 0, len(names))
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -133,11 +138,20 @@ func (s *Service) lockTables(account, region string, names ...string) func() {
 		m.Lock()
 		held = append(held, m)
 	}
-	return func() {
+	unlock := func() {
 		for i := len(held) - 1; i >= 0; i-- {
 			held[i].Unlock()
 		}
 	}
+	if !s.clusterLocks {
+		return unlock, nil
+	}
+	release, err := s.lockCluster(ctx, keys)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() { release(); unlock() }, nil
 }
 
 func caller(ctx context.Context) (account, region string) {

@@ -119,7 +119,10 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 	for n := range tables {
 		names = append(names, n)
 	}
-	unlock := s.lockTables(account, region, names...)
+	unlock, err := s.lockTables(ctx, account, region, names...)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	for n, t := range tables {
 		cur, err := s.loadTable(ctx, account, region, n)

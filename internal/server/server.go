@@ -191,6 +191,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	var mon *monitor
 	if cfg.Metrics == "on" {
 		mon = newMonitor(st, engine)
+		mon.registerCluster(cfg, engine)
 		onComplete = mon.onComplete(onComplete)
 	}
 	router := awsproto.NewRouter(awsproto.RouterOptions{
@@ -227,7 +228,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Logger:    logger.With("component", "cloudwatch"),
 	})
 	cloudwatch.New(agg, logger.With("component", "cloudwatch")).Register(router)
-	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb")})
+	ddb, err := dynamodb.New(ctx, dynamodb.Options{Catalog: engine, Logger: logger.With("component", "dynamodb"), ClusterLocks: cfg.Clustered()})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("loading DynamoDB tables from %s: %w", dataLocation(cfg), err), st.Close(), engine.Close())
 	}

@@ -59,6 +59,8 @@ func openStorage(ctx context.Context, cfg config.Config, logger *slog.Logger) (e
 			Cluster: cfg.ClusterName,
 			Routes:  cfg.Routes(),
 			Logger:  logger.With("component", "nats"),
+
+			SystemPassword: cfg.ClusterSystemPassword,
 		}
 		so.Name = nodeName(cfg)
 		var err error

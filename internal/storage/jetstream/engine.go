@@ -77,6 +77,11 @@ type ServerOptions struct {
 	ClusterTLS *tls.Config
 	// Logger, when set, receives the NATS server's notices and errors.
 	Logger *slog.Logger
+	// SystemPassword, when set, opens the system account to the user
+	// SystemUser with this password (cluster administration: see Admin).
+	// Connections without credentials still land in the account that
+	// holds Millrace's data.
+	SystemPassword string
 }
 
 // maxPayload is the embedded server's largest message: an Append of a
@@ -215,6 +220,9 @@ func StartServer(o *ServerOptions) (*server.Server, error) {
 			}
 			so.Routes = append(so.Routes, u)
 		}
+	}
+	if o.SystemPassword != "" {
+		addSystemUser(so, o.SystemPassword)
 	}
 	s, err := server.NewServer(so)
 	if err != nil {
