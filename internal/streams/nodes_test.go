@@ -106,8 +106,8 @@ type cluster struct {
 	nodes []*Streams
 }
 
-// newCluster starts n nodes, one after the other: the first one started
-// takes the leases of the units started in New.
+// newCluster starts n nodes, one after the other; which one takes the
+// lease of a unit started in New is whichever tries first.
 func newCluster(t *testing.T, n int, tweak ...func(*Options)) *cluster {
 	t.Helper()
 	c := &cluster{cat: newMemCatalog(), log: newClosingLog(), clk: newClock(), peers: &memPeers{}}

@@ -213,9 +213,13 @@ func (s *Streams) reshardOnce(ctx context.Context, ref StreamRef, by reshardBy, 
 	} else {
 		err = s.enter(ctx, c.st, StatusUpdating, s.opts.UpdateDelay)
 	}
+	var de *Error
+	if err != nil && intent != 0 && errors.As(err, &de) && de.conflict {
+		// The stream changed through another node meanwhile: store the
+		// layout over the change, the parents being closed.
+		return s.finishReshard(ctx, st.mapKey(), st.ID, true)
+	}
 	if err != nil {
-		// A stream changed by another node meanwhile: the retry finds the
-		// intent and stores it over the change.
 		return err
 	}
 	if intent != 0 {

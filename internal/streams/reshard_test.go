@@ -568,3 +568,27 @@ func TestReshardCutShortIsFinished(t *testing.T) {
 	}
 	t.Logf("%d records acknowledged and read back", len(acked))
 }
+
+// TestReshardStoresOverAConcurrentChange changes the stream through
+// another node while a reshard has closed the parents: the reshard stores
+// its layout over the change at once, keeping the change.
+func TestReshardStoresOverAConcurrentChange(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 2)
+	n1, n2 := c.nodes[0], c.nodes[1]
+	if err := n1.CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "cc", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	n1.rs.hooks.afterClose = func() error { return n2.IncreaseRetention(ctx, ref("cc"), 48) }
+	st := c.stored(t, "cc")
+	if err := n1.SplitShard(ctx, ref("cc"), "shardId-000000000001", midKey(&st.Shards[1])); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	st = c.stored(t, "cc")
+	if len(st.Shards) != 4 || st.Shards[1].IsOpen() || st.RetentionHours != 48 {
+		t.Fatalf("stored %d shards, shard 1 open %v, retention %d h; want the split and 48 h", len(st.Shards), st.Shards[1].IsOpen(), st.RetentionHours)
+	}
+	if _, _, err := c.cat.Get(ctx, reshardIntentKey(st.ID)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the reshard's intent is left: %v", err)
+	}
+}

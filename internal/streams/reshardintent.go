@@ -75,7 +75,7 @@ func (s *Streams) beginReshard(ctx context.Context, st *Stream, c *layoutChange,
 	}
 	rev, err := s.cat.Put(ctx, reshardIntentKey(st.ID), data, 0)
 	if errors.Is(err, storage.ErrConflict) {
-		if err := s.finishReshard(ctx, st.mapKey(), st.ID); err != nil {
+		if err := s.finishReshard(ctx, st.mapKey(), st.ID, false); err != nil {
 			return 0, err
 		}
 		e := errorf(KindInUse, "Stream %s under account %s is being modified concurrently; retry the request.", st.Name, st.Account)
@@ -103,10 +103,10 @@ func (s *Streams) endReshard(ctx context.Context, id, rev uint64) {
 }
 
 // finishReshard finishes the stream's reshard intent, if there is one
-// at least reshardIntentGrace old: closes its parents and stores its
-// layout, unless the stream is gone or already has it. The caller holds
-// s.ctl.
-func (s *Streams) finishReshard(ctx context.Context, k streamKey, id uint64) error {
+// at least reshardIntentGrace old (any age when own, this node's own
+// reshard's): closes its parents and stores its layout, unless the
+// stream is gone or already has it. The caller holds s.ctl.
+func (s *Streams) finishReshard(ctx context.Context, k streamKey, id uint64, own bool) error {
 	val, rev, err := s.cat.Get(ctx, reshardIntentKey(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
@@ -126,7 +126,7 @@ func (s *Streams) finishReshard(ctx context.Context, k streamKey, id uint64) err
 		s.endReshard(ctx, id, rev)
 		return nil
 	}
-	if s.now().UnixMilli()-in.Started < reshardIntentGrace.Milliseconds() {
+	if !own && s.now().UnixMilli()-in.Started < reshardIntentGrace.Milliseconds() {
 		return nil // running on its node, most likely
 	}
 	next := cur.clone()
@@ -174,7 +174,7 @@ func (s *Streams) recoverReshard(st *Stream) {
 		if s.closed {
 			return
 		}
-		if err := s.finishReshard(ctx, st.mapKey(), st.ID); err != nil && ctx.Err() == nil {
+		if err := s.finishReshard(ctx, st.mapKey(), st.ID, false); err != nil && ctx.Err() == nil {
 			s.logger.Warn("finishing a reshard cut short failed", "stream", st.Name, "account", st.Account, "err", err)
 		}
 	}()
