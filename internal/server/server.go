@@ -144,6 +144,11 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, err
 	}
 
+	runner := background.New(logger.With("component", "runner"))
+	if cfg.Clustered() {
+		// Each unit runs on one node of the cluster at a time.
+		runner.SetLeases(&background.Leases{Catalog: engine, Node: nodeName(cfg)})
+	}
 	st, err := streams.New(ctx, streams.Options{
 		Log:                    engine,
 		Catalog:                engine,
@@ -157,6 +162,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
 		CatalogSync:            catalogSync(cfg),
 		Peers:                  peersOf(engine),
+		Runner:                 runner,
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",
 			WriteBytesPerSec:   cfg.ShardWriteBytesPerSec,
@@ -182,11 +188,6 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		return nil, errors.Join(fmt.Errorf("loading streams from %s: %w", dataLocation(cfg), err), engine.Close())
 	}
 
-	runner := background.New(logger.With("component", "runner"))
-	if cfg.Clustered() {
-		// Each unit runs on one node of the cluster at a time.
-		runner.SetLeases(&background.Leases{Catalog: engine, Node: nodeName(cfg)})
-	}
 	onComplete := sec.onComplete()
 	var mon *monitor
 	if cfg.Metrics == "on" {

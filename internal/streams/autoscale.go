@@ -3,8 +3,10 @@ package streams
 import (
 	"context"
 	"math/big"
+	"sync/atomic"
 	"time"
 
+	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/hashkey"
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -20,6 +22,13 @@ import (
 // minimum) or fewer than its warm throughput needs. Each stream gets at most
 // one scaling action per interval: one new layout that splits every hot
 // shard, or else merges the cold pairs. The stream stays ACTIVE throughout.
+//
+// In a cluster every node measures the cluster's demand: its own writers'
+// (accepted and throttled) plus what the other nodes' writers took from the
+// shard's limits, which Peers carries (peers.go). Every node keeps the
+// hot and cold times, so that another node decides on the same history
+// when the deciding one dies; only the node that holds the scaler's
+// background unit (Options.Runner: a lease in a cluster) reshards.
 
 // Scaling defaults.
 const (
@@ -64,10 +73,41 @@ func (o *ScalingOptions) ensureDefaults() {
 	}
 }
 
-// scalerState is the scaler's memory; only the scale loop touches it.
+// scalerState is the scaler's memory; only the scale loop touches it,
+// except deciding.
 type scalerState struct {
 	last   int64 // UnixNano of the previous measurement
 	shards map[storage.ShardKey]*shardLoad
+	// deciding is set while this node holds the scaler's unit (always
+	// without a Runner): only then does it reshard.
+	deciding atomic.Bool
+	unit     *background.Unit
+}
+
+// scalerUnit is the name of the background unit whose holder decides.
+const scalerUnit = "streams/on-demand-scaler"
+
+// startScaler starts the measuring loop on this node and, with a Runner,
+// the unit that makes this node the one that decides.
+func (s *Streams) startScaler() {
+	sc := &s.capacity.scaler
+	if r := s.opts.Runner; r != nil {
+		sc.unit = r.Go(scalerUnit, func(ctx context.Context) {
+			sc.deciding.Store(true)
+			defer sc.deciding.Store(false)
+			<-ctx.Done()
+		})
+	} else {
+		sc.deciding.Store(true)
+	}
+	s.wg.Add(1)
+	go s.scaleLoop()
+}
+
+func (s *Streams) stopScaler() {
+	if u := s.capacity.scaler.unit; u != nil {
+		u.Stop()
+	}
 }
 
 // shardLoad is what the scaler remembers of one open shard: since when
@@ -140,7 +180,7 @@ func (s *Streams) scaleTick(ctx context.Context) {
 				cold = append(cold, sh.Index)
 			}
 		}
-		if st.Mode != ModeOnDemand || st.Status != StatusActive {
+		if st.Mode != ModeOnDemand || st.Status != StatusActive || !sc.deciding.Load() {
 			continue
 		}
 		ref := StreamRef{Account: st.Account, Region: st.Region, Name: st.Name}

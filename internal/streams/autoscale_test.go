@@ -112,3 +112,81 @@ func TestMidpoint(t *testing.T) {
 		t.Fatal("a 3-key shard was split")
 	}
 }
+
+// TestOnDemandScalerSeesTheCluster writes through three nodes, each alone
+// under half a shard's capacity (the split threshold) and together over
+// it: the node holding the scaler's unit splits every shard, the others
+// measure the same demand but do not reshard.
+func TestOnDemandScalerSeesTheCluster(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 3, withLimits, func(o *Options) { o.Scaling.Window = time.Second })
+	// Whichever node took the scaler's unit's lease first comes first.
+	var nodes []*Streams
+	eventually(t, "a node to hold the scaler's unit", func() bool {
+		for i, n := range c.nodes {
+			if n.capacity.scaler.deciding.Load() {
+				nodes = append([]*Streams{n}, append(append([]*Streams(nil), c.nodes[:i]...), c.nodes[i+1:]...)...)
+				return true
+			}
+		}
+		return false
+	})
+	if nodes[1].capacity.scaler.deciding.Load() || nodes[2].capacity.scaler.deciding.Load() {
+		t.Fatal("more than one node decides")
+	}
+	if err := nodes[0].CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "od"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		n.scaleTick(ctx)
+	}
+	// 1,600 records over 4 shards per node: about 400 a shard, 40% of its
+	// 1,000 records/s.
+	var accepted [3]int64
+	for i, n := range nodes {
+		entries := spreadEntries(1600)
+		for done := 0; done < len(entries); done += MaxPutRecordsEntries {
+			batch := entries[done:min(done+MaxPutRecordsEntries, len(entries))]
+			res, err := n.PutRecords(ctx, ref("od"), batch)
+			if err != nil {
+				t.Fatalf("node %d: %v", i+1, err)
+			}
+			accepted[i] += int64(len(batch) - res.FailedCount)
+		}
+	}
+	st, err := nodes[0].Describe(ref("od"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	demand := func(s *Streams) int64 {
+		var n int64
+		for _, sh := range st.OpenShards() {
+			if sl := s.peekLimiter(st.Key(sh.Index)); sl != nil {
+				sl.mu.Lock()
+				n += sl.demandRecords
+				sl.mu.Unlock()
+			}
+		}
+		return n
+	}
+	want := 1600 + accepted[1] + accepted[2]
+	eventually(t, "the deciding node to learn the other nodes' writes", func() bool { return demand(nodes[0]) == want })
+	t.Logf("accepted per node %v; the deciding node measures %d records", accepted, want)
+
+	c.clk.advance(time.Second)
+	nodes[1].scaleTick(ctx)
+	nodes[2].scaleTick(ctx)
+	if n := len(c.stored(t, "od").Shards); n != 4 {
+		t.Fatalf("a node without the scaler's unit resharded: %d shards", n)
+	}
+	nodes[0].scaleTick(ctx)
+	if n := len(c.stored(t, "od").OpenShards()); n != 8 {
+		t.Fatalf("%d open shards after the cluster wrote twice the split threshold to each of 4, want 8", n)
+	}
+
+	// The unit moves to another node when its holder stops.
+	nodes[0].Close()
+	eventually(t, "another node to hold the scaler's unit", func() bool {
+		return nodes[1].capacity.scaler.deciding.Load() || nodes[2].capacity.scaler.deciding.Load()
+	})
+}

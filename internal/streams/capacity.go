@@ -33,8 +33,7 @@ func (s *Streams) initCapacity() {
 	s.opts.Limits.ensureDefaults()
 	s.opts.Scaling.ensureDefaults()
 	s.capacity.faults = newFaults(s.opts.Faults)
-	s.wg.Add(1)
-	go s.scaleLoop()
+	s.startScaler()
 }
 
 // shardWriteMiBps is what one shard takes in MiB/s, for warm throughput.

@@ -183,7 +183,7 @@ func (s *Streams) peerSendLoop() {
 }
 
 // peerReceive applies another node's message: its takes leave this node's
-// buckets of the same shards, its appends wake this node's subscribers,
+// buckets of the same shards and count in the scaler's demand, its appends wake this node's subscribers,
 // and its subscriptions end this node's older ones of the same consumer
 // and shard.
 func (s *Streams) peerReceive(data []byte) {
@@ -203,6 +203,9 @@ func (s *Streams) peerReceive(data []byte) {
 		sl.wRecs.tokens -= float64(t.wRecs)
 		sl.rBytes.tokens -= float64(t.rBytes)
 		sl.rCall.tokens -= float64(t.rCalls)
+		// The on-demand scaler measures the cluster's demand.
+		sl.demandBytes += t.wBytes
+		sl.demandRecords += t.wRecs
 		sl.unlock()
 	}
 	for _, k := range msg.appended {

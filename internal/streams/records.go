@@ -286,6 +286,11 @@ func (s *Streams) shardClosedUnder(ctx context.Context, st *Stream, err error) b
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	s.adoptNewer(ctx, st.mapKey())
+	// The catalog may still list the shard open: a reshard cut short
+	// after it closed it. Finish it.
+	if _, closes := s.log.(storage.ShardCloser); closes {
+		s.recoverReshard(st)
+	}
 	return true
 }
 

@@ -39,6 +39,10 @@ const (
 type reshardState struct {
 	layouts   sync.Map // stream ID -> *sync.RWMutex
 	reclaimed sync.Map // storage.ShardKey -> struct{}: closed shards whose log is deleted
+	// recovering holds the stream IDs whose reshard intent a background
+	// goroutine is finishing (reshardintent.go).
+	recovering sync.Map
+	hooks      reshardHooks
 }
 
 // layoutLock returns the lock that orders writes against reshards of the
@@ -171,10 +175,22 @@ func (s *Streams) reshardOnce(ctx context.Context, ref StreamRef, by reshardBy, 
 	// first, so that such a write fails (and is retried by the client)
 	// instead of landing after the parent's EndingSeq.
 	closer, _ := s.log.(storage.ShardCloser)
+	var closing []uint32
 	for _, idx := range c.closed {
-		if c.fresh[idx] {
-			continue // created and closed by this change: never written
+		if !c.fresh[idx] { // a shard created and closed by this change was never written
+			closing = append(closing, idx)
 		}
+	}
+	// A closing reshard records its layout first, so that a reshard cut
+	// short between the closes and the store is finished by whichever
+	// node comes next (reshardintent.go).
+	var intent uint64
+	if closer != nil {
+		if intent, err = s.beginReshard(ctx, st, c, closing); err != nil {
+			return err
+		}
+	}
+	for _, idx := range closing {
 		var b storage.Bounds
 		var err error
 		if closer != nil {
@@ -187,10 +203,29 @@ func (s *Streams) reshardOnce(ctx context.Context, ref StreamRef, by reshardBy, 
 		}
 		c.st.Shards[idx].EndingSeq = b.Next - 1
 	}
-	if by == reshardByScaler {
-		return s.store(ctx, c.st)
+	if h := s.rs.hooks.afterClose; h != nil {
+		if err := h(); err != nil {
+			return err
+		}
 	}
-	return s.enter(ctx, c.st, StatusUpdating, s.opts.UpdateDelay)
+	if by == reshardByScaler {
+		err = s.store(ctx, c.st)
+	} else {
+		err = s.enter(ctx, c.st, StatusUpdating, s.opts.UpdateDelay)
+	}
+	var de *Error
+	if err != nil && intent != 0 && errors.As(err, &de) && de.conflict {
+		// The stream changed through another node meanwhile: store the
+		// layout over the change, the parents being closed.
+		return s.finishReshard(ctx, st.mapKey(), st.ID, true)
+	}
+	if err != nil {
+		return err
+	}
+	if intent != 0 {
+		s.endReshard(ctx, st.ID, intent)
+	}
+	return nil
 }
 
 // reshardShard resolves a shard id of a reshard request to an open shard.

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/millrace/millrace/internal/storage"
 )
 
 // midKey returns the middle of a shard's hash key range.
@@ -459,4 +462,133 @@ func (l *memLog) count() int {
 		n += len(rs)
 	}
 	return n
+}
+
+// TestReshardCutShortIsFinished cuts a split short between closing the
+// parent's log and storing the new layout, as a node killed there would:
+// the parent refuses writes while the catalog lists it open. Once the
+// reshard's intent is old enough, writes through the other node finish it
+// (both nodes trying at once store it once), writes go through again, and
+// every acknowledged record is read back where it was acknowledged.
+func TestReshardCutShortIsFinished(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 2)
+	n1, n2 := c.nodes[0], c.nodes[1]
+	if err := n1.CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "cut", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	type ack struct{ shard, seq string }
+	acked := map[string]ack{}
+	next := 0
+	// write puts 20 records with spread keys through n; it reports how
+	// many failed.
+	write := func(n *Streams) int {
+		var entries []PutEntry
+		for range 20 {
+			entries = append(entries, PutEntry{PartitionKey: "k-" + strconv.Itoa(next), Data: []byte("r-" + strconv.Itoa(next))})
+			next++
+		}
+		res, err := n.PutRecords(ctx, ref("cut"), entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res.Records {
+			if r.ErrorCode == "" {
+				acked[string(entries[i].Data)] = ack{r.ShardID, r.SequenceNumber}
+			}
+		}
+		return res.FailedCount
+	}
+	for _, n := range c.nodes {
+		if f := write(n); f != 0 {
+			t.Fatalf("%d records refused before the reshard", f)
+		}
+	}
+
+	n1.rs.hooks.afterClose = func() error { return errors.New("node killed") }
+	st := c.stored(t, "cut")
+	if err := n1.SplitShard(ctx, ref("cut"), "shardId-000000000000", midKey(&st.Shards[0])); err == nil {
+		t.Fatal("SplitShard cut short succeeded")
+	}
+	n1.rs.hooks.afterClose = nil
+	if st := c.stored(t, "cut"); len(st.Shards) != 2 || !st.Shards[0].IsOpen() {
+		t.Fatalf("after the cut the catalog holds %d shards, shard 0 open %v", len(st.Shards), st.Shards[0].IsOpen())
+	}
+	if f := write(n2); f == 0 {
+		t.Fatal("the closed parent took writes")
+	}
+	if f := write(n2); f == 0 {
+		t.Fatal("a reshard running on its node (its intent younger than the grace) was finished by another")
+	}
+
+	c.clk.advance(reshardIntentGrace)
+	n1.recoverReshard(n1.current(streamKey{acct, region, "cut"})) // both nodes at once
+	eventually(t, "writes through node 2 to go through", func() bool { return write(n2) == 0 })
+
+	st = c.stored(t, "cut")
+	if len(st.Shards) != 4 || st.Shards[0].IsOpen() || !st.Shards[2].IsOpen() || !st.Shards[3].IsOpen() || st.Shards[2].ParentIndex != 0 {
+		t.Fatalf("stored layout %+v, want shard 0 split into 2 and 3", st.Shards)
+	}
+	eventually(t, "the intent to be dropped", func() bool {
+		_, _, err := c.cat.Get(ctx, reshardIntentKey(st.ID))
+		return errors.Is(err, storage.ErrNotFound)
+	})
+	// Node 1 routes by the layout it knew until a refused write makes it
+	// read the stored one.
+	eventually(t, "writes through node 1 to go through", func() bool { return write(n1) == 0 })
+
+	// Every acknowledged record, read through node 1, is where its
+	// acknowledgement said.
+	seen := map[string]bool{}
+	for _, sh := range st.Shards {
+		it, err := n1.GetShardIterator(ctx, IteratorParams{Ref: ref("cut"), ShardID: sh.ID(), Type: TrimHorizon})
+		if err != nil {
+			t.Fatalf("%s: %v", sh.ID(), err)
+		}
+		for it != "" {
+			res, err := n1.GetRecords(ctx, it, 0)
+			if err != nil {
+				t.Fatalf("%s: %v", sh.ID(), err)
+			}
+			for _, r := range res.Records {
+				a, ok := acked[string(r.Data)]
+				if !ok || a.shard != sh.ID() || a.seq != r.SequenceNumber || seen[string(r.Data)] {
+					t.Fatalf("read %s from %s at %s; acknowledged %+v (%v), seen before %v", r.Data, sh.ID(), r.SequenceNumber, a, ok, seen[string(r.Data)])
+				}
+				seen[string(r.Data)] = true
+			}
+			it = res.NextShardIterator
+			if len(res.Records) == 0 && sh.IsOpen() {
+				break
+			}
+		}
+	}
+	if len(seen) != len(acked) {
+		t.Fatalf("%d of %d acknowledged records read back", len(seen), len(acked))
+	}
+	t.Logf("%d records acknowledged and read back", len(acked))
+}
+
+// TestReshardStoresOverAConcurrentChange changes the stream through
+// another node while a reshard has closed the parents: the reshard stores
+// its layout over the change at once, keeping the change.
+func TestReshardStoresOverAConcurrentChange(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 2)
+	n1, n2 := c.nodes[0], c.nodes[1]
+	if err := n1.CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "cc", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	n1.rs.hooks.afterClose = func() error { return n2.IncreaseRetention(ctx, ref("cc"), 48) }
+	st := c.stored(t, "cc")
+	if err := n1.SplitShard(ctx, ref("cc"), "shardId-000000000001", midKey(&st.Shards[1])); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	st = c.stored(t, "cc")
+	if len(st.Shards) != 4 || st.Shards[1].IsOpen() || st.RetentionHours != 48 {
+		t.Fatalf("stored %d shards, shard 1 open %v, retention %d h; want the split and 48 h", len(st.Shards), st.Shards[1].IsOpen(), st.RetentionHours)
+	}
+	if _, _, err := c.cat.Get(ctx, reshardIntentKey(st.ID)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the reshard's intent is left: %v", err)
+	}
 }

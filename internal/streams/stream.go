@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/millrace/millrace/internal/background"
 	"github.com/millrace/millrace/internal/kms"
 	"github.com/millrace/millrace/internal/storage"
 )
@@ -236,6 +237,10 @@ type Options struct {
 	// Peers connects the nodes of a cluster (peers.go); nil on a single
 	// node.
 	Peers Peers
+	// Runner runs the on-demand scaler's deciding unit, under a lease in a
+	// cluster so that one node reshards (autoscale.go); nil: this node
+	// decides.
+	Runner *background.Runner
 	// KMS is the key service behind stream encryption (nil: a keyring in
 	// memory, for a server whose data does not survive it either).
 	KMS *kms.Keyring
@@ -371,6 +376,7 @@ func (s *Streams) Close() error {
 	s.closed = true
 	s.ctl.Unlock()
 	s.stopPeers()
+	s.stopScaler()
 	s.cancel()
 	s.wg.Wait()
 	return nil

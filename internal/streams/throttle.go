@@ -243,7 +243,7 @@ func (s *Streams) admitPut(st *Stream, sh *Shard, e *PutEntry) error {
 		st.stats.writeRefused(sh.Index, 1, 0, false)
 		return rateExceeded(st, sh)
 	}
-	if s.opts.Limits.Enabled {
+	if s.opts.Limits.Enabled || st.Mode == ModeOnDemand {
 		s.peerTook(k, peerTake{wBytes: int64(size), wRecs: 1})
 	}
 	return nil
@@ -285,7 +285,9 @@ func (s *Streams) admitPutGroup(st *Stream, sh *Shard, entries []PutEntry, idx [
 		kept++
 	}
 	sl.unlock()
-	if enforce {
+	// Writes to on-demand streams are told even when the limits are off:
+	// the other nodes' scalers count them.
+	if enforce || st.Mode == ModeOnDemand {
 		s.peerTook(k, took)
 	}
 	st.stats.writeRefused(sh.Index, throttled, len(idx)-kept-throttled, true)
