@@ -155,6 +155,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		ShardLimit:             cfg.ShardLimit,
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		RetentionHour:          cfg.RetentionHour,
 		CatalogSync:            catalogSync(cfg),
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",
