@@ -26,11 +26,20 @@ var _ Source = KinesisSource{}
 // nsPerMs scales latency histograms (nanoseconds) to milliseconds.
 const nsPerMs = 1e6
 
-// Sample implements Source.
+// Sample implements Source. Streams, shards and consumers on which
+// nothing has been counted yet are left out: a series the aggregator has
+// not seen counts from zero, which is what their totals are, so that an
+// idle shard costs no sample and no state (a server with 10,000 shards
+// held seven samples a shard before).
 func (k KinesisSource) Sample() []Sample {
 	var out []Sample
 	for _, st := range k.Streams.Stats() {
+		k.sampleShards(&out, &st)
+		k.sampleConsumers(&out, &st)
 		c := st.Counters
+		if c.Idle() {
+			continue
+		}
 		dims := []Dim{{"StreamName", st.Name}}
 		key := func(metric, unit string, d []Dim) Key {
 			return Key{Account: st.Account, Region: st.Region, Namespace: NamespaceKinesis, Metric: metric, Dims: d, Unit: unit}
@@ -67,38 +76,60 @@ func (k KinesisSource) Sample() []Sample {
 		hist("GetRecords.IteratorAgeMilliseconds", dims, &c.GetRecordsIteratorAge, 1)
 		total("WriteProvisionedThroughputExceeded", unitCount, c.WriteThroughputExceeded.Load(), c.PutRecordRequests.Load()+putsCalls)
 		ratio("ReadProvisionedThroughputExceeded", c.ReadThroughputExceeded.Load(), gets)
-
-		for _, sh := range st.Shards {
-			sd := []Dim{{"StreamName", st.Name}, {"ShardId", sh.ShardID}}
-			sc := sh.Counters
-			// count < 0: samples are not counted for the metric.
-			shard := func(metric, unit string, sum, count int64) {
-				out = append(out, Sample{Key: key(metric, unit, sd), Origin: sc, Kind: KindTotal, Sum: float64(sum),
-					Count: float64(max(count, 0)), HasCount: count >= 0, Off: !slices.Contains(st.ShardLevelMetrics, metric)})
-			}
-			puts, reads := sc.IncomingPuts.Load(), sc.OutgoingReads.Load()
-			shard("IncomingBytes", unitBytes, sc.IncomingBytes.Load(), puts)
-			shard("IncomingRecords", unitCount, sc.IncomingRecords.Load(), puts)
-			shard("OutgoingBytes", unitBytes, sc.OutgoingBytes.Load(), reads)
-			shard("OutgoingRecords", unitCount, sc.OutgoingRecords.Load(), reads)
-			shard("WriteProvisionedThroughputExceeded", unitCount, sc.WriteThroughputExceeded.Load(), -1)
-			shard("ReadProvisionedThroughputExceeded", unitCount, sc.ReadThroughputExceeded.Load(), -1)
-			out = append(out, Sample{Key: key("IteratorAgeMilliseconds", unitMilliseconds, sd), Origin: sc, Kind: KindHistogram,
-				Hist: sc.IteratorAge.Snapshot(), Scale: 1, Off: !slices.Contains(st.ShardLevelMetrics, "IteratorAgeMilliseconds")})
-		}
-		for _, cs := range st.Consumers {
-			cd := []Dim{{"StreamName", st.Name}, {"ConsumerName", cs.Name}}
-			cc := cs.Counters
-			events := cc.EventSuccess.Load()
-			out = append(out,
-				Sample{Origin: cc, Key: key("SubscribeToShard.Success", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeSuccess.Load())},
-				Sample{Origin: cc, Key: key("SubscribeToShard.RateExceeded", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeRateExceeded.Load())},
-				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Success", unitCount, cd), Kind: KindTotal, Sum: float64(events), Count: float64(events), HasCount: true},
-				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Records", unitCount, cd), Kind: KindTotal, Sum: float64(cc.EventRecords.Load()), Count: float64(events), HasCount: true},
-				Sample{Origin: cc, Key: key("SubscribeToShardEvent.Bytes", unitBytes, cd), Kind: KindTotal, Sum: float64(cc.EventBytes.Load()), Count: float64(events), HasCount: true},
-			)
-			hist("SubscribeToShardEvent.MillisBehindLatest", cd, &cc.MillisBehindLatest, 1)
-		}
 	}
 	return out
+}
+
+// sampleShards appends the shard-level samples of st's shards that have
+// counted something.
+func (KinesisSource) sampleShards(out *[]Sample, st *streams.StreamStats) {
+	key := func(metric, unit string, d []Dim) Key {
+		return Key{Account: st.Account, Region: st.Region, Namespace: NamespaceKinesis, Metric: metric, Dims: d, Unit: unit}
+	}
+	for _, sh := range st.Shards {
+		sc := sh.Counters
+		if sc.Idle() {
+			continue
+		}
+		sd := []Dim{{"StreamName", st.Name}, {"ShardId", sh.ShardID}}
+		// count < 0: samples are not counted for the metric.
+		shard := func(metric, unit string, sum, count int64) {
+			*out = append(*out, Sample{Key: key(metric, unit, sd), Origin: sc, Kind: KindTotal, Sum: float64(sum),
+				Count: float64(max(count, 0)), HasCount: count >= 0, Off: !slices.Contains(st.ShardLevelMetrics, metric)})
+		}
+		puts, reads := sc.IncomingPuts.Load(), sc.OutgoingReads.Load()
+		shard("IncomingBytes", unitBytes, sc.IncomingBytes.Load(), puts)
+		shard("IncomingRecords", unitCount, sc.IncomingRecords.Load(), puts)
+		shard("OutgoingBytes", unitBytes, sc.OutgoingBytes.Load(), reads)
+		shard("OutgoingRecords", unitCount, sc.OutgoingRecords.Load(), reads)
+		shard("WriteProvisionedThroughputExceeded", unitCount, sc.WriteThroughputExceeded.Load(), -1)
+		shard("ReadProvisionedThroughputExceeded", unitCount, sc.ReadThroughputExceeded.Load(), -1)
+		*out = append(*out, Sample{Key: key("IteratorAgeMilliseconds", unitMilliseconds, sd), Origin: sc, Kind: KindHistogram,
+			Hist: sc.IteratorAge.Snapshot(), Scale: 1, Off: !slices.Contains(st.ShardLevelMetrics, "IteratorAgeMilliseconds")})
+	}
+}
+
+// sampleConsumers appends the samples of st's consumers that have counted
+// something.
+func (KinesisSource) sampleConsumers(out *[]Sample, st *streams.StreamStats) {
+	key := func(metric, unit string, d []Dim) Key {
+		return Key{Account: st.Account, Region: st.Region, Namespace: NamespaceKinesis, Metric: metric, Dims: d, Unit: unit}
+	}
+	for _, cs := range st.Consumers {
+		if cs.Counters.Idle() {
+			continue
+		}
+		cd := []Dim{{"StreamName", st.Name}, {"ConsumerName", cs.Name}}
+		cc := cs.Counters
+		events := cc.EventSuccess.Load()
+		*out = append(*out,
+			Sample{Origin: cc, Key: key("SubscribeToShard.Success", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeSuccess.Load())},
+			Sample{Origin: cc, Key: key("SubscribeToShard.RateExceeded", unitCount, cd), Kind: KindTotal, Sum: float64(cc.SubscribeRateExceeded.Load())},
+			Sample{Origin: cc, Key: key("SubscribeToShardEvent.Success", unitCount, cd), Kind: KindTotal, Sum: float64(events), Count: float64(events), HasCount: true},
+			Sample{Origin: cc, Key: key("SubscribeToShardEvent.Records", unitCount, cd), Kind: KindTotal, Sum: float64(cc.EventRecords.Load()), Count: float64(events), HasCount: true},
+			Sample{Origin: cc, Key: key("SubscribeToShardEvent.Bytes", unitBytes, cd), Kind: KindTotal, Sum: float64(cc.EventBytes.Load()), Count: float64(events), HasCount: true},
+		)
+		*out = append(*out, Sample{Origin: &cc.MillisBehindLatest, Key: key("SubscribeToShardEvent.MillisBehindLatest", unitMilliseconds, cd),
+			Kind: KindHistogram, Hist: cc.MillisBehindLatest.Snapshot(), Scale: 1})
+	}
 }

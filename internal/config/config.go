@@ -113,6 +113,10 @@ type Config struct {
 	MaxRequestBytes int64 `toml:"max-request-bytes" yaml:"max-request-bytes"`
 	// RetentionCheckInterval is how often expired records are trimmed.
 	RetentionCheckInterval time.Duration `toml:"retention-check-interval" yaml:"retention-check-interval"`
+	// RetentionHour is how long one hour of a retention period lasts: an
+	// hour, except in retention tests and benchmarks, which shorten it so
+	// that the 24-hour minimum passes in seconds.
+	RetentionHour time.Duration `toml:"retention-hour" yaml:"retention-hour"`
 	// ShutdownTimeout bounds the graceful stop.
 	ShutdownTimeout time.Duration `toml:"shutdown-timeout" yaml:"shutdown-timeout"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
@@ -217,6 +221,7 @@ func Default() Config {
 		// encoded in JSON; 16 MiB leaves room for that and the envelope.
 		MaxRequestBytes:        16 << 20,
 		RetentionCheckInterval: time.Minute,
+		RetentionHour:          time.Hour,
 		ShutdownTimeout:        30 * time.Second,
 		LogLevel:               "info",
 		LogFormat:              "text",
@@ -390,6 +395,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		bad("retention-check-interval", "%s must be greater than 0", c.RetentionCheckInterval)
+	}
+	if c.RetentionHour < time.Millisecond || c.RetentionHour > time.Hour {
+		bad("retention-hour", "%s must be between 1ms and 1h", c.RetentionHour)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "%s must be greater than 0", c.ShutdownTimeout)

@@ -37,6 +37,17 @@ func (h *Histogram) Observe(v int64) {
 	h.sum.Add(v)
 }
 
+// Empty reports whether the histogram has counted no value yet, without
+// the allocation of a Snapshot.
+func (h *Histogram) Empty() bool {
+	for i := range h.counts {
+		if h.counts[i].Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // HistogramSnapshot is a histogram's state at one moment. Counts[i] is the
 // number of values at most Bounds[i] and above Bounds[i-1]; the last entry
 // counts the values above every bound. Reading is not atomic across

@@ -160,6 +160,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		ShardLimit:             cfg.ShardLimit,
 		OnDemandStreamLimit:    cfg.OnDemandStreamLimit,
 		RetentionCheckInterval: cfg.RetentionCheckInterval,
+		RetentionHour:          cfg.RetentionHour,
 		CatalogSync:            catalogSync(cfg),
 		Peers:                  peersOf(engine),
 		Runner:                 runner,

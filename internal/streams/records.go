@@ -445,7 +445,7 @@ func (s *Streams) GetShardIterator(ctx context.Context, p IteratorParams) (strin
 				return "", s.storageError("bounds", st, sh, err)
 			}
 			pos = b.Next
-		} else if pos, err = s.log.SeekTime(ctx, key, st.RetentionCutoff(now)); err != nil {
+		} else if pos, err = s.log.SeekTime(ctx, key, s.retentionCutoff(st, now)); err != nil {
 			// The oldest record still within the retention period.
 			return "", s.storageError("seek", st, sh, err)
 		}
@@ -461,7 +461,7 @@ func (s *Streams) GetShardIterator(ctx context.Context, p IteratorParams) (strin
 				ts, now.UnixMilli())
 		}
 		// A time before the trim horizon starts at the trim horizon.
-		ts = max(ts, st.RetentionCutoff(now))
+		ts = max(ts, s.retentionCutoff(st, now))
 		if pos, err = s.log.SeekTime(ctx, key, ts); err != nil {
 			return "", s.storageError("seek", st, sh, err)
 		}
@@ -539,7 +539,7 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		return out, nil
 	}
 
-	cutoff := st.RetentionCutoff(now)
+	cutoff := s.retentionCutoff(st, now)
 	recs, err := s.log.Read(ctx, key, pos, limit, maxGetRecordsBytes)
 	if err != nil {
 		return nil, s.storageError("read", st, sh, err)

@@ -517,3 +517,27 @@ func TestDeletedStreamStateDropped(t *testing.T) {
 		t.Fatal("the deleted stream's layout lock is still kept")
 	}
 }
+
+// A shortened retention hour (Options.RetentionHour) applies to reads and
+// to the trim alike: with an hour of one second, the 24-hour minimum keeps
+// records for 24 seconds.
+func TestRetentionHour(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.RetentionHour = time.Second })
+	e.create("s", 1)
+	put(t, e, "s", PutEntry{PartitionKey: "k", Data: []byte{0}})
+	e.clk.advance(20 * time.Second)
+	put(t, e, "s", PutEntry{PartitionKey: "k", Data: []byte{1}})
+	if res := get(t, e, iter(t, e, "s", "shardId-000000000000", TrimHorizon, ""), 0); len(res.Records) != 2 {
+		t.Fatalf("after 20 s: %d records, want 2", len(res.Records))
+	}
+	e.clk.advance(5 * time.Second)
+	res := get(t, e, iter(t, e, "s", "shardId-000000000000", TrimHorizon, ""), 0)
+	if len(res.Records) != 1 || res.Records[0].Data[0] != 1 {
+		t.Fatalf("after 25 s: %d records, want only the second", len(res.Records))
+	}
+	e.s.trimAll(context.Background())
+	st := e.describe("s")
+	if got, ok := e.log.trimmedAt(st.Key(0)); !ok || got != e.clk.now().Add(-24*time.Second).UnixMilli() {
+		t.Fatalf("trimmed at %d (%v), want 24 s before now", got, ok)
+	}
+}

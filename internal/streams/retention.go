@@ -37,7 +37,7 @@ func (s *Streams) trimAll(ctx context.Context) {
 		if st.Status == StatusDeleting {
 			continue
 		}
-		cut := st.RetentionCutoff(now)
+		cut := s.retentionCutoff(st, now)
 		for i := range st.Shards {
 			if ctx.Err() != nil {
 				return
@@ -83,7 +83,7 @@ func (s *Streams) changeRetention(ctx context.Context, ref StreamRef, hours int,
 		}
 		if increase {
 			// Records that had expired under the old period stay gone.
-			if floor := st.RetentionCutoff(s.now()); floor > st.RetentionFloor {
+			if floor := s.retentionCutoff(st, s.now()); floor > st.RetentionFloor {
 				st.RetentionFloor = floor
 			}
 		}

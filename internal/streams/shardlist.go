@@ -170,7 +170,7 @@ func (s *Streams) ListShards(p ListShardsParams) (*ShardPage, error) {
 	}
 
 	page := &ShardPage{Stream: st}
-	cutoff := st.RetentionCutoff(now)
+	cutoff := s.retentionCutoff(st, now)
 	for i := range st.Shards {
 		sh := &st.Shards[i]
 		if int64(sh.Index) <= q.after || !q.matches(st, sh, cutoff) {

@@ -68,6 +68,34 @@ type ShardCounters struct {
 	IteratorAge metrics.Histogram
 }
 
+// Idle reports whether nothing has been counted on the stream yet (since
+// the server started), so that metric sources can pass over it: its
+// totals are all zero.
+func (c *StreamCounters) Idle() bool {
+	for _, v := range []*atomic.Int64{&c.IncomingBytes, &c.IncomingRecords, &c.IncomingPuts,
+		&c.PutRecordRequests, &c.PutRecordSuccess, &c.PutRecordBytes,
+		&c.PutRecordsRequests, &c.PutRecordsSuccess, &c.PutRecordsBytes,
+		&c.PutRecordsTotalRecords, &c.PutRecordsSuccessfulRecords,
+		&c.PutRecordsThrottledRecords, &c.PutRecordsFailedRecords,
+		&c.GetRecordsRequests, &c.GetRecordsSuccess, &c.GetRecordsBytes, &c.GetRecordsRecords,
+		&c.WriteThroughputExceeded, &c.ReadThroughputExceeded} {
+		if v.Load() != 0 {
+			return false
+		}
+	}
+	return c.PutRecordLatency.Empty() && c.PutRecordsLatency.Empty() &&
+		c.GetRecordsLatency.Empty() && c.GetRecordsIteratorAge.Empty()
+}
+
+// Idle reports whether nothing has been counted on the shard yet (since
+// the server started): its totals are all zero.
+func (c *ShardCounters) Idle() bool {
+	return c.IncomingBytes.Load() == 0 && c.IncomingRecords.Load() == 0 &&
+		c.OutgoingBytes.Load() == 0 && c.OutgoingRecords.Load() == 0 &&
+		c.WriteThroughputExceeded.Load() == 0 && c.ReadThroughputExceeded.Load() == 0 &&
+		c.IncomingPuts.Load() == 0 && c.OutgoingReads.Load() == 0 && c.IteratorAge.Empty()
+}
+
 // ConsumerCounters are an enhanced fan-out consumer's metrics (dimensions
 // StreamName and ConsumerName on AWS).
 type ConsumerCounters struct {
@@ -78,6 +106,14 @@ type ConsumerCounters struct {
 	// their records and bytes, and MillisBehindLatest in milliseconds.
 	EventSuccess, EventRecords, EventBytes atomic.Int64
 	MillisBehindLatest                     metrics.Histogram
+}
+
+// Idle reports whether nothing has been counted for the consumer yet:
+// its totals are all zero.
+func (c *ConsumerCounters) Idle() bool {
+	return c.SubscribeSuccess.Load() == 0 && c.SubscribeRateExceeded.Load() == 0 &&
+		c.EventSuccess.Load() == 0 && c.EventRecords.Load() == 0 && c.EventBytes.Load() == 0 &&
+		c.MillisBehindLatest.Empty()
 }
 
 // streamStats holds one stream's counters. Snapshots of a stream share it.

@@ -175,7 +175,13 @@ func (st *Stream) seal() {
 // longer readable at now: the retention period, and never earlier than the
 // floor left by past retention changes.
 func (st *Stream) RetentionCutoff(now time.Time) int64 {
-	cut := now.Add(-time.Duration(st.RetentionHours) * time.Hour).UnixMilli()
+	return st.retentionCutoff(now, time.Hour)
+}
+
+// retentionCutoff is RetentionCutoff with each hour of the retention period
+// lasting hour (Options.RetentionHour).
+func (st *Stream) retentionCutoff(now time.Time, hour time.Duration) int64 {
+	cut := now.Add(-time.Duration(st.RetentionHours) * hour).UnixMilli()
 	if st.RetentionFloor > cut {
 		return st.RetentionFloor
 	}
@@ -218,6 +224,11 @@ type Options struct {
 	ShardLimit, OnDemandStreamLimit int
 	// RetentionCheckInterval is how often expired records are trimmed.
 	RetentionCheckInterval time.Duration
+	// RetentionHour is how long one hour of a retention period lasts (0:
+	// an hour). Only retention benchmarks and tests shorten it, so that the
+	// 24-hour minimum passes in seconds; every reader and the trimming
+	// use it alike.
+	RetentionHour time.Duration
 	// CatalogSync, when above 0, is how often the streams and account
 	// settings are read again from the catalog, so that the changes other
 	// nodes of a cluster make show here (clustersync.go); 0 for a single
@@ -272,6 +283,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.RetentionCheckInterval <= 0 {
 		o.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	if o.RetentionHour <= 0 {
+		o.RetentionHour = time.Hour
 	}
 }
 
@@ -383,6 +397,12 @@ func (s *Streams) Close() error {
 }
 
 func (s *Streams) now() time.Time { return s.opts.Now() }
+
+// retentionCutoff is st's retention cutoff at now (Stream.RetentionCutoff)
+// in this domain's retention hours.
+func (s *Streams) retentionCutoff(st *Stream, now time.Time) int64 {
+	return st.retentionCutoff(now, s.opts.RetentionHour)
+}
 
 // lookup returns the current snapshot of the stream ref names, without a
 // catalog read.

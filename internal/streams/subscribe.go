@@ -294,7 +294,7 @@ func (s *Streams) startingPosition(ctx context.Context, st *Stream, sh *Shard, p
 			}
 			return b.Next, nil
 		}
-		pos, err := s.log.SeekTime(ctx, key, st.RetentionCutoff(now))
+		pos, err := s.log.SeekTime(ctx, key, s.retentionCutoff(st, now))
 		if err != nil {
 			return 0, s.storageError("seek", st, sh, err)
 		}
@@ -309,7 +309,7 @@ func (s *Streams) startingPosition(ctx context.Context, st *Stream, sh *Shard, p
 				"The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d",
 				ts, now.UnixMilli())
 		}
-		pos, err := s.log.SeekTime(ctx, key, max(ts, st.RetentionCutoff(now)))
+		pos, err := s.log.SeekTime(ctx, key, max(ts, s.retentionCutoff(st, now)))
 		if err != nil {
 			return 0, s.storageError("seek", st, sh, err)
 		}
@@ -475,7 +475,7 @@ func (sub *Subscription) read(ctx context.Context, st *Stream, sh *Shard, now ti
 	if s.consumerRate() > 0 {
 		maxBytes = max(1, min(maxBytes, int(sub.tokens)))
 	}
-	cutoff := st.RetentionCutoff(now)
+	cutoff := s.retentionCutoff(st, now)
 	recs, err := s.log.Read(ctx, key, sub.pos, maxEventRecords, maxBytes)
 	if err != nil {
 		return nil, s.storageError("read", st, sh, err)
