@@ -84,6 +84,7 @@ type Engine struct {
 	catalogMu  sync.Mutex
 	catalogRev uint64 // last revision handed out; 0 until loaded
 	revLoaded  bool
+	catSync    catalogSync // which catalog revisions are durable
 }
 
 // Open opens (creating it if needed) the database in opts.Dir, or a fresh
