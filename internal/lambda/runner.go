@@ -31,6 +31,8 @@ type runner struct {
 	wg sync.WaitGroup
 	// endpoint invokes the HTTP endpoint functions.
 	endpoint *endpointInvoker
+	// mem limits and measures the instances' memory (memory.go).
+	mem *memoryControl
 }
 
 // pool is one function's instances.
@@ -41,10 +43,10 @@ type pool struct {
 	busy     int
 }
 
-func newRunner(opts Options, log *slog.Logger) *runner {
+func newRunner(opts Options, log *slog.Logger, mem *memoryControl) *runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}), ctx: ctx, cancel: cancel,
-		endpoint: newEndpointInvoker()}
+		endpoint: newEndpointInvoker(), mem: mem}
 }
 
 func poolKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -308,6 +310,7 @@ func (r *runner) close() error {
 	}
 	r.wg.Wait()
 	r.endpoint.close()
+	r.mem.close()
 	return nil
 }
 
