@@ -85,6 +85,7 @@ type instance struct {
 	logW     *os.File // the write end of the log pipe, kept for sync markers
 	marker   []byte
 	mem      *memGroup // its memory cgroup, nil when limits are not enforced
+	memLimit int64     // mem's limit in bytes
 
 	next     chan *invocation // handed to the /next long poll
 	exited   chan struct{}    // closed when the process has exited

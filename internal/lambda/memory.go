@@ -54,7 +54,9 @@ func (inst *instance) resetPeak() {
 // processes, which /proc no longer has once they exited.
 func (inst *instance) peakMemory() int64 {
 	if inst.mem != nil {
-		return inst.mem.peak()
+		// The kernel charges pages in batches, so the peak of a cgroup
+		// that reached its limit can be a few pages over it.
+		return min(inst.mem.peak(), inst.memLimit)
 	}
 	if inst.dead() {
 		return -1
@@ -71,7 +73,7 @@ func (inst *instance) limitMemory(f *function, attr *syscall.SysProcAttr) (start
 	if err != nil || g == nil {
 		return func(*os.Process) error { return nil }, err
 	}
-	inst.mem = g
+	inst.mem, inst.memLimit = g, int64(f.MemorySize)*mib
 	moved, err := g.prepare(attr)
 	if err != nil {
 		inst.removeCgroup()

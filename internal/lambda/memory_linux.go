@@ -206,6 +206,17 @@ func (mc *memoryControl) removeStale() {
 	}
 }
 
+// makeBase makes cgroupDirName again.
+func (mc *memoryControl) makeBase() error {
+	if err := os.Mkdir(mc.base, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if mc.version == 2 {
+		return enableMemory(mc.base)
+	}
+	return nil
+}
+
 // enforced reports whether instances get memory limits.
 func (mc *memoryControl) enforced() bool { return mc.version != 0 }
 
@@ -232,11 +243,18 @@ func (mc *memoryControl) newGroup(limitMiB int32) (*memGroup, error) {
 	}
 	g := &memGroup{version: mc.version,
 		dir: filepath.Join(mc.base, fmt.Sprintf("%d-%d", os.Getpid(), mc.seq.Add(1)))}
-	if err := os.Mkdir(g.dir, 0o755); err != nil {
+	err := os.Mkdir(g.dir, 0o755)
+	// Another server sharing cgroupDirName may have just removed it,
+	// empty, as it stopped: it is made again.
+	for try := 0; errors.Is(err, fs.ErrNotExist) && try < 3; try++ {
+		if err = mc.makeBase(); err == nil {
+			err = os.Mkdir(g.dir, 0o755)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("lambda: creating the instance's memory cgroup: %w", err)
 	}
 	limit := []byte(strconv.FormatInt(int64(limitMiB)*mib, 10))
-	var err error
 	if g.version == 2 {
 		err = g.write("memory.max", limit)
 		// No swap, as on Lambda, and the whole instance goes when the
@@ -346,8 +364,59 @@ func (g *memGroup) remove() error {
 	return fmt.Errorf("removing %s: %w", g.dir, err)
 }
 
-// procGroup is the processes of process group pgid.
+// procGroup is the instance's processes: the one started (pgid) and its
+// descendants still in its process group, found through the kernel's
+// children lists, which spares reading every process's stat at each
+// invocation; without them (a kernel built without), every process's.
 func procGroup(pgid int) []int {
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", pgid, pgid)); err != nil {
+		return procGroupScan(pgid)
+	}
+	pids := []int{pgid}
+	seen := map[int]bool{pgid: true}
+	for i := 0; i < len(pids); i++ {
+		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pids[i]) + "/task")
+		for _, task := range tasks {
+			children, err := os.ReadFile("/proc/" + strconv.Itoa(pids[i]) + "/task/" + task.Name() + "/children")
+			if err != nil {
+				continue
+			}
+			for c := range strings.FieldsSeq(string(children)) {
+				if pid, err := strconv.Atoi(c); err == nil && !seen[pid] && procPgrp(pid) == pgid {
+					seen[pid] = true
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	return pids
+}
+
+// procPgrp is pid's process group, -1 when unknown.
+func procPgrp(pid int) int {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// pid (comm) state ppid pgrp ...: comm may hold anything, so the
+	// fields are counted from its closing parenthesis.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 3 {
+		return -1
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// procGroupScan finds process group pgid's processes among all.
+func procGroupScan(pgid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -355,25 +424,7 @@ func procGroup(pgid int) []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pid == pgid {
-			pids = append(pids, pid)
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...: comm may hold anything, so the
-		// fields are counted from its closing parenthesis.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+		if err == nil && (pid == pgid || procPgrp(pid) == pgid) {
 			pids = append(pids, pid)
 		}
 	}

@@ -1,10 +1,12 @@
 package lambda
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -80,5 +82,38 @@ func TestMemoryCgroupsOfAStoppedServer(t *testing.T) {
 	}
 	if _, err := os.Stat(mine.dir); err != nil {
 		t.Errorf("a running server's cgroup: %v", err)
+	}
+}
+
+// TestProcGroup: without a cgroup an instance's processes are the one
+// started and its descendants in its process group, found the same way
+// through the children lists as by reading every process.
+func TestProcGroup(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 60 & sleep 60 & echo started; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(out, buf); err != nil {
+		t.Fatal(err)
+	}
+	pids := procGroup(cmd.Process.Pid)
+	scanned := procGroupScan(cmd.Process.Pid)
+	slices.Sort(pids)
+	slices.Sort(scanned)
+	if len(pids) != 3 || !slices.Equal(pids, scanned) {
+		t.Errorf("process group of sh and two sleeps: %v, scanning /proc: %v", pids, scanned)
+	}
+	if peak := procPeak(cmd.Process.Pid); peak <= 0 {
+		t.Errorf("peak of the group: %d", peak)
 	}
 }
