@@ -98,16 +98,16 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Concurrency <= 0 {
 		s.opts.Concurrency = DefaultConcurrency
 	}
-	if s.opts.Runner == nil {
-		s.opts.Runner = background.New(s.logger)
-		s.ownRunner = true
-	}
 	switch s.opts.MemoryLimits {
 	case "":
 		s.opts.MemoryLimits = MemoryLimitsAuto
 	case MemoryLimitsAuto, MemoryLimitsOn, MemoryLimitsOff:
 	default:
 		return nil, fmt.Errorf("lambda: memory limits %q: want auto, on or off", s.opts.MemoryLimits)
+	}
+	if s.opts.Runner == nil {
+		s.opts.Runner = background.New(s.logger)
+		s.ownRunner = true
 	}
 	mem, err := newMemoryControl(s.opts.MemoryLimits, s.logger)
 	if err != nil {
