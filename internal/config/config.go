@@ -63,6 +63,9 @@ type Config struct {
 	// LambdaConcurrency is the server-wide limit of Lambda invocations
 	// running at once (docs/lambda.md).
 	LambdaConcurrency int `toml:"lambda-concurrency" yaml:"lambda-concurrency"`
+	// LambdaMemoryLimits is auto, on or off: whether function instances
+	// run in memory cgroups limited to their MemorySize (docs/lambda.md).
+	LambdaMemoryLimits string `toml:"lambda-memory-limits" yaml:"lambda-memory-limits"`
 	// FirehoseS3Endpoint is the S3 endpoint Firehose delivery streams
 	// write their objects to (empty: S3 deliveries fail and are retried);
 	// FirehoseS3AccessKeyID and FirehoseS3SecretAccessKey sign its
@@ -204,6 +207,7 @@ func Default() Config {
 		// Kinesis's per-shard limits, enforced by default so that clients
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
+		LambdaMemoryLimits:      "auto",
 		Metrics:                 "on",
 		MetricsRetention:        15 * 24 * time.Hour,
 		ShardWriteBytesPerSec:   1 << 20,
@@ -309,6 +313,11 @@ func (c *Config) Validate() error {
 	}
 	if c.LambdaConcurrency <= 0 {
 		bad("lambda-concurrency", "%d must be greater than 0", c.LambdaConcurrency)
+	}
+	switch c.LambdaMemoryLimits {
+	case "auto", "on", "off":
+	default:
+		bad("lambda-memory-limits", "%q must be auto, on or off", c.LambdaMemoryLimits)
 	}
 	switch c.ThroughputLimits {
 	case "on", "off":

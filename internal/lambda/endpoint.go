@@ -60,8 +60,8 @@ func (e *endpointInvoker) invoke(ctx context.Context, inv *invocation, f *functi
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	fmt.Fprintf(&logs, "END RequestId: %s\n", inv.id)
-	fmt.Fprintf(&logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t\n",
-		inv.id, ms, int64(ms)+1, f.MemorySize, f.MemorySize)
+	// The memory the endpoint used is not known here.
+	writeReport(&logs, inv.id, ms, f.MemorySize, -1)
 	res.logs = logs.Bytes()
 	return res
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,6 +87,10 @@ func TestEndpointFunction(t *testing.T) {
 	logs, _ := base64.StdEncoding.DecodeString(aws.ToString(res.LogResult))
 	if !strings.Contains(string(logs), "START RequestId:") || !strings.Contains(string(logs), "Task timed out") {
 		t.Errorf("tail:\n%s", logs)
+	}
+	// The endpoint's memory is not known: REPORT says nothing of it.
+	if !regexp.MustCompile("\nREPORT RequestId: [0-9a-f-]+\tDuration: [0-9.]+ ms\tBilled Duration: [0-9]+ ms\tMemory Size: 128 MB\t\n$").Match(logs) {
+		t.Errorf("tail's REPORT line:\n%q", logs)
 	}
 
 	// Code and a URL handler do not go together, either way.

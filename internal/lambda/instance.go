@@ -84,6 +84,8 @@ type instance struct {
 	srv      *http.Server
 	logW     *os.File // the write end of the log pipe, kept for sync markers
 	marker   []byte
+	mem      *memGroup // its memory cgroup, nil when limits are not enforced
+	memLimit int64     // mem's limit in bytes
 
 	next     chan *invocation // handed to the /next long poll
 	exited   chan struct{}    // closed when the process has exited
@@ -141,12 +143,30 @@ func startInstance(r *runner, f *function, dir string) (*instance, error) {
 	// A process group of its own, so that stop reaches the bootstrap's
 	// children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	started, err := inst.limitMemory(f, cmd.SysProcAttr)
+	if err != nil {
 		ln.Close()
 		logR.Close()
 		logW.Close()
-		return nil, &startError{errorType: "Runtime.InvalidEntrypoint",
+		return nil, err
+	}
+	err = cmd.Start()
+	if err == nil {
+		if err = started(cmd.Process); err != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		}
+	} else {
+		started(nil)
+		err = &startError{errorType: "Runtime.InvalidEntrypoint",
 			message: fmt.Sprintf("RequestId: Error: fork/exec /var/task/bootstrap: %v", errors.Unwrap(err))}
+	}
+	if err != nil {
+		ln.Close()
+		logR.Close()
+		logW.Close()
+		inst.removeCgroup()
+		return nil, err
 	}
 	inst.cmd = cmd
 	r.wg.Add(3)
@@ -236,6 +256,7 @@ func (inst *instance) stop() {
 		// Whatever is left of the group (children of the bootstrap).
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		<-inst.exited
+		inst.removeCgroup()
 		inst.srv.Close()
 		inst.logW.Close()
 		select {
@@ -327,7 +348,9 @@ func (inst *instance) invoke(ctx context.Context, inv *invocation, f *function) 
 	// the function's timeout.
 	timer := time.NewTimer(initTimeout)
 	defer timer.Stop()
+	inst.resetPeak()
 	res, ok, timedOut := inst.await(ctx, inv, timer, f)
+	peak := inst.peakMemory()
 	if !ok {
 		// Timed out, or the caller or the server went away: the
 		// instance is in an unknown state, so it goes now.
@@ -346,8 +369,7 @@ func (inst *instance) invoke(ctx context.Context, inv *invocation, f *function) 
 	}
 	ms := float64(elapsed.Microseconds()) / 1000
 	fmt.Fprintf(logs, "END RequestId: %s\n", inv.id)
-	fmt.Fprintf(logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t\n",
-		inv.id, ms, int64(ms)+1, f.MemorySize, f.MemorySize)
+	writeReport(logs, inv.id, ms, f.MemorySize, peak)
 	res.logs = logs.Bytes()
 	return res
 }

@@ -28,6 +28,8 @@ type runner struct {
 	wg sync.WaitGroup
 	// endpoint invokes the HTTP endpoint functions.
 	endpoint *endpointInvoker
+	// mem limits and measures the instances' memory (memory.go).
+	mem *memoryControl
 }
 
 // pool is one function's instances.
@@ -38,9 +40,9 @@ type pool struct {
 	busy     int
 }
 
-func newRunner(opts Options, log *slog.Logger) *runner {
+func newRunner(opts Options, log *slog.Logger, mem *memoryControl) *runner {
 	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}),
-		endpoint: newEndpointInvoker()}
+		endpoint: newEndpointInvoker(), mem: mem}
 }
 
 func poolKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -285,6 +287,7 @@ func (r *runner) close() error {
 	}
 	r.wg.Wait()
 	r.endpoint.close()
+	r.mem.close()
 	return nil
 }
 

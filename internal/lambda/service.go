@@ -51,6 +51,9 @@ type Options struct {
 	Concurrency int
 	// TempDir is where instances unpack their code (empty: os.TempDir()).
 	TempDir string
+	// MemoryLimits says whether instances are limited to their function's
+	// MemorySize (MemoryLimitsAuto, the default when empty, On or Off).
+	MemoryLimits string
 	// Endpoint, when set, is given to functions as AWS_ENDPOINT_URL so
 	// that SDKs inside them call this server.
 	Endpoint string
@@ -116,11 +119,25 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Concurrency <= 0 {
 		s.opts.Concurrency = DefaultConcurrency
 	}
+	switch s.opts.MemoryLimits {
+	case "":
+		s.opts.MemoryLimits = MemoryLimitsAuto
+	case MemoryLimitsAuto, MemoryLimitsOn, MemoryLimitsOff:
+	default:
+		return nil, fmt.Errorf("lambda: memory limits %q: want auto, on or off", s.opts.MemoryLimits)
+	}
 	if s.opts.Runner == nil {
 		s.opts.Runner = background.New(s.logger)
 		s.ownRunner = true
 	}
-	s.run = newRunner(s.opts, s.logger)
+	mem, err := newMemoryControl(s.opts.MemoryLimits, s.logger)
+	if err != nil {
+		if s.ownRunner {
+			s.opts.Runner.Stop()
+		}
+		return nil, err
+	}
+	s.run = newRunner(s.opts, s.logger, mem)
 	s.opts.Runner.Go(asyncUnit, s.runAsync)
 	if opts.Roles != nil {
 		if opts.Router == nil {

@@ -236,14 +236,15 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	}
 	ddb.Register(router)
 	fns, err := lambda.New(ctx, lambda.Options{
-		Catalog:     engine,
-		Runner:      runner,
-		Logger:      logger.With("component", "lambda"),
-		Endpoint:    endpointURL(ln, tlsLn),
-		Concurrency: cfg.LambdaConcurrency,
-		Streams:     st,
-		Roles:       sec.roles,
-		Router:      router,
+		Catalog:      engine,
+		Runner:       runner,
+		Logger:       logger.With("component", "lambda"),
+		Endpoint:     endpointURL(ln, tlsLn),
+		Concurrency:  cfg.LambdaConcurrency,
+		MemoryLimits: cfg.LambdaMemoryLimits,
+		Streams:      st,
+		Roles:        sec.roles,
+		Router:       router,
 	})
 	if err != nil {
 		runner.Stop()

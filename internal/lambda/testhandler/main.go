@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,8 @@ type Event struct {
 	Path string `json:"path,omitempty"`
 	// Env names a variable "echo" reports.
 	Env string `json:"env,omitempty"`
+	// MiB is how much "alloc" allocates and touches.
+	MiB int `json:"mib,omitempty"`
 }
 
 // Reply is what "echo" answers.
@@ -93,6 +96,14 @@ func handle(ctx context.Context, ev Event) (*Reply, error) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+	case "alloc":
+		// Every page is written, so that all of it is resident.
+		b := make([]byte, ev.MiB<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		runtime.KeepAlive(b)
+		return &Reply{Message: strconv.Itoa(len(b)), PID: os.Getpid()}, nil
 	case "hang":
 		// A stuck function: it ignores its deadline.
 		select {}
