@@ -534,6 +534,11 @@ func (s *Service) createEventSourceMapping(ctx context.Context, req *awsproto.RE
 	if err := s.apply(ctx, m, settings); err != nil {
 		return nil, err
 	}
+	if s.roles != nil {
+		if err := s.checkSourceAccess(ctx, m); err != nil {
+			return nil, err
+		}
+	}
 	if in.Enabled != nil && !*in.Enabled {
 		m.State = stateDisabled
 	} else {
@@ -669,6 +674,11 @@ func (s *Service) updateEventSourceMapping(ctx context.Context, req *awsproto.RE
 	}
 	if err := s.apply(ctx, m, settings); err != nil {
 		return nil, err
+	}
+	if s.roles != nil {
+		if err := s.checkSourceAccess(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	enabled := m.State != stateDisabled && m.State != stateDisabling
 	if in.Enabled != nil {

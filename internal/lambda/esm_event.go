@@ -225,6 +225,17 @@ func (p *poller) sendFailure(ctx context.Context, shardID string, raw []byte) er
 		if f == nil {
 			return errNotFound(dest)
 		}
+		if p.s.roles != nil {
+			// As Lambda does, as the mapped function's execution role.
+			mf, _, err := p.s.load(ctx, p.m.Account, p.m.Region, p.m.FunctionName)
+			if err != nil {
+				return err
+			}
+			if mf == nil {
+				return errNotFound(p.m.FunctionName)
+			}
+			return p.s.invokeAsRole(ctx, mf, f.arn(), raw)
+		}
 		// Queued durably before the checkpoint moves past the batch.
 		return p.s.enqueue(ctx, f, &invocation{id: newRevisionID(), payload: raw})
 	}

@@ -66,10 +66,12 @@ type Options struct {
 	// mapping operations answer that no streams are served.
 	Streams StreamSource
 	// Roles, when set (authentication on), makes event source mappings
-	// act as their function's execution role where Lambda does: the
-	// records they write to a Kinesis stream on-failure destination are
-	// put in-process through Router as a session of the role. Nil (dev
-	// mode): they are written directly.
+	// act as their function's execution role where Lambda does: creating
+	// or updating one checks in-process, through Router as a session of
+	// the role, that the role may read the stream, and the records they
+	// send to an on-failure destination (a Kinesis stream or a Lambda
+	// function) are put or invoked in-process as the role. Nil (dev
+	// mode): no check, and the records are written directly.
 	Roles awsproto.RoleAssumer
 	// Router serves the in-process requests made as roles; needed with
 	// Roles.
