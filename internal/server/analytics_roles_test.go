@@ -172,7 +172,9 @@ GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`)
 
 	// The allowed application delivers every count; the denied one is
 	// refused, again and again, as its role session.
-	appARN := func(name string) string { return "arn:aws:kinesisanalytics:us-east-1:" + account + ":application/" + name }
+	appARN := func(name string) string {
+		return "arn:aws:kinesisanalytics:us-east-1:" + account + ":application/" + name
+	}
 	deniedSession := "arn:aws:sts::" + account + ":assumed-role/no-invoke/denied"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
