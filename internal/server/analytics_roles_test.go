@@ -32,7 +32,8 @@ import (
 // the application: a role allowed lambda:InvokeFunction delivers the
 // window results, a role without it gets audited denials (retried) and
 // delivers nothing, and a role the service cannot assume is refused at
-// CreateApplication and UpdateApplication.
+// CreateApplication and UpdateApplication. A Firehose output is written
+// as the role as well.
 func TestAnalyticsOutputRoles(t *testing.T) {
 	const account = "111122223333"
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -76,6 +77,7 @@ func TestAnalyticsOutputRoles(t *testing.T) {
 	srv := servertest.Start(t, func(c *config.Config) {
 		c.AnalyticsIdleGrace = 100 * time.Millisecond
 		c.Auth, c.AccountID, c.AuditLog = config.AuthOn, account, audit
+		c.AuditDataEvents = true // PutRecordBatch is a data event
 		c.IAM = &config.IAM{
 			Accounts: []config.Account{{ID: account, AccessKeys: []config.AccessKey{{ID: "AKIAROOTEXAMPLE00001", Secret: "root-secret"}}}},
 			Roles: []config.Role{
@@ -108,7 +110,9 @@ func TestAnalyticsOutputRoles(t *testing.T) {
 		}
 	}
 	ac := kda.New(kda.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1, Credentials: creds, HTTPClient: srv.HTTPClient()})
-	create := func(name, execRole string) error {
+	lambdaOut := kdatypes.Output{Name: aws.String("DEST"), DestinationSchema: &kdatypes.DestinationSchema{RecordFormatType: kdatypes.RecordFormatTypeJson},
+		LambdaOutput: &kdatypes.LambdaOutput{ResourceARN: created.FunctionArn}}
+	create := func(name, execRole string, out kdatypes.Output) error {
 		_, err := ac.CreateApplication(ctx, &kda.CreateApplicationInput{
 			ApplicationName: aws.String(name), RuntimeEnvironment: kdatypes.RuntimeEnvironmentSql10, ServiceExecutionRole: aws.String(execRole),
 			ApplicationConfiguration: &kdatypes.ApplicationConfiguration{
@@ -124,8 +128,7 @@ GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`)
 								MappingParameters: &kdatypes.MappingParameters{JSONMappingParameters: &kdatypes.JSONMappingParameters{RecordRowPath: aws.String("$")}}},
 							RecordColumns: []kdatypes.RecordColumn{{Name: aws.String("page"), Mapping: aws.String("$.page"), SqlType: aws.String("VARCHAR(8)")}}},
 						KinesisStreamsInput: &kdatypes.KinesisStreamsInput{ResourceARN: aws.String("arn:aws:kinesis:us-east-1:" + account + ":stream/clicks")}}},
-					Outputs: []kdatypes.Output{{Name: aws.String("DEST"), DestinationSchema: &kdatypes.DestinationSchema{RecordFormatType: kdatypes.RecordFormatTypeJson},
-						LambdaOutput: &kdatypes.LambdaOutput{ResourceARN: created.FunctionArn}}},
+					Outputs: []kdatypes.Output{out},
 				},
 			},
 		})
@@ -143,17 +146,24 @@ GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`)
 		{role("none"), "does not exist"},
 		{role("lambda-only"), "does not allow kinesisanalytics.amazonaws.com"},
 	} {
-		err := create("refused", r.role)
+		err := create("refused", r.role, lambdaOut)
 		var inv *kdatypes.InvalidArgumentException
 		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "sufficient privileges to assume the role "+r.role) || !strings.Contains(err.Error(), r.why) {
 			t.Errorf("role %s: %v, want InvalidArgumentException saying %q", r.role, err, r.why)
 		}
 	}
 
-	if err := create("allowed", role("deliver")); err != nil {
+	if err := create("allowed", role("deliver"), lambdaOut); err != nil {
 		t.Fatal(err)
 	}
-	if err := create("denied", role("no-invoke")); err != nil {
+	if err := create("denied", role("no-invoke"), lambdaOut); err != nil {
+		t.Fatal(err)
+	}
+	// A Firehose output is written as the role too: "deliver" has no
+	// firehose:PutRecordBatch.
+	if err := create("to-firehose", role("deliver"), kdatypes.Output{Name: aws.String("DEST"),
+		DestinationSchema:     &kdatypes.DestinationSchema{RecordFormatType: kdatypes.RecordFormatTypeJson},
+		KinesisFirehoseOutput: &kdatypes.KinesisFirehoseOutput{ResourceARN: aws.String("arn:aws:firehose:us-east-1:" + account + ":deliverystream/counts")}}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := ac.DescribeApplication(ctx, &kda.DescribeApplicationInput{ApplicationName: aws.String("allowed")})
@@ -176,17 +186,18 @@ GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`)
 		return "arn:aws:kinesisanalytics:us-east-1:" + account + ":application/" + name
 	}
 	deniedSession := "arn:aws:sts::" + account + ":assumed-role/no-invoke/denied"
+	firehoseSession := "arn:aws:sts::" + account + ":assumed-role/deliver/to-firehose"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		sum := delivered[appARN("allowed")]
 		mu.Unlock()
-		denials := invokes(t, audit)[deniedSession]
-		if sum == records && denials >= 2 {
+		refused := denials(t, audit)
+		if sum == records && refused["Invoke "+deniedSession] >= 2 && refused["PutRecordBatch "+firehoseSession] >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("allowed delivered %d of %d records' counts; %d audited denials of %s", sum, records, denials, deniedSession)
+			t.Fatalf("allowed delivered %d of %d records' counts; audited denials: %v", sum, records, refused)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -195,15 +206,15 @@ GROUP BY "page", STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`)
 		t.Errorf("the denied application delivered %d", n)
 	}
 	mu.Unlock()
-	if n := invokes(t, audit)["arn:aws:sts::"+account+":assumed-role/deliver/allowed"]; n != 0 {
+	if n := denials(t, audit)["Invoke arn:aws:sts::"+account+":assumed-role/deliver/allowed"]; n != 0 {
 		t.Errorf("%d audited denials of the allowed session", n)
 	}
 }
 
-// invokes counts the audit log's Invoke events refused with
-// AccessDeniedException, by role session ARN, checking that they were
-// made by kinesisanalytics.amazonaws.com.
-func invokes(t *testing.T, path string) map[string]int {
+// denials counts the audit log's Invoke and PutRecordBatch events
+// refused with AccessDeniedException, by "EVENT SESSION-ARN", checking
+// that they were made by kinesisanalytics.amazonaws.com.
+func denials(t *testing.T, path string) map[string]int {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -215,13 +226,13 @@ func invokes(t *testing.T, path string) map[string]int {
 			EventName, ErrorCode string
 			UserIdentity         struct{ Type, Arn, InvokedBy string }
 		}
-		if json.Unmarshal(line, &ev) != nil || ev.EventName != "Invoke" || ev.ErrorCode != "AccessDeniedException" {
+		if json.Unmarshal(line, &ev) != nil || (ev.EventName != "Invoke" && ev.EventName != "PutRecordBatch") || ev.ErrorCode != "AccessDeniedException" {
 			continue // a line still being written is read again next time
 		}
 		if ev.UserIdentity.Type != "AssumedRole" || ev.UserIdentity.InvokedBy != "kinesisanalytics.amazonaws.com" {
-			t.Errorf("Invoke event %+v", ev)
+			t.Errorf("%s event %+v", ev.EventName, ev)
 		}
-		out[ev.UserIdentity.Arn]++
+		out[ev.EventName+" "+ev.UserIdentity.Arn]++
 	}
 	return out
 }
