@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/millrace/millrace/internal/awsproto"
 	"github.com/millrace/millrace/internal/storage"
 	"github.com/millrace/millrace/internal/streams"
 )
@@ -34,7 +35,11 @@ const ErrorStreamName = "error_stream"
 
 // Application is a continuous SQL application over one source stream.
 type Application struct {
-	Name   string            `json:"name"`
+	Name string `json:"name"`
+	// ARN is the application's; Role is its ServiceExecutionRole, which
+	// it writes Firehose and Lambda outputs as when Runtime.Roles is set.
+	ARN    string            `json:"arn,omitempty"`
+	Role   string            `json:"role,omitempty"`
 	Source streams.StreamRef `json:"source"`
 	// StartPosition is where a first start reads from: TRIM_HORIZON or
 	// NOW (LATEST). Later starts resume from the checkpoint.
@@ -63,6 +68,8 @@ type Runtime struct {
 	// Lambda outputs.
 	DeliveryStreams DeliveryStreams
 	Functions       Functions
+	// Roles, when set, is how the application acts as its role.
+	Roles awsproto.RoleAssumer
 	// afterCheckpoint, in tests, runs between a checkpoint that holds
 	// outputs and the writing of them; an error stops the run there, as
 	// a crash would.

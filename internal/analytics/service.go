@@ -37,6 +37,10 @@ type Options struct {
 	// Lambda outputs (nil: such outputs fail to deliver and are retried).
 	DeliveryStreams DeliveryStreams
 	Functions       Functions
+	// Roles, when set (authentication on), makes applications write
+	// Firehose and Lambda outputs as a session of their
+	// ServiceExecutionRole, and refuses a role that cannot be assumed.
+	Roles awsproto.RoleAssumer
 }
 
 // Service serves the kinesisanalyticsv2 operations for SQL applications
@@ -63,6 +67,8 @@ type appRecord struct {
 	Outputs               []outputRecord
 	StartPosition         string
 	References            []referenceRecord `json:",omitempty"`
+	// Role is the ServiceExecutionRole.
+	Role string `json:",omitempty"`
 }
 
 type inputRecord struct {
@@ -352,8 +358,11 @@ func (s *Service) createApplication(ctx context.Context, in *analyticsapi.Create
 	info := awsproto.Info(ctx)
 	name := deref(in.ApplicationName)
 	a := &appRecord{Account: info.AccountID, Region: info.Region, Name: name, Description: deref(in.ApplicationDescription),
-		Version: 1, Status: string(analyticsapi.ApplicationStatusReady)}
+		Version: 1, Status: string(analyticsapi.ApplicationStatusReady), Role: deref(in.ServiceExecutionRole)}
 	if err := authorize(ctx, "CreateApplication", a.arn()); err != nil {
+		return nil, err
+	}
+	if err := s.checkRole(a); err != nil {
 		return nil, err
 	}
 	if !appName.MatchString(name) {
@@ -421,6 +430,9 @@ func (s *Service) detail(a *appRecord) *analyticsapi.ApplicationDetail {
 	}
 	if a.Description != "" {
 		d.ApplicationDescription = ptr(a.Description)
+	}
+	if a.Role != "" {
+		d.ServiceExecutionRole = ptr(a.Role)
 	}
 	desc := &analyticsapi.ApplicationConfigurationDescription{SqlApplicationConfigurationDescription: &analyticsapi.SqlApplicationConfigurationDescription{}}
 	if a.Code != "" {
@@ -521,7 +533,7 @@ func (s *Service) application(a *appRecord) (*Application, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := &Application{Name: a.Name, Source: src, StartPosition: a.StartPosition, CheckpointInterval: s.opts.CheckpointInterval,
+	app := &Application{Name: a.Name, ARN: a.arn(), Role: a.Role, Source: src, StartPosition: a.StartPosition, CheckpointInterval: s.opts.CheckpointInterval,
 		Config: Config{SQL: a.Code, Schema: a.Inputs[0].Schema, IdleGrace: s.opts.IdleGrace}, References: referencesOf(a)}
 	for _, o := range a.Outputs {
 		if o.Kind != OutputStream {
@@ -559,7 +571,7 @@ func (s *Service) start(a *appRecord) {
 		return
 	}
 	rt := &Runtime{Streams: s.opts.Streams, Catalog: s.opts.Catalog, Logger: s.log, Objects: s.opts.S3,
-		DeliveryStreams: s.opts.DeliveryStreams, Functions: s.opts.Functions}
+		DeliveryStreams: s.opts.DeliveryStreams, Functions: s.opts.Functions, Roles: s.opts.Roles}
 	u := s.opts.Runner.Go(unitName(a), func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := app.Run(ctx, rt); err != nil && ctx.Err() == nil {
@@ -656,6 +668,12 @@ func (s *Service) checkVersion(a *appRecord, v *int64) error {
 
 func (s *Service) updateApplication(ctx context.Context, in *analyticsapi.UpdateApplicationRequest) (*analyticsapi.UpdateApplicationResponse, error) {
 	a, err := s.change(ctx, "UpdateApplication", deref(in.ApplicationName), in.CurrentApplicationVersionId, func(a *appRecord) error {
+		if in.ServiceExecutionRoleUpdate != nil {
+			a.Role = *in.ServiceExecutionRoleUpdate
+		}
+		if err := s.checkRole(a); err != nil {
+			return err
+		}
 		return s.applyUpdate(a, in.ApplicationConfigurationUpdate)
 	})
 	if err != nil {

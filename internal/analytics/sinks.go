@@ -92,14 +92,18 @@ func (r *appRun) writeSinks(ctx context.Context, pending []pendingRecord) error 
 	for _, d := range order {
 		left := byDest[d]
 		for attempt := 0; len(left) > 0; attempt++ {
-			var err error
-			switch d.kind {
-			case OutputFirehose:
-				left, err = r.putFirehose(ctx, d.arn, left)
-			case OutputLambda:
-				left, err = r.invokeLambda(ctx, d.arn, left, attempt)
-			default:
-				return fmt.Errorf("output kind %q is unknown", d.kind)
+			// The role is assumed for each attempt: a failure to assume
+			// it is a delivery failure, logged and retried.
+			octx, err := r.outputContext(ctx)
+			if err == nil {
+				switch d.kind {
+				case OutputFirehose:
+					left, err = r.putFirehose(octx, d.arn, left)
+				case OutputLambda:
+					left, err = r.invokeLambda(octx, d.arn, left, attempt)
+				default:
+					return fmt.Errorf("output kind %q is unknown", d.kind)
+				}
 			}
 			if err != nil {
 				r.rt.Logger.Warn("analytics: output delivery failed; retrying", "application", r.app.Name, "destination", d.arn, "err", err)

@@ -258,7 +258,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 	fh.Register(router)
 	apps, err := analytics.NewService(ctx, analytics.Options{Streams: st, Catalog: engine, Runner: runner, Logger: logger.With("component", "analytics"),
 		IdleGrace: cfg.AnalyticsIdleGrace, CheckpointInterval: cfg.AnalyticsCheckpointInterval, S3: analyticsS3(cfg),
-		DeliveryStreams: newDeliveryStreamWriter(router), Functions: newLambdaInvoker(router)})
+		DeliveryStreams: newDeliveryStreamWriter(router), Functions: newLambdaInvoker(router),
+		Roles: sec.roles})
 	if err != nil {
 		runner.Stop()
 		return nil, errors.Join(fmt.Errorf("starting analytics applications: %w", err), st.Close(), engine.Close())
