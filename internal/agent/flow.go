@@ -41,8 +41,9 @@ type flowRunner struct {
 	mu      sync.Mutex // guards files for the checkpoint writer
 	files   []*tracked
 	shadows map[fileID]*tracked // copies of files not yet truncated
-	// maybeCopy holds files that start as a tracked file does but are
-	// shorter than what was read of it, since when they were first seen.
+	// maybeCopy holds files that start as a tracked file does, as far as
+	// they go, but are shorter than what was read of it, since when they
+	// were first seen.
 	maybeCopy map[fileID]time.Time
 	started   bool
 	resume    []*fileCheckpoint // from the checkpoint, not yet matched
@@ -340,12 +341,17 @@ func (r *flowRunner) discover(l listed, attached map[fileID]*tracked) {
 	}
 	// A copy of a file truncated, or about to be (copytruncate).
 	for _, t := range r.files {
-		if t.fingerprintLen() == 0 || !t.sameStart(f) {
+		if t.fingerprintLen() == 0 {
 			continue
 		}
 		if l.size < t.scan {
 			// Perhaps a copy still being written: decide when it has
-			// grown, or after a while.
+			// grown, or after a while. It is written in pieces, so a
+			// poll can list it before it holds the bytes that identify
+			// t (even empty): as far as it goes, it must start as t.
+			if !t.startsLike(f, l.size) {
+				continue
+			}
 			first, seen := r.maybeCopy[l.id]
 			if !seen {
 				r.maybeCopy[l.id] = time.Now()
