@@ -84,3 +84,69 @@ func TestCopyTruncateCopySeenBeforeItHoldsTheFingerprint(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyTruncateCopyBeingWrittenAtRestart starts a flow from a
+// checkpoint while copytruncate is copying the checkpointed file: the
+// partial copy, listed first, waits for the copy to be complete and
+// continues the file where the checkpoint left it.
+func TestCopyTruncateCopyBeingWrittenAtRestart(t *testing.T) {
+	for _, written := range []int{0, 500, 1500} {
+		t.Run(strconv.Itoa(written), func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "app.log")
+			appendFile(t, log, lines(0, 200))
+			fl := &Flow{FilePattern: log + "*", KinesisStream: "s", PartitionKeyOption: "RANDOM",
+				InitialPosition: "START_OF_FILE", MaxBufferAge: time.Second, MinTimeBetweenFilePolls: 10 * time.Millisecond}
+			p := &ackingPutter{}
+			newRunner := func(cp *flowCheckpoint) *flowRunner {
+				r := newFlowRunner(fl, p, cp, nil, slog.New(slog.DiscardHandler), &Stats{})
+				r.ctx = context.Background()
+				return r
+			}
+			poll := func(r *flowRunner) {
+				t.Helper()
+				if err := r.poll(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := newRunner(nil)
+			poll(r)
+			cp, clean := r.checkpoint(time.Now())
+			if !clean {
+				t.Fatalf("records left unacknowledged: %+v", cp)
+			}
+
+			// Stopped; more lines are written, and copytruncate starts
+			// copying. The copy is listed first (older modification
+			// time).
+			appendFile(t, log, lines(200, 220))
+			content, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := log + ".1"
+			if err := os.WriteFile(dst, content[:written], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Minute)
+			if err := os.Chtimes(dst, old, old); err != nil {
+				t.Fatal(err)
+			}
+			r = newRunner(cp)
+			poll(r)
+			if err := os.WriteFile(dst, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, log, lines(220, 230))
+			poll(r)
+			poll(r)
+
+			if got, want := strings.Join(p.data, ""), lines(0, 230); got != want {
+				t.Errorf("%d records sent, want 230; sent:\n%s", len(p.data), got)
+			}
+		})
+	}
+}

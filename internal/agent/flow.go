@@ -144,6 +144,14 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			delete(r.maybeCopy, id)
 		}
 	}
+	if !r.started {
+		// The files checkpointed under their identity are found first,
+		// so that a copy being made of one (copytruncate) is known for
+		// one whatever the order of the listing.
+		slices.SortStableFunc(ls, func(a, b listed) int {
+			return compareBool(r.checkpointedAt(b.id), r.checkpointedAt(a.id))
+		})
+	}
 	for _, l := range ls {
 		if t := attached[l.id]; t != nil {
 			t.path = l.path
@@ -216,6 +224,24 @@ func (r *flowRunner) poll(ctx context.Context) error {
 	})
 	r.mu.Unlock()
 	return nil
+}
+
+// checkpointedAt reports whether the checkpoint holds a file at identity
+// id.
+func (r *flowRunner) checkpointedAt(id fileID) bool {
+	return slices.ContainsFunc(r.resume, func(cp *fileCheckpoint) bool {
+		return cp != nil && (fileID{cp.Dev, cp.Ino}) == id
+	})
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func (t *tracked) finishedOrGone() bool { return t.footer && t.f == nil }
