@@ -150,3 +150,49 @@ func TestCopyTruncateCopyBeingWrittenAtRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyMadeWhileStoppedIsReadBeforeTheRefilledOriginal starts a flow
+// from a checkpoint after copytruncate ran while it was stopped: the
+// original, at its checkpointed identity, holds new lines, and the copy,
+// found by its first bytes, the rest of the old ones. The copy's lines go
+// first.
+func TestCopyMadeWhileStoppedIsReadBeforeTheRefilledOriginal(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	appendFile(t, log, lines(0, 200))
+	fl := &Flow{FilePattern: log + "*", KinesisStream: "s", PartitionKeyOption: "RANDOM",
+		InitialPosition: "START_OF_FILE", MaxBufferAge: time.Second, MinTimeBetweenFilePolls: 10 * time.Millisecond}
+	p := &ackingPutter{}
+	r := newFlowRunner(fl, p, nil, nil, slog.New(slog.DiscardHandler), &Stats{})
+	r.ctx = context.Background()
+	if err := r.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := r.checkpoint(time.Now())
+
+	appendFile(t, log, lines(200, 220))
+	content, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(log+".1", content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(log, 0); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(log+".1", old, old); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, log, lines(220, 230))
+
+	r = newFlowRunner(fl, p, cp, nil, slog.New(slog.DiscardHandler), &Stats{})
+	r.ctx = context.Background()
+	if err := r.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(p.data, ""), lines(0, 230); got != want {
+		t.Errorf("%d records sent, want 230; sent:\n%s", len(p.data), got)
+	}
+}

@@ -144,15 +144,17 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			delete(r.maybeCopy, id)
 		}
 	}
+	found := ls
 	if !r.started {
 		// The files checkpointed under their identity are found first,
 		// so that a copy being made of one (copytruncate) is known for
 		// one whatever the order of the listing.
-		slices.SortStableFunc(ls, func(a, b listed) int {
+		found = slices.Clone(ls)
+		slices.SortStableFunc(found, func(a, b listed) int {
 			return compareBool(r.checkpointedAt(b.id), r.checkpointedAt(a.id))
 		})
 	}
-	for _, l := range ls {
+	for _, l := range found {
 		if t := attached[l.id]; t != nil {
 			t.path = l.path
 			if t.f == nil && (l.size != t.size || !l.mt.Equal(t.mtime)) {
@@ -162,6 +164,18 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			continue
 		}
 		r.discover(l, attached)
+	}
+	if !r.started {
+		// They are read oldest first all the same.
+		rank := make(map[fileID]int, len(ls))
+		for i, l := range ls {
+			rank[l.id] = i
+		}
+		order := slices.Clone(r.files)
+		slices.SortStableFunc(order, func(a, b *tracked) int { return rank[a.ident] - rank[b.ident] })
+		for i, t := range order {
+			t.born = int64(i + 1)
+		}
 	}
 	r.started = true
 	r.resume = nil
