@@ -41,8 +41,9 @@ type flowRunner struct {
 	mu      sync.Mutex // guards files for the checkpoint writer
 	files   []*tracked
 	shadows map[fileID]*tracked // copies of files not yet truncated
-	// maybeCopy holds files that start as a tracked file does but are
-	// shorter than what was read of it, since when they were first seen.
+	// maybeCopy holds files that start as a tracked file does, as far as
+	// they go, but are shorter than what was read of it, since when they
+	// were first seen.
 	maybeCopy map[fileID]time.Time
 	started   bool
 	resume    []*fileCheckpoint // from the checkpoint, not yet matched
@@ -143,7 +144,17 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			delete(r.maybeCopy, id)
 		}
 	}
-	for _, l := range ls {
+	found := ls
+	if !r.started {
+		// The files checkpointed under their identity are found first,
+		// so that a copy being made of one (copytruncate) is known for
+		// one whatever the order of the listing.
+		found = slices.Clone(ls)
+		slices.SortStableFunc(found, func(a, b listed) int {
+			return compareBool(r.checkpointedAt(b.id), r.checkpointedAt(a.id))
+		})
+	}
+	for _, l := range found {
 		if t := attached[l.id]; t != nil {
 			t.path = l.path
 			if t.f == nil && (l.size != t.size || !l.mt.Equal(t.mtime)) {
@@ -153,6 +164,18 @@ func (r *flowRunner) poll(ctx context.Context) error {
 			continue
 		}
 		r.discover(l, attached)
+	}
+	if !r.started {
+		// They are read oldest first all the same.
+		rank := make(map[fileID]int, len(ls))
+		for i, l := range ls {
+			rank[l.id] = i
+		}
+		order := slices.Clone(r.files)
+		slices.SortStableFunc(order, func(a, b *tracked) int { return rank[a.ident] - rank[b.ident] })
+		for i, t := range order {
+			t.born = int64(i + 1)
+		}
 	}
 	r.started = true
 	r.resume = nil
@@ -215,6 +238,24 @@ func (r *flowRunner) poll(ctx context.Context) error {
 	})
 	r.mu.Unlock()
 	return nil
+}
+
+// checkpointedAt reports whether the checkpoint holds a file at identity
+// id.
+func (r *flowRunner) checkpointedAt(id fileID) bool {
+	return slices.ContainsFunc(r.resume, func(cp *fileCheckpoint) bool {
+		return cp != nil && (fileID{cp.Dev, cp.Ino}) == id
+	})
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func (t *tracked) finishedOrGone() bool { return t.footer && t.f == nil }
@@ -340,12 +381,17 @@ func (r *flowRunner) discover(l listed, attached map[fileID]*tracked) {
 	}
 	// A copy of a file truncated, or about to be (copytruncate).
 	for _, t := range r.files {
-		if t.fingerprintLen() == 0 || !t.sameStart(f) {
+		if t.fingerprintLen() == 0 {
 			continue
 		}
 		if l.size < t.scan {
 			// Perhaps a copy still being written: decide when it has
-			// grown, or after a while.
+			// grown, or after a while. It is written in pieces, so a
+			// poll can list it before it holds the bytes that identify
+			// t (even empty): as far as it goes, it must start as t.
+			if !t.startsLike(f, l.size) {
+				continue
+			}
 			first, seen := r.maybeCopy[l.id]
 			if !seen {
 				r.maybeCopy[l.id] = time.Now()

@@ -150,6 +150,20 @@ func (a *ackQueue) state() (acked int64, oldest time.Time, pending int, prefix m
 	return a.acked, oldest, len(a.q) - a.head, prefix
 }
 
+// startsLike reports whether the first size bytes of f, a file perhaps
+// still being written, agree with t's first bytes as far as both go.
+func (t *tracked) startsLike(f *os.File, size int64) bool {
+	n := min(size, int64(len(t.fp)))
+	if n == 0 {
+		return true
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return false
+	}
+	return bytes.Equal(b, t.fp[:n])
+}
+
 // fingerprint returns the hash of the first n bytes of f, or false when f
 // has fewer.
 func fingerprintOf(f *os.File, n int) (string, bool) {
