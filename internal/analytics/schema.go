@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -267,7 +268,7 @@ func gjsonScalar(r gjson.Result) any {
 	case gjson.True:
 		return true
 	case gjson.String:
-		return r.Str
+		return validUTF8(r.Str)
 	case gjson.Number:
 		if i, err := strconv.ParseInt(r.Raw, 10, 64); err == nil {
 			return i
@@ -283,6 +284,27 @@ func gjsonScalar(r gjson.Result) any {
 		return jsonScalar(v)
 	}
 	return nil
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json does when it decodes a string (gjson keeps the
+// bytes as they are).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // jsonScalar turns a decoded JSON value into an engine value: numbers to
