@@ -277,22 +277,32 @@ func (c *Config) validateSecurity(bad func(name, format string, args ...any)) {
 			}
 		}
 	}
+	// named checks what users and roles share: a name, a 12-digit account,
+	// no second declaration in that account and a path of /.../; ok is
+	// false when there is no name to check the rest by.
+	named := func(key, kind, name, acct, path string, seen map[string]bool) (a string, ok bool) {
+		if name == "" {
+			bad(key, "a %s has no name", kind)
+			return "", false
+		}
+		a = account(acct)
+		if !accountIDPattern.MatchString(a) {
+			bad(key, "%s %s: account %q must be exactly 12 digits", kind, name, a)
+		}
+		if seen[a+"/"+name] {
+			bad(key, "%s %s is declared twice in account %s", kind, name, a)
+		}
+		seen[a+"/"+name] = true
+		if path != "" && (!strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/")) {
+			bad(key, "%s %s: path %q must begin and end with /", kind, name, path)
+		}
+		return a, true
+	}
 	users := map[string]bool{}
 	for _, u := range iam.Users {
-		if u.Name == "" {
-			bad("users", "a user has no name")
+		a, ok := named("users", "user", u.Name, u.Account, u.Path, users)
+		if !ok {
 			continue
-		}
-		a := account(u.Account)
-		if !accountIDPattern.MatchString(a) {
-			bad("users", "user %s: account %q must be exactly 12 digits", u.Name, a)
-		}
-		if users[a+"/"+u.Name] {
-			bad("users", "user %s is declared twice in account %s", u.Name, a)
-		}
-		users[a+"/"+u.Name] = true
-		if u.Path != "" && (!strings.HasPrefix(u.Path, "/") || !strings.HasSuffix(u.Path, "/")) {
-			bad("users", "user %s: path %q must begin and end with /", u.Name, u.Path)
 		}
 		for _, g := range u.Groups {
 			if !groups[a+"/"+g] {
@@ -308,20 +318,9 @@ func (c *Config) validateSecurity(bad func(name, format string, args ...any)) {
 	}
 	roles := map[string]bool{}
 	for _, r := range iam.Roles {
-		if r.Name == "" {
-			bad("roles", "a role has no name")
+		_, ok := named("roles", "role", r.Name, r.Account, r.Path, roles)
+		if !ok {
 			continue
-		}
-		a := account(r.Account)
-		if !accountIDPattern.MatchString(a) {
-			bad("roles", "role %s: account %q must be exactly 12 digits", r.Name, a)
-		}
-		if roles[a+"/"+r.Name] {
-			bad("roles", "role %s is declared twice in account %s", r.Name, a)
-		}
-		roles[a+"/"+r.Name] = true
-		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || !strings.HasSuffix(r.Path, "/")) {
-			bad("roles", "role %s: path %q must begin and end with /", r.Name, r.Path)
 		}
 		if _, err := r.TrustPolicy(); err != nil {
 			bad("roles", "%v", err)

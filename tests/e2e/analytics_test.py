@@ -218,6 +218,35 @@ CREATE OR REPLACE PUMP "P1" AS INSERT INTO "A" SELECT STREAM "page" FROM "SOURCE
         kda.stop_application(ApplicationName=app)
         d = kda.describe_application(ApplicationName=app)["ApplicationDetail"]
         check(d["ApplicationStatus"] == "READY", d["ApplicationStatus"])
+
+        step("add_application_reference_data_source from an S3 object, refused with a bad BucketARN, then deleted")
+        s3.put_object(Bucket=bucket, Key="ref/pages.csv", Body=b"p0,Home\np1,About\n")
+        ref_schema = {"RecordFormat": {"RecordFormatType": "CSV", "MappingParameters": {"CSVMappingParameters": {
+            "RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}}},
+            "RecordColumns": [{"Name": "page", "SqlType": "VARCHAR(8)"}, {"Name": "title", "SqlType": "VARCHAR(16)"}]}
+        version = d["ApplicationVersionId"]
+        try:
+            kda.add_application_reference_data_source(ApplicationName=app, CurrentApplicationVersionId=version, ReferenceDataSource={
+                "TableName": "PAGES", "S3ReferenceDataSource": {"BucketARN": f"arn:aws:s3:::{bucket}/ref", "FileKey": "ref/pages.csv"},
+                "ReferenceSchema": ref_schema})
+            raise AssertionError("accepted a BucketARN with a key in it")
+        except ClientError as e:
+            check(code_of(e) == "InvalidArgumentException", e)
+        out = kda.add_application_reference_data_source(ApplicationName=app, CurrentApplicationVersionId=version, ReferenceDataSource={
+            "TableName": "PAGES", "S3ReferenceDataSource": {"BucketARN": f"arn:aws:s3:::{bucket}", "FileKey": "ref/pages.csv"},
+            "ReferenceSchema": ref_schema})
+        check(out["ApplicationVersionId"] == version + 1, out)
+        refs = out["ReferenceDataSourceDescriptions"]
+        check(len(refs) == 1 and refs[0]["TableName"] == "PAGES"
+              and refs[0]["S3ReferenceDataSourceDescription"]["FileKey"] == "ref/pages.csv", refs)
+        d = kda.describe_application(ApplicationName=app)["ApplicationDetail"]
+        described = d["ApplicationConfigurationDescription"]["SqlApplicationConfigurationDescription"]["ReferenceDataSourceDescriptions"]
+        check([r["TableName"] for r in described] == ["PAGES"], described)
+        kda.delete_application_reference_data_source(ApplicationName=app, CurrentApplicationVersionId=version + 1,
+                                                     ReferenceId=refs[0]["ReferenceId"])
+        d = kda.describe_application(ApplicationName=app)["ApplicationDetail"]
+        check(d["ApplicationVersionId"] == version + 2, d["ApplicationVersionId"])
+        check(not d["ApplicationConfigurationDescription"]["SqlApplicationConfigurationDescription"].get("ReferenceDataSourceDescriptions"), d)
         kda.delete_application(ApplicationName=app, CreateTimestamp=d["CreateTimestamp"])
         lam.delete_function(FunctionName=f"kda-sink-{suffix}")
         fh.delete_delivery_stream(DeliveryStreamName=fh_name)
