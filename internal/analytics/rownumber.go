@@ -93,10 +93,24 @@ func parseItem(toks []token) selItem {
 		return selItem{toks, toks[0].name()}
 	case n >= 3 && toks[n-2].punct(".") && toks[n-1].name() != "" && isColumnPath(toks):
 		return selItem{toks, toks[n-1].name()}
-	case n >= 2 && toks[n-1].name() != "" && !toks[n-2].punct(".") && (toks[n-2].punct(")") || toks[n-2].name() != "" || toks[n-2].kind == tNumber || toks[n-2].kind == tString):
+	case n >= 2 && toks[n-1].name() != "" && !endsExpression(toks[n-1]) && !toks[n-2].punct(".") &&
+		(toks[n-2].punct(")") || toks[n-2].name() != "" || toks[n-2].kind == tNumber || toks[n-2].kind == tString):
 		return selItem{toks[:n-1], toks[n-1].name()}
 	}
 	return selItem{expr: toks}
+}
+
+// endsExpression says whether a word ends an expression (CASE ... END,
+// x IS NULL) rather than naming it.
+func endsExpression(t token) bool {
+	if t.kind != tIdent {
+		return false
+	}
+	switch strings.ToUpper(t.text) {
+	case "END", "NULL", "TRUE", "FALSE", "UNKNOWN", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY":
+		return true
+	}
+	return false
 }
 
 // isColumnPath says whether toks are a.b[.c].
@@ -216,7 +230,7 @@ func rewriteRowNumber(q *Query, toks []token) ([]token, error) {
 	var baseFrom []token
 	if agg, after, ok := subquery(mid[mfrom+1:]); ok {
 		if len(after) > 0 {
-			return nil, fmt.Errorf("unexpected %s after the subquery of the window Top-N", render(after))
+			return nil, fmt.Errorf("unexpected %s after the subquery of the window Top-N (filter in the subquery's WHERE or HAVING)", render(after))
 		}
 		afrom := topLevel(agg, 0, "FROM")
 		if afrom < 0 {

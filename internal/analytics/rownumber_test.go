@@ -124,6 +124,17 @@ func TestRowNumberTopNPartitionKeys(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// An unnamed CASE ... END keeps its END, and a column named without AS.
+	caseSQL := `SELECT * FROM (
+  SELECT ticker, CASE WHEN COUNT(*) > 20 THEN 'busy' ELSE 'quiet' END, COUNT(*) n,
+    ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC, ticker) AS rownum
+  FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ROWTIME), INTERVAL '1' SECOND))
+  GROUP BY window_start, window_end, ticker
+) WHERE rownum <= 1`
+	got = runAll(t, Config{SQL: caseSQL, Schema: tickerSchema}, recs)
+	if len(got) != 7 || !strings.Contains(got[0], "=busy,n=") || !strings.HasSuffix(got[0], ",rownum=1") {
+		t.Fatalf("want one busy row per window (7), got %v", got)
+	}
 	// Into a declared stream, without the row number: its columns count.
 	dest := `CREATE OR REPLACE STREAM "DEST" (tk VARCHAR(8), cnt BIGINT);
 INSERT INTO "DEST" SELECT ticker, n FROM (
