@@ -22,6 +22,7 @@ func FuzzCompile(f *testing.F) {
 		`SELECT ticker, APPROX_COUNT_DISTINCT(qty) AS d FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, ticker ORDER BY d DESC LIMIT 2`,
 		`CREATE STREAM "A" (t VARCHAR(8), q BIGINT); CREATE PUMP "P1" AS INSERT INTO "A" SELECT STREAM ticker, qty FROM "S";
 CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM t, SUM(q) FROM "A" GROUP BY t, STEP("A".ROWTIME BY INTERVAL '1' SECOND)`,
+		`SELECT t.ticker, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, ticker ORDER BY n DESC) AS rn FROM (SELECT ticker, window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, ticker) AS a) t WHERE rn <= 2`,
 	} {
 		f.Add(s)
 	}

@@ -58,6 +58,11 @@ type plan struct {
 	// order and limit rank each window's rows (ORDER BY ... LIMIT n).
 	order []orderKey
 	limit int
+	// partition is how many of the first order keys partition a window's
+	// rows (ROW_NUMBER() OVER (PARTITION BY window_start, window_end,
+	// keys)); rowNumber is the output column that numbers them, or -1.
+	partition int
+	rowNumber int
 
 	env map[string]any // variables and literals; the engine is single-threaded
 }
@@ -101,7 +106,7 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}, join: join}
+	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}, join: join, rowNumber: -1}
 	c := &compiler{p: p}
 	if q.Window.TimeColumn != "" {
 		i, ok := c.column(q.Window.TimeColumn)

@@ -60,6 +60,8 @@ type Query struct {
 	// Capacity, when not 0, bounds the groups of each window: a
 	// Space-Saving summary of COUNT(*) per item (TOP_K_ITEMS_TUMBLING).
 	Capacity int
+	// RowNumber is set for a window Top-N written with ROW_NUMBER().
+	RowNumber *RowNumber
 }
 
 // Program is what an application's SQL code declares.
@@ -336,6 +338,10 @@ func rewriteSelect(q *Query, toks []token) error {
 	toks = append([]token(nil), toks...)
 	if len(toks) > 1 && toks[1].is("STREAM") {
 		toks = append(toks[:1], toks[2:]...)
+	}
+	toks, err := rewriteRowNumber(q, toks)
+	if err != nil {
+		return err
 	}
 	toks, items, err := rewriteItemsTVF(q, toks)
 	if err != nil {

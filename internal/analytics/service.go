@@ -69,6 +69,8 @@ type appRecord struct {
 	References            []referenceRecord `json:",omitempty"`
 	// Role is the ServiceExecutionRole.
 	Role string `json:",omitempty"`
+	// Tags are the application's tags, by key.
+	Tags map[string]string `json:",omitempty"`
 }
 
 type inputRecord struct {
@@ -124,7 +126,8 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 // operation of the model answers 501 NotImplemented.
 var Served = []string{"CreateApplication", "DescribeApplication", "ListApplications", "StartApplication",
 	"StopApplication", "UpdateApplication", "DeleteApplication", "AddApplicationInput", "AddApplicationOutput", "DiscoverInputSchema",
-	"AddApplicationReferenceDataSource", "DeleteApplicationReferenceDataSource"}
+	"AddApplicationReferenceDataSource", "DeleteApplicationReferenceDataSource",
+	"TagResource", "UntagResource", "ListTagsForResource"}
 
 // Register serves the operations under KinesisAnalytics_20180523 (AWS
 // JSON 1.1).
@@ -143,6 +146,10 @@ func (s *Service) Register(r *awsproto.Router) {
 
 		"AddApplicationReferenceDataSource":    awsproto.Op(s.addApplicationReferenceDataSource),
 		"DeleteApplicationReferenceDataSource": awsproto.Op(s.deleteApplicationReferenceDataSource),
+
+		"TagResource":         awsproto.Op(s.tagResource),
+		"UntagResource":       awsproto.Op(s.untagResource),
+		"ListTagsForResource": awsproto.Op(s.listTagsForResource),
 	}
 	for _, op := range analyticsapi.Operations {
 		if _, ok := h[op.Name]; !ok {
@@ -370,6 +377,9 @@ func (s *Service) createApplication(ctx context.Context, in *analyticsapi.Create
 	}
 	if in.RuntimeEnvironment == nil || *in.RuntimeEnvironment != analyticsapi.RuntimeEnvironmentSql10 {
 		return nil, invalid("Millrace runs SQL applications only: RuntimeEnvironment must be SQL-1_0.")
+	}
+	if err := mergeTags(a, in.Tags); err != nil {
+		return nil, err
 	}
 	if ac := in.ApplicationConfiguration; ac != nil {
 		if cc := ac.ApplicationCodeConfiguration; cc != nil && cc.CodeContent != nil {

@@ -126,6 +126,9 @@ func (c *compiler) compileOrder(sel *sqlparser.Select) error {
 	switch p.q.Window.Kind {
 	case Tumbling, Hopping, Cumulate:
 	default:
+		if p.q.RowNumber != nil {
+			return fmt.Errorf("a window Top-N (ROW_NUMBER() OVER (PARTITION BY window_start, window_end ...)) ranks the groups of a TUMBLE, HOP or CUMULATE window")
+		}
 		return fmt.Errorf("ORDER BY and LIMIT rank the rows of a window: they need a TUMBLE, HOP or CUMULATE window (STEP, FLOOR)")
 	}
 	for _, ob := range sel.OrderBy {
@@ -171,6 +174,18 @@ func (c *compiler) compileOrder(sel *sqlparser.Select) error {
 		}
 		p.limit = n
 	}
+	if rn := p.q.RowNumber; rn != nil {
+		p.partition = rn.Partition
+		if rn.At >= 0 {
+			prog, err := c.compileText("nil", rn.Name) // numbered by rank
+			if err != nil {
+				return err
+			}
+			p.names = append(p.names[:rn.At], append([]string{rn.Name}, p.names[rn.At:]...)...)
+			p.outs = append(p.outs[:rn.At], append([]*vm.Program{prog}, p.outs[rn.At:]...)...)
+			p.rowNumber = rn.At
+		}
+	}
 	return nil
 }
 
@@ -192,8 +207,9 @@ func (o *operator) orderValues(env map[string]any) ([]any, error) {
 }
 
 // rank orders each window's rows by ORDER BY (ties keep the groups'
-// order) and keeps the first LIMIT of them. rows come in order of
-// window.
+// order) and keeps the first LIMIT of them, or of each partition (rows
+// whose first partition order keys are equal) numbered from 1 in the
+// row number column. rows come in order of window.
 func (o *operator) rank(rows []Result) []Result {
 	if len(o.p.order) == 0 && o.p.limit == 0 {
 		return rows
@@ -217,13 +233,33 @@ func (o *operator) rank(rows []Result) []Result {
 			}
 			return false
 		})
-		if o.p.limit > 0 && len(win) > o.p.limit {
-			win = win[:o.p.limit]
+		n := 0
+		for i := range win {
+			if i == 0 || !samePartition(win[i-1].order, win[i].order, o.p.partition) {
+				n = 0
+			}
+			n++
+			if o.p.limit > 0 && n > o.p.limit {
+				continue
+			}
+			if o.p.rowNumber >= 0 {
+				win[i].Values[o.p.rowNumber] = int64(n)
+			}
+			out = append(out, win[i])
 		}
-		out = append(out, win...)
 		start = end
 	}
 	return out
+}
+
+// samePartition says whether two rows' first n order keys are equal.
+func samePartition(a, b []any, n int) bool {
+	for k := range n {
+		if compareNullsFirst(a[k], b[k]) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // compareNullsFirst orders values with NULL before any other.

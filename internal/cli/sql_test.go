@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,5 +94,79 @@ func TestSQLUsageErrors(t *testing.T) {
 		if !strings.Contains(b.stderr.String(), tt.want) {
 			t.Errorf("%v: stderr %q, want %q in it", tt.args, b.stderr.String(), tt.want)
 		}
+	}
+}
+
+// The sql command runs Flink's window Top-N written with ROW_NUMBER():
+// each window's two most clicked pages with their rank, as computed from
+// the records read back.
+func TestSQLWindowTopNRowNumber(t *testing.T) {
+	srv, c := startServer(t)
+	createStream(t, c, "clicks", 1)
+	const n = 200
+	keys, datas := keysAndData(n, func(i int) string { return "k" },
+		func(i int) string { return fmt.Sprintf(`{"page":"p%d"}`, []int{0, 0, 0, 1, 1, 2, 3, 1, 0, 2}[i%10]) })
+	putRecords(t, c, "clicks", keys, datas)
+
+	it, err := c.GetShardIterator(t.Context(), &kinesis.GetShardIteratorInput{StreamName: aws.String("clicks"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetRecords(t.Context(), &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[int64]map[string]int{}
+	for _, r := range out.Records {
+		var row struct{ Page string }
+		json.Unmarshal(r.Data, &row)
+		ms := r.ApproximateArrivalTimestamp.UnixMilli()
+		if counts[ms-ms%1000] == nil {
+			counts[ms-ms%1000] = map[string]int{}
+		}
+		counts[ms-ms%1000][row.Page]++
+	}
+	want := map[string]bool{}
+	for w, pages := range counts {
+		var ps []string
+		for p := range pages {
+			ps = append(ps, p)
+		}
+		sort.Slice(ps, func(i, j int) bool {
+			if pages[ps[i]] != pages[ps[j]] {
+				return pages[ps[i]] > pages[ps[j]]
+			}
+			return ps[i] < ps[j]
+		})
+		for i, p := range ps[:min(2, len(ps))] {
+			want[fmt.Sprintf("%d %s %d %d", w, p, pages[p], i+1)] = true
+		}
+	}
+	q := `SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC, page) AS rownum
+  FROM (SELECT UNIX_MILLIS(window_start) AS ws, window_start, window_end, page, COUNT(*) AS n
+        FROM TABLE(TUMBLE(TABLE SOURCE_SQL_STREAM_001, DESCRIPTOR(ROWTIME), INTERVAL '1' SECOND))
+        GROUP BY window_start, window_end, page)
+) WHERE rownum <= 2`
+	b := runBackground(t, "sql", "--endpoint", srv.URL, "--stream", "clicks", "--from", "trim-horizon",
+		"--columns", "page VARCHAR(8)", "--idle-grace", "200ms", "--max", strconv.Itoa(len(want)), q)
+	if code := b.wait(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, b.stderr.String())
+	}
+	got := map[string]bool{}
+	for _, l := range b.stdout.lines() {
+		var row struct {
+			WS     int64
+			Page   string
+			N      int
+			Rownum int
+		}
+		if err := json.Unmarshal([]byte(l), &row); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		got[fmt.Sprintf("%d %s %d %d", row.WS, row.Page, row.N, row.Rownum)] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
 	}
 }

@@ -3,12 +3,15 @@
 # a running Millrace at $E2E_ENDPOINT: discover a stream's schema, create a
 # SQL application counting records per key in one-second windows, start it,
 # read its results from the output stream (they add up to the records put),
-# then describe, list, stop and delete it.
+# tag and untag it, add a reference data source from an S3 object on the
+# S3 server at $E2E_S3_ENDPOINT (keys S3RVER) and delete it, then describe,
+# list, stop and delete it.
 #
 #   analytics.sh
 set -euo pipefail
 
 : "${E2E_ENDPOINT:?E2E_ENDPOINT must name the server}"
+: "${E2E_S3_ENDPOINT:?E2E_S3_ENDPOINT must name the S3 server}"
 
 step() { printf '  -- analytics: %s\n' "$*"; }
 fail() {
@@ -17,6 +20,9 @@ fail() {
 }
 k() { aws --endpoint-url "$E2E_ENDPOINT" --output json kinesis "$@"; }
 a() { aws --endpoint-url "$E2E_ENDPOINT" --output json kinesisanalyticsv2 "$@"; }
+s3api() { AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url "$E2E_S3_ENDPOINT" --output text s3api "$@"; }
+# field FILE EXPR prints EXPR of the JSON document in FILE, bound to d.
+field() { python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 in="e2e-kda-in-$$"
 out="e2e-kda-out-$$"
@@ -67,7 +73,8 @@ print(json.dumps({
 }))
 PY
 a create-application --application-name "$app" --runtime-environment SQL-1_0 \
-	--service-execution-role "$role" --application-configuration "file://$tmp/config.json" >"$tmp/created.json"
+	--service-execution-role "$role" --application-configuration "file://$tmp/config.json" \
+	--tags Key=team,Value=data >"$tmp/created.json"
 grep -q '"ApplicationStatus": "READY"' "$tmp/created.json" || fail "create-application: $(cat "$tmp/created.json")"
 
 step "create-application with a query naming an unknown column is refused"
@@ -95,6 +102,44 @@ print(sum(json.loads(base64.b64decode(r["Data"]))["n"] for r in json.load(open(s
 	sleep 1
 done
 [[ $total -eq 9 ]] || fail "the output counts $total records, want 9"
+
+step "tags: tag-resource, untag-resource, list-tags-for-resource; a 51st tag refused"
+app_arn=$(field "$tmp/created.json" 'd["ApplicationDetail"]["ApplicationARN"]')
+a tag-resource --resource-arn "$app_arn" --tags Key=env,Value=e2e Key=team,Value=streams
+a untag-resource --resource-arn "$app_arn" --tag-keys env
+a list-tags-for-resource --resource-arn "$app_arn" >"$tmp/tags.json"
+[[ $(field "$tmp/tags.json" 'd["Tags"]') == "[{'Key': 'team', 'Value': 'streams'}]" ]] || fail "tags: $(cat "$tmp/tags.json")"
+# shellcheck disable=SC2046 # one argument per tag
+if a tag-resource --resource-arn "$app_arn" --tags $(printf 'Key=k%d,Value=v ' $(seq 1 50)) >"$tmp/many.out" 2>&1; then
+	fail "a 51st tag was accepted"
+fi
+grep -q TooManyTagsException "$tmp/many.out" || fail "51 tags: $(cat "$tmp/many.out")"
+
+step "add-application-reference-data-source from an S3 object, shown by describe-application, then deleted"
+bucket="e2e-kda-ref-$$"
+s3api create-bucket --bucket "$bucket" >/dev/null
+printf 'p0,Home\np1,About\n' >"$tmp/pages.csv"
+s3api put-object --bucket "$bucket" --key ref/pages.csv --body "$tmp/pages.csv" >/dev/null
+a describe-application --application-name "$app" >"$tmp/desc.json"
+version=$(field "$tmp/desc.json" 'd["ApplicationDetail"]["ApplicationVersionId"]')
+a add-application-reference-data-source --application-name "$app" --current-application-version-id "$version" \
+	--reference-data-source '{"TableName": "PAGES",
+	  "S3ReferenceDataSource": {"BucketARN": "arn:aws:s3:::'"$bucket"'", "FileKey": "ref/pages.csv"},
+	  "ReferenceSchema": {"RecordFormat": {"RecordFormatType": "CSV", "MappingParameters":
+	      {"CSVMappingParameters": {"RecordRowDelimiter": "\n", "RecordColumnDelimiter": ","}}},
+	    "RecordColumns": [{"Name": "page", "SqlType": "VARCHAR(8)"}, {"Name": "title", "SqlType": "VARCHAR(16)"}]}}' >"$tmp/ref.json"
+[[ $(field "$tmp/ref.json" 'd["ApplicationVersionId"]') == $((version + 1)) ]] || fail "add-application-reference-data-source: $(cat "$tmp/ref.json")"
+a describe-application --application-name "$app" >"$tmp/desc.json"
+refs='d["ApplicationDetail"]["ApplicationConfigurationDescription"]["SqlApplicationConfigurationDescription"].get("ReferenceDataSourceDescriptions", [])'
+[[ $(field "$tmp/desc.json" "[(r['TableName'], r['S3ReferenceDataSourceDescription']['BucketARN'], r['S3ReferenceDataSourceDescription']['FileKey']) for r in $refs]") == \
+	"[('PAGES', 'arn:aws:s3:::$bucket', 'ref/pages.csv')]" ]] || fail "describe-application after adding: $(cat "$tmp/desc.json")"
+ref_id=$(field "$tmp/desc.json" "$refs[0]['ReferenceId']")
+a delete-application-reference-data-source --application-name "$app" --current-application-version-id $((version + 1)) \
+	--reference-id "$ref_id" >/dev/null
+a describe-application --application-name "$app" >"$tmp/desc.json"
+[[ $(field "$tmp/desc.json" "len($refs)") == 0 ]] || fail "describe-application after deleting: $(cat "$tmp/desc.json")"
+s3api delete-object --bucket "$bucket" --key ref/pages.csv >/dev/null
+s3api delete-bucket --bucket "$bucket"
 
 step "describe, stop, delete"
 a describe-application --application-name "$app" >"$tmp/desc.json"

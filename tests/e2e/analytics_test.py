@@ -8,7 +8,9 @@ $E2E_ENDPOINT, with Firehose writing to the S3 server at $E2E_S3_ENDPOINT
                               windows go to a Kinesis stream, a Firehose delivery stream (read
                               back from S3) and a Lambda function (an HTTP endpoint answering
                               KDA's output contract); each gets every window once and the
-                              counts match the records put; bad outputs and bad code are refused
+                              counts match the records put; bad outputs and bad code are refused;
+                              a reference data source from S3 is added and deleted; tags are
+                              added, listed and removed, and refused past AWS's limits
 
 Any failure exits non-zero naming the step.
 """
@@ -160,7 +162,7 @@ def flow():
                     {"Name": "TO_LAMBDA", "DestinationSchema": {"RecordFormatType": "JSON"}, "LambdaOutput": {"ResourceARN": fn_arn}},
                 ]}}
         created = kda.create_application(ApplicationName=app, RuntimeEnvironment="SQL-1_0", ServiceExecutionRole=ROLE,
-                                         ApplicationConfiguration=config)["ApplicationDetail"]
+                                         ApplicationConfiguration=config, Tags=[{"Key": "team", "Value": "data"}])["ApplicationDetail"]
         check(created["ApplicationStatus"] == "READY", created)
         outs = {o["Name"]: o for o in created["ApplicationConfigurationDescription"]["SqlApplicationConfigurationDescription"]["OutputDescriptions"]}
         check(outs["TO_FIREHOSE"]["KinesisFirehoseOutputDescription"]["ResourceARN"] == fh_arn, outs)
@@ -247,6 +249,27 @@ CREATE OR REPLACE PUMP "P1" AS INSERT INTO "A" SELECT STREAM "page" FROM "SOURCE
         d = kda.describe_application(ApplicationName=app)["ApplicationDetail"]
         check(d["ApplicationVersionId"] == version + 2, d["ApplicationVersionId"])
         check(not d["ApplicationConfigurationDescription"]["SqlApplicationConfigurationDescription"].get("ReferenceDataSourceDescriptions"), d)
+
+        step("tags: given at create, tag_resource, untag_resource, list_tags_for_resource; 51 tags and aws: refused")
+        app_arn = d["ApplicationARN"]
+        tags = lambda: {t["Key"]: t.get("Value") for t in kda.list_tags_for_resource(ResourceARN=app_arn)["Tags"]}
+        check(tags() == {"team": "data"}, tags())
+        kda.tag_resource(ResourceARN=app_arn, Tags=[{"Key": "team", "Value": "streams"}, {"Key": "env", "Value": "e2e"}])
+        kda.untag_resource(ResourceARN=app_arn, TagKeys=["env"])
+        check(tags() == {"team": "streams"}, tags())
+        for tags_in, want in (([{"Key": f"k{i}", "Value": "v"} for i in range(50)], "TooManyTagsException"),
+                              ([{"Key": "aws:owner", "Value": "v"}], "InvalidArgumentException")):
+            try:
+                kda.tag_resource(ResourceARN=app_arn, Tags=tags_in)
+                raise AssertionError(f"tag_resource accepted what should be {want}")
+            except ClientError as e:
+                check(code_of(e) == want, e)
+        try:
+            kda.list_tags_for_resource(ResourceARN=app_arn + "-gone")
+            raise AssertionError("listed the tags of an application that does not exist")
+        except ClientError as e:
+            check(code_of(e) == "ResourceNotFoundException", e)
+        check(tags() == {"team": "streams"}, tags())
         kda.delete_application(ApplicationName=app, CreateTimestamp=d["CreateTimestamp"])
         lam.delete_function(FunctionName=f"kda-sink-{suffix}")
         fh.delete_delivery_stream(DeliveryStreamName=fh_name)
