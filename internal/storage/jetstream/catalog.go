@@ -459,7 +459,15 @@ func (e *Engine) list(ctx context.Context, prefix string, progress chan<- struct
 	if err != nil {
 		return nil, e.connErr(err)
 	}
-	defer w.Stop()
+	defer func() {
+		_ = w.Stop()
+		// A watch given up on may be blocked handing over an entry; its
+		// updates end once the stop has reached it.
+		go func() {
+			for range w.Updates() {
+			}
+		}()
+	}()
 	var out []storage.KV
 	for {
 		select {
