@@ -226,6 +226,13 @@ func (s *Service) transactWriteItems(ctx context.Context, in *dynamodbapi.Transa
 
 // recoverTransactions applies the writes of every recorded transaction and
 // deletes the record. Applying a write twice gives the same result.
+//
+// In a cluster the record may belong to a transaction still running on
+// another node, which holds its tables' locks until it has deleted the
+// record: each record is finished under the same locks, and only if it
+// is still there once they are held (the transaction's own node, or
+// another node starting, may have finished it meanwhile). A record whose
+// node died waits for that node's locks to expire (their lease).
 func (s *Service) recoverTransactions(ctx context.Context) error {
 	kvs, err := s.cat.List(ctx, txnPrefix)
 	if err != nil {
@@ -236,31 +243,95 @@ func (s *Service) recoverTransactions(ctx context.Context) error {
 		if err := json.Unmarshal(kv.Value, &in); err != nil {
 			return fmt.Errorf("transaction %s: %w", kv.Key, err)
 		}
-		for _, w := range in.Writes {
-			_, rev, err := s.cat.Get(ctx, w.Key)
-			if errors.Is(err, storage.ErrNotFound) {
-				rev = 0
-			} else if err != nil {
-				return err
-			}
-			if w.Value == nil {
-				if rev != 0 {
-					if err := s.cat.Delete(ctx, w.Key, rev); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			if _, err := s.cat.Put(ctx, w.Key, w.Value, rev); err != nil {
-				return err
-			}
+		if err := s.recoverTransaction(ctx, kv.Key, in); err != nil {
+			return fmt.Errorf("transaction %s: %w", kv.Key, err)
 		}
-		if err := s.cat.Delete(ctx, kv.Key, kv.Rev); err != nil {
-			return err
-		}
-		s.logger.Info("finished an interrupted DynamoDB transaction", "record", kv.Key, "writes", len(in.Writes))
 	}
 	return nil
+}
+
+func (s *Service) recoverTransaction(ctx context.Context, key string, in intent) error {
+	account, region, names, err := s.intentTables(ctx, in)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lockTables(ctx, account, region, names...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	raw, recRev, err := s.cat.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // finished meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return err
+	}
+	for _, w := range in.Writes {
+		_, rev, err := s.cat.Get(ctx, w.Key)
+		if errors.Is(err, storage.ErrNotFound) {
+			rev = 0
+		} else if err != nil {
+			return err
+		}
+		if w.Value == nil {
+			if rev != 0 {
+				if err := s.cat.Delete(ctx, w.Key, rev); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if _, err := s.cat.Put(ctx, w.Key, w.Value, rev); err != nil {
+			return err
+		}
+	}
+	if err := s.cat.Delete(ctx, key, recRev); err != nil {
+		return err
+	}
+	s.logger.Info("finished an interrupted DynamoDB transaction", "record", key, "writes", len(in.Writes))
+	return nil
+}
+
+// intentTables names the tables a transaction record writes (their
+// locks' keys): its item keys hold the tables' account, region and ID,
+// and the account's tables in the region are listed to find their names.
+// A table no longer there needs no lock: nothing writes its items.
+func (s *Service) intentTables(ctx context.Context, in intent) (account, region string, names []string, err error) {
+	ids := map[string]bool{}
+	for _, w := range in.Writes {
+		// ddb/<account>/<region>/data/<id>/...
+		parts := strings.SplitN(w.Key, "/", 6)
+		if len(parts) < 6 || parts[0] != "ddb" || parts[3] != "data" {
+			return "", "", nil, fmt.Errorf("item key %q is not a DynamoDB item's", w.Key)
+		}
+		if account == "" {
+			account, region = parts[1], parts[2]
+		} else if parts[1] != account || parts[2] != region {
+			return "", "", nil, fmt.Errorf("items of more than one account and region (%s/%s and %s/%s)", account, region, parts[1], parts[2])
+		}
+		ids[parts[4]] = true
+	}
+	if len(ids) == 0 {
+		return account, region, nil, nil
+	}
+	kvs, err := s.cat.List(ctx, tablePrefix(account, region))
+	if err != nil {
+		return "", "", nil, fmt.Errorf("listing tables: %w", err)
+	}
+	for _, kv := range kvs {
+		var t tableMeta
+		if err := json.Unmarshal(kv.Value, &t); err != nil {
+			return "", "", nil, fmt.Errorf("table %s: decoding its definition: %w", kv.Key, err)
+		}
+		if ids[t.ID] {
+			names = append(names, t.Name)
+		}
+	}
+	return account, region, names, nil
 }
 
 // cancellationReason is one entry of a TransactionCanceledException's

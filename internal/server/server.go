@@ -163,6 +163,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		RetentionHour:          cfg.RetentionHour,
 		CatalogSync:            catalogSync(cfg),
 		Peers:                  peersOf(engine),
+		Membership:             membershipOf(engine),
 		Runner:                 runner,
 		Limits: streams.ThroughputLimits{
 			Enabled:            cfg.ThroughputLimits == "on",

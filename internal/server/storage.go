@@ -146,6 +146,13 @@ func peersOf(e engine) streams.Peers {
 	return nil
 }
 
+func membershipOf(e engine) streams.Membership {
+	if m, ok := e.(streams.Membership); ok {
+		return m
+	}
+	return nil
+}
+
 func catalogSync(cfg config.Config) time.Duration {
 	if cfg.Clustered() {
 		return time.Second

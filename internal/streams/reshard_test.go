@@ -592,3 +592,83 @@ func TestReshardStoresOverAConcurrentChange(t *testing.T) {
 		t.Fatalf("the reshard's intent is left: %v", err)
 	}
 }
+
+// members is a cluster's membership as the test sets it: which nodes
+// are gone.
+type members struct {
+	mu   sync.Mutex
+	gone map[string]bool
+}
+
+func (m *members) setGone(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gone[name] = true
+}
+
+// nodeView is one node's view of members.
+type nodeView struct {
+	m    *members
+	self string
+}
+
+func (v nodeView) Self() string { return v.self }
+func (v nodeView) Gone(name string) bool {
+	v.m.mu.Lock()
+	defer v.m.mu.Unlock()
+	return v.m.gone[name]
+}
+
+// TestReshardCutShortByAGoneNode cuts a split short on node 1 and lets
+// node 2 learn that node 1 is gone: the next write through node 2 to the
+// closed parent finishes the reshard at once, without waiting for the
+// intent to be reshardIntentGrace old (the test's clock stands still).
+// While node 1 is not known to be gone, the intent is left to it.
+func TestReshardCutShortByAGoneNode(t *testing.T) {
+	ctx := context.Background()
+	m := &members{gone: map[string]bool{}}
+	started := 0
+	c := newCluster(t, 2, func(o *Options) {
+		started++
+		o.Membership = nodeView{m, "node" + strconv.Itoa(started)}
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	if err := n1.CreateStream(ctx, CreateParams{Account: acct, Region: region, Name: "gone", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(n *Streams) int {
+		res, err := n.PutRecords(ctx, ref("gone"), spreadEntries(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.FailedCount
+	}
+	n1.rs.hooks.afterClose = func() error { return errors.New("node killed") }
+	st := c.stored(t, "gone")
+	if err := n1.SplitShard(ctx, ref("gone"), "shardId-000000000000", midKey(&st.Shards[0])); err == nil {
+		t.Fatal("SplitShard cut short succeeded")
+	}
+	if write(n2) == 0 {
+		t.Fatal("the closed parent took writes")
+	}
+	// Whatever the background finish of that refusal did, with node 1
+	// alive it left the intent.
+	eventually(t, "the finish started by the refused write to end", func() bool {
+		_, busy := n2.rs.recovering.Load(st.ID)
+		return !busy
+	})
+	if got := c.stored(t, "gone"); len(got.Shards) != 1 {
+		t.Fatalf("the reshard of a node still there was finished by another: %d shards stored", len(got.Shards))
+	}
+
+	m.setGone("node1")
+	eventually(t, "writes through node 2 to go through", func() bool { return write(n2) == 0 })
+	got := c.stored(t, "gone")
+	if len(got.Shards) != 3 || got.Shards[0].IsOpen() || !got.Shards[1].IsOpen() || !got.Shards[2].IsOpen() {
+		t.Fatalf("stored layout %+v, want shard 0 split into 1 and 2", got.Shards)
+	}
+	eventually(t, "the intent to be dropped", func() bool {
+		_, _, err := c.cat.Get(ctx, reshardIntentKey(got.ID))
+		return errors.Is(err, storage.ErrNotFound)
+	})
+}

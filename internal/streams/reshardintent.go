@@ -26,11 +26,27 @@ import (
 // nodes finishing at once one stores it and the other finds it stored.
 // Only one reshard of a stream runs at a time: the intent's create is
 // the lock, and a stale one is finished, never overwritten. An intent is
-// finished by another node only once it is reshardIntentGrace old, so
-// that a reshard running on its node (its closes and store take
-// milliseconds) is not finished under it; until then the other node's
-// reshard is refused as concurrent and its writes to the closed parents
-// fail, and are retried by their clients.
+// finished by another node only once it is reshardIntentGrace old, or
+// at once when its node is known to be gone (Membership), so that a
+// reshard running on its node (its closes and store take milliseconds)
+// is not finished under it; until then the other node's reshard is
+// refused as concurrent and its writes to the closed parents fail, and
+// are retried by their clients.
+//
+// Finishing a reshard whose node is in fact still running (cut off from
+// this one, say) is safe all the same, only needless: closing a closed
+// log changes nothing and reports the same end, so both store the same
+// layout, with compare-and-set; the one that loses finds the layout
+// stored (its own reshard then drops the intent and succeeds).
+
+// Membership tells whether another node of the cluster is gone.
+type Membership interface {
+	// Self is this node's name.
+	Self() string
+	// Gone reports whether the node named name is known to be gone now:
+	// stopped, killed or cut off from this one. false when not known.
+	Gone(name string) bool
+}
 
 const reshardIntentPrefix = "reshard-intent/"
 
@@ -54,6 +70,8 @@ type reshardIntent struct {
 	ShardCountUpdates []int64 `json:"shardCountUpdates,omitempty"`
 	// Started is when the reshard recorded it (ms since the epoch).
 	Started int64 `json:"started"`
+	// Node is the node running the reshard (Membership.Self), if known.
+	Node string `json:"node,omitempty"`
 }
 
 // reshardHooks let tests cut a reshard short.
@@ -69,7 +87,11 @@ type reshardHooks struct {
 // error asks the caller to plan again on the stream as it is then. The
 // caller holds s.ctl.
 func (s *Streams) beginReshard(ctx context.Context, st *Stream, c *layoutChange, closing []uint32) (uint64, error) {
-	data, err := json.Marshal(reshardIntent{Shards: c.st.Shards, Close: closing, ShardCountUpdates: c.st.ShardCountUpdates, Started: s.now().UnixMilli()})
+	in := reshardIntent{Shards: c.st.Shards, Close: closing, ShardCountUpdates: c.st.ShardCountUpdates, Started: s.now().UnixMilli()}
+	if m := s.opts.Membership; m != nil {
+		in.Node = m.Self()
+	}
+	data, err := json.Marshal(in)
 	if err != nil {
 		return 0, fmt.Errorf("streams: encoding a reshard intent: %w", err)
 	}
@@ -103,8 +125,8 @@ func (s *Streams) endReshard(ctx context.Context, id, rev uint64) {
 }
 
 // finishReshard finishes the stream's reshard intent, if there is one
-// at least reshardIntentGrace old (any age when own, this node's own
-// reshard's): closes its parents and stores its layout, unless the
+// at least reshardIntentGrace old or whose node is gone (any when own,
+// this node's own reshard's): closes its parents and stores its layout, unless the
 // stream is gone or already has it. The caller holds s.ctl.
 func (s *Streams) finishReshard(ctx context.Context, k streamKey, id uint64, own bool) error {
 	val, rev, err := s.cat.Get(ctx, reshardIntentKey(id))
@@ -126,7 +148,7 @@ func (s *Streams) finishReshard(ctx context.Context, k streamKey, id uint64, own
 		s.endReshard(ctx, id, rev)
 		return nil
 	}
-	if !own && s.now().UnixMilli()-in.Started < reshardIntentGrace.Milliseconds() {
+	if !own && s.now().UnixMilli()-in.Started < reshardIntentGrace.Milliseconds() && !s.intentNodeGone(in) {
 		return nil // running on its node, most likely
 	}
 	next := cur.clone()
@@ -178,4 +200,14 @@ func (s *Streams) recoverReshard(st *Stream) {
 			s.logger.Warn("finishing a reshard cut short failed", "stream", st.Name, "account", st.Account, "err", err)
 		}
 	}()
+}
+
+// intentNodeGone reports whether the node that recorded in is known to
+// be gone (never this node: its own intents are finished by itself).
+func (s *Streams) intentNodeGone(in reshardIntent) bool {
+	m := s.opts.Membership
+	if m == nil || in.Node == "" || in.Node == m.Self() {
+		return false
+	}
+	return m.Gone(in.Node)
 }

@@ -248,6 +248,10 @@ type Options struct {
 	// Peers connects the nodes of a cluster (peers.go); nil on a single
 	// node.
 	Peers Peers
+	// Membership tells which nodes of a cluster are gone, so that a
+	// reshard cut short by its node's death is finished at once
+	// (reshardintent.go); nil: only its age tells.
+	Membership Membership
 	// Runner runs the on-demand scaler's deciding unit, under a lease in a
 	// cluster so that one node reshards (autoscale.go); nil: this node
 	// decides.

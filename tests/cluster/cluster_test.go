@@ -495,3 +495,45 @@ func verify(t *testing.T, n *node, acked []ack) {
 	}
 	t.Logf("node %s reads all %d acknowledged records (%d stored: the rest were written but their calls failed)", n.cfg.Name, len(acked), total)
 }
+
+// TestNewNodeAfterKill starts a fourth node right after one of three is
+// killed with SIGKILL: the two left are a quorum, so it starts (its
+// catalog listings at start are answered although JetStream may place
+// their consumers on the dead node, which it takes minutes to mark
+// offline) and serves the stream created before.
+func TestNewNodeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs four server processes")
+	}
+	addrs := freePorts(t, 8)
+	nodes := make([]*node, 4)
+	for i := range nodes {
+		var routes []string
+		for j := range 3 {
+			if j != i {
+				routes = append(routes, "nats://"+addrs[4+j])
+			}
+		}
+		nodes[i] = &node{cfg: nodeConfig{
+			Name: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), Listen: addrs[i], ClusterListen: addrs[4+i], Routes: routes,
+		}}
+	}
+	for _, n := range nodes[:3] {
+		n.start(t)
+	}
+	for _, n := range nodes[:3] {
+		n.waitReady(t)
+	}
+	c1 := newClient(nodes[0].url)
+	if _, err := c1.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, c1)
+
+	nodes[2].kill(t)
+	start := time.Now()
+	nodes[3].start(t)
+	nodes[3].waitReady(t)
+	t.Logf("n4 serves %.1f s after n3 was killed", time.Since(start).Seconds())
+	waitActive(t, newClient(nodes[3].url))
+}

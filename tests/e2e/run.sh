@@ -5,7 +5,8 @@
 # runs a Lambda function built with aws-lambda-go through the CLI and boto3,
 # delivers Firehose records to an S3 server (s3rver) with both,
 # restarts it on the same data directory to check that
-# every acknowledged record survives, and stops it. metrics_agree.py checks
+# every acknowledged record survives, and stops it. cluster.sh runs three
+# nodes of a cluster and its status and remove-node commands. metrics_agree.py checks
 # that the bench's counts, GET /metrics and CloudWatch agree. Exits non-zero, naming
 # the failed step, on any failure.
 #
@@ -215,6 +216,9 @@ python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after re
 
 step "AWS CLI: the function survived the restart and still runs"
 bash "$here/lambda_cli.sh" verify e2e-lambda-restart || fail "Lambda function after restart (lambda_cli.sh verify)"
+
+step "cluster: three nodes of the binary, cluster status --json, SIGKILL, remove-node"
+timeout 90 bash "$here/cluster.sh" "$work/millrace" || fail "cluster status and remove-node (cluster.sh)"
 
 step "authentication and policies: two users through boto3 and the AWS CLI"
 python3 "$here/auth_test.py" "$work/millrace" || fail "authentication end to end (auth_test.py)"

@@ -216,7 +216,10 @@ func (e *Engine) retry(ctx context.Context, op func(ctx context.Context) error) 
 
 func transient(err error) bool {
 	var apiErr *jetstream.APIError
+	var natsAPIErr *nats.APIError // a watch's consumer creation (nats.go's older API)
 	switch {
+	case errors.As(err, &natsAPIErr):
+		return natsAPIErr.Code == 503 || natsAPIErr.Code == 408
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
 		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
 		return true
@@ -373,39 +376,98 @@ func (e *Engine) Delete(ctx context.Context, key string, expectRev uint64) error
 }
 
 // List implements storage.Catalog. It reads the bucket through a watch
-// (an ordered consumer), whose creation does not heed ctx: the watch runs
-// on its own goroutine so that List returns when ctx is done.
+// (an ordered consumer, a replica of one). JetStream places it on any
+// replica of the catalog it does not know to be offline, and a server
+// killed without a goodbye is known to be offline only minutes later: a
+// watch placed on it (or created while the meta group elects a leader)
+// never answers. So each try gives up once it has gone listStall without
+// news (its consumer's creation, an entry), and List tries again, on a
+// new consumer that JetStream places on a replica that answers, until ctx
+// is done.
 func (e *Engine) List(ctx context.Context, prefix string) ([]storage.KV, error) {
 	ctx, done, err := e.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := sleep(ctx, backoff(try)); err != nil {
+				return nil, err
+			}
+		}
+		kvs, err := e.listTry(ctx, prefix)
+		if err == nil {
+			return kvs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, errors.Join(ctx.Err(), err)
+		}
+		if !transient(err) && !errors.Is(err, errWatchEnded) {
+			return nil, e.catalogErr(err)
+		}
+		e.logger.Debug("catalog list: trying again", "prefix", prefix, "try", try+1, "err", err)
+	}
+}
+
+// listStall is how long a try of List waits for its watch's first entry,
+// or for the next one, before it gives up on the watch.
+const listStall = 3 * time.Second
+
+var errWatchEnded = errors.New("jetstream: catalog list: the watch ended early")
+
+// listTry reads the keys once. The watch's creation does not always heed
+// its context: it runs on its own goroutine, which removes the watch
+// when it is abandoned.
+func (e *Engine) listTry(ctx context.Context, prefix string) ([]storage.KV, error) {
 	type result struct {
 		kvs []storage.KV
 		err error
 	}
 	ch := make(chan result, 1)
+	progress := make(chan struct{}, 1)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		kvs, err := e.list(wctx, prefix)
+		kvs, err := e.list(wctx, prefix, progress)
 		ch <- result{kvs, err}
 	}()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		return r.kvs, r.err
+	stall := time.NewTimer(listStall)
+	defer stall.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case r := <-ch:
+			return r.kvs, r.err
+		case <-progress:
+			stall.Reset(listStall)
+		case <-stall.C:
+			return nil, fmt.Errorf("jetstream: catalog list %q: no answer from the watch within %v: %w", prefix, listStall, context.DeadlineExceeded)
+		}
 	}
 }
 
-func (e *Engine) list(ctx context.Context, prefix string) ([]storage.KV, error) {
+func (e *Engine) list(ctx context.Context, prefix string, progress chan<- struct{}) ([]storage.KV, error) {
+	tick := func() {
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
 	w, err := e.kv.WatchFiltered(ctx, []string{listFilter(prefix)}, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, e.catalogErr(err)
+		return nil, e.connErr(err)
 	}
-	defer w.Stop()
+	defer func() {
+		_ = w.Stop()
+		// A watch given up on may be blocked handing over an entry; its
+		// updates end once the stop has reached it.
+		go func() {
+			for range w.Updates() {
+			}
+		}()
+	}()
 	var out []storage.KV
 	for {
 		select {
@@ -413,12 +475,13 @@ func (e *Engine) list(ctx context.Context, prefix string) ([]storage.KV, error) 
 			return nil, ctx.Err()
 		case en, ok := <-w.Updates():
 			if !ok {
-				return nil, fmt.Errorf("jetstream: catalog list %q: the watch ended early", prefix)
+				return nil, fmt.Errorf("%w (%q)", errWatchEnded, prefix)
 			}
 			if en == nil { // every current entry has been sent
 				sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 				return out, nil
 			}
+			tick()
 			key, err := catalogKey(en.Key())
 			if err != nil {
 				return nil, err

@@ -81,6 +81,27 @@ func TestCluster(t *testing.T) {
 	quorumLost(t, engines)
 }
 
+// membership checks Self and Gone with every server up, and Gone once
+// n2 has stopped.
+func membership(t *testing.T, engines []*jetstream.Engine) {
+	for i, e := range engines {
+		if got, want := e.Self(), fmt.Sprintf("n%d", i+1); got != want {
+			t.Fatalf("Self of node %d = %q, want %q", i+1, got, want)
+		}
+	}
+	// Routes may still be forming just after the start.
+	deadline := time.Now().Add(30 * time.Second)
+	for engines[0].Gone("n2") || engines[0].Gone("n3") || engines[2].Gone("n2") {
+		if time.Now().After(deadline) {
+			t.Fatal("Gone reports a running server gone 30 s after the start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if engines[0].Gone("n1") {
+		t.Error("Gone reports this server gone")
+	}
+}
+
 func catalogRace(t *testing.T, engines []*jetstream.Engine) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -157,11 +178,22 @@ func quorumLost(t *testing.T, engines []*jetstream.Engine) {
 	if err := engines[0].Quorum(ctx); err != nil {
 		t.Fatalf("Quorum with every server up: %v", err)
 	}
+	membership(t, engines)
 	start := time.Now()
 	engines[1].Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for !engines[0].Gone("n2") {
+		if time.Now().After(deadline) {
+			t.Fatal("Gone does not report n2 gone 30 s after it stopped")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if engines[0].Gone("n3") {
+		t.Error("Gone reports n3 gone after n2 stopped")
+	}
 	engines[2].Close()
 	defer func() { t.Logf("no quorum reported %.1f s after two servers stopped", time.Since(start).Seconds()) }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := engines[0].Quorum(qctx)

@@ -357,3 +357,33 @@ func (e *Engine) Subscribe(topic string, fn func(data []byte)) (stop func(), err
 	_ = sub.SetPendingLimits(65536, 64<<20)
 	return func() { _ = sub.Unsubscribe() }, nil
 }
+
+// Self is the embedded server's name in the cluster ("" when the engine
+// connects to an existing NATS cluster).
+func (e *Engine) Self() string {
+	if e.srv == nil {
+		return ""
+	}
+	return e.srv.Name()
+}
+
+// Gone reports whether the server named name has no route to the
+// embedded server: it stopped, was killed (its routes close with its
+// process) or is cut off from this node. A node that serves holds a route
+// to each of the others. false when not known: no embedded server, or
+// this server's own name.
+func (e *Engine) Gone(name string) bool {
+	if e.srv == nil || name == "" || name == e.srv.Name() || e.closed.Load() {
+		return false
+	}
+	rz, err := e.srv.Routez(&server.RoutezOptions{})
+	if err != nil {
+		return false
+	}
+	for _, r := range rz.Routes {
+		if r.RemoteName == name {
+			return false
+		}
+	}
+	return true
+}
