@@ -35,7 +35,8 @@ const partitionDeliveries = 4
 // stay bounded.
 //
 // Progress is stored per segment (the records of one read of the
-// source): a segment is done when every record of it is delivered or in
+// source, or with a Lambda processor of the reads its buffering hints
+// gathered for the function): a segment is done when every record of it is delivered or in
 // the error output, and the stored progress is that of the last segment
 // before which all segments are done. Only the reading goroutine changes
 // the segments and stores progress; a delivery reports its end on a
@@ -73,6 +74,11 @@ type partitions struct {
 	order  []string        // buffers in the order they were created
 	flying map[string]bool // partitions with a delivery in flight
 	segs   []*segment
+	// unprocessed holds, with a Lambda processor, the records read and
+	// not yet processed: the function is invoked on them by its own
+	// buffering hints (BufferSizeInMBs, BufferIntervalInSeconds).
+	unprocessed      []sink.Record
+	unprocessedBytes int
 	// landed receives each delivery's end; its room for
 	// partitionDeliveries means a delivery never waits to report.
 	landed chan landing
@@ -118,10 +124,11 @@ func (e *engine) runPartitioned(ctx context.Context) {
 			sleep(ctx, idlePoll)
 			continue
 		}
-		if len(recs) > 0 && !e.intake(ctx, ps, recs) {
+		wait, ok := e.process(ctx, ps, recs)
+		if !ok {
 			return
 		}
-		wait := e.dispatch(ctx, ps, len(recs) == 0)
+		wait = min(wait, e.dispatch(ctx, ps, len(recs) == 0))
 		if !e.advance(ctx, ps) {
 			return
 		}
@@ -141,6 +148,34 @@ func (e *engine) runPartitioned(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// process processes the records of a read. With a Lambda processor they
+// wait, with those read before, until they hold its BufferSizeInMBs or
+// the oldest arrived its BufferIntervalInSeconds ago, as Firehose buffers
+// before invoking the function; then they are processed together as one
+// segment (its progress is the source's mark after the last of them). It
+// returns how long until the waiting records are due (idlePoll when none
+// wait); false when ctx ended.
+func (e *engine) process(ctx context.Context, ps *partitions, recs []sink.Record) (time.Duration, bool) {
+	fn := e.p.proc.lambda
+	if fn == nil {
+		return idlePoll, len(recs) == 0 || e.intake(ctx, ps, recs)
+	}
+	ps.unprocessed = append(ps.unprocessed, recs...)
+	for _, r := range recs {
+		ps.unprocessedBytes += len(r.Data)
+	}
+	if len(ps.unprocessed) == 0 {
+		return idlePoll, true
+	}
+	due := ps.unprocessed[0].Arrival.Add(fn.interval).Sub(e.s.now())
+	if ps.unprocessedBytes < fn.chunk && due > 0 {
+		return due, true
+	}
+	recs = ps.unprocessed
+	ps.unprocessed, ps.unprocessedBytes = nil, 0
+	return idlePoll, e.intake(ctx, ps, recs)
 }
 
 // stalled tells whether a buffer holds the buffering size but cannot be
