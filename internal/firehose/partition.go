@@ -104,15 +104,19 @@ func (e *engine) runPartitioned(ctx context.Context) {
 	defer ps.wg.Wait()
 	for ctx.Err() == nil {
 		if e.stalled(ps) {
-			// A full buffer waits for a delivery slot: read no more.
+			// A full buffer waits for a delivery slot: read no more, but
+			// deliver the other partitions as they fall due.
+			t := time.NewTimer(e.dispatch(ctx, ps, false))
 			select {
 			case <-ctx.Done():
-				return
+			case <-t.C:
 			case l := <-ps.landed:
 				if !e.land(ctx, ps, l) {
+					t.Stop()
 					return
 				}
 			}
+			t.Stop()
 			continue
 		}
 		recs, err := e.src.poll(ctx)

@@ -328,3 +328,49 @@ func TestPartitionFailureHoldsNoOther(t *testing.T) {
 		t.Fatalf("objects of the refused partition: %v", k)
 	}
 }
+
+// TestPartitionFullBehindFailing: records of a partition whose delivery
+// is being retried fill its next buffer, so the delivery stream reads no
+// further; a healthy partition read before that is still delivered by
+// its interval.
+func TestPartitionFullBehindFailing(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "fh-full-partition")
+	put := &countingPutter{next: s3.ClientPutter{Client: srv.Client}, tries: map[string]int{}, wrote: map[string]int{}}
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) {
+		o.S3 = put
+		o.Now = clk.Now
+	})
+	c := e.firehose()
+	dest := partitioned(bucket, 60)
+	dest.DynamicPartitioningConfiguration.RetryOptions = &fhtypes.RetryOptions{DurationInSeconds: aws.Int32(900)}
+	createS3(t, c, "full", dest)
+	ctx := t.Context()
+
+	long := strings.Repeat("x", 300) // refused by s3rver, as above
+	putBatch(t, c, "full", fmt.Sprintf(`{"p":%q}`, long))
+	clk.advance(61 * time.Second)
+	eventually(t, "the failing partition's first attempt", func() bool { n, _ := put.counts("p="+long, ""); return n > 0 })
+
+	// The healthy record first, so that it is read before the failing
+	// partition's 1.2 MB fill its buffer; the record that is not JSON
+	// goes to the error output once the read's records are placed, which
+	// tells the test the buffer is full before the clock moves.
+	pad := strings.Repeat("y", 600000)
+	putBatch(t, c, "full", `{"p":"good"}`, fmt.Sprintf(`{"p":%q,"pad":%q}`, long, pad), fmt.Sprintf(`{"p":%q,"pad":%q}`, long, pad), "not JSON")
+	eventually(t, "the read placed", func() bool {
+		k, err := srv.Keys(ctx, bucket, "errors/processing-failed/")
+		return err == nil && len(k) == 1
+	})
+	clk.advance(61 * time.Second)
+	eventually(t, "the healthy partition's object", func() bool {
+		k, err := srv.Keys(ctx, bucket, "p=good/")
+		return err == nil && len(k) == 1
+	})
+	tries, _ := put.counts("p="+long, "")
+	eventually(t, "the failing partition still retried", func() bool { n, _ := put.counts("p="+long, ""); return n > tries })
+	if k, err := srv.Keys(ctx, bucket, "errors/"); err != nil || len(k) != 1 {
+		t.Fatalf("error output %v, %v: more than the record that is not JSON within the retry duration", k, err)
+	}
+}
