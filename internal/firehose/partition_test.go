@@ -2,6 +2,7 @@ package firehose_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -195,5 +196,181 @@ func TestPartitionBuffersRestart(t *testing.T) {
 	}
 	if strings.Join(got, "") != "{\"p\":\"a\",\"n\":1}\n{\"p\":\"a\",\"n\":2}\n{\"p\":\"b\",\"n\":1}\n" || len(e.s3.keys("b/p=b/")) != 1 {
 		t.Fatalf("objects after the restart: %q", got)
+	}
+}
+
+// countingPutter counts the writes to an S3 server by the first part of
+// their key (up to the first '/'), and how many of them the server took.
+type countingPutter struct {
+	next         s3.Putter
+	mu           sync.Mutex
+	tries, wrote map[string]int
+}
+
+func (p *countingPutter) Put(ctx context.Context, bucket, key string, body []byte) error {
+	err := p.next.Put(ctx, bucket, key, body)
+	first, _, _ := strings.Cut(key, "/")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tries[first]++
+	if err == nil {
+		p.wrote[key]++
+	}
+	return err
+}
+
+func (p *countingPutter) counts(first, key string) (tries, wrote int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tries[first], p.wrote[key]
+}
+
+// TestPartitionFailureHoldsNoOther: a partition whose objects a real S3
+// server refuses is retried while another partition of the same read is
+// delivered by its own interval; the stored progress does not pass the
+// failing partition's records (a restart delivers the healthy partition
+// again) until they are in the error output, and then it does.
+func TestPartitionFailureHoldsNoOther(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "fh-failing-partition")
+	put := &countingPutter{next: s3.ClientPutter{Client: srv.Client}, tries: map[string]int{}, wrote: map[string]int{}}
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) {
+		o.S3 = put
+		o.Now = clk.Now
+	})
+	c := e.firehose()
+	dest := partitioned(bucket, 60)
+	dest.DynamicPartitioningConfiguration.RetryOptions = &fhtypes.RetryOptions{DurationInSeconds: aws.Int32(120)}
+	createS3(t, c, "failing", dest)
+	ctx := t.Context()
+	keys := func(prefix string) []string {
+		k, err := srv.Keys(ctx, bucket, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+
+	// s3rver keeps an object as a file named after each part of its key:
+	// a part longer than the file system's 255 bytes is refused with a
+	// 500 InternalError, which Firehose retries.
+	long := strings.Repeat("x", 300)
+	bad := fmt.Sprintf(`{"p":%q}`, long)
+	putBatch(t, c, "failing", bad, `{"p":"good","n":1}`) // one read
+	clk.advance(61 * time.Second)
+	var goodKey string
+	eventually(t, "the healthy partition's object", func() bool {
+		k := keys("p=good/")
+		if len(k) == 1 {
+			goodKey = k[0]
+		}
+		return goodKey != ""
+	})
+	tries, _ := put.counts("p="+long, "")
+	eventually(t, "another attempt of the failing partition after the healthy one's object", func() bool {
+		n, _ := put.counts("p="+long, "")
+		return n > tries
+	})
+	if k := keys("errors/"); len(k) != 0 {
+		t.Fatalf("error output written within the retry duration: %v", k)
+	}
+	if got, err := srv.Get(ctx, bucket, goodKey); err != nil || string(got) != "{\"p\":\"good\",\"n\":1}\n" {
+		t.Fatalf("healthy partition object %q, %v", got, err)
+	}
+
+	// The read's progress waits for the failing partition: a restart reads
+	// the healthy record again and writes the same object again.
+	e.restart()
+	clk.advance(time.Second)
+	eventually(t, "the healthy partition delivered again after a restart", func() bool {
+		_, n := put.counts("", goodKey)
+		return n == 2
+	})
+
+	// Past the retry duration the failing records go to the error output;
+	// then the progress passes them.
+	n, _ := put.counts("p="+long, "")
+	eventually(t, "an attempt after the restart", func() bool { m, _ := put.counts("p="+long, ""); return m > n })
+	clk.advance(121 * time.Second)
+	eventually(t, "the error output", func() bool { return len(keys("errors/")) == 1 })
+	errObj, err := srv.Get(ctx, bucket, keys("errors/")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var er struct{ ErrorCode, RawData string }
+	if err := json.Unmarshal(bytes.TrimSpace(errObj), &er); err != nil {
+		t.Fatalf("error object %q: %v", errObj, err)
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(er.RawData); string(raw) != bad+"\n" || er.ErrorCode != "S3.PutObject.Failed" {
+		t.Fatalf("error record %+v", er)
+	}
+	e.restart()
+	tries, _ = put.counts("p="+long, "")
+	putBatch(t, c, "failing", `{"p":"good","n":2}`)
+	clk.advance(61 * time.Second)
+	eventually(t, "the next healthy object", func() bool { return len(keys("p=good/")) == 2 })
+	for _, k := range keys("p=good/") {
+		if k == goodKey {
+			continue
+		}
+		if got, err := srv.Get(ctx, bucket, k); err != nil || string(got) != "{\"p\":\"good\",\"n\":2}\n" {
+			t.Fatalf("object after the error output %q, %v: records read again", got, err)
+		}
+	}
+	if _, n := put.counts("", goodKey); n != 2 {
+		t.Fatalf("the first healthy object was written %d times, want 2 (progress stored after the error output)", n)
+	}
+	if n, _ := put.counts("p="+long, ""); n != tries {
+		t.Fatalf("the refused partition was tried again after its error output (%d tries, then %d)", tries, n)
+	}
+	if k := keys("p=" + long); len(k) != 0 {
+		t.Fatalf("objects of the refused partition: %v", k)
+	}
+}
+
+// TestPartitionFullBehindFailing: records of a partition whose delivery
+// is being retried fill its next buffer, so the delivery stream reads no
+// further; a healthy partition read before that is still delivered by
+// its interval.
+func TestPartitionFullBehindFailing(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "fh-full-partition")
+	put := &countingPutter{next: s3.ClientPutter{Client: srv.Client}, tries: map[string]int{}, wrote: map[string]int{}}
+	clk := newClock()
+	e := newEnv(t, func(o *firehose.Options) {
+		o.S3 = put
+		o.Now = clk.Now
+	})
+	c := e.firehose()
+	dest := partitioned(bucket, 60)
+	dest.DynamicPartitioningConfiguration.RetryOptions = &fhtypes.RetryOptions{DurationInSeconds: aws.Int32(900)}
+	createS3(t, c, "full", dest)
+	ctx := t.Context()
+
+	long := strings.Repeat("x", 300) // refused by s3rver, as above
+	putBatch(t, c, "full", fmt.Sprintf(`{"p":%q}`, long))
+	clk.advance(61 * time.Second)
+	eventually(t, "the failing partition's first attempt", func() bool { n, _ := put.counts("p="+long, ""); return n > 0 })
+
+	// The healthy record first, so that it is read before the failing
+	// partition's 1.2 MB fill its buffer; the record that is not JSON
+	// goes to the error output once the read's records are placed, which
+	// tells the test the buffer is full before the clock moves.
+	pad := strings.Repeat("y", 600000)
+	putBatch(t, c, "full", `{"p":"good"}`, fmt.Sprintf(`{"p":%q,"pad":%q}`, long, pad), fmt.Sprintf(`{"p":%q,"pad":%q}`, long, pad), "not JSON")
+	eventually(t, "the read placed", func() bool {
+		k, err := srv.Keys(ctx, bucket, "errors/processing-failed/")
+		return err == nil && len(k) == 1
+	})
+	clk.advance(61 * time.Second)
+	eventually(t, "the healthy partition's object", func() bool {
+		k, err := srv.Keys(ctx, bucket, "p=good/")
+		return err == nil && len(k) == 1
+	})
+	tries, _ := put.counts("p="+long, "")
+	eventually(t, "the failing partition still retried", func() bool { n, _ := put.counts("p="+long, ""); return n > tries })
+	if k, err := srv.Keys(ctx, bucket, "errors/"); err != nil || len(k) != 1 {
+		t.Fatalf("error output %v, %v: more than the record that is not JSON within the retry duration", k, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/itchyny/gojq"
 
@@ -156,7 +157,7 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 			if !ok {
 				return nil, errInvalid("A Lambda processor needs a LambdaArn.")
 			}
-			t := &transform{arn: arn, retries: defaultTransformTries, chunk: defaultTransformChunk, streamARN: d.ARN, region: d.Region,
+			t := &transform{arn: arn, retries: defaultTransformTries, chunk: defaultTransformChunk, interval: defaultTransformInterval, streamARN: d.ARN, region: d.Region,
 				roles: s.opts.Roles, role: lambdaRole(d, pr), session: d.Name}
 			if v, ok := param(pr, firehoseapi.ProcessorParameterNameNumberOfRetries); ok {
 				n, err := strconv.Atoi(v)
@@ -171,6 +172,13 @@ func (s *Service) newPipeline(d *deliveryStream, c *firehoseapi.ProcessingConfig
 					return nil, errInvalid("The Lambda processor's BufferSizeInMBs %q is not a number from 0.2 to 3.", v)
 				}
 				t.chunk = int(f * (1 << 20))
+			}
+			if v, ok := param(pr, firehoseapi.ProcessorParameterNameBufferIntervalInSeconds); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 900 {
+					return nil, errInvalid("The Lambda processor's BufferIntervalInSeconds %q is not a whole number from 0 to 900.", v)
+				}
+				t.interval = time.Duration(n) * time.Second
 			}
 			p.lambda = t
 		default:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -26,9 +27,13 @@ type Invoker interface {
 // transform is the Lambda processor: data transformation with Firehose's
 // recordId / result / data contract.
 type transform struct {
-	arn       string
-	retries   int
-	chunk     int // bytes of record data per invocation
+	arn     string
+	retries int
+	chunk   int // bytes of record data per invocation
+	// interval is BufferIntervalInSeconds: with dynamic partitioning,
+	// how long records read wait for more before the function is invoked
+	// on them (sooner once chunk bytes are read).
+	interval  time.Duration
 	streamARN string
 	region    string
 	// roles, when set, is assumed for each invocation: role (the
@@ -39,9 +44,10 @@ type transform struct {
 
 // Firehose's limits on the transform invocation.
 const (
-	defaultTransformChunk = 1 << 20
-	maxTransformPayload   = 6 << 20
-	defaultTransformTries = 3
+	defaultTransformChunk    = 1 << 20
+	defaultTransformInterval = 60 * time.Second
+	maxTransformPayload      = 6 << 20
+	defaultTransformTries    = 3
 )
 
 type transformRequest struct {

@@ -87,7 +87,8 @@ func TestFirehoseLambdaTransform(t *testing.T) {
 			DynamicPartitioningConfiguration: &fhtypes.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)},
 			ProcessingConfiguration: &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true), Processors: []fhtypes.Processor{
 				{Type: fhtypes.ProcessorTypeLambda, Parameters: []fhtypes.ProcessorParameter{
-					{ParameterName: fhtypes.ProcessorParameterNameLambdaArn, ParameterValue: created.FunctionArn}}},
+					{ParameterName: fhtypes.ProcessorParameterNameLambdaArn, ParameterValue: created.FunctionArn},
+					{ParameterName: fhtypes.ProcessorParameterNameBufferIntervalInSeconds, ParameterValue: aws.String("0")}}},
 				{Type: fhtypes.ProcessorTypeAppendDelimiterToRecord}}},
 		}})
 	if err != nil {

@@ -48,6 +48,21 @@ func TestFirehoseKilledMidBuffer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills server processes")
 	}
+	killMidBuffer(t, false)
+}
+
+// TestFirehosePartitionsKilledMidBuffer is TestFirehoseKilledMidBuffer
+// with dynamic partitioning: the records spread over five partitions,
+// which fill and are delivered at once, so the kills land while several
+// partitions' deliveries are in flight.
+func TestFirehosePartitionsKilledMidBuffer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills server processes")
+	}
+	killMidBuffer(t, true)
+}
+
+func killMidBuffer(t *testing.T, dynamic bool) {
 	s3srv := s3test.Start(t)
 	bucket := s3srv.Bucket(t, "crash")
 	seed := uint64(time.Now().UnixNano())
@@ -61,13 +76,24 @@ func TestFirehoseKilledMidBuffer(t *testing.T) {
 		c := newFirehoseClient(url)
 		ctx := context.Background()
 		if round == 0 {
+			dest := &fhtypes.ExtendedS3DestinationConfiguration{
+				BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/r"),
+				BufferingHints: &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(900)},
+				ProcessingConfiguration: &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true),
+					Processors: []fhtypes.Processor{{Type: fhtypes.ProcessorTypeAppendDelimiterToRecord}}},
+			}
+			if dynamic {
+				dest.Prefix = aws.String("k=!{partitionKeyFromQuery:k}/")
+				dest.ErrorOutputPrefix = aws.String("errors/!{firehose:error-output-type}/")
+				dest.DynamicPartitioningConfiguration = &fhtypes.DynamicPartitioningConfiguration{Enabled: aws.Bool(true)}
+				dest.ProcessingConfiguration.Processors = append([]fhtypes.Processor{{Type: fhtypes.ProcessorTypeMetadataExtraction,
+					Parameters: []fhtypes.ProcessorParameter{
+						{ParameterName: fhtypes.ProcessorParameterNameMetadataExtractionQuery, ParameterValue: aws.String("{k: .k}")},
+						{ParameterName: fhtypes.ProcessorParameterNameJsonParsingEngine, ParameterValue: aws.String("JQ-1.6")}}}},
+					dest.ProcessingConfiguration.Processors...)
+			}
 			_, err := c.CreateDeliveryStream(ctx, &fh.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(deliveryStream),
-				ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
-					BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: aws.String("arn:aws:iam::123456789012:role/r"),
-					BufferingHints: &fhtypes.BufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(900)},
-					ProcessingConfiguration: &fhtypes.ProcessingConfiguration{Enabled: aws.Bool(true),
-						Processors: []fhtypes.Processor{{Type: fhtypes.ProcessorTypeAppendDelimiterToRecord}}},
-				}})
+				ExtendedS3DestinationConfiguration: dest})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,6 +114,9 @@ func TestFirehoseKilledMidBuffer(t *testing.T) {
 					recs := make([]fhtypes.Record, 100)
 					for i := range recs {
 						recs[i].Data = []byte(fmt.Sprintf("r%d-w%d-%d-%d-%s", round, w, n, i, strings.Repeat("x", 150)))
+						if dynamic {
+							recs[i].Data = []byte(fmt.Sprintf(`{"k":"p%d","id":%q}`, (n+i)%5, recs[i].Data))
+						}
 					}
 					out, err := c.PutRecordBatch(ctx, &fh.PutRecordBatchInput{DeliveryStreamName: aws.String(deliveryStream), Records: recs})
 					if err != nil {
