@@ -30,6 +30,8 @@ type runner struct {
 	endpoint *endpointInvoker
 	// mem limits and measures the instances' memory (memory.go).
 	mem *memoryControl
+	// sandbox isolates the instances (sandbox.go).
+	sandbox *sandbox
 }
 
 // pool is one function's instances.
@@ -40,9 +42,9 @@ type pool struct {
 	busy     int
 }
 
-func newRunner(opts Options, log *slog.Logger, mem *memoryControl) *runner {
+func newRunner(opts Options, log *slog.Logger, mem *memoryControl, sb *sandbox) *runner {
 	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}),
-		endpoint: newEndpointInvoker(), mem: mem}
+		endpoint: newEndpointInvoker(), mem: mem, sandbox: sb}
 }
 
 func poolKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -305,6 +307,10 @@ func (r *runner) start(f *function, code func() ([]byte, error)) (*instance, err
 	if err := unpack(zip, dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("lambda: unpacking the code of %s: %w", f.Name, err)
+	}
+	if err := r.sandbox.own(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
 	inst, err := startInstance(r, f, dir)
 	if err != nil {
