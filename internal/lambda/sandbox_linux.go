@@ -252,6 +252,12 @@ func enterSandbox(tmpMiB, codeDir, bootstrap string, hidden []string) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("dropping capabilities: %w", err)
 	}
+	// The inheritable set, which held CAP_SYS_ADMIN for the ambient one,
+	// goes too, and with it every capability of this thread.
+	var none [2]unix.CapUserData
+	if err := unix.Capset(&unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}, &none[0]); err != nil {
+		return fmt.Errorf("dropping capabilities: %w", err)
+	}
 	// Not root in its user namespace and with no ambient capability, the
 	// bootstrap starts with none.
 	err = unix.Exec(bootstrap, []string{bootstrap}, os.Environ())
