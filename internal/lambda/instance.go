@@ -107,9 +107,9 @@ type instance struct {
 }
 
 // startInstance starts f's bootstrap in dir with its own Runtime API
-// listener on a free loopback port, in its sandbox when instances are
-// sandboxed.
-func startInstance(r *runner, f *function, dir string) (*instance, error) {
+// listener on a free loopback port, in its sandbox as the sandbox's
+// instanceID id when instances are sandboxed.
+func startInstance(r *runner, f *function, dir string, id int) (*instance, error) {
 	bootstrap := filepath.Join(dir, "bootstrap")
 	if st, err := os.Stat(bootstrap); err != nil || !st.Mode().IsRegular() {
 		return nil, &startError{errorType: "Runtime.InvalidEntrypoint",
@@ -140,7 +140,7 @@ func startInstance(r *runner, f *function, dir string) (*instance, error) {
 	// A process group of its own, so that stop reaches the bootstrap's
 	// children too.
 	attr := &syscall.SysProcAttr{Setpgid: true}
-	cmd := r.sandbox.command(dir, bootstrap, f.ephemeralMiB(), attr)
+	cmd := r.sandbox.command(dir, bootstrap, f.ephemeralMiB(), id, attr)
 	cmd.SysProcAttr = attr
 	cmd.Env = r.environment(f, dir, ln.Addr().String())
 	cmd.Stdout, cmd.Stderr = logW, logW

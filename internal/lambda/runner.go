@@ -308,11 +308,12 @@ func (r *runner) start(f *function, code func() ([]byte, error)) (*instance, err
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("lambda: unpacking the code of %s: %w", f.Name, err)
 	}
-	if err := r.sandbox.own(dir); err != nil {
+	id := r.sandbox.instanceID()
+	if err := r.sandbox.own(dir, id); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	inst, err := startInstance(r, f, dir)
+	inst, err := startInstance(r, f, dir, id)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

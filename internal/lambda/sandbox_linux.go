@@ -1,6 +1,8 @@
 package lambda
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -34,19 +37,29 @@ import (
 // <hidden dir>...
 const sandboxArg0 = "millrace-lambda-sandbox"
 
-// nobody is the user and group instances run as when the server runs as
-// root (the kernel's overflow id, "nobody"/"nogroup" on most systems):
-// one that owns none of the server's files.
-const nobody = 65534
+// When the server runs as root, each instance runs as a user (and group)
+// of its own, owner of nothing on the machine but its code: one of
+// instanceIDs ids from firstInstanceID, a range no distribution or
+// systemd hands out (systemd's "unused" 0x70000000–0x7FFFFFFF). Separate
+// users keep instances out of each other's processes, hence out of
+// their /tmp (/proc/<pid>/root) too.
+const (
+	firstInstanceID = 0x70000000
+	instanceIDs     = 1 << 16
+)
 
 // sandbox isolates instances as Lambda's execution environments are
 // (docs/lambda.md, "Sandbox"); disabled, instances run as the server's
 // user with its view of the filesystem.
 type sandbox struct {
-	enabled  bool
-	uid, gid int      // the ids instances run as, outside and inside their user namespace
-	hidden   []string // absolute directories instances must not see
-	tempDir  string   // where code directories are made ("": os.TempDir())
+	enabled bool
+	// uid and gid are the ids instances run as, outside and inside their
+	// user namespace, unless perInstance: then each has ids of its own.
+	uid, gid    int
+	perInstance bool
+	next        atomic.Uint32
+	hidden      []string // absolute directories instances must not see
+	tempDir     string   // where code directories are made ("": os.TempDir())
 }
 
 // newSandbox sets the sandbox up as mode (Sandbox*) says: hidden are
@@ -73,10 +86,11 @@ func newSandbox(mode, tempDir string, hidden []string, log *slog.Logger) (*sandb
 
 // sandboxFor is the sandbox of a server running as this process's user.
 func sandboxFor(tempDir string, hidden []string, log *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{uid: os.Getuid(), gid: os.Getgid(), tempDir: tempDir}
-	if sb.uid == 0 {
-		sb.uid, sb.gid = nobody, nobody
-	}
+	sb := &sandbox{uid: os.Getuid(), gid: os.Getgid(), tempDir: tempDir, perInstance: os.Getuid() == 0}
+	// Servers sharing the machine start at different ids.
+	var seed [4]byte
+	rand.Read(seed[:])
+	sb.next.Store(binary.LittleEndian.Uint32(seed[:]))
 	for _, dir := range hidden {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -111,11 +125,12 @@ func (sb *sandbox) probe() error {
 		return fmt.Errorf("creating a code directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := sb.own(dir); err != nil {
+	id := sb.instanceID()
+	if err := sb.own(dir, id); err != nil {
 		return err
 	}
 	attr := &syscall.SysProcAttr{}
-	cmd := sb.command(dir, "", defaultEphemeralMiB, attr)
+	cmd := sb.command(dir, "", defaultEphemeralMiB, id, attr)
 	cmd.SysProcAttr = attr
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -128,18 +143,38 @@ func (sb *sandbox) probe() error {
 	return nil
 }
 
-// own makes the instance's user the owner of the code directory dir (the
-// server, as root, unpacked it as its own), so that the instance can
-// read its code as on Lambda whatever the zip's permission bits.
-func (sb *sandbox) own(dir string) error {
-	if sb.uid == os.Getuid() {
+// instanceID is the user and group id of a new instance: its own when
+// the server runs as root, else the server's user.
+func (sb *sandbox) instanceID() int {
+	if !sb.perInstance {
+		return sb.uid
+	}
+	return firstInstanceID + int(sb.next.Add(1)%instanceIDs)
+}
+
+// ids are the user and group ids of the instance of instanceID id.
+func (sb *sandbox) ids(id int) (uid, gid int) {
+	if sb.perInstance {
+		return id, id
+	}
+	return sb.uid, sb.gid
+}
+
+// own makes the instance's user (instanceID id) the owner of the code
+// directory dir (the server, as root, unpacked it as its own), so that
+// the instance can read its code as on Lambda whatever the zip's
+// permission bits.
+func (sb *sandbox) own(dir string, id int) error {
+	if !sb.perInstance {
+		// The server's own user, or no sandbox.
 		return nil
 	}
+	uid, gid := sb.ids(id)
 	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Lchown(path, sb.uid, sb.gid); err != nil {
+		if err := os.Lchown(path, uid, gid); err != nil {
 			return fmt.Errorf("lambda: giving the code to the instance's user: %w", err)
 		}
 		return nil
@@ -147,9 +182,9 @@ func (sb *sandbox) own(dir string) error {
 }
 
 // command is the process of an instance that runs bootstrap from the
-// code directory dir with a /tmp of tmpMiB, with attr set to start it
-// in its sandbox; without a sandbox, bootstrap itself.
-func (sb *sandbox) command(dir, bootstrap string, tmpMiB int32, attr *syscall.SysProcAttr) *exec.Cmd {
+// code directory dir with a /tmp of tmpMiB as instanceID id, with attr
+// set to start it in its sandbox; without a sandbox, bootstrap itself.
+func (sb *sandbox) command(dir, bootstrap string, tmpMiB int32, id int, attr *syscall.SysProcAttr) *exec.Cmd {
 	if !sb.enabled && bootstrap != "" {
 		cmd := exec.Command(bootstrap)
 		cmd.Dir = dir
@@ -157,15 +192,16 @@ func (sb *sandbox) command(dir, bootstrap string, tmpMiB int32, attr *syscall.Sy
 	}
 	args := append([]string{sandboxArg0, strconv.Itoa(int(tmpMiB)), dir, bootstrap}, sb.hidden...)
 	attr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
-	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: sb.uid, HostID: sb.uid, Size: 1}}
-	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: sb.gid, HostID: sb.gid, Size: 1}}
+	uid, gid := sb.ids(id)
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
 	// Kept across the exec of sandboxArg0 (not root in its namespace)
 	// for the mounts only.
 	attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN}
 	if os.Getuid() == 0 {
 		// Out of root, and out of root's supplementary groups.
 		attr.GidMappingsEnableSetgroups = true
-		attr.Credential = &syscall.Credential{Uid: uint32(sb.uid), Gid: uint32(sb.gid), Groups: []uint32{}}
+		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	// The working directory is set once the code is mounted read-only:
 	// one taken before would still reach the writable original.

@@ -30,10 +30,11 @@ func newSandbox(mode, _ string, _ []string, log *slog.Logger) (*sandbox, error) 
 // function instances: never outside Linux.
 func SandboxSupported() error { return errNoSandbox }
 
-func (sb *sandbox) own(string) error { return nil }
+func (sb *sandbox) instanceID() int       { return -1 }
+func (sb *sandbox) own(string, int) error { return nil }
 
 // command is bootstrap itself, run in the code directory dir.
-func (sb *sandbox) command(dir, bootstrap string, _ int32, _ *syscall.SysProcAttr) *exec.Cmd {
+func (sb *sandbox) command(dir, bootstrap string, _ int32, _ int, _ *syscall.SysProcAttr) *exec.Cmd {
 	cmd := exec.Command(bootstrap)
 	cmd.Dir = dir
 	return cmd

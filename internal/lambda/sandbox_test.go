@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,15 +31,23 @@ type sandboxReport struct {
 		TmpBefore, TmpWrite string
 		TmpSize             int64
 		CodeWrite, DataRead string
-		Unmount             string
+		Unmount, PeekRead   string
+		Signal              string
 	} `json:"sandbox"`
 }
 
 // probeSandbox has name's instance report what it can do: marker is its
-// file in /tmp, secret a file in the server's data directory.
-func probeSandbox(t *testing.T, c *lambda.Client, name, marker, secret string) sandboxReport {
+// file in /tmp, secret a file in the server's data directory; other (if
+// not 0) the pid of another instance, whose /tmp marker it tries to read
+// and which it checks it may signal.
+func probeSandbox(t *testing.T, c *lambda.Client, name, marker, secret string, other int) sandboxReport {
 	t.Helper()
-	res := invoke(t, c, name, map[string]string{"action": "sandbox", "message": marker, "path": secret})
+	ev := map[string]any{"action": "sandbox", "message": marker, "path": secret}
+	if other != 0 {
+		ev["peek"] = fmt.Sprintf("/proc/%d/root/tmp/%s", other, marker)
+		ev["pid"] = other
+	}
+	res := invoke(t, c, name, ev)
 	if res.FunctionError != nil {
 		t.Fatalf("sandbox probe of %s: %s %s", name, aws.ToString(res.FunctionError), res.Payload)
 	}
@@ -100,7 +109,7 @@ func TestSandbox(t *testing.T) {
 
 	if unsupported != nil {
 		t.Logf("instances not sandboxed here: %v", unsupported)
-		r := probeSandbox(t, c, "sb1", marker, secret)
+		r := probeSandbox(t, c, "sb1", marker, secret, 0)
 		if r.Sandbox.CodeWrite != "" || r.Sandbox.DataRead != "server data" {
 			t.Errorf("lambda-sandbox auto without a sandbox: %+v", r.Sandbox)
 		}
@@ -115,7 +124,7 @@ func TestSandbox(t *testing.T) {
 		return
 	}
 
-	first := probeSandbox(t, c, "sb1", marker, secret)
+	first := probeSandbox(t, c, "sb1", marker, secret, 0)
 	sb := first.Sandbox
 	if sb.TmpWrite != "" || sb.TmpBefore != "" {
 		t.Errorf("a new instance's /tmp: before %q, writing: %q", sb.TmpBefore, sb.TmpWrite)
@@ -143,13 +152,22 @@ func TestSandbox(t *testing.T) {
 
 	// The same warm instance keeps its /tmp; another function's instance
 	// has its own.
-	again := probeSandbox(t, c, "sb1", marker, secret)
+	again := probeSandbox(t, c, "sb1", marker, secret, 0)
 	if again.PID != first.PID || again.Sandbox.TmpBefore != strconv.Itoa(first.PID) {
 		t.Errorf("the warm instance (pid %d) found %q in its /tmp, want %d", again.PID, again.Sandbox.TmpBefore, first.PID)
 	}
-	other := probeSandbox(t, c, "sb2", marker, secret)
+	// Nor can it reach the first one's /tmp through its process (another
+	// user namespace); as root, instances run as users of their own,
+	// which cannot signal each other.
+	other := probeSandbox(t, c, "sb2", marker, secret, first.PID)
 	if other.Sandbox.TmpBefore != "" || other.Sandbox.TmpSize != 512<<20 {
 		t.Errorf("another function's instance: /tmp held %q, size %d", other.Sandbox.TmpBefore, other.Sandbox.TmpSize)
+	}
+	if !strings.HasPrefix(other.Sandbox.PeekRead, "error: ") {
+		t.Errorf("an instance reading another's /tmp through /proc/%d/root: %q", first.PID, other.Sandbox.PeekRead)
+	}
+	if os.Getuid() == 0 && (other.Sandbox.UID == sb.UID || other.Sandbox.Signal != "EPERM") {
+		t.Errorf("instances of a server run as root: users %d and %d, the second signalling the first: %q", sb.UID, other.Sandbox.UID, other.Sandbox.Signal)
 	}
 
 	// A new EphemeralStorage replaces the instance: the new one has an
@@ -162,7 +180,7 @@ func TestSandbox(t *testing.T) {
 	if got := aws.ToInt32(up.EphemeralStorage.Size); got != 1024 {
 		t.Errorf("UpdateFunctionConfiguration's EphemeralStorage: %d", got)
 	}
-	fresh := probeSandbox(t, c, "sb1", marker, secret)
+	fresh := probeSandbox(t, c, "sb1", marker, secret, 0)
 	if fresh.PID == first.PID || fresh.Sandbox.TmpBefore != "" || fresh.Sandbox.TmpSize != 1024<<20 {
 		t.Errorf("the replaced instance (pid %d, was %d): /tmp held %q, size %d", fresh.PID, first.PID, fresh.Sandbox.TmpBefore, fresh.Sandbox.TmpSize)
 	}
@@ -178,7 +196,7 @@ func TestSandboxOff(t *testing.T) {
 	marker := randomName(t)
 	t.Cleanup(func() { os.Remove(filepath.Join("/tmp", marker)) })
 	createFunction(t, c, "open")
-	r := probeSandbox(t, c, "open", marker, secret)
+	r := probeSandbox(t, c, "open", marker, secret, 0)
 	if r.Sandbox.UID != os.Getuid() || r.Sandbox.CodeWrite != "" || r.Sandbox.DataRead != "server data" || r.Sandbox.TmpWrite != "" {
 		t.Errorf("an instance without a sandbox: %+v", r.Sandbox)
 	}

@@ -34,6 +34,10 @@ type Event struct {
 	Env string `json:"env,omitempty"`
 	// MiB is how much "alloc" allocates and touches.
 	MiB int `json:"mib,omitempty"`
+	// Peek is a file "sandbox" tries to read (another instance's), PID a
+	// process it checks it may signal.
+	Peek string `json:"peek,omitempty"`
+	PID  int    `json:"pid,omitempty"`
 }
 
 // Reply is what "echo" answers.
@@ -72,6 +76,10 @@ type Sandbox struct {
 	DataRead string `json:"dataRead"`
 	// Unmount is the error of unmounting Path's directory.
 	Unmount string `json:"unmount"`
+	// PeekRead is what reading Peek gave, as DataRead.
+	PeekRead string `json:"peekRead"`
+	// Signal is the error of checking that PID may be signalled.
+	Signal string `json:"signal"`
 }
 
 func handle(ctx context.Context, ev Event) (*Reply, error) {
@@ -315,13 +323,24 @@ func probeSandbox(ev Event) *Sandbox {
 		sb.TmpSize = int64(st.Blocks) * int64(st.Bsize)
 	}
 	sb.CodeWrite = errName(os.WriteFile(filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "written"), nil, 0o644))
-	if data, err := os.ReadFile(ev.Path); err != nil {
-		sb.DataRead = "error: " + errName(err)
-	} else {
-		sb.DataRead = string(data)
-	}
 	sb.Unmount = errName(syscall.Unmount(filepath.Dir(ev.Path), 0))
+	sb.DataRead = readReport(ev.Path)
+	if ev.Peek != "" {
+		sb.PeekRead = readReport(ev.Peek)
+	}
+	if ev.PID > 0 {
+		sb.Signal = errName(syscall.Kill(ev.PID, 0))
+	}
 	return sb
+}
+
+// readReport is path's content, or its error after "error: ".
+func readReport(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "error: " + errName(err)
+	}
+	return string(data)
 }
 
 // errName is "" for nil, the errno's name for the usual ones, else the
