@@ -29,8 +29,8 @@ import (
 // the capability and execs the bootstrap, which starts with none.
 //
 // Mounts cannot be made between clone and exec by os/exec itself, and a
-// process that creates its namespaces with unshare cannot be a Go
-// program (it is multi-threaded): hence the second executable image.
+// Go program cannot unshare a user namespace (it is multi-threaded):
+// hence the second executable image.
 
 // sandboxArg0 is argv[0] of the process that sets an instance's sandbox
 // up: sandboxArg0 <tmp MiB> <code dir> <bootstrap, "" to check only>
@@ -41,8 +41,9 @@ const sandboxArg0 = "millrace-lambda-sandbox"
 // of its own, owner of nothing on the machine but its code: one of
 // instanceIDs ids from firstInstanceID, a range no distribution or
 // systemd hands out (systemd's "unused" 0x70000000–0x7FFFFFFF). Separate
-// users keep instances out of each other's processes, hence out of
-// their /tmp (/proc/<pid>/root) too.
+// users keep instances from signalling each other; their separate user
+// namespaces already keep them out of each other's /proc/<pid>/root and
+// from tracing each other.
 const (
 	firstInstanceID = 0x70000000
 	instanceIDs     = 1 << 16
