@@ -66,6 +66,10 @@ type Config struct {
 	// LambdaMemoryLimits is auto, on or off: whether function instances
 	// run in memory cgroups limited to their MemorySize (docs/lambda.md).
 	LambdaMemoryLimits string `toml:"lambda-memory-limits" yaml:"lambda-memory-limits"`
+	// LambdaSandbox is auto, on or off: whether function instances run
+	// sandboxed, with a private /tmp, read-only code and the data
+	// directory out of sight (docs/lambda.md).
+	LambdaSandbox string `toml:"lambda-sandbox" yaml:"lambda-sandbox"`
 	// FirehoseS3Endpoint is the S3 endpoint Firehose delivery streams
 	// write their objects to (empty: S3 deliveries fail and are retried);
 	// FirehoseS3AccessKeyID and FirehoseS3SecretAccessKey sign its
@@ -208,6 +212,7 @@ func Default() Config {
 		// meet their throttling paths before production.
 		ThroughputLimits:        "on",
 		LambdaMemoryLimits:      "auto",
+		LambdaSandbox:           "auto",
 		Metrics:                 "on",
 		MetricsRetention:        15 * 24 * time.Hour,
 		ShardWriteBytesPerSec:   1 << 20,
@@ -318,6 +323,11 @@ func (c *Config) Validate() error {
 	case "auto", "on", "off":
 	default:
 		bad("lambda-memory-limits", "%q must be auto, on or off", c.LambdaMemoryLimits)
+	}
+	switch c.LambdaSandbox {
+	case "auto", "on", "off":
+	default:
+		bad("lambda-sandbox", "%q must be auto, on or off", c.LambdaSandbox)
 	}
 	switch c.ThroughputLimits {
 	case "on", "off":

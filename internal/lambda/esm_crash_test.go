@@ -47,6 +47,8 @@ func crashServer(dir string) int {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.CreateDelay, cfg.DeleteDelay, cfg.UpdateDelay = 0, 0, 0
 	cfg.ThroughputLimits = "off"
+	// The function writes its log where the test reads it.
+	cfg.LambdaSandbox = "off"
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	srv, err := server.Start(context.Background(), cfg, logger)
 	if err != nil {

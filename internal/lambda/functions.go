@@ -22,23 +22,26 @@ import (
 // function is a function's definition as stored in the catalog. Its code
 // is stored apart (codeKey), so that listing functions reads no zips.
 type function struct {
-	Account       string            `json:"account"`
-	Region        string            `json:"region"`
-	Name          string            `json:"name"`
-	Runtime       string            `json:"runtime"`
-	Role          string            `json:"role"`
-	Handler       string            `json:"handler,omitempty"`
-	Description   string            `json:"description,omitempty"`
-	Timeout       int32             `json:"timeout"`
-	MemorySize    int32             `json:"memorySize"`
-	Env           map[string]string `json:"env,omitempty"`
-	Architectures []string          `json:"architectures"`
-	CodeSha256    string            `json:"codeSha256"`
-	CodeSize      int64             `json:"codeSize"`
-	LastModified  string            `json:"lastModified"`
-	RevisionID    string            `json:"revisionId"`
-	Reserved      *int32            `json:"reserved,omitempty"`
-	Tags          map[string]string `json:"tags,omitempty"`
+	Account     string `json:"account"`
+	Region      string `json:"region"`
+	Name        string `json:"name"`
+	Runtime     string `json:"runtime"`
+	Role        string `json:"role"`
+	Handler     string `json:"handler,omitempty"`
+	Description string `json:"description,omitempty"`
+	Timeout     int32  `json:"timeout"`
+	MemorySize  int32  `json:"memorySize"`
+	// EphemeralStorage is the size of /tmp in MiB; 0 in functions stored
+	// before it was kept (ephemeralMiB).
+	EphemeralStorage int32             `json:"ephemeralStorage,omitempty"`
+	Env              map[string]string `json:"env,omitempty"`
+	Architectures    []string          `json:"architectures"`
+	CodeSha256       string            `json:"codeSha256"`
+	CodeSize         int64             `json:"codeSize"`
+	LastModified     string            `json:"lastModified"`
+	RevisionID       string            `json:"revisionId"`
+	Reserved         *int32            `json:"reserved,omitempty"`
+	Tags             map[string]string `json:"tags,omitempty"`
 }
 
 // Defaults and limits of AWS.
@@ -105,7 +108,7 @@ func (f *function) configuration() lambdaapi.FunctionConfiguration {
 		Architectures:    archs,
 		Description:      awsproto.Ptr(f.Description),
 		TracingConfig:    &lambdaapi.TracingConfigResponse{Mode: awsproto.Ptr(lambdaapi.TracingModePassThrough)},
-		EphemeralStorage: &lambdaapi.EphemeralStorage{Size: awsproto.Ptr[int32](512)},
+		EphemeralStorage: &lambdaapi.EphemeralStorage{Size: awsproto.Ptr(f.ephemeralMiB())},
 		LoggingConfig: &lambdaapi.LoggingConfig{LogFormat: awsproto.Ptr(lambdaapi.LogFormatText),
 			LogGroup: awsproto.Ptr("/aws/lambda/" + f.Name)},
 	}
@@ -384,7 +387,7 @@ func (s *Service) createFunction(ctx context.Context, req *awsproto.RESTRequest)
 		Account: r.account, Region: r.region, Name: r.name,
 		Runtime: string(*in.Runtime), Role: *in.Role,
 		Handler: awsproto.Value(in.Handler), Description: awsproto.Value(in.Description),
-		Timeout: defaultTimeout, MemorySize: defaultMemorySize,
+		Timeout: defaultTimeout, MemorySize: defaultMemorySize, EphemeralStorage: defaultEphemeralMiB,
 		Architectures: []string{"x86_64"}, Tags: in.Tags,
 		LastModified: s.lastModified(), RevisionID: newRevisionID(),
 	}
@@ -396,6 +399,10 @@ func (s *Service) createFunction(ctx context.Context, req *awsproto.RESTRequest)
 	}
 	if in.MemorySize != nil {
 		f.MemorySize = *in.MemorySize
+	}
+	if in.EphemeralStorage != nil && in.EphemeralStorage.Size != nil {
+		// Size is required and within 512–10,240 (validate).
+		f.EphemeralStorage = *in.EphemeralStorage.Size
 	}
 	if len(in.Architectures) > 0 {
 		f.Architectures = []string{string(in.Architectures[0])}
@@ -588,6 +595,10 @@ func (s *Service) updateFunctionConfiguration(ctx context.Context, req *awsproto
 	}
 	if in.MemorySize != nil {
 		f.MemorySize = *in.MemorySize
+	}
+	if in.EphemeralStorage != nil && in.EphemeralStorage.Size != nil {
+		// Size is required and within 512–10,240 (validate).
+		f.EphemeralStorage = *in.EphemeralStorage.Size
 	}
 	if in.Handler != nil {
 		endpoint, err := endpointHandler(*in.Handler)

@@ -107,8 +107,9 @@ type instance struct {
 }
 
 // startInstance starts f's bootstrap in dir with its own Runtime API
-// listener on a free loopback port.
-func startInstance(r *runner, f *function, dir string) (*instance, error) {
+// listener on a free loopback port, in its sandbox as the sandbox's
+// instanceID id when instances are sandboxed.
+func startInstance(r *runner, f *function, dir string, id int) (*instance, error) {
 	bootstrap := filepath.Join(dir, "bootstrap")
 	if st, err := os.Stat(bootstrap); err != nil || !st.Mode().IsRegular() {
 		return nil, &startError{errorType: "Runtime.InvalidEntrypoint",
@@ -136,13 +137,13 @@ func startInstance(r *runner, f *function, dir string) (*instance, error) {
 	}
 	inst.srv = &http.Server{Handler: inst.runtimeAPI(f), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(r.log.With("function", f.Name).Handler(), slog.LevelDebug)}
-	cmd := exec.Command(bootstrap)
-	cmd.Dir = dir
-	cmd.Env = r.environment(f, dir, ln.Addr().String())
-	cmd.Stdout, cmd.Stderr = logW, logW
 	// A process group of its own, so that stop reaches the bootstrap's
 	// children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	cmd := r.sandbox.command(dir, bootstrap, f.ephemeralMiB(), id, attr)
+	cmd.SysProcAttr = attr
+	cmd.Env = r.environment(f, dir, ln.Addr().String())
+	cmd.Stdout, cmd.Stderr = logW, logW
 	started, err := inst.limitMemory(f, cmd.SysProcAttr)
 	if err != nil {
 		ln.Close()

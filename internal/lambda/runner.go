@@ -30,6 +30,8 @@ type runner struct {
 	endpoint *endpointInvoker
 	// mem limits and measures the instances' memory (memory.go).
 	mem *memoryControl
+	// sandbox isolates the instances (sandbox.go).
+	sandbox *sandbox
 }
 
 // pool is one function's instances.
@@ -40,9 +42,9 @@ type pool struct {
 	busy     int
 }
 
-func newRunner(opts Options, log *slog.Logger, mem *memoryControl) *runner {
+func newRunner(opts Options, log *slog.Logger, mem *memoryControl, sb *sandbox) *runner {
 	return &runner{opts: opts, log: log, pools: map[string]*pool{}, freed: make(chan struct{}),
-		endpoint: newEndpointInvoker(), mem: mem}
+		endpoint: newEndpointInvoker(), mem: mem, sandbox: sb}
 }
 
 func poolKey(account, region, name string) string { return account + "/" + region + "/" + name }
@@ -306,7 +308,12 @@ func (r *runner) start(f *function, code func() ([]byte, error)) (*instance, err
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("lambda: unpacking the code of %s: %w", f.Name, err)
 	}
-	inst, err := startInstance(r, f, dir)
+	id := r.sandbox.instanceID()
+	if err := r.sandbox.own(dir, id); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	inst, err := startInstance(r, f, dir, id)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -54,6 +54,13 @@ type Options struct {
 	// MemoryLimits says whether instances are limited to their function's
 	// MemorySize (MemoryLimitsAuto, the default when empty, On or Off).
 	MemoryLimits string
+	// Sandbox says whether instances are sandboxed (SandboxAuto, the
+	// default when empty, On or Off): a private /tmp, read-only code,
+	// HiddenDirs out of sight, an unprivileged user.
+	Sandbox string
+	// HiddenDirs are directories sandboxed instances must not see: the
+	// server's data directory.
+	HiddenDirs []string
 	// Endpoint, when set, is given to functions as AWS_ENDPOINT_URL so
 	// that SDKs inside them call this server.
 	Endpoint string
@@ -128,6 +135,17 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	default:
 		return nil, fmt.Errorf("lambda: memory limits %q: want auto, on or off", s.opts.MemoryLimits)
 	}
+	switch s.opts.Sandbox {
+	case "":
+		s.opts.Sandbox = SandboxAuto
+	case SandboxAuto, SandboxOn, SandboxOff:
+	default:
+		return nil, fmt.Errorf("lambda: sandbox %q: want auto, on or off", s.opts.Sandbox)
+	}
+	sb, err := newSandbox(s.opts.Sandbox, s.opts.TempDir, s.opts.HiddenDirs, s.logger)
+	if err != nil {
+		return nil, err
+	}
 	if s.opts.Runner == nil {
 		s.opts.Runner = background.New(s.logger)
 		s.ownRunner = true
@@ -139,7 +157,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		}
 		return nil, err
 	}
-	s.run = newRunner(s.opts, s.logger, mem)
+	s.run = newRunner(s.opts, s.logger, mem, sb)
 	s.opts.Runner.Go(asyncUnit, s.runAsync)
 	if opts.Roles != nil {
 		if opts.Router == nil {

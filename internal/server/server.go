@@ -243,6 +243,8 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		Endpoint:     endpointURL(ln, tlsLn),
 		Concurrency:  cfg.LambdaConcurrency,
 		MemoryLimits: cfg.LambdaMemoryLimits,
+		Sandbox:      cfg.LambdaSandbox,
+		HiddenDirs:   lambdaHidden(cfg),
 		Streams:      st,
 		Roles:        sec.roles,
 		Router:       router,
@@ -572,4 +574,13 @@ func dataLocation(cfg config.Config) string {
 		return "in memory"
 	}
 	return cfg.DataDir
+}
+
+// lambdaHidden are the directories sandboxed Lambda instances must not
+// see: the data directory, when the data is on this machine's disk.
+func lambdaHidden(cfg config.Config) []string {
+	if cfg.InMemory || cfg.DataDir == "" {
+		return nil
+	}
+	return []string{cfg.DataDir}
 }

@@ -9,7 +9,8 @@
 #   - remote functions: a second Millrace ($E2E_MILLRACE serve, started
 #     here with the AWS credentials of this environment) holds functions
 #     whose Handler is lambda+http://<the first server>/NAME; invoking them
-#     there runs the aws-lambda-go function on the first server.
+#     there runs the aws-lambda-go function on the first server;
+#   - the sandbox (lambda-sandbox auto) of the second server's instances.
 #
 #   lambda_efo_remote.sh
 set -euo pipefail
@@ -185,6 +186,24 @@ if l "$second" create-function --function-name "$remote-bad" --runtime provided.
 fi
 grep -q "InvalidParameterValueException" "$tmp/err" || fail "bad remote Handler: $(cat "$tmp/err")"
 grep -q "exactly one function name" "$tmp/err" || fail "bad remote Handler: $(cat "$tmp/err")"
+
+step "on the second server (lambda-sandbox auto), an instance of the built binary is sandboxed"
+sandboxed="e2e-cli-sandboxed-$$"
+printf "server data" >"$tmp/second/secret"
+l "$second" create-function --function-name "$sandboxed" --runtime provided.al2023 --handler bootstrap \
+	--role "$role" --zip-file "fileb://$E2E_LAMBDA_ZIP" --ephemeral-storage Size=700 >/dev/null
+l "$second" invoke --function-name "$sandboxed" \
+	--payload "{\"action\":\"sandbox\",\"message\":\"e2e-$$\",\"path\":\"$tmp/second/secret\"}" "$tmp/out.json" >/dev/null
+if grep -q "not sandboxed" "$tmp/second.log"; then
+	# The kernel allows no sandbox here: auto runs the instance as before.
+	expect "unsandboxed" "$(json "$tmp/out.json" '[j["sandbox"][k] for k in ("codeWrite", "dataRead")]')" "['', 'server data']"
+else
+	# The data directory is under /tmp here: the instance's own /tmp hides it.
+	expect "sandboxed" "$(json "$tmp/out.json" '[j["sandbox"][k] for k in ("tmpWrite", "tmpSize", "codeWrite", "dataRead")] + [j["sandbox"]["uid"] != 0]')" \
+		"['', 734003200, 'EROFS', 'error: ENOENT', True]"
+	[[ ! -e "/tmp/e2e-$$" ]] || fail "the instance's /tmp file is in the machine's /tmp"
+fi
+l "$second" delete-function --function-name "$sandboxed" >/dev/null
 
 step "delete the functions"
 l "$second" delete-function --function-name "$remote" >/dev/null

@@ -81,6 +81,8 @@ cat >"$work/glue/e2e.events.json" <<'JSON'
   {"Name": "id", "Type": "bigint"}, {"Name": "name", "Type": "string"}]}}}
 JSON
 
+# Functions write where the scripts read (ESM_LOG and the like, under
+# $TMPDIR): the sandbox, which would hide those paths, is off.
 start_server() {
 	"$work/millrace" serve \
 		--listen "127.0.0.1:$port" \
@@ -90,6 +92,7 @@ start_server() {
 		--delete-delay 300ms \
 		--firehose-s3-endpoint "$s3_endpoint" --firehose-s3-access-key-id S3RVER --firehose-s3-secret-access-key S3RVER \
 		--firehose-glue-tables "$work/glue" \
+		--lambda-sandbox off \
 		>>"$work/server.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 1 150); do

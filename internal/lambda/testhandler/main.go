@@ -34,6 +34,10 @@ type Event struct {
 	Env string `json:"env,omitempty"`
 	// MiB is how much "alloc" allocates and touches.
 	MiB int `json:"mib,omitempty"`
+	// Peek is a file "sandbox" tries to read (another instance's), PID a
+	// process it checks it may signal.
+	Peek string `json:"peek,omitempty"`
+	PID  int    `json:"pid,omitempty"`
 }
 
 // Reply is what "echo" answers.
@@ -51,6 +55,31 @@ type Reply struct {
 	PID          int    `json:"pid"`
 	TraceEnvSet  bool   `json:"traceEnvSet"`
 	ClientCustom string `json:"clientCustom"`
+	// Sandbox is what "sandbox" found.
+	Sandbox *Sandbox `json:"sandbox,omitempty"`
+}
+
+// Sandbox is what the function can do to the filesystem. Each error is
+// "" for none, else the errno's name (EROFS) or the error's text.
+type Sandbox struct {
+	UID int `json:"uid"`
+	// TmpBefore is what /tmp/<Message> held before this invocation wrote
+	// its pid there ("" when missing); TmpWrite is that write's error.
+	TmpBefore string `json:"tmpBefore"`
+	TmpWrite  string `json:"tmpWrite"`
+	// TmpSize is the size of /tmp's file system in bytes.
+	TmpSize int64 `json:"tmpSize"`
+	// CodeWrite is the error of writing a file into LAMBDA_TASK_ROOT.
+	CodeWrite string `json:"codeWrite"`
+	// DataRead is what reading Path gave: its content, or its error
+	// after "error: ".
+	DataRead string `json:"dataRead"`
+	// Unmount is the error of unmounting Path's directory.
+	Unmount string `json:"unmount"`
+	// PeekRead is what reading Peek gave, as DataRead.
+	PeekRead string `json:"peekRead"`
+	// Signal is the error of checking that PID may be signalled.
+	Signal string `json:"signal"`
 }
 
 func handle(ctx context.Context, ev Event) (*Reply, error) {
@@ -104,6 +133,8 @@ func handle(ctx context.Context, ev Event) (*Reply, error) {
 		}
 		runtime.KeepAlive(b)
 		return &Reply{Message: strconv.Itoa(len(b)), PID: os.Getpid()}, nil
+	case "sandbox":
+		return &Reply{Sandbox: probeSandbox(ev), PID: os.Getpid()}, nil
 	case "hang":
 		// A stuck function: it ignores its deadline.
 		select {}
@@ -278,4 +309,60 @@ func appendLine(path, s string) error {
 	defer f.Close()
 	_, err = f.WriteString(s)
 	return err
+}
+
+// probeSandbox tries what a sandbox forbids and reports what happened.
+func probeSandbox(ev Event) *Sandbox {
+	sb := &Sandbox{UID: os.Getuid()}
+	marker := filepath.Join("/tmp", ev.Message)
+	before, _ := os.ReadFile(marker)
+	sb.TmpBefore = string(before)
+	sb.TmpWrite = errName(os.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())), 0o644))
+	var st syscall.Statfs_t
+	if syscall.Statfs("/tmp", &st) == nil {
+		sb.TmpSize = int64(st.Blocks) * int64(st.Bsize)
+	}
+	sb.CodeWrite = errName(os.WriteFile(filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "written"), nil, 0o644))
+	sb.Unmount = errName(syscall.Unmount(filepath.Dir(ev.Path), 0))
+	sb.DataRead = readReport(ev.Path)
+	if ev.Peek != "" {
+		sb.PeekRead = readReport(ev.Peek)
+	}
+	if ev.PID > 0 {
+		sb.Signal = errName(syscall.Kill(ev.PID, 0))
+	}
+	return sb
+}
+
+// readReport is path's content, or its error after "error: ".
+func readReport(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "error: " + errName(err)
+	}
+	return string(data)
+}
+
+// errName is "" for nil, the errno's name for the usual ones, else the
+// error's text.
+func errName(err error) string {
+	var errno syscall.Errno
+	if err == nil {
+		return ""
+	}
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.EROFS:
+			return "EROFS"
+		case syscall.EACCES:
+			return "EACCES"
+		case syscall.ENOENT:
+			return "ENOENT"
+		case syscall.EPERM:
+			return "EPERM"
+		case syscall.EINVAL:
+			return "EINVAL"
+		}
+	}
+	return err.Error()
 }

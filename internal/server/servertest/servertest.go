@@ -74,6 +74,10 @@ func StartWithLogger(t testing.TB, logger *slog.Logger, opts ...func(*config.Con
 	cfg.CreateDelay, cfg.DeleteDelay, cfg.UpdateDelay = 0, 0, 0
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.ThroughputLimits = "off"
+	// Tests share files with the functions they run (paths in their
+	// events and environment), which a sandbox would hide: tests of the
+	// sandbox turn it on.
+	cfg.LambdaSandbox = "off"
 	for _, o := range opts {
 		o(&cfg)
 	}
