@@ -55,9 +55,10 @@ func Compress(format, name string, body []byte) ([]byte, error) {
 	if format == "" || format == Uncompressed {
 		return body, nil
 	}
-	var out bytes.Buffer
-	err := compressBody(format, name, body, &out)
-	return out.Bytes(), err
+	return compress(format, name, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
 }
 
 // CompressRecords compresses the concatenation of the records' data
@@ -68,23 +69,7 @@ func CompressRecords(format, name string, records []sink.Record) ([]byte, error)
 		body, _, err := Raw{}.Encode(records)
 		return body, err
 	}
-	var out bytes.Buffer
-	err := compressRecords(format, name, records, &out)
-	return out.Bytes(), err
-}
-
-// compressBody writes body, compressed, to dst.
-func compressBody(format, name string, body []byte, dst io.Writer) error {
-	return compress(format, name, dst, func(w io.Writer) error {
-		_, err := w.Write(body)
-		return err
-	})
-}
-
-// compressRecords writes the concatenation of the records' data,
-// compressed, to dst.
-func compressRecords(format, name string, records []sink.Record, dst io.Writer) error {
-	return compress(format, name, dst, func(w io.Writer) error {
+	return compress(format, name, func(w io.Writer) error {
 		for _, r := range records {
 			if _, err := w.Write(r.Data); err != nil {
 				return err
@@ -94,41 +79,41 @@ func compressRecords(format, name string, records []sink.Record, dst io.Writer) 
 	})
 }
 
-// compress writes what write writes, compressed, to out; uncompressed
-// when format is "" or UNCOMPRESSED.
-func compress(format, name string, out io.Writer, write func(io.Writer) error) error {
+// compress returns what write writes, compressed.
+func compress(format, name string, write func(io.Writer) error) ([]byte, error) {
+	var out bytes.Buffer
 	var w io.WriteCloser
 	var zw *zip.Writer
 	switch format {
-	case "", Uncompressed:
-		w = nopCloser{out}
 	case GZIP:
-		w, _ = gzip.NewWriterLevel(out, gzipLevel)
+		w, _ = gzip.NewWriterLevel(&out, gzipLevel)
 	case ZIP:
-		zw = zip.NewWriter(out)
+		zw = zip.NewWriter(&out)
 		fw, err := zw.Create(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w = nopCloser{fw}
 	case Snappy:
 		// Firehose's Snappy is the snappy framing format.
-		w = snappy.NewBufferedWriter(out)
+		w = snappy.NewBufferedWriter(&out)
 	case HadoopSnappy:
-		w = &hadoopSnappyWriter{out: out}
+		w = &hadoopSnappyWriter{out: &out}
 	default:
-		return fmt.Errorf("unknown compression format %q", format)
+		return nil, fmt.Errorf("unknown compression format %q", format)
 	}
 	if err := write(w); err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	if zw != nil {
-		return zw.Close()
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return out.Bytes(), nil
 }
 
 type nopCloser struct{ io.Writer }
@@ -140,8 +125,7 @@ func (nopCloser) Close() error { return nil }
 // length, then one compressed chunk with its length, both 4-byte
 // big-endian.
 type hadoopSnappyWriter struct {
-	out   io.Writer
-	err   error
+	out   *bytes.Buffer
 	block []byte
 }
 
@@ -158,23 +142,17 @@ func (h *hadoopSnappyWriter) Write(p []byte) (int, error) {
 			h.emit()
 		}
 	}
-	if h.err != nil {
-		return 0, h.err
-	}
 	return n, nil
 }
 
 func (h *hadoopSnappyWriter) emit() {
-	var hdr [8]byte
+	var hdr [4]byte
 	chunk := snappy.Encode(nil, h.block)
-	binary.BigEndian.PutUint32(hdr[:4], uint32(len(h.block)))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(len(chunk)))
-	if h.err == nil {
-		_, h.err = h.out.Write(hdr[:])
-	}
-	if h.err == nil {
-		_, h.err = h.out.Write(chunk)
-	}
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(h.block)))
+	h.out.Write(hdr[:])
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(chunk)))
+	h.out.Write(hdr[:])
+	h.out.Write(chunk)
 	h.block = h.block[:0]
 }
 
@@ -183,5 +161,5 @@ func (h *hadoopSnappyWriter) Close() error {
 	if len(h.block) > 0 {
 		h.emit()
 	}
-	return h.err
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/millrace/millrace/internal/firehose/sink"
 )
@@ -33,52 +32,6 @@ func (c ClientPutter) Put(ctx context.Context, bucket, key string, body []byte) 
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 	})
-	return err
-}
-
-var _ PartUploader = ClientPutter{}
-
-// CreateMultipart starts a multipart upload with CreateMultipartUpload.
-func (c ClientPutter) CreateMultipart(ctx context.Context, bucket, key string) (string, error) {
-	out, err := c.Client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return "", err
-	}
-	if aws.ToString(out.UploadId) == "" {
-		return "", fmt.Errorf("CreateMultipartUpload of s3://%s/%s answered no UploadId", bucket, key)
-	}
-	return aws.ToString(out.UploadId), nil
-}
-
-// UploadPart uploads one part with UploadPart.
-func (c ClientPutter) UploadPart(ctx context.Context, bucket, key, uploadID string, n int32, body []byte) (string, error) {
-	out, err := c.Client.UploadPart(ctx, &awss3.UploadPartInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID), PartNumber: aws.Int32(n),
-		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
-	})
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(out.ETag), nil
-}
-
-// CompleteMultipart makes the object with CompleteMultipartUpload.
-func (c ClientPutter) CompleteMultipart(ctx context.Context, bucket, key, uploadID string, etags []string) error {
-	parts := make([]types.CompletedPart, len(etags))
-	for i, e := range etags {
-		parts[i] = types.CompletedPart{ETag: aws.String(e), PartNumber: aws.Int32(int32(i + 1))}
-	}
-	_, err := c.Client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
-	return err
-}
-
-// AbortMultipart drops an upload with AbortMultipartUpload.
-func (c ClientPutter) AbortMultipart(ctx context.Context, bucket, key, uploadID string) error {
-	_, err := c.Client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID)})
 	return err
 }
 
@@ -183,25 +136,18 @@ func (d *Destination) Deliver(ctx context.Context, b *sink.Batch) (sink.Result, 
 	if d.cfg.FileExtension != "" {
 		ext = d.cfg.FileExtension
 	}
-	key := prefix + name + ext
-	// The body goes to S3 as it is compressed: a large one as a multipart
-	// upload whose parts upload while the next ones are compressed.
-	w := newObjectWriter(ctx, d.put, d.cfg.Bucket, key)
 	switch {
 	case raw:
 		// Records as they are go into the compressor one by one.
-		err = compressRecords(d.cfg.Compression, name, b.Records, w)
+		body, err = CompressRecords(d.cfg.Compression, name, b.Records)
 	case d.cfg.Encoder.Extension() == "":
-		err = compressBody(d.cfg.Compression, name, body, w)
-	default:
-		_, err = w.Write(body)
-	}
-	if err == nil {
-		err = w.Close()
-	} else {
-		w.Abort()
+		body, err = Compress(d.cfg.Compression, name, body)
 	}
 	if err != nil {
+		return sink.Result{}, err
+	}
+	key := prefix + name + ext
+	if err := d.put.Put(ctx, d.cfg.Bucket, key, body); err != nil {
 		return sink.Result{}, fmt.Errorf("writing s3://%s/%s: %w", d.cfg.Bucket, key, err)
 	}
 	return sink.Result{Rejected: failed, Location: "s3://" + d.cfg.Bucket + "/" + key}, nil
