@@ -214,7 +214,9 @@ func (e *engine) run(ctx context.Context) {
 				return
 			}
 			recs, mark := e.buf, e.src.mark()
-			e.buf, e.bufBytes = nil, 0
+			// The next buffer is likely as long as this one: sized so,
+			// appending does not copy it again and again as it grows.
+			e.buf, e.bufBytes = make([]sink.Record, 0, len(recs)), 0
 			done := make(chan bool, 1)
 			e.pending = done
 			go func() { done <- e.flush(ctx, recs, mark) }()
@@ -264,22 +266,7 @@ func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) b
 	if !e.writeFailed(ctx, failed) {
 		return false
 	}
-	// One batch per partition, in the order partitions first appear.
-	var order []string
-	groups := map[string][]procRecord{}
-	for _, r := range out {
-		if _, ok := groups[r.partition]; !ok {
-			order = append(order, r.partition)
-		}
-		groups[r.partition] = append(groups[r.partition], r)
-	}
-	for _, part := range order {
-		g := groups[part]
-		b := &sink.Batch{ID: e.batchID(g[0].ID, part), Stream: e.d.Name, Version: e.d.Version,
-			Records: make([]sink.Record, len(g)), PartitionKeys: g[0].keys, FirstArrival: g[0].Arrival}
-		for i, r := range g {
-			b.Records[i] = r.Record
-		}
+	for _, b := range e.batches(out) {
 		if !e.deliverBatch(ctx, b) {
 			return false
 		}
@@ -291,6 +278,34 @@ func (e *engine) flush(ctx context.Context, recs []sink.Record, mark progress) b
 	}
 	e.src.delivered(ctx, mark, recs[len(recs)-1])
 	return true
+}
+
+// batches groups processed records into one batch per partition, in the
+// order partitions first appear. Each batch's records are sized by a
+// first counting pass: a 64 MiB buffer of 1 KiB records is 65,536 of
+// them, and growing slices of them by appending copied each one several
+// times.
+func (e *engine) batches(out []procRecord) []*sink.Batch {
+	var order []*sink.Batch
+	groups := map[string]*sink.Batch{}
+	sizes := map[string]int{}
+	for _, r := range out {
+		if _, ok := groups[r.partition]; !ok {
+			b := &sink.Batch{ID: e.batchID(r.ID, r.partition), Stream: e.d.Name, Version: e.d.Version,
+				PartitionKeys: r.keys, FirstArrival: r.Arrival}
+			groups[r.partition] = b
+			order = append(order, b)
+		}
+		sizes[r.partition]++
+	}
+	for _, r := range out {
+		b := groups[r.partition]
+		if b.Records == nil {
+			b.Records = make([]sink.Record, 0, sizes[r.partition])
+		}
+		b.Records = append(b.Records, r.Record)
+	}
+	return order
 }
 
 // batchID is a batch's id: the same for the same records of the same
