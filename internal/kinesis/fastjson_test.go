@@ -358,3 +358,31 @@ func (w *piecesWriter) Write(b []byte) (int, error) {
 	w.largest = max(w.largest, len(b))
 	return w.buf.Write(b)
 }
+
+// TestPlainStringEveryByte puts every byte value at every position of
+// strings of up to 20 bytes, against a byte-at-a-time reference.
+func TestPlainStringEveryByte(t *testing.T) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+		return true
+	}
+	base := []byte("49634156872917200000000123")
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := range 256 {
+				b := append([]byte(nil), base[:n]...)
+				b[pos] = byte(c)
+				if pos > 0 && c%3 == 0 {
+					b[pos-1] = byte(c + 1) // neighbours that borrow
+				}
+				if got, want := plainString(string(b)), plain(string(b)); got != want {
+					t.Fatalf("%q: got %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
