@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unsafe"
 
@@ -459,7 +460,7 @@ func getRecordsJSONSize(out *kinesisapi.GetRecordsOutput) (int, bool) {
 			!plainString(*r.PartitionKey) || !plainString(*r.SequenceNumber) {
 			return 0, false
 		}
-		n += fixed + len(appendTimestamp(num[:0], r.ApproximateArrivalTimestamp.UnixMilli())) +
+		n += fixed + timestampLen(r.ApproximateArrivalTimestamp.UnixMilli()) +
 			len(*r.PartitionKey) + len(*r.SequenceNumber)
 		if r.Data == nil {
 			n += len("null")
@@ -641,6 +642,45 @@ func encodePutRecordOutputJSON(dst []byte, out *kinesisapi.PutRecordOutput) ([]b
 
 // appendTimestamp writes epoch seconds with up to three decimals, as
 // awsproto.Timestamp does, without allocating.
+// timestampLen is len(appendTimestamp(nil, ms)), without formatting it.
+func timestampLen(ms int64) int {
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec--
+		frac += 1000
+	}
+	n := 0
+	u := uint64(sec)
+	if sec < 0 {
+		n, u = 1, uint64(-sec)
+	}
+	// Digits of u: an estimate from its bit length, then one comparison.
+	d := bits.Len64(u) * 1233 >> 12
+	if d < len(powersOf10) && u >= powersOf10[d] {
+		d++
+	}
+	n += max(d, 1)
+	switch {
+	case frac == 0:
+	case frac%100 == 0:
+		n += 2
+	case frac%10 == 0:
+		n += 3
+	default:
+		n += 4
+	}
+	return n
+}
+
+// powersOf10[i] is 10^i.
+var powersOf10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
 func appendTimestamp(dst []byte, ms int64) []byte {
 	sec, frac := ms/1000, ms%1000
 	if frac < 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -384,5 +385,28 @@ func TestPlainStringEveryByte(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestTimestampLen(t *testing.T) {
+	check := func(ms int64) {
+		if got, want := timestampLen(ms), len(appendTimestamp(nil, ms)); got != want {
+			t.Fatalf("%d: timestampLen %d, formatted %d (%s)", ms, got, want, appendTimestamp(nil, ms))
+		}
+	}
+	for _, ms := range []int64{0, 1, 10, 100, 999, 1000, 1001, 1010, 1100, -1, -10, -100, -999, -1000, -1001,
+		1_700_000_000_123, 1_700_000_000_120, 1_700_000_000_100, 1_700_000_000_000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+		check(ms)
+	}
+	for p := int64(1); p < math.MaxInt64/10; p *= 10 {
+		for _, d := range []int64{-1001, -1000, -999, -1, 0, 1, 999, 1000, 1001} {
+			check(p + d)
+			check(-p + d)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		check(rng.Int64() >> rng.UintN(63))
+		check(-(rng.Int64() >> rng.UintN(63)))
 	}
 }
