@@ -137,7 +137,10 @@ type StringRule struct {
 // NewPattern compiles a model pattern anchored to the whole value, as the
 // Java validators AWS uses match it.
 func NewPattern(p string) *regexp.Regexp {
-	return regexp.MustCompile(`^(?:` + p + `)$`)
+	anchored := `^(?:` + p + `)$`
+	re := regexp.MustCompile(anchored)
+	registerClassPattern(re, anchored)
+	return re
 }
 
 // javaLength is String.length() in Java: UTF-16 code units. AWS counts
@@ -169,7 +172,7 @@ func (r *StringRule) constraints() []string {
 
 func (r *StringRule) ok(s string) bool {
 	n := javaLength(s)
-	if r.Pattern != nil && !r.Pattern.MatchString(s) {
+	if r.Pattern != nil && !matchPattern(r.Pattern, s) {
 		return false
 	}
 	if r.Min.Set && n < r.Min.Value || r.Max.Set && n > r.Max.Value {
@@ -193,7 +196,7 @@ func contains(list []string, s string) bool {
 // String checks a string member in AWS's order: pattern, minimum length,
 // maximum length, enum.
 func (v *Validator) String(path *Path, s string, r *StringRule) {
-	if r.Pattern != nil && !r.Pattern.MatchString(s) {
+	if r.Pattern != nil && !matchPattern(r.Pattern, s) {
 		v.Fail(path, s, "Member must satisfy regular expression pattern: "+r.PatternText)
 	}
 	n := javaLength(s)

@@ -3,6 +3,8 @@ package kinesis
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unsafe"
 
@@ -402,7 +404,25 @@ func encodeGetRecordsJSON(dst []byte, out *kinesisapi.GetRecordsOutput) ([]byte,
 // plainString reports whether encoding/json writes s as it is between
 // quotes: printable ASCII without '"', '\\', '<', '>' and '&'.
 func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
+	// Eight bytes at a time: a GetRecords response checks every record's
+	// 56-digit sequence number and its partition key.
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; len(s)-i >= 8; i += 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		// A byte is flagged when it is below 0x20 or at or above 0x80,
+		// or when it is one of the five characters.
+		bad := (x - 0x20*ones) | x |
+			(x ^ '"'*ones - ones) | (x ^ '\\'*ones - ones) |
+			(x ^ '<'*ones - ones) | (x ^ '>'*ones - ones) | (x ^ '&'*ones - ones)
+		if bad&highs != 0 {
+			break // some byte in these eight needs a closer look
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			return false
@@ -440,7 +460,7 @@ func getRecordsJSONSize(out *kinesisapi.GetRecordsOutput) (int, bool) {
 			!plainString(*r.PartitionKey) || !plainString(*r.SequenceNumber) {
 			return 0, false
 		}
-		n += fixed + len(appendTimestamp(num[:0], r.ApproximateArrivalTimestamp.UnixMilli())) +
+		n += fixed + timestampLen(r.ApproximateArrivalTimestamp.UnixMilli()) +
 			len(*r.PartitionKey) + len(*r.SequenceNumber)
 		if r.Data == nil {
 			n += len("null")
@@ -622,6 +642,45 @@ func encodePutRecordOutputJSON(dst []byte, out *kinesisapi.PutRecordOutput) ([]b
 
 // appendTimestamp writes epoch seconds with up to three decimals, as
 // awsproto.Timestamp does, without allocating.
+// timestampLen is len(appendTimestamp(nil, ms)), without formatting it.
+func timestampLen(ms int64) int {
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 {
+		sec--
+		frac += 1000
+	}
+	n := 0
+	u := uint64(sec)
+	if sec < 0 {
+		n, u = 1, uint64(-sec)
+	}
+	// Digits of u: an estimate from its bit length, then one comparison.
+	d := bits.Len64(u) * 1233 >> 12
+	if d < len(powersOf10) && u >= powersOf10[d] {
+		d++
+	}
+	n += max(d, 1)
+	switch {
+	case frac == 0:
+	case frac%100 == 0:
+		n += 2
+	case frac%10 == 0:
+		n += 3
+	default:
+		n += 4
+	}
+	return n
+}
+
+// powersOf10[i] is 10^i.
+var powersOf10 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
 func appendTimestamp(dst []byte, ms int64) []byte {
 	sec, frac := ms/1000, ms%1000
 	if frac < 0 {

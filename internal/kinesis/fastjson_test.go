@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -357,4 +358,55 @@ type piecesWriter struct {
 func (w *piecesWriter) Write(b []byte) (int, error) {
 	w.largest = max(w.largest, len(b))
 	return w.buf.Write(b)
+}
+
+// TestPlainStringEveryByte puts every byte value at every position of
+// strings of up to 20 bytes, against a byte-at-a-time reference.
+func TestPlainStringEveryByte(t *testing.T) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+		return true
+	}
+	base := []byte("49634156872917200000000123")
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := range 256 {
+				b := append([]byte(nil), base[:n]...)
+				b[pos] = byte(c)
+				if pos > 0 && c%3 == 0 {
+					b[pos-1] = byte(c + 1) // neighbours that borrow
+				}
+				if got, want := plainString(string(b)), plain(string(b)); got != want {
+					t.Fatalf("%q: got %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestTimestampLen(t *testing.T) {
+	check := func(ms int64) {
+		if got, want := timestampLen(ms), len(appendTimestamp(nil, ms)); got != want {
+			t.Fatalf("%d: timestampLen %d, formatted %d (%s)", ms, got, want, appendTimestamp(nil, ms))
+		}
+	}
+	for _, ms := range []int64{0, 1, 10, 100, 999, 1000, 1001, 1010, 1100, -1, -10, -100, -999, -1000, -1001,
+		1_700_000_000_123, 1_700_000_000_120, 1_700_000_000_100, 1_700_000_000_000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+		check(ms)
+	}
+	for p := int64(1); p < math.MaxInt64/10; p *= 10 {
+		for _, d := range []int64{-1001, -1000, -999, -1, 0, 1, 999, 1000, 1001} {
+			check(p + d)
+			check(-p + d)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		check(rng.Int64() >> rng.UintN(63))
+		check(-(rng.Int64() >> rng.UintN(63)))
+	}
 }

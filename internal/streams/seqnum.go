@@ -104,31 +104,49 @@ func (v u192) appendDecimal(dst []byte) []byte {
 	}
 	// Peel off 19 decimal digits at a time: 10^19 fits in a uint64.
 	const chunk = 10_000_000_000_000_000_000
-	var parts [4]uint64 // 192 bits is at most 58 digits: 4 chunks
-	np := 0
-	for v != (u192{}) {
+	var buf [4 * 19]byte // 192 bits is at most 58 digits: 4 chunks
+	pos := len(buf)
+	top := 0 // the first word that is not zero
+	for {
+		for top < len(v) && v[top] == 0 {
+			top++
+		}
+		if top == len(v) {
+			break
+		}
 		var r uint64
-		for i := 0; i < 3; i++ {
+		for i := top; i < len(v); i++ {
 			v[i], r = bits.Div64(r, v[i], chunk)
 		}
-		parts[np] = r
-		np++
-	}
-	var buf [4 * 19]byte
-	pos := len(buf)
-	for i := 0; i < np; i++ {
-		p := parts[i]
-		for d := 0; d < 19; d++ {
-			if i == np-1 && p == 0 {
-				break
-			}
-			pos--
-			buf[pos] = byte('0' + p%10)
-			p /= 10
+		// The chunk's 19 digits, two at a time (a GetRecords response
+		// formats one number per record).
+		for range 9 {
+			q := r / 100
+			two := r - q*100
+			pos -= 2
+			buf[pos], buf[pos+1] = digitPairs[2*two], digitPairs[2*two+1]
+			r = q
 		}
+		pos--
+		buf[pos] = byte('0' + r)
+	}
+	for buf[pos] == '0' { // v is not zero: a digit that is not '0' remains
+		pos++
 	}
 	return append(dst, buf[pos:]...)
 }
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // parseDecimal reads a decimal number of at most 192 bits; ok is false on
 // anything else.

@@ -179,3 +179,49 @@ func TestShardIDFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendDecimalMatchesBig compares the decimal form of numbers of every
+// width, and of random ones, with math/big's.
+func TestAppendDecimalMatchesBig(t *testing.T) {
+	check := func(v u192) {
+		t.Helper()
+		want := new(big.Int).SetUint64(v[0])
+		for _, w := range v[1:] {
+			want.Lsh(want, 64).Or(want, new(big.Int).SetUint64(w))
+		}
+		if got := string(v.appendDecimal([]byte("x"))); got != "x"+want.String() {
+			t.Fatalf("%x: got %s, want %s", v, got[1:], want)
+		}
+	}
+	check(u192{})
+	for bit := 0; bit < 192; bit++ {
+		var v u192
+		v.put(uint(bit), 1, 1)
+		check(v)
+		w := v
+		w.put(0, 1, 1)
+		check(w)
+		// All ones up to the bit, and 10^k around the limb boundaries.
+		var ones u192
+		for b := 0; b <= bit; b++ {
+			ones.put(uint(b), 1, 1)
+		}
+		check(ones)
+	}
+	for _, s := range []string{"999999999", "1000000000", "999999999999999999", "1000000000000000000", "10000000000000000000000000000000000000000000000000000000"} {
+		v, ok := parseDecimal(s)
+		if !ok {
+			t.Fatalf("parseDecimal(%s) failed", s)
+		}
+		check(v)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		v := u192{rng.Uint64(), rng.Uint64(), rng.Uint64()}
+		v[0] >>= rng.UintN(64)
+		if rng.IntN(3) == 0 {
+			v[1] >>= rng.UintN(64)
+		}
+		check(v)
+	}
+}
