@@ -57,8 +57,9 @@ type Engine struct {
 	Late, Malformed int64
 	eventTime       bool
 	// up[i] is the query whose in-application stream query i reads, or
-	// -1 for the source.
-	up []int
+	// -1 for the source; upR[i] is the same for the second stream a
+	// query joins, -2 when it joins none.
+	up, upR []int
 }
 
 type shardTime struct {
@@ -86,25 +87,42 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, program: prog, shards: map[string]*shardTime{}}
 	for i, q := range prog.Queries {
-		schema, up, err := e.inputOf(i, q, &cfg.Schema)
+		lname, rname := fromNames(q)
+		schema, up, err := e.inputOf(i, lname, &cfg.Schema)
 		if err != nil {
 			return nil, err
 		}
-		p, err := compile(q, schema, cfg.Tables)
+		var right *joinedStream
+		upR := -2
+		if rname != "" && !isTable(cfg.Tables, rname) {
+			right = &joinedStream{}
+			if right.Schema, upR, err = e.inputOf(i, rname, &cfg.Schema); err != nil {
+				return nil, err
+			}
+			right.Stream = upR >= 0
+		}
+		p, err := compile(q, schema, cfg.Tables, right)
 		if err != nil {
 			if len(prog.Queries) > 1 {
 				return nil, fmt.Errorf("query %d: %w", i+1, err)
 			}
 			return nil, err
 		}
-		if p.timeCol >= 0 && up < 0 {
+		if p.timeCol >= 0 && up < 0 && (p.join == nil || !p.join.streams) {
 			e.eventTime = true
 		}
-		if p.join != nil {
+		if p.join != nil && p.join.streams {
+			for side, u := range []int{up, upR} {
+				if u == -1 && p.join.interval.timeCols[side] >= 0 {
+					e.eventTime = true
+				}
+			}
+		} else if p.join != nil {
 			p.join.buildIndex(&cfg.Tables[p.join.table])
 		}
 		e.ops = append(e.ops, newOperator(i, p))
 		e.up = append(e.up, up)
+		e.upR = append(e.upR, upR)
 	}
 	return e, nil
 }
@@ -142,22 +160,30 @@ func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, 
 		}
 		rowLate := false
 		for qi, op := range e.ops {
-			if e.up[qi] >= 0 {
-				continue // it reads another query's rows
-			}
-			late, rs, err := op.process(row, in.Arrival, id)
-			if err != nil {
-				return out, rejected, err
-			}
-			out = append(out, rs...)
-			rowLate = rowLate || late
-			if t, ok := op.eventTime(row, in.Arrival); ok && op.p.grouped && t > st.Max {
-				st.Max = t
+			for side, up := range []int{e.up[qi], e.upR[qi]} {
+				if up != -1 {
+					continue // it reads another query's rows, or joins no stream
+				}
+				late, rs, err := op.processAs(side, row, in.Arrival, id)
+				if err != nil {
+					return out, rejected, err
+				}
+				out = append(out, rs...)
+				rowLate = rowLate || late
+				if j := op.p.join; j != nil && j.streams {
+					if j.interval.timeCols[side] >= 0 {
+						if t, ok := op.sideTime(side, row, in.Arrival); ok && t > st.Max {
+							st.Max = t
+						}
+					}
+				} else if t, ok := op.eventTime(row, in.Arrival); ok && op.p.grouped && t > st.Max {
+					st.Max = t
+				}
 			}
 		}
 		if rowLate {
 			e.Late++
-			rejected = append(rejected, Rejected{Input: in, Reason: "late: the row's window had closed"})
+			rejected = append(rejected, Rejected{Input: in, Reason: "late: the row's window (or join interval) had closed"})
 		}
 	}
 	if in.Arrival > st.Max && !e.eventTime {
