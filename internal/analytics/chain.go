@@ -34,6 +34,9 @@ func (e *Engine) inputOf(i int, from string, source *Schema) (*Schema, int, erro
 		}
 	}
 	if len(writers) == 0 {
+		if k, ok := e.source(from); ok {
+			return &e.cfg.Sources[k].Schema, namedSource(k), nil
+		}
 		return source, -1, nil
 	}
 	for _, j := range writers {

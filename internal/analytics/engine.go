@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,10 +26,33 @@ type Config struct {
 	// Tables are the reference tables queries may join the stream with
 	// (LoadTable); they are read once, when the engine is made.
 	Tables []Table
+	// Sources are further source streams, each read by the queries whose
+	// FROM or JOIN names it (millrace sql's --stream NAME=STREAM). Their
+	// records come with Input.Source set to the name.
+	Sources []Source
 }
+
+// Source is a named source stream besides the first.
+type Source struct {
+	Name   string
+	Schema Schema
+}
+
+// Inputs of a query: the source (-1), a named source k (namedSource(k)),
+// another query's rows (>= 0), or none (noInput: a query joining no
+// second stream).
+const noInput = -2
+
+func namedSource(k int) int { return -10 - k }
+
+func isSource(up int) bool { return up == -1 || up <= -10 }
 
 // Input is one source record.
 type Input struct {
+	// Source is the name of the Config.Sources stream the record comes
+	// from, "" for the first source.
+	Source string
+	// Shard identifies the shard (unique across the sources).
 	Shard string
 	// ID identifies the record in its stream (shard and sequence number);
 	// rows of queries without a window take their identity from it.
@@ -75,6 +99,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.AllowedLateness < 0 || cfg.IdleGrace < 0 {
 		return nil, fmt.Errorf("allowed lateness and idle grace cannot be negative")
 	}
+	cfg.Sources = append([]Source(nil), cfg.Sources...)
+	for i := range cfg.Sources {
+		if err := cfg.Sources[i].Schema.compile(); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", cfg.Sources[i].Name, err)
+		}
+	}
 	cfg.Tables = append([]Table(nil), cfg.Tables...)
 	for i := range cfg.Tables {
 		if err := cfg.Tables[i].Schema.compile(); err != nil {
@@ -93,13 +123,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 		var right *joinedStream
-		upR := -2
+		upR := noInput
 		if rname != "" && !isTable(cfg.Tables, rname) {
 			right = &joinedStream{}
 			if right.Schema, upR, err = e.inputOf(i, rname, &cfg.Schema); err != nil {
 				return nil, err
 			}
-			right.Stream = upR >= 0
+			right.Stream = upR != -1
 		}
 		p, err := compile(q, schema, cfg.Tables, right)
 		if err != nil {
@@ -113,7 +143,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		if p.join != nil && p.join.streams {
 			for side, u := range []int{up, upR} {
-				if u == -1 && p.join.interval.timeCols[side] >= 0 {
+				if isSource(u) && p.join.interval.timeCols[side] >= 0 {
 					e.eventTime = true
 				}
 			}
@@ -136,8 +166,28 @@ func (e *Engine) Columns(query int) []string { return e.ops[query].p.names }
 // Process takes one record: it returns the rows of queries without a
 // window at once and the rows rejected (unreadable, or late).
 func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error) {
-	rows, perr := e.cfg.Schema.Rows(in.Data)
+	sc := &e.cfg.Schema
+	if in.Source != "" {
+		k, ok := e.source(in.Source)
+		if !ok {
+			return nil, nil, fmt.Errorf("the application has no source stream %s", in.Source)
+		}
+		sc = &e.cfg.Sources[k].Schema
+	}
+	rows, perr := sc.Rows(in.Data)
 	return e.processRows(in, rows, perr)
+}
+
+// source finds a named source: by its exact name, else ignoring case.
+func (e *Engine) source(name string) (int, bool) {
+	for _, fold := range []bool{false, true} {
+		for k, s := range e.cfg.Sources {
+			if s.Name == name || fold && strings.EqualFold(s.Name, name) {
+				return k, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // processRows is Process for a record already read into rows (or not
@@ -153,6 +203,14 @@ func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, 
 		e.shards[in.Shard] = st
 	}
 	st.Idle = false
+	from := -1
+	if in.Source != "" {
+		k, ok := e.source(in.Source)
+		if !ok {
+			return nil, nil, fmt.Errorf("the application has no source stream %s", in.Source)
+		}
+		from = namedSource(k)
+	}
 	for ri, row := range rows {
 		id := in.ID
 		if len(rows) > 1 {
@@ -161,8 +219,8 @@ func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, 
 		rowLate := false
 		for qi, op := range e.ops {
 			for side, up := range []int{e.up[qi], e.upR[qi]} {
-				if up != -1 {
-					continue // it reads another query's rows, or joins no stream
+				if up != from {
+					continue // it reads another stream, or joins none
 				}
 				late, rs, err := op.processAs(side, row, in.Arrival, id)
 				if err != nil {

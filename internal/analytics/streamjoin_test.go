@@ -271,3 +271,49 @@ func TestStreamJoinCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// Two source streams (millrace sql --stream NAME=STREAM): the orders on
+// the first, the shipments on a named one, give the rows of the pumps'
+// split.
+func TestJoinOfTwoSourceStreams(t *testing.T) {
+	sql := `SELECT STREAM o.id, UNIX_MILLIS(s.ts) - UNIX_MILLIS(o.ts) AS waited FROM orders AS o JOIN SHIPS AS s
+  ON o.id = s.id AND s.ROWTIME BETWEEN o.ROWTIME AND o.ROWTIME + INTERVAL '5' SECOND`
+	cfg := Config{SQL: sql, Schema: eventSchema, Sources: []Source{{Name: "SHIPS", Schema: eventSchema}}}
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := joinRecords(600)
+	var got []string
+	for i, r := range recs {
+		in := Input{Shard: r.shard, ID: fmt.Sprint(i), Arrival: r.arrival, Data: []byte(r.data)}
+		if strings.Contains(r.data, `"ship"`) {
+			in.Source, in.Shard = "ships", "ships/"+r.shard
+		}
+		res, _, err := e.Process(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv, err := e.Advance(time.UnixMilli(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines(append(res, adv...)) {
+			got = append(got, "OUT"+l)
+		}
+	}
+	fl, err := e.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines(fl) {
+		got = append(got, "OUT"+l)
+	}
+	sort.Strings(got)
+	if want := offlineJoin(recs, false); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	if _, _, err := e.Process(Input{Source: "NOPE", Shard: "x", Data: []byte("{}")}); err == nil || !strings.Contains(err.Error(), "no source stream NOPE") {
+		t.Fatalf("a record of an unknown source: %v", err)
+	}
+}
