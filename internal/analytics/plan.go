@@ -124,6 +124,9 @@ func compile(q *Query, schema *Schema, tables []Table, right *joinedStream) (*pl
 		p.env["c"+strconv.Itoa(i)] = nil
 	}
 	p.env["rowtime"], p.env["ws"], p.env["we"] = nil, nil, nil
+	if join != nil && join.streams {
+		p.env["rt0"], p.env["rt1"] = nil, nil
+	}
 	var where sqlparser.Expr
 	if sel.Where != nil {
 		where = sel.Where.Expr
@@ -578,6 +581,13 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 	case "rowtime":
 		if sc == groupScope {
 			return "we", nil // a window's result carries the window's end as its ROWTIME
+		}
+		if j := c.p.join; j != nil && j.streams {
+			// a.ROWTIME is a joined side's own; a joined row's ROWTIME is
+			// the later of the two.
+			if s := c.qualifierSide(x); s < 2 {
+				return "rt" + strconv.Itoa(s), nil
+			}
 		}
 		return "rowtime", nil
 	case "window_start", "window_end", "window_time":

@@ -464,7 +464,10 @@ func (o *operator) setSide(side int, row []any, rowtime int64) {
 		}
 	}
 	o.p.env["rowtime"] = time.UnixMilli(rowtime).UTC()
+	o.p.env[rtVars[side]] = o.p.env["rowtime"]
 }
+
+var rtVars = [2]string{"rt0", "rt1"}
 
 // sideKey is a side's row's join key; false when a part of it is NULL
 // (it joins nothing).
@@ -548,7 +551,9 @@ func (o *operator) joinPair(l, r *joinRow, outs []Result) (made, late bool, _ []
 	joined := make([]any, len(o.p.schema.Columns))
 	copy(joined, l.Row)
 	rowtime, rid := l.Rowtime, ""
+	o.p.env["rt0"], o.p.env["rt1"] = time.UnixMilli(l.Rowtime).UTC(), nil
 	if r != nil {
+		o.p.env["rt1"] = time.UnixMilli(r.Rowtime).UTC()
 		copy(joined[j.nStream:], r.Row)
 		rowtime, rid = max(l.Rowtime, r.Rowtime), r.ID
 		if on := j.interval.on; on != nil {

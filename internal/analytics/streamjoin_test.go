@@ -250,6 +250,24 @@ func TestIntervalJoinOnEventTime(t *testing.T) {
 	}
 }
 
+// a.ROWTIME is a side's own arrival; ROWTIME alone the later of the two.
+func TestStreamJoinRowtimes(t *testing.T) {
+	sql := `SELECT STREAM UNIX_MILLIS(o.ROWTIME) AS o, UNIX_MILLIS(s.ROWTIME) AS s, UNIX_MILLIS(ROWTIME) AS j
+FROM src AS o LEFT JOIN src AS s ON o.id = s.id AND o.kind = 'order' AND s.kind = 'ship' AND UNIX_MILLIS(s.ROWTIME) > UNIX_MILLIS(o.ROWTIME) + 100
+  AND s.ROWTIME BETWEEN o.ROWTIME AND o.ROWTIME + INTERVAL '1' SECOND
+WHERE o.kind = 'order'`
+	got := runAll(t, Config{SQL: sql, Schema: eventSchema}, []rec{
+		{"0", 1000, event("order", 1, 0)},
+		{"0", 1050, event("ship", 1, 0)}, // not 100 ms after: no match
+		{"0", 1200, event("ship", 1, 0)},
+		{"0", 1300, event("order", 2, 0)},
+	})
+	want := []string{"|o=1000,s=1200,j=1200", "|o=1300,s=,j=1300"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestStreamJoinCompileErrors(t *testing.T) {
 	for _, tt := range []struct{ sql, want string }{
 		{splitSQL + `INSERT INTO OUT SELECT o.id, 1 FROM ORDERS o JOIN SHIPS s ON o.id = s.id`, "a join of two streams needs a time bound on both sides' event times"},
