@@ -81,8 +81,9 @@ type Engine struct {
 	Late, Malformed int64
 	eventTime       bool
 	// up[i] is the query whose in-application stream query i reads, or
-	// -1 for the source; upR[i] is the same for the second stream a
-	// query joins, -2 when it joins none.
+	// -1 for the source (namedSource(k) for Config.Sources[k]); upR[i]
+	// is the same for the second stream a query joins, noInput when it
+	// joins none.
 	up, upR []int
 }
 

@@ -127,7 +127,7 @@ func compileFrom(sel *sqlparser.Select, schema *Schema, tables []Table, right *j
 		}
 	}
 	if len(sel.From) != 1 {
-		return nil, nil, fmt.Errorf("a continuous query reads one source stream, joined with at most one reference table (FROM s JOIN t ON ...)")
+		return nil, nil, fmt.Errorf("a continuous query reads one stream, joined with at most one reference table or other stream (FROM s JOIN t ON ...)")
 	}
 	switch from := sel.From[0].(type) {
 	case *sqlparser.AliasedTableExpr:
