@@ -73,7 +73,7 @@ func (e *Engine) inputOf(i int, from string, source *Schema) (*Schema, int, erro
 // streams, and what those emit at once to theirs, and returns results
 // with everything that came of them. A row's ROWTIME downstream is its
 // window's end, or for a row without a window the arrival of the record
-// it came from. Rows late for a downstream window are counted as late.
+// it came from (for a joined row, the later of its two rows'). Rows late for a downstream window are counted as late.
 func (e *Engine) feed(results []Result, arrival int64) ([]Result, error) {
 	if len(results) == 0 {
 		return results, nil
@@ -93,9 +93,11 @@ func (e *Engine) feed(results []Result, arrival int64) ([]Result, error) {
 				if up < 0 || e.ops[up].p.q.Dest != dest {
 					continue
 				}
-				rowtime := arrival
+				rowtime := res.rowtime
 				if res.WindowEnd != 0 {
 					rowtime = res.WindowEnd
+				} else if rowtime == 0 {
+					rowtime = arrival
 				}
 				late, rs, err := op.processAs(side, res.Values, rowtime, res.ID)
 				if err != nil {

@@ -201,6 +201,9 @@ type Result struct {
 	Values      []any
 
 	order []any // ORDER BY keys, to rank a window's rows
+	// rowtime is a row's ROWTIME without a window: its record's arrival,
+	// or for a joined row the later of its two rows'.
+	rowtime int64
 }
 
 // operator runs one compiled query: it assigns rows to windows, keeps
@@ -328,7 +331,7 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 				return false, nil, err
 			}
 		}
-		return false, &Result{Query: o.idx, Dest: o.p.q.Dest, ID: fmt.Sprintf("q%d-%s", o.idx, id), Columns: o.p.names, Values: vals}, nil
+		return false, &Result{Query: o.idx, Dest: o.p.q.Dest, ID: fmt.Sprintf("q%d-%s", o.idx, id), Columns: o.p.names, Values: vals, rowtime: rowtime}, nil
 	}
 	t, ok := o.eventTime(row, rowtime)
 	if !ok {

@@ -545,12 +545,19 @@ func (o *operator) processSide(side int, row []any, rowtime int64, id string) (l
 
 // joinPair processes the joined row of l and r (r nil: a LEFT JOIN's row
 // without a match) when ON's other conditions hold; it reports whether
-// it did, and whether the joined row was late for its window.
+// it did, and whether the joined row was late for its window. A joined
+// row's ROWTIME is the later of its rows'; a row without a match of a
+// join on ROWTIME has the time its interval ends (the last time a match
+// could have come), which the watermark has only just passed, so a window
+// downstream counts it.
 func (o *operator) joinPair(l, r *joinRow, outs []Result) (made, late bool, _ []Result, _ error) {
 	j := o.p.join
 	joined := make([]any, len(o.p.schema.Columns))
 	copy(joined, l.Row)
 	rowtime, rid := l.Rowtime, ""
+	if j.interval.timeCols[0] < 0 {
+		rowtime = max(rowtime, l.T-j.interval.lo)
+	}
 	o.p.env["rt0"], o.p.env["rt1"] = time.UnixMilli(l.Rowtime).UTC(), nil
 	if r != nil {
 		o.p.env["rt1"] = time.UnixMilli(r.Rowtime).UTC()

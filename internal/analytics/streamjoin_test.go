@@ -250,7 +250,8 @@ func TestIntervalJoinOnEventTime(t *testing.T) {
 	}
 }
 
-// a.ROWTIME is a side's own arrival; ROWTIME alone the later of the two.
+// a.ROWTIME is a side's own arrival; ROWTIME alone the later of the two,
+// or for a row without a match the end of its interval.
 func TestStreamJoinRowtimes(t *testing.T) {
 	sql := `SELECT STREAM UNIX_MILLIS(o.ROWTIME) AS o, UNIX_MILLIS(s.ROWTIME) AS s, UNIX_MILLIS(ROWTIME) AS j
 FROM src AS o LEFT JOIN src AS s ON o.id = s.id AND o.kind = 'order' AND s.kind = 'ship' AND UNIX_MILLIS(s.ROWTIME) > UNIX_MILLIS(o.ROWTIME) + 100
@@ -262,7 +263,7 @@ WHERE o.kind = 'order'`
 		{"0", 1200, event("ship", 1, 0)},
 		{"0", 1300, event("order", 2, 0)},
 	})
-	want := []string{"|o=1000,s=1200,j=1200", "|o=1300,s=,j=1300"}
+	want := []string{"|o=1000,s=1200,j=1200", "|o=1300,s=,j=2300"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
@@ -333,5 +334,48 @@ func TestJoinOfTwoSourceStreams(t *testing.T) {
 	}
 	if _, _, err := e.Process(Input{Source: "NOPE", Shard: "x", Data: []byte("{}")}); err == nil || !strings.Contains(err.Error(), "no source stream NOPE") {
 		t.Fatalf("a record of an unknown source: %v", err)
+	}
+}
+
+// A join's rows go on to a window downstream at their own ROWTIME: the
+// orders without a shipment, emitted when the watermark passes them, are
+// counted in the window of their arrival.
+func TestLeftJoinFeedsAWindow(t *testing.T) {
+	sql := splitSQL + `CREATE OR REPLACE PUMP "J" AS INSERT INTO "OUT"
+SELECT STREAM o.id, UNIX_MILLIS(s.sts) - UNIX_MILLIS(o.ots) FROM "ORDERS" AS o LEFT JOIN "SHIPS" AS s
+  ON o.id = s.id AND s.ROWTIME BETWEEN o.ROWTIME AND o.ROWTIME + INTERVAL '5' SECOND;
+CREATE OR REPLACE STREAM "LOST" (ws BIGINT, n BIGINT);
+CREATE OR REPLACE PUMP "C" AS INSERT INTO "LOST"
+SELECT STREAM UNIX_MILLIS(STEP("OUT".ROWTIME BY INTERVAL '10' SECOND)), COUNT(*) FROM "OUT" WHERE waited IS NULL
+  GROUP BY STEP("OUT".ROWTIME BY INTERVAL '10' SECOND);`
+	recs := joinRecords(500)
+	want := map[string]int{}
+	for _, r := range recs {
+		if !strings.Contains(r.data, `"order"`) {
+			continue
+		}
+		var id int
+		fmt.Sscanf(r.data[strings.Index(r.data, `"id":`)+5:], "%d", &id)
+		matched := false
+		for _, s := range recs {
+			if strings.Contains(s.data, `"ship"`) && strings.Contains(s.data, fmt.Sprintf(`"id":%d,`, id)) && s.arrival >= r.arrival && s.arrival-r.arrival <= 5000 {
+				matched = true
+			}
+		}
+		if !matched {
+			end := r.arrival + 5000 // a row without a match has the time its interval ends
+			want[fmt.Sprintf("LOST|ws=%d,n=", end-mod(end, 10_000))]++
+		}
+	}
+	var wantLines []string
+	for k, n := range want {
+		wantLines = append(wantLines, fmt.Sprint(k, n))
+	}
+	sort.Strings(wantLines)
+	if len(wantLines) < 3 {
+		t.Fatalf("only %d windows with lost orders", len(wantLines))
+	}
+	if got := only(runAll(t, Config{SQL: sql, Schema: eventSchema}, recs), "LOST|"); !reflect.DeepEqual(got, wantLines) {
+		t.Fatalf("got %q, want %q", got, wantLines)
 	}
 }
