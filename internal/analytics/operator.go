@@ -220,6 +220,7 @@ type operator struct {
 	// kept are a stream join's rows of each side, by join key; joinWM is
 	// the watermark the join has passed (rows older are late).
 	kept   [2]map[string][]*joinRow
+	expiry [2]expiry
 	joinWM int64
 }
 

@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"container/heap"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -45,6 +46,46 @@ type joinRow struct {
 	Rowtime int64
 	ID      string
 	Matched bool
+}
+
+// expiry orders a side's kept rows by the last time a row of the other
+// side could match them, so the watermark drops them without a scan.
+type expiry []expiring
+
+type expiring struct {
+	last int64
+	key  string
+	r    *joinRow
+}
+
+func (h expiry) Len() int           { return len(h) }
+func (h expiry) Less(i, j int) bool { return h[i].last < h[j].last }
+func (h expiry) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiry) Push(x any)        { *h = append(*h, x.(expiring)) }
+func (h *expiry) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// lastMatch is the last time a row of the other side can match a row of
+// this side at t: the left's once the watermark passes t - lo, the
+// right's once it passes t + hi.
+func (ij *intervalJoin) lastMatch(side int, t int64) int64 {
+	if side == 0 {
+		return t - ij.lo
+	}
+	return t + ij.hi
+}
+
+// keep holds a side's row until the watermark passes its last match.
+func (o *operator) keep(side int, key string, r *joinRow) {
+	if o.kept[0] == nil {
+		o.kept = [2]map[string][]*joinRow{{}, {}}
+	}
+	o.kept[side][key] = append(o.kept[side][key], r)
+	heap.Push(&o.expiry[side], expiring{last: o.p.join.interval.lastMatch(side, r.T), key: key, r: r})
 }
 
 // streamJoinHint is how a join of two streams is bounded, for errors.
@@ -520,9 +561,6 @@ func (o *operator) processSide(side int, row []any, rowtime int64, id string) (l
 		}
 		return false, nil, nil
 	}
-	if o.kept[0] == nil {
-		o.kept = [2]map[string][]*joinRow{{}, {}}
-	}
 	lateAll, joined := true, false
 	for _, m := range o.kept[1-side][key] {
 		l, r := jr, m
@@ -539,7 +577,7 @@ func (o *operator) processSide(side int, row []any, rowtime int64, id string) (l
 		joined = joined || made
 		lateAll = lateAll && (!made || lt)
 	}
-	o.kept[side][key] = append(o.kept[side][key], jr)
+	o.keep(side, key, jr)
 	return joined && lateAll, outs, nil
 }
 
@@ -590,26 +628,25 @@ func (o *operator) evict(watermark int64) ([]Result, error) {
 		return nil, nil
 	}
 	o.joinWM = watermark
-	ij := o.p.join.interval
 	var unmatched []*joinRow
-	for side := range o.kept {
-		for key, rows := range o.kept[side] {
-			kept := rows[:0]
-			for _, r := range rows {
-				last := r.T - ij.lo
-				if side == 1 {
-					last = r.T + ij.hi
-				}
-				if last >= watermark {
-					kept = append(kept, r)
-				} else if side == 0 && o.p.join.left && !r.Matched {
-					unmatched = append(unmatched, r)
+	for side := range o.expiry {
+		h := &o.expiry[side]
+		for h.Len() > 0 && (*h)[0].last < watermark {
+			x := heap.Pop(h).(expiring)
+			rows := o.kept[side][x.key]
+			for i, r := range rows {
+				if r == x.r {
+					rows = append(rows[:i], rows[i+1:]...)
+					break
 				}
 			}
-			if len(kept) == 0 {
-				delete(o.kept[side], key)
+			if len(rows) == 0 {
+				delete(o.kept[side], x.key)
 			} else {
-				o.kept[side][key] = kept
+				o.kept[side][x.key] = rows
+			}
+			if side == 0 && o.p.join.left && !x.r.Matched {
+				unmatched = append(unmatched, x.r)
 			}
 		}
 	}
@@ -670,6 +707,7 @@ func (o *operator) restoreJoin(wm int64, rows []joinRowState) error {
 	}
 	o.joinWM = wm
 	o.kept = [2]map[string][]*joinRow{{}, {}}
+	o.expiry = [2]expiry{}
 	for _, rs := range rows {
 		width := j.nStream
 		if rs.Side == 1 {
@@ -690,7 +728,7 @@ func (o *operator) restoreJoin(wm int64, rows []joinRowState) error {
 			return err
 		}
 		if ok {
-			o.kept[rs.Side][key] = append(o.kept[rs.Side][key], r)
+			o.keep(rs.Side, key, r)
 		}
 	}
 	return nil
