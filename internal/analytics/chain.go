@@ -3,8 +3,6 @@ package analytics
 import (
 	"fmt"
 	"strings"
-
-	"vitess.io/vitess/go/vt/sqlparser"
 )
 
 // Pump chaining: a query may read the in-application stream another
@@ -14,13 +12,13 @@ import (
 // with it a checkpoint) never holds a row between two queries: a
 // snapshot taken between calls is consistent across the chain.
 
-// inputOf is the schema query i reads and the first query writing the
-// stream it reads (-1: the source). A query reading an in-application
-// stream sees the columns of the queries writing it, typed as CREATE
-// STREAM declared them; every pump writing it must come before it.
-func (e *Engine) inputOf(i int, q *Query, source *Schema) (*Schema, int, error) {
-	from, err := fromName(q)
-	if err != nil || from == "" {
+// inputOf is the schema of the stream from that query i reads and the
+// first query writing it (-1: the source). A query reading an
+// in-application stream sees the columns of the queries writing it,
+// typed as CREATE STREAM declared them; every pump writing it must come
+// before it.
+func (e *Engine) inputOf(i int, from string, source *Schema) (*Schema, int, error) {
+	if from == "" {
 		return source, -1, nil // compile reports what is wrong
 	}
 	// The writers of the stream: exactly named, else ignoring case.
@@ -36,6 +34,9 @@ func (e *Engine) inputOf(i int, q *Query, source *Schema) (*Schema, int, error) 
 		}
 	}
 	if len(writers) == 0 {
+		if k, ok := e.source(from); ok {
+			return &e.cfg.Sources[k].Schema, namedSource(k), nil
+		}
 		return source, -1, nil
 	}
 	for _, j := range writers {
@@ -68,61 +69,45 @@ func (e *Engine) inputOf(i int, q *Query, source *Schema) (*Schema, int, error) 
 	return sc, up, nil
 }
 
-// fromName is the stream a query's FROM names.
-func fromName(q *Query) (string, error) {
-	stmt, err := sqlParser.Parse(q.SQL)
-	if err != nil {
-		return "", err
-	}
-	sel, ok := stmt.(*sqlparser.Select)
-	if !ok || len(sel.From) != 1 {
-		return "", nil
-	}
-	ate, ok := sel.From[0].(*sqlparser.AliasedTableExpr)
-	if !ok {
-		return "", nil
-	}
-	tn, ok := ate.Expr.(sqlparser.TableName)
-	if !ok {
-		return "", nil
-	}
-	return tn.Name.String(), nil
-}
-
 // feed hands results to the queries reading their in-application
 // streams, and what those emit at once to theirs, and returns results
 // with everything that came of them. A row's ROWTIME downstream is its
 // window's end, or for a row without a window the arrival of the record
-// it came from. Rows late for a downstream window are counted as late.
+// it came from (for a joined row, the later of its two rows'). Rows late for a downstream window are counted as late.
 func (e *Engine) feed(results []Result, arrival int64) ([]Result, error) {
 	if len(results) == 0 {
 		return results, nil
 	}
 	chained := false
-	for _, u := range e.up {
-		chained = chained || u >= 0
+	for qi := range e.up {
+		chained = chained || e.up[qi] >= 0 || e.upR[qi] >= 0
 	}
 	if !chained {
 		return results, nil
 	}
 	for n := 0; n < len(results); n++ {
 		res := results[n]
+		dest := e.ops[res.Query].p.q.Dest
 		for qi, op := range e.ops {
-			if e.up[qi] < 0 || e.ops[e.up[qi]].p.q.Dest != e.ops[res.Query].p.q.Dest {
-				continue
+			for side, up := range []int{e.up[qi], e.upR[qi]} {
+				if up < 0 || e.ops[up].p.q.Dest != dest {
+					continue
+				}
+				rowtime := res.rowtime
+				if res.WindowEnd != 0 {
+					rowtime = res.WindowEnd
+				} else if rowtime == 0 {
+					rowtime = arrival
+				}
+				late, rs, err := op.processAs(side, res.Values, rowtime, res.ID)
+				if err != nil {
+					return results, err
+				}
+				if late {
+					e.Late++
+				}
+				results = append(results, rs...)
 			}
-			rowtime := arrival
-			if res.WindowEnd != 0 {
-				rowtime = res.WindowEnd
-			}
-			late, rs, err := op.process(res.Values, rowtime, res.ID)
-			if err != nil {
-				return results, err
-			}
-			if late {
-				e.Late++
-			}
-			results = append(results, rs...)
 		}
 	}
 	return results, nil

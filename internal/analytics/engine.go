@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,10 +26,33 @@ type Config struct {
 	// Tables are the reference tables queries may join the stream with
 	// (LoadTable); they are read once, when the engine is made.
 	Tables []Table
+	// Sources are further source streams, each read by the queries whose
+	// FROM or JOIN names it (millrace sql's --stream NAME=STREAM). Their
+	// records come with Input.Source set to the name.
+	Sources []Source
 }
+
+// Source is a named source stream besides the first.
+type Source struct {
+	Name   string
+	Schema Schema
+}
+
+// Inputs of a query: the source (-1), a named source k (namedSource(k)),
+// another query's rows (>= 0), or none (noInput: a query joining no
+// second stream).
+const noInput = -2
+
+func namedSource(k int) int { return -10 - k }
+
+func isSource(up int) bool { return up == -1 || up <= -10 }
 
 // Input is one source record.
 type Input struct {
+	// Source is the name of the Config.Sources stream the record comes
+	// from, "" for the first source.
+	Source string
+	// Shard identifies the shard (unique across the sources).
 	Shard string
 	// ID identifies the record in its stream (shard and sequence number);
 	// rows of queries without a window take their identity from it.
@@ -57,8 +81,10 @@ type Engine struct {
 	Late, Malformed int64
 	eventTime       bool
 	// up[i] is the query whose in-application stream query i reads, or
-	// -1 for the source.
-	up []int
+	// -1 for the source (namedSource(k) for Config.Sources[k]); upR[i]
+	// is the same for the second stream a query joins, noInput when it
+	// joins none.
+	up, upR []int
 }
 
 type shardTime struct {
@@ -74,6 +100,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.AllowedLateness < 0 || cfg.IdleGrace < 0 {
 		return nil, fmt.Errorf("allowed lateness and idle grace cannot be negative")
 	}
+	cfg.Sources = append([]Source(nil), cfg.Sources...)
+	for i := range cfg.Sources {
+		if err := cfg.Sources[i].Schema.compile(); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", cfg.Sources[i].Name, err)
+		}
+	}
 	cfg.Tables = append([]Table(nil), cfg.Tables...)
 	for i := range cfg.Tables {
 		if err := cfg.Tables[i].Schema.compile(); err != nil {
@@ -86,25 +118,42 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, program: prog, shards: map[string]*shardTime{}}
 	for i, q := range prog.Queries {
-		schema, up, err := e.inputOf(i, q, &cfg.Schema)
+		lname, rname := fromNames(q)
+		schema, up, err := e.inputOf(i, lname, &cfg.Schema)
 		if err != nil {
 			return nil, err
 		}
-		p, err := compile(q, schema, cfg.Tables)
+		var right *joinedStream
+		upR := noInput
+		if rname != "" && !isTable(cfg.Tables, rname) {
+			right = &joinedStream{}
+			if right.Schema, upR, err = e.inputOf(i, rname, &cfg.Schema); err != nil {
+				return nil, err
+			}
+			right.Stream = upR != -1
+		}
+		p, err := compile(q, schema, cfg.Tables, right)
 		if err != nil {
 			if len(prog.Queries) > 1 {
 				return nil, fmt.Errorf("query %d: %w", i+1, err)
 			}
 			return nil, err
 		}
-		if p.timeCol >= 0 && up < 0 {
+		if p.timeCol >= 0 && up < 0 && (p.join == nil || !p.join.streams) {
 			e.eventTime = true
 		}
-		if p.join != nil {
+		if p.join != nil && p.join.streams {
+			for side, u := range []int{up, upR} {
+				if isSource(u) && p.join.interval.timeCols[side] >= 0 {
+					e.eventTime = true
+				}
+			}
+		} else if p.join != nil {
 			p.join.buildIndex(&cfg.Tables[p.join.table])
 		}
 		e.ops = append(e.ops, newOperator(i, p))
 		e.up = append(e.up, up)
+		e.upR = append(e.upR, upR)
 	}
 	return e, nil
 }
@@ -118,8 +167,28 @@ func (e *Engine) Columns(query int) []string { return e.ops[query].p.names }
 // Process takes one record: it returns the rows of queries without a
 // window at once and the rows rejected (unreadable, or late).
 func (e *Engine) Process(in Input) (out []Result, rejected []Rejected, err error) {
-	rows, perr := e.cfg.Schema.Rows(in.Data)
+	sc := &e.cfg.Schema
+	if in.Source != "" {
+		k, ok := e.source(in.Source)
+		if !ok {
+			return nil, nil, fmt.Errorf("the application has no source stream %s", in.Source)
+		}
+		sc = &e.cfg.Sources[k].Schema
+	}
+	rows, perr := sc.Rows(in.Data)
 	return e.processRows(in, rows, perr)
+}
+
+// source finds a named source: by its exact name, else ignoring case.
+func (e *Engine) source(name string) (int, bool) {
+	for _, fold := range []bool{false, true} {
+		for k, s := range e.cfg.Sources {
+			if s.Name == name || fold && strings.EqualFold(s.Name, name) {
+				return k, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // processRows is Process for a record already read into rows (or not
@@ -135,6 +204,14 @@ func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, 
 		e.shards[in.Shard] = st
 	}
 	st.Idle = false
+	from := -1
+	if in.Source != "" {
+		k, ok := e.source(in.Source)
+		if !ok {
+			return nil, nil, fmt.Errorf("the application has no source stream %s", in.Source)
+		}
+		from = namedSource(k)
+	}
 	for ri, row := range rows {
 		id := in.ID
 		if len(rows) > 1 {
@@ -142,22 +219,30 @@ func (e *Engine) processRows(in Input, rows [][]any, perr error) (out []Result, 
 		}
 		rowLate := false
 		for qi, op := range e.ops {
-			if e.up[qi] >= 0 {
-				continue // it reads another query's rows
-			}
-			late, rs, err := op.process(row, in.Arrival, id)
-			if err != nil {
-				return out, rejected, err
-			}
-			out = append(out, rs...)
-			rowLate = rowLate || late
-			if t, ok := op.eventTime(row, in.Arrival); ok && op.p.grouped && t > st.Max {
-				st.Max = t
+			for side, up := range []int{e.up[qi], e.upR[qi]} {
+				if up != from {
+					continue // it reads another stream, or joins none
+				}
+				late, rs, err := op.processAs(side, row, in.Arrival, id)
+				if err != nil {
+					return out, rejected, err
+				}
+				out = append(out, rs...)
+				rowLate = rowLate || late
+				if j := op.p.join; j != nil && j.streams {
+					if j.interval.timeCols[side] >= 0 {
+						if t, ok := op.sideTime(side, row, in.Arrival); ok && t > st.Max {
+							st.Max = t
+						}
+					}
+				} else if t, ok := op.eventTime(row, in.Arrival); ok && op.p.grouped && t > st.Max {
+					st.Max = t
+				}
 			}
 		}
 		if rowLate {
 			e.Late++
-			rejected = append(rejected, Rejected{Input: in, Reason: "late: the row's window had closed"})
+			rejected = append(rejected, Rejected{Input: in, Reason: "late: the row's window (or join interval) had closed"})
 		}
 	}
 	if in.Arrival > st.Max && !e.eventTime {

@@ -23,6 +23,11 @@ func FuzzCompile(f *testing.F) {
 		`CREATE STREAM "A" (t VARCHAR(8), q BIGINT); CREATE PUMP "P1" AS INSERT INTO "A" SELECT STREAM ticker, qty FROM "S";
 CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM t, SUM(q) FROM "A" GROUP BY t, STEP("A".ROWTIME BY INTERVAL '1' SECOND)`,
 		`SELECT t.ticker, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, ticker ORDER BY n DESC) AS rn FROM (SELECT ticker, window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, ticker) AS a) t WHERE rn <= 2`,
+		`SELECT STREAM a.qty, b.price FROM s AS a JOIN s AS b ON a.ticker = b.ticker AND a.ts BETWEEN b.ts - INTERVAL '5' MINUTE AND b.ts`,
+		`SELECT a.qty FROM s a, s b WHERE a.ticker = b.ticker AND a.qty < b.qty AND a.ROWTIME > b.ROWTIME - INTERVAL '1' SECOND AND a.ROWTIME <= b.ROWTIME`,
+		`SELECT STREAM a.qty, b.qty FROM s AS a LEFT JOIN s OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b ON a.ticker = b.ticker AND a.qty <> b.qty`,
+		`CREATE STREAM "A" (t VARCHAR(8), q BIGINT); CREATE PUMP "P1" AS INSERT INTO "A" SELECT STREAM ticker, qty FROM "S";
+CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM x.t, COUNT(*) FROM "A" AS x JOIN "S" AS y ON x.t = y.ticker AND y.ROWTIME = x.ROWTIME GROUP BY x.t, STEP(x.ROWTIME BY INTERVAL '1' SECOND)`,
 	} {
 		f.Add(s)
 	}
@@ -41,7 +46,20 @@ CREATE PUMP "P2" AS INSERT INTO "B" SELECT STREAM t, SUM(q) FROM "A" GROUP BY t,
 				return
 			}
 		}
+		// The state at this point restores into an engine of the same code.
+		snap, err := e.Snapshot()
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		e2, err := NewEngine(Config{SQL: sql, Schema: tickerSchema, Tables: []Table{ref}})
+		if err != nil {
+			t.Fatalf("the same code does not compile again: %v", err)
+		}
+		if err := e2.Restore(snap); err != nil {
+			t.Fatalf("restore of its own snapshot: %v", err)
+		}
 		e.Flush()
+		e2.Flush()
 	})
 }
 

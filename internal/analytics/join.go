@@ -65,6 +65,14 @@ type joinPlan struct {
 	table   int
 	left    bool
 	nStream int
+	// streams: the join is of two streams (the right side's columns
+	// follow the left's), bounded by interval; rightIsStream is false
+	// when the right side names no in-application stream and reads the
+	// source, rightName is its name.
+	streams       bool
+	interval      *intervalJoin
+	rightIsStream bool
+	rightName     string
 	// names qualify columns: the stream's name and alias, the table's.
 	streamNames, tableNames []string
 	// probes are the stream side of each equality of ON, tableCols the
@@ -109,9 +117,17 @@ func tableName(te sqlparser.TableExpr) (name, alias string, ok bool) {
 // compileFrom reads the FROM clause: one stream, or the stream joined
 // with one reference table. It returns the schema the query's columns are
 // found in.
-func compileFrom(sel *sqlparser.Select, schema *Schema, tables []Table) (*Schema, *joinPlan, error) {
+func compileFrom(sel *sqlparser.Select, schema *Schema, tables []Table, right *joinedStream) (*Schema, *joinPlan, error) {
+	if right != nil {
+		return compileStreamFrom(sel, schema, right, false)
+	}
+	if len(sel.From) == 2 {
+		if _, rname, _ := fromPair(sel); isTable(tables, rname) {
+			return compileStreamFrom(sel, schema, &joinedStream{Schema: schema}, true)
+		}
+	}
 	if len(sel.From) != 1 {
-		return nil, nil, fmt.Errorf("a continuous query reads one source stream, joined with at most one reference table (FROM s JOIN t ON ...)")
+		return nil, nil, fmt.Errorf("a continuous query reads one stream, joined with at most one reference table or other stream (FROM s JOIN t ON ...)")
 	}
 	switch from := sel.From[0].(type) {
 	case *sqlparser.AliasedTableExpr:
@@ -289,6 +305,9 @@ func (j *joinPlan) buildIndex(t *Table) {
 // without a window.
 func (o *operator) process(row []any, rowtime int64, id string) (late bool, outs []Result, err error) {
 	j := o.p.join
+	if j != nil && j.streams {
+		return o.processSide(0, row, rowtime, id)
+	}
 	if j == nil {
 		late, r, err := o.processRow(row, rowtime, id)
 		if r != nil {
@@ -349,4 +368,21 @@ func (o *operator) process(row []any, rowtime int64, id string) (late bool, outs
 		late = late && l
 	}
 	return late, outs, nil
+}
+
+// fromPair is the two names of FROM a, b.
+func fromPair(sel *sqlparser.Select) (left, right string, ok bool) {
+	l, _, ok1 := tableName(sel.From[0])
+	r, _, ok2 := tableName(sel.From[1])
+	return l, r, ok1 && ok2
+}
+
+// isTable reports whether a name is one of the reference tables.
+func isTable(tables []Table, name string) bool {
+	for _, t := range tables {
+		if t.Name == name || strings.EqualFold(t.Name, name) {
+			return true
+		}
+	}
+	return false
 }

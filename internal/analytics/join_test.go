@@ -172,3 +172,20 @@ func TestJoinCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// A join with a reference table reads the in-application stream its FROM
+// names when a pump writes it.
+func TestJoinReferenceTableOfAPumpsStream(t *testing.T) {
+	sql := `CREATE OR REPLACE STREAM "BIG" (t VARCHAR(8), q BIGINT);
+CREATE OR REPLACE PUMP "P1" AS INSERT INTO "BIG" SELECT STREAM ticker, qty FROM "SOURCE_SQL_STREAM_001" WHERE qty >= 10;
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "OUT" SELECT STREAM b.t, r.company, b.q FROM "BIG" AS b JOIN "COMPANIES" AS r ON b.t = r.ticker;`
+	var recs []rec
+	for i := 0; i < 12; i++ {
+		recs = append(recs, rec{"0", int64(1000 + i), trade([]string{"AMZN", "MSFT", "ORCL"}[i%3], 1, i, 0)})
+	}
+	got := only(runAll(t, Config{SQL: sql, Schema: tickerSchema, Tables: []Table{companyTable(t)}}, recs), "OUT|")
+	want := []string{"OUT|t=MSFT,company=Microsoft,q=10"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -201,6 +201,9 @@ type Result struct {
 	Values      []any
 
 	order []any // ORDER BY keys, to rank a window's rows
+	// rowtime is a row's ROWTIME without a window: its record's arrival,
+	// or for a joined row the later of its two rows'.
+	rowtime int64
 }
 
 // operator runs one compiled query: it assigns rows to windows, keeps
@@ -214,10 +217,24 @@ type operator struct {
 	scratch  []any
 	heaps    map[winKey]*countHeap // bounded queries' smallest counts
 	slides   map[string]*slide     // sliding windows' rows, by partition
+	// kept are a stream join's rows of each side, by join key; joinWM is
+	// the watermark the join has passed (rows older are late).
+	kept   [2]map[string][]*joinRow
+	expiry [2]expiry
+	joinWM int64
 }
 
 func newOperator(idx int, p *plan) *operator {
-	return &operator{idx: idx, p: p, aligned: map[winKey]map[string]*group{}, keyed: map[string][]*keyedWin{}, closedTo: -1 << 62}
+	return &operator{idx: idx, p: p, aligned: map[winKey]map[string]*group{}, keyed: map[string][]*keyedWin{}, closedTo: -1 << 62, joinWM: -1 << 62}
+}
+
+// processAs takes a row of the stream a query reads (side 0) or, for a
+// join of two streams, of the stream it joins (side 1).
+func (o *operator) processAs(side int, row []any, rowtime int64, id string) (bool, []Result, error) {
+	if side == 1 {
+		return o.processSide(1, row, rowtime, id)
+	}
+	return o.process(row, rowtime, id)
 }
 
 // machine is the expr-lang VM every program runs on; reusing it keeps
@@ -315,7 +332,7 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 				return false, nil, err
 			}
 		}
-		return false, &Result{Query: o.idx, Dest: o.p.q.Dest, ID: fmt.Sprintf("q%d-%s", o.idx, id), Columns: o.p.names, Values: vals}, nil
+		return false, &Result{Query: o.idx, Dest: o.p.q.Dest, ID: fmt.Sprintf("q%d-%s", o.idx, id), Columns: o.p.names, Values: vals, rowtime: rowtime}, nil
 	}
 	t, ok := o.eventTime(row, rowtime)
 	if !ok {
@@ -431,9 +448,24 @@ func (o *operator) addTo(g *group, args []any) {
 	}
 }
 
-// advance emits every window that ends at or before the watermark, in
-// order of window end, then start, then group.
+// advance passes the watermark to a stream join (which drops the rows
+// it no longer needs and emits a LEFT JOIN's rows without a match), then
+// emits every window that ends at or before it.
 func (o *operator) advance(watermark int64) ([]Result, error) {
+	if j := o.p.join; j == nil || !j.streams {
+		return o.advanceWindows(watermark)
+	}
+	out, err := o.evict(watermark)
+	if err != nil {
+		return out, err
+	}
+	r, err := o.advanceWindows(watermark)
+	return append(out, r...), err
+}
+
+// advanceWindows emits every window that ends at or before the
+// watermark, in order of window end, then start, then group.
+func (o *operator) advanceWindows(watermark int64) ([]Result, error) {
 	if watermark <= o.closedTo || !o.p.grouped {
 		return nil, nil
 	}

@@ -89,8 +89,9 @@ var sqlParser = func() *sqlparser.Parser {
 }()
 
 // compile parses a rewritten query and compiles it against a schema and
-// the application's reference tables.
-func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
+// the application's reference tables; right, when not nil, is the second
+// stream the query joins.
+func compile(q *Query, schema *Schema, tables []Table, right *joinedStream) (*plan, error) {
 	stmt, err := sqlParser.Parse(q.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("the query does not parse: %v", err)
@@ -102,9 +103,12 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 	if sel.With != nil || sel.Distinct || len(sel.Windows) > 0 {
 		return nil, fmt.Errorf("WITH, DISTINCT and WINDOW are not supported in a continuous query")
 	}
-	schema, join, err := compileFrom(sel, schema, tables)
+	schema, join, err := compileFrom(sel, schema, tables, right)
 	if err != nil {
 		return nil, err
+	}
+	if q.JoinRange > 0 && (join == nil || !join.streams) {
+		return nil, fmt.Errorf("OVER (RANGE ...) after JOIN is a window on a joined stream: the query must join two streams")
 	}
 	p := &plan{q: q, schema: schema, timeCol: -1, env: map[string]any{}, join: join, rowNumber: -1}
 	c := &compiler{p: p}
@@ -116,7 +120,7 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 		if base, _ := splitSQLType(schema.Columns[i].SQLType); base != "TIMESTAMP" && base != "DATE" && base != "DATETIME" && base != "BIGINT" {
 			return nil, fmt.Errorf("the window's time column %s is %s, not TIMESTAMP (or BIGINT milliseconds)", schema.Columns[i].Name, schema.Columns[i].SQLType)
 		}
-		if join != nil && i >= join.nStream {
+		if join != nil && !join.streams && i >= join.nStream {
 			return nil, fmt.Errorf("the window's time column %s must be a column of the stream", q.Window.TimeColumn)
 		}
 		p.timeCol = i
@@ -125,13 +129,25 @@ func compile(q *Query, schema *Schema, tables []Table) (*plan, error) {
 		p.env["c"+strconv.Itoa(i)] = nil
 	}
 	p.env["rowtime"], p.env["ws"], p.env["we"] = nil, nil, nil
-	if join != nil {
+	if join != nil && join.streams {
+		p.env["rt0"], p.env["rt1"] = nil, nil
+	}
+	var where sqlparser.Expr
+	if sel.Where != nil {
+		where = sel.Where.Expr
+	}
+	switch {
+	case join != nil && join.streams:
+		if where, err = c.compileStreamJoin(sel); err != nil {
+			return nil, err
+		}
+	case join != nil:
 		if err := c.compileJoin(sel.From[0].(*sqlparser.JoinTableExpr).Condition.On); err != nil {
 			return nil, err
 		}
 	}
-	if sel.Where != nil {
-		if p.filter, err = c.program(sel.Where.Expr, rowScope); err != nil {
+	if where != nil {
+		if p.filter, err = c.program(where, rowScope); err != nil {
 			return nil, fmt.Errorf("WHERE: %w", err)
 		}
 	}
@@ -451,6 +467,9 @@ func (c *compiler) translate(e sqlparser.Expr, sc scope) (string, error) {
 		return c.call(fn, []sqlparser.Expr{x.StringArg}, sc)
 	case *sqlparser.FuncExpr:
 		name := strings.ToLower(x.Name.String())
+		if name == "interval_ms" {
+			return "", fmt.Errorf("an INTERVAL is only read in a join's time bound (a.t BETWEEN b.t - INTERVAL '1' MINUTE AND b.t) and in window definitions")
+		}
 		if name == "approx_count_distinct" {
 			s, err := c.aggregate(aggCount, true, x.Exprs, sc, x)
 			if err == nil {
@@ -568,6 +587,13 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 		if sc == groupScope {
 			return "we", nil // a window's result carries the window's end as its ROWTIME
 		}
+		if j := c.p.join; j != nil && j.streams {
+			// a.ROWTIME is a joined side's own; a joined row's ROWTIME is
+			// the later of the two.
+			if s := c.qualifierSide(x); s < 2 {
+				return "rt" + strconv.Itoa(s), nil
+			}
+		}
 		return "rowtime", nil
 	case "window_start", "window_end", "window_time":
 		if sc != groupScope {
@@ -584,6 +610,9 @@ func (c *compiler) columnRef(x *sqlparser.ColName, sc scope) (string, error) {
 	}
 	i, ok := c.resolve(x)
 	if !ok {
+		if c.p.join != nil && c.p.join.streams {
+			return "", fmt.Errorf("column %s is not a column of either joined stream", sqlparser.String(x))
+		}
 		if c.p.join != nil {
 			return "", fmt.Errorf("column %s is not in the input schema or the reference table", sqlparser.String(x))
 		}

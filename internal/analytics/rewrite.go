@@ -62,6 +62,10 @@ type Query struct {
 	Capacity int
 	// RowNumber is set for a window Top-N written with ROW_NUMBER().
 	RowNumber *RowNumber
+	// JoinRange is KDA's window on a joined stream (JOIN s OVER (RANGE
+	// INTERVAL 'n' UNIT PRECEDING)): the joined stream's rows whose
+	// ROWTIME is at most JoinRange before the row's.
+	JoinRange time.Duration
 }
 
 // Program is what an application's SQL code declares.
@@ -351,6 +355,9 @@ func rewriteSelect(q *Query, toks []token) error {
 		q.SQL = render(toks)
 		return nil
 	}
+	if toks, err = rewriteJoinWindow(q, toks); err != nil {
+		return err
+	}
 	if toks, err = rewriteSliding(q, toks); err != nil {
 		return err
 	}
@@ -366,8 +373,63 @@ func rewriteSelect(q *Query, toks []token) error {
 	if toks, err = rewriteTimeFuncs(q, toks); err != nil {
 		return err
 	}
+	if toks, err = rewriteIntervals(toks); err != nil {
+		return err
+	}
 	q.SQL = render(toks)
 	return nil
+}
+
+// rewriteJoinWindow takes KDA's window on a joined stream out of JOIN s
+// OVER (RANGE INTERVAL 'n' UNIT PRECEDING) [AS] a, as q.JoinRange.
+func rewriteJoinWindow(q *Query, toks []token) ([]token, error) {
+	for i := 0; i+3 < len(toks); i++ {
+		if !toks[i].is("JOIN") || toks[i+1].name() == "" || !toks[i+2].is("OVER") {
+			continue
+		}
+		if !toks[i+3].punct("(") {
+			return nil, fmt.Errorf("a window on a joined stream is JOIN %s OVER (RANGE INTERVAL 'n' UNIT PRECEDING)", toks[i+1].name())
+		}
+		end := closing(toks, i+3)
+		if end < 0 {
+			return nil, fmt.Errorf("JOIN %s OVER ( is not closed", toks[i+1].name())
+		}
+		body := toks[i+4 : end]
+		if len(body) < 5 || !body[0].is("RANGE") || !body[len(body)-1].is("PRECEDING") {
+			return nil, fmt.Errorf("a window on a joined stream is JOIN %s OVER (RANGE INTERVAL 'n' UNIT PRECEDING), found OVER (%s)", toks[i+1].name(), render(body))
+		}
+		size, err := interval(body[1 : len(body)-1])
+		if err != nil {
+			return nil, fmt.Errorf("JOIN %s OVER: %w", toks[i+1].name(), err)
+		}
+		if q.JoinRange != 0 {
+			return nil, fmt.Errorf("a query joins two streams at most")
+		}
+		q.JoinRange = max(size, time.Millisecond)
+		toks = append(toks[:i+2], toks[end+1:]...)
+	}
+	return toks, nil
+}
+
+// rewriteIntervals writes the INTERVAL 'n' UNIT literals left (a join's
+// time bounds) as interval_ms(n), its length in milliseconds.
+func rewriteIntervals(toks []token) ([]token, error) {
+	for i := 0; i < len(toks); i++ {
+		if !toks[i].is("INTERVAL") {
+			continue
+		}
+		if i+2 >= len(toks) {
+			return nil, fmt.Errorf("expected INTERVAL 'n' UNIT, found %s", render(toks[i:]))
+		}
+		d, err := interval(toks[i : i+3])
+		if err != nil {
+			return nil, err
+		}
+		repl := []token{{tIdent, "interval_ms"}, {tPunct, "("}, {tNumber, strconv.FormatInt(d.Milliseconds(), 10)}, {tPunct, ")"}}
+		toks = append(toks[:i], append(repl, toks[i+3:]...)...)
+		i += len(repl) - 1
+	}
+	return toks, nil
 }
 
 // interval reads INTERVAL '60' SECOND (or 60, SECONDS, MINUTES ...).

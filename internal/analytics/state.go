@@ -81,6 +81,9 @@ type opState struct {
 	ClosedTo int64        `json:"closedTo"`
 	Groups   []groupState `json:"groups"`
 	Slides   []slideState `json:"slides,omitempty"`
+	// JoinWM and Joined are a stream join's watermark and kept rows.
+	JoinWM *int64         `json:"joinWM,omitempty"`
+	Joined []joinRowState `json:"joined,omitempty"`
 }
 
 type engineState struct {
@@ -149,6 +152,10 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			}
 		}
 		os.Slides = op.snapshotSlides()
+		if j := op.p.join; j != nil && j.streams {
+			wm := op.joinWM
+			os.JoinWM, os.Joined = &wm, op.snapshotJoin()
+		}
 		st.Queries = append(st.Queries, os)
 	}
 	return json.Marshal(st)
@@ -227,6 +234,15 @@ func (e *Engine) Restore(b []byte) error {
 		}
 		if err := op.restoreSlides(os.Slides); err != nil {
 			return err
+		}
+		if j := op.p.join; (j != nil && j.streams) || len(os.Joined) > 0 {
+			wm := int64(-1 << 62)
+			if os.JoinWM != nil {
+				wm = *os.JoinWM
+			}
+			if err := op.restoreJoin(wm, os.Joined); err != nil {
+				return err
+			}
 		}
 		e.ops[qi] = op
 	}

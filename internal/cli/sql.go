@@ -45,6 +45,11 @@ with (FROM s JOIN NAME AS r ON s.k = r.k, or LEFT JOIN), as KDA's reference
 data source: a .csv file is CSV lines, any other file JSON values one after
 another; --reference-columns NAME=COLUMNS declares its columns.
 
+--stream NAME=STREAM reads a second stream (repeatable), whose rows the
+query names NAME, with --stream-columns NAME=COLUMNS: a join of two streams
+bounded in time (FROM s JOIN NAME AS b ON s.k = b.k AND b.ROWTIME BETWEEN
+s.ROWTIME AND s.ROWTIME + INTERVAL '1' MINUTE).
+
 Examples:
   millrace sql --stream trades --columns 'ticker VARCHAR(8), price DOUBLE $.trade.price' \
     "SELECT STREAM ticker, COUNT(*) AS n, AVG(price) AS avg_price FROM SOURCE_SQL_STREAM_001
@@ -52,6 +57,9 @@ Examples:
   millrace sql --stream trades --columns 'ticker VARCHAR(8)' \
     --reference COMPANIES=companies.csv --reference-columns 'COMPANIES=ticker VARCHAR(8), name VARCHAR(32)' \
     "SELECT STREAM s.ticker, c.name FROM SOURCE_SQL_STREAM_001 AS s JOIN COMPANIES AS c ON s.ticker = c.ticker"
+  millrace sql --stream orders --columns 'id BIGINT' --stream SHIPS=shipments --stream-columns 'SHIPS=id BIGINT' \
+    "SELECT STREAM o.id FROM orders AS o JOIN SHIPS AS s ON o.id = s.id
+     AND s.ROWTIME BETWEEN o.ROWTIME AND o.ROWTIME + INTERVAL '1' HOUR"
 
 ` + awsFlagsHelp + `
 Flags:
@@ -59,7 +67,8 @@ Flags:
 
 type sqlOptions struct {
 	aws          awsFlags
-	stream       string
+	streams      multiFlag
+	streamCols   multiFlag
 	columns      string
 	recordFormat string
 	format       string
@@ -73,7 +82,8 @@ type sqlOptions struct {
 
 func (o *sqlOptions) register(fs *flag.FlagSet) {
 	o.aws.register(fs)
-	fs.StringVar(&o.stream, "stream", "", "The stream to read (a name or an ARN).")
+	fs.Var(&o.streams, "stream", "The stream to read (a name or an ARN); NAME=STREAM reads another, whose rows the query names NAME (repeatable).")
+	fs.Var(&o.streamCols, "stream-columns", `A NAME=STREAM stream's columns: NAME="name TYPE [path], ..." (as --columns).`)
 	fs.StringVar(&o.columns, "columns", "", `The record's columns: "name TYPE [path], ...".`)
 	fs.StringVar(&o.recordFormat, "record-format", "JSON", "How records are read: JSON or CSV.")
 	fs.StringVar(&o.format, "format", "json", "Output format: json (an object per line) or csv.")
@@ -133,10 +143,11 @@ func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("sql takes one query (quote it), got %d arguments", len(pos))}
 	}
-	if o.stream == "" {
-		return usageError{errors.New("--stream is required")}
-	}
 	format := strings.ToUpper(o.recordFormat)
+	srcs, extra, err := sqlSources(o.streams, o.streamCols, format)
+	if err != nil {
+		return usageError{err}
+	}
 	cols, err := parseColumns(o.columns, format)
 	if err != nil {
 		return usageError{err}
@@ -160,7 +171,7 @@ func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func
 		SQL:             pos[0],
 		Schema:          analytics.Schema{Format: format, Columns: cols},
 		AllowedLateness: o.lateness, IdleGrace: o.idleGrace,
-		Tables: tables,
+		Tables: tables, Sources: extra,
 	})
 	if err != nil {
 		return usageError{err}
@@ -169,14 +180,82 @@ func runSQL(ctx context.Context, args []string, stdout io.Writer, lookupEnv func
 	if err != nil {
 		return err
 	}
-	q := &sqlRunner{client: client, stream: o.stream, start: start, eng: eng, max: o.max,
+	q := &sqlRunner{client: client, sources: srcs, start: start, eng: eng, max: o.max,
 		format: strings.ToUpper(o.format), out: bufio.NewWriter(stdout), iters: map[string]string{}, done: map[string]bool{}}
 	return q.run(ctx)
 }
 
+// sqlSources reads --stream: one stream without a name (the query's FROM),
+// and NAME=STREAM streams with their --stream-columns.
+func sqlSources(streams, columns []string, format string) ([]sqlSource, []analytics.Source, error) {
+	cols := map[string]string{}
+	for _, c := range columns {
+		name, spec, ok := strings.Cut(c, "=")
+		if !ok || name == "" {
+			return nil, nil, fmt.Errorf("--stream-columns %q is not NAME=COLUMNS", c)
+		}
+		cols[name] = spec
+	}
+	srcs := []sqlSource{{}}
+	var extra []analytics.Source
+	for _, s := range streams {
+		name, stream, named := strings.Cut(s, "=")
+		if !named {
+			if srcs[0].stream != "" {
+				return nil, nil, fmt.Errorf("--stream %s and --stream %s: name the second, --stream NAME=%s", srcs[0].stream, s, s)
+			}
+			srcs[0].stream = s
+			continue
+		}
+		if name == "" || stream == "" {
+			return nil, nil, fmt.Errorf("--stream %q is not STREAM or NAME=STREAM", s)
+		}
+		spec, ok := cols[name]
+		if !ok {
+			return nil, nil, fmt.Errorf("stream %s needs its columns: --stream-columns %s='name TYPE [path], ...'", name, name)
+		}
+		delete(cols, name)
+		cs, err := parseColumns(spec, format)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		srcs = append(srcs, sqlSource{name: name, stream: stream})
+		extra = append(extra, analytics.Source{Name: name, Schema: analytics.Schema{Format: format, Columns: cs}})
+	}
+	if srcs[0].stream == "" {
+		return nil, nil, errors.New("--stream is required")
+	}
+	for name := range cols {
+		return nil, nil, fmt.Errorf("--stream-columns names %s, which no --stream NAME=STREAM names", name)
+	}
+	return srcs, extra, nil
+}
+
+// sqlSource is a stream the command reads: the first (name "") or one
+// the query names.
+type sqlSource struct {
+	name, stream string
+}
+
+// shard is the engine's and the runner's name for a shard of the
+// source: the shard id, prefixed with the source's name but for the first.
+func (s sqlSource) shard(id string) string {
+	if s.name == "" {
+		return id
+	}
+	return s.name + "/" + id
+}
+
+func (s sqlSource) ref() (name, arn *string) {
+	if strings.HasPrefix(s.stream, "arn:") {
+		return nil, aws.String(s.stream)
+	}
+	return aws.String(s.stream), nil
+}
+
 type sqlRunner struct {
 	client  *kinesis.Client
-	stream  string
+	sources []sqlSource
 	start   types.ShardIteratorType
 	eng     *analytics.Engine
 	format  string
@@ -186,13 +265,6 @@ type sqlRunner struct {
 	iters   map[string]string
 	done    map[string]bool
 	backoff backoff
-}
-
-func (q *sqlRunner) ref() (name, arn *string) {
-	if strings.HasPrefix(q.stream, "arn:") {
-		return nil, aws.String(q.stream)
-	}
-	return aws.String(q.stream), nil
 }
 
 func (q *sqlRunner) run(ctx context.Context) error {
@@ -216,10 +288,27 @@ func (q *sqlRunner) run(ctx context.Context) error {
 	return nil
 }
 
-// poll reads every shard once (a child after its parents end) and prints
-// what the records and the watermark produced.
+// poll reads every shard of every source once (a child after its parents
+// end) and prints what the records and the watermark produced.
 func (q *sqlRunner) poll(ctx context.Context) (bool, error) {
-	name, arn := q.ref()
+	read := false
+	for _, src := range q.sources {
+		r, err := q.pollSource(ctx, src)
+		if err != nil {
+			return read, err
+		}
+		read = read || r
+	}
+	res, err := q.eng.Advance(time.Now())
+	if err != nil {
+		return read, err
+	}
+	q.print(res)
+	return read, nil
+}
+
+func (q *sqlRunner) pollSource(ctx context.Context, src sqlSource) (bool, error) {
+	name, arn := src.ref()
 	var shards []types.Shard
 	in := &kinesis.ListShardsInput{StreamName: name, StreamARN: arn}
 	for {
@@ -239,35 +328,31 @@ func (q *sqlRunner) poll(ctx context.Context) (bool, error) {
 	read := false
 	for _, sh := range shards {
 		id := aws.ToString(sh.ShardId)
-		if q.done[id] || !q.parentsDone(sh) {
+		if q.done[src.shard(id)] || !q.parentsDone(src, sh) {
 			continue
 		}
-		n, err := q.readShard(ctx, id)
+		n, err := q.readShard(ctx, src, id)
 		if err != nil {
 			return read, err
 		}
 		read = read || n > 0
 	}
-	res, err := q.eng.Advance(time.Now())
-	if err != nil {
-		return read, err
-	}
-	q.print(res)
 	return read, nil
 }
 
-func (q *sqlRunner) parentsDone(sh types.Shard) bool {
+func (q *sqlRunner) parentsDone(src sqlSource, sh types.Shard) bool {
 	for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
-		if p != nil && !q.done[*p] && q.iters[*p] != "" {
+		if p != nil && !q.done[src.shard(*p)] && q.iters[src.shard(*p)] != "" {
 			return false
 		}
 	}
 	return true
 }
 
-func (q *sqlRunner) readShard(ctx context.Context, id string) (int, error) {
-	name, arn := q.ref()
-	it := q.iters[id]
+func (q *sqlRunner) readShard(ctx context.Context, src sqlSource, id string) (int, error) {
+	name, arn := src.ref()
+	key := src.shard(id)
+	it := q.iters[key]
 	if it == "" {
 		out, err := q.client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: name, StreamARN: arn, ShardId: aws.String(id), ShardIteratorType: q.start})
 		if err != nil {
@@ -288,21 +373,21 @@ func (q *sqlRunner) readShard(ctx context.Context, id string) (int, error) {
 	}
 	q.backoff.reset()
 	for _, r := range out.Records {
-		res, _, err := q.eng.Process(analytics.Input{Shard: id, ID: id + "-" + aws.ToString(r.SequenceNumber), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UnixMilli(), Data: r.Data})
+		res, _, err := q.eng.Process(analytics.Input{Source: src.name, Shard: key, ID: key + "-" + aws.ToString(r.SequenceNumber), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UnixMilli(), Data: r.Data})
 		if err != nil {
 			return 0, err
 		}
 		q.print(res)
 	}
 	if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
-		q.eng.Idle(id)
+		q.eng.Idle(key)
 	}
 	if out.NextShardIterator == nil {
-		q.done[id] = true
-		q.eng.Forget(id)
-		delete(q.iters, id)
+		q.done[key] = true
+		q.eng.Forget(key)
+		delete(q.iters, key)
 	} else {
-		q.iters[id] = aws.ToString(out.NextShardIterator)
+		q.iters[key] = aws.ToString(out.NextShardIterator)
 	}
 	return len(out.Records), nil
 }
