@@ -449,6 +449,13 @@ func (r *appRun) writePending(ctx context.Context, recover bool) error {
 				failed[idx[i]] = true
 			}
 		}
+		if len(failed) == 0 && idx[len(idx)-1] == len(idx)-1 {
+			// The batch was the first records, all written: the rest
+			// follow without being copied (a window's thousands of rows
+			// would be copied once per batch).
+			pending = pending[len(idx):]
+			continue
+		}
 		var left []pendingRecord
 		taken := map[int]bool{}
 		for _, i := range idx {
