@@ -205,6 +205,11 @@ func (r *appRun) save(ctx context.Context) error {
 		return err
 	}
 	r.cp.State = state
+	return r.put(ctx)
+}
+
+// put writes the checkpoint with the engine's state as last taken.
+func (r *appRun) put(ctx context.Context) error {
 	r.cp.Time = r.rt.Now().UnixMilli()
 	b, err := json.Marshal(&r.cp)
 	if err != nil {
@@ -259,7 +264,9 @@ func (r *appRun) poll(ctx context.Context) (bool, error) {
 			if err := r.writePending(ctx, false); err != nil {
 				return read, err
 			}
-			if err := r.save(ctx); err != nil {
+			// The engine has not moved since the state was taken: only
+			// the pending outputs are gone.
+			if err := r.put(ctx); err != nil {
 				return read, err
 			}
 		}
