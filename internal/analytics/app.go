@@ -326,7 +326,11 @@ func (r *appRun) readShard(ctx context.Context, id string) (int, error) {
 		}
 		r.queue(results)
 		r.reject(rejected)
-		r.cp.Positions[id] = rec.SequenceNumber
+	}
+	if n := len(res.Records); n > 0 {
+		// An error above ends the run before any checkpoint: the
+		// position moves once, to the batch's last record.
+		r.cp.Positions[id] = res.Records[n-1].SequenceNumber
 	}
 	if len(res.Records) == 0 && res.MillisBehindLatest == 0 {
 		r.eng.Idle(id)
