@@ -205,6 +205,11 @@ func (r *appRun) save(ctx context.Context) error {
 		return err
 	}
 	r.cp.State = state
+	return r.put(ctx)
+}
+
+// put writes the checkpoint with the engine's state as last taken.
+func (r *appRun) put(ctx context.Context) error {
 	r.cp.Time = r.rt.Now().UnixMilli()
 	b, err := json.Marshal(&r.cp)
 	if err != nil {
@@ -259,7 +264,9 @@ func (r *appRun) poll(ctx context.Context) (bool, error) {
 			if err := r.writePending(ctx, false); err != nil {
 				return read, err
 			}
-			if err := r.save(ctx); err != nil {
+			// The engine has not moved since the state was taken: only
+			// the pending outputs are gone.
+			if err := r.put(ctx); err != nil {
 				return read, err
 			}
 		}
@@ -319,7 +326,11 @@ func (r *appRun) readShard(ctx context.Context, id string) (int, error) {
 		}
 		r.queue(results)
 		r.reject(rejected)
-		r.cp.Positions[id] = rec.SequenceNumber
+	}
+	if n := len(res.Records); n > 0 {
+		// An error above ends the run before any checkpoint: the
+		// position moves once, to the batch's last record.
+		r.cp.Positions[id] = res.Records[n-1].SequenceNumber
 	}
 	if len(res.Records) == 0 && res.MillisBehindLatest == 0 {
 		r.eng.Idle(id)
@@ -448,6 +459,13 @@ func (r *appRun) writePending(ctx context.Context, recover bool) error {
 			if pr.ErrorCode != "" {
 				failed[idx[i]] = true
 			}
+		}
+		if len(failed) == 0 && idx[len(idx)-1] == len(idx)-1 {
+			// The batch was the first records, all written: the rest
+			// follow without being copied (a window's thousands of rows
+			// would be copied once per batch).
+			pending = pending[len(idx):]
+			continue
 		}
 		var left []pendingRecord
 		taken := map[int]bool{}

@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -171,6 +170,18 @@ func typedKey(v any) string {
 	return "?" + formatValue(v)
 }
 
+// appendTypedKey appends typedKey(v) to dst, without a string of its own
+// for the common key types.
+func appendTypedKey(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(append(dst, 's'), x...)
+	case int64:
+		return strconv.AppendInt(append(dst, 'i'), x, 10)
+	}
+	return append(dst, typedKey(v)...)
+}
+
 // group is the state of one group in one window.
 type group struct {
 	Keys []any
@@ -222,10 +233,16 @@ type operator struct {
 	kept   [2]map[string][]*joinRow
 	expiry [2]expiry
 	joinWM int64
+
+	// keyScratch and gkScratch hold a row's group keys and group key
+	// bytes; rowEnv is whether a row's programs read the environment.
+	keyScratch []any
+	gkScratch  []byte
+	rowEnv     bool
 }
 
 func newOperator(idx int, p *plan) *operator {
-	return &operator{idx: idx, p: p, aligned: map[winKey]map[string]*group{}, keyed: map[string][]*keyedWin{}, closedTo: -1 << 62, joinWM: -1 << 62}
+	return &operator{idx: idx, p: p, aligned: map[winKey]map[string]*group{}, keyed: map[string][]*keyedWin{}, closedTo: -1 << 62, joinWM: -1 << 62, rowEnv: p.readsRow()}
 }
 
 // processAs takes a row of the stream a query reads (side 0) or, for a
@@ -235,6 +252,32 @@ func (o *operator) processAs(side int, row []any, rowtime int64, id string) (boo
 		return o.processSide(1, row, rowtime, id)
 	}
 	return o.process(row, rowtime, id)
+}
+
+// cloneKeys is a group's own copy of a row's keys.
+func cloneKeys(keys []any) []any {
+	return append(make([]any, 0, len(keys)), keys...)
+}
+
+// readsRow is whether taking a row runs a program on it (a filter, a
+// computed key or aggregate argument, a row's output, a join): only then
+// does the row go into the environment. Group-scope programs (HAVING, a
+// window's outputs, ORDER BY) read the group's variables only.
+func (p *plan) readsRow() bool {
+	if p.filter != nil || !p.grouped || p.join != nil || p.q.Window.Kind == Sliding {
+		return true
+	}
+	for _, c := range p.keyCols {
+		if c < 0 {
+			return true
+		}
+	}
+	for i := range p.aggs {
+		if p.aggs[i].argCol < 0 && p.aggs[i].arg != nil {
+			return true
+		}
+	}
+	return len(p.keyCols) != len(p.keys)
 }
 
 // machine is the expr-lang VM every program runs on; reusing it keeps
@@ -315,7 +358,9 @@ func (o *operator) windows(t int64, buf []winKey) []winKey {
 // belongs to already emitted) and, for a query without a window, its
 // output row.
 func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, out *Result, err error) {
-	o.setRow(row, rowtime)
+	if o.rowEnv {
+		o.setRow(row, rowtime)
+	}
 	if o.p.filter != nil {
 		v, err := run(o.p.filter, o.p.env)
 		if err != nil {
@@ -338,18 +383,22 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 	if !ok {
 		return true, nil, nil // no event time: it belongs to no window
 	}
-	keys := make([]any, len(o.p.keys))
-	var kb strings.Builder
+	// The keys and their bytes are scratch: a group gets copies of its own
+	// when it is made, so a row of an existing group allocates nothing.
+	keys := o.keyScratch[:0]
+	kb := o.gkScratch[:0]
 	for i, prog := range o.p.keys {
+		var k any
 		if c := o.p.keyCols[i]; c >= 0 {
-			keys[i] = row[c]
-		} else if keys[i], err = run(prog, o.p.env); err != nil {
+			k = row[c]
+		} else if k, err = run(prog, o.p.env); err != nil {
 			return false, nil, err
 		}
-		kb.WriteString(typedKey(keys[i]))
-		kb.WriteByte(0)
+		keys = append(keys, k)
+		kb = appendTypedKey(kb, k)
+		kb = append(kb, 0)
 	}
-	gk := kb.String()
+	o.keyScratch, o.gkScratch = keys, kb
 	args := o.scratch[:0]
 	for i := range o.p.aggs {
 		var v any
@@ -365,10 +414,15 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 	o.scratch = args
 	switch o.p.q.Window.Kind {
 	case Sliding:
-		r, err := o.processSliding(gk, keys, rowtime, args, id)
+		r, err := o.processSliding(string(kb), cloneKeys(keys), rowtime, args, id)
 		return false, r, err
 	case Session, Stagger:
-		return o.processKeyed(gk, keys, t, args), nil, nil
+		return o.processKeyed(string(kb), cloneKeys(keys), t, args), nil, nil
+	}
+	var gk string // made once the row needs it as a string
+	var gkeys []any
+	if o.p.q.Capacity > 0 {
+		gk = string(kb)
 	}
 	var buf [8]winKey
 	placed := false
@@ -382,9 +436,12 @@ func (o *operator) processRow(row []any, rowtime int64, id string) (late bool, o
 			groups = map[string]*group{}
 			o.aligned[w] = groups
 		}
-		g := groups[gk]
+		g := groups[string(kb)]
 		if g == nil {
-			g = &group{Keys: keys, Accs: make([]acc, len(o.p.aggs))}
+			if gkeys == nil {
+				gk, gkeys = string(kb), cloneKeys(keys)
+			}
+			g = &group{Keys: gkeys, Accs: make([]acc, len(o.p.aggs))}
 			if o.p.q.Capacity > 0 {
 				o.admit(w, groups, gk, g)
 			}
