@@ -220,6 +220,9 @@ func (s *Service) runAsync(ctx context.Context) {
 	)
 	tick := time.NewTicker(scanInterval)
 	defer tick.Stop()
+	// What this node noted while the unit ran elsewhere (a cluster) is
+	// stale, and in the List below if still queued.
+	s.takeAsync()
 	for ctx.Err() == nil {
 		if !indexed {
 			if err := s.indexQueue(ctx); err != nil {
