@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +20,23 @@ import (
 // (success or function error, which goes to the server log); one stopped
 // by the server's shutdown stays queued and runs again after the
 // restart: at least once, as on Lambda.
+//
+// Each event is two catalog entries with the same name: the event itself
+// (asyncPrefix, up to 256 KB of payload) and a small index entry
+// (asyncIndexPrefix) naming its function. The unit lists the index only,
+// and reads an event's payload when it starts it, so that a long queue
+// costs a few dozen bytes per event to look at rather than its payloads:
+// a function at its reserved concurrency keeps its events in the catalog,
+// unread, without holding up other functions' events behind them.
 
 const (
-	asyncPrefix = "lambda/async/"
-	asyncUnit   = "lambda/async"
+	asyncPrefix      = "lambda/async/"
+	asyncIndexPrefix = "lambda/asyncq/"
+	asyncUnit        = "lambda/async"
+	// maxAsyncAdded bounds the events a node keeps for the unit between
+	// its looks: on a node where the unit does not run (a cluster), the
+	// unit elsewhere finds them by listing the index.
+	maxAsyncAdded = 4096
 )
 
 // asyncEvent is a queued Event invocation.
@@ -34,99 +49,323 @@ type asyncEvent struct {
 	ClientContext string `json:"clientContext,omitempty"`
 }
 
+// asyncTarget is an index entry's value: the event's function.
+type asyncTarget struct {
+	Account  string `json:"account"`
+	Region   string `json:"region"`
+	Function string `json:"function"`
+}
+
+// asyncEntry is one event as the index names it.
+type asyncEntry struct {
+	name   string // the key after the prefix: arrival, then request id
+	rev    uint64 // the index entry's revision
+	target asyncTarget
+}
+
+func (e asyncEntry) pool() string {
+	return poolKey(e.target.Account, e.target.Region, e.target.Function)
+}
+
 // asyncKey orders the queue by arrival.
 func asyncKey(now time.Time, requestID string) string {
 	return fmt.Sprintf("%s%020d-%s", asyncPrefix, now.UnixNano(), requestID)
 }
 
-// enqueue stores an Event invocation of f and wakes the queue's unit.
+// enqueue stores an Event invocation of f and wakes the queue's unit. The
+// event is stored before its index entry, so that the unit never sees an
+// index entry whose event is still to come.
 func (s *Service) enqueue(ctx context.Context, f *function, inv *invocation) error {
 	raw, err := json.Marshal(asyncEvent{Account: f.Account, Region: f.Region, Function: f.Name,
 		RequestID: inv.id, Payload: inv.payload, ClientContext: inv.clientContext})
 	if err != nil {
 		return err
 	}
-	if _, err := s.cat.Put(ctx, asyncKey(s.now(), inv.id), raw, 0); err != nil {
+	key := asyncKey(s.now(), inv.id)
+	rev, err := s.cat.Put(ctx, key, raw, 0)
+	if err != nil {
 		return storageError("queueing an asynchronous invocation", err)
 	}
+	e := asyncEntry{name: strings.TrimPrefix(key, asyncPrefix), target: asyncTarget{f.Account, f.Region, f.Name}}
+	idx, _ := json.Marshal(e.target)
+	e.rev, err = s.cat.Put(ctx, asyncIndexPrefix+e.name, idx, 0)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		// The unit's start indexed it meanwhile (indexQueue).
+		s.noteAsync(asyncEntry{}, true)
+		return nil
+	case err != nil:
+		if derr := s.cat.Delete(ctx, key, rev); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+			s.logger.Warn("asynchronous invocations: taking back an event not indexed", "key", key, "err", derr)
+		}
+		return storageError("queueing an asynchronous invocation", err)
+	}
+	s.noteAsync(e, false)
+	return nil
+}
+
+// noteAsync hands an event queued here to the unit and wakes it; missed:
+// the unit must list the index to find it.
+func (s *Service) noteAsync(e asyncEntry, missed bool) {
+	s.asyncMu.Lock()
+	if missed || len(s.asyncAdded) >= maxAsyncAdded {
+		s.asyncMissed = true
+	} else {
+		s.asyncAdded = append(s.asyncAdded, e)
+	}
+	s.asyncMu.Unlock()
 	select {
 	case s.asyncWake <- struct{}{}:
 	default:
 	}
+}
+
+// takeAsync returns the events queued here since the last call, and
+// whether some were left out.
+func (s *Service) takeAsync() ([]asyncEntry, bool) {
+	s.asyncMu.Lock()
+	defer s.asyncMu.Unlock()
+	added, missed := s.asyncAdded, s.asyncMissed
+	s.asyncAdded, s.asyncMissed = nil, false
+	return added, missed
+}
+
+// listAsync reads the queue's index, in arrival order.
+func (s *Service) listAsync(ctx context.Context) ([]asyncEntry, error) {
+	kvs, err := s.cat.List(ctx, asyncIndexPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]asyncEntry, 0, len(kvs))
+	for _, kv := range kvs {
+		e := asyncEntry{name: strings.TrimPrefix(kv.Key, asyncIndexPrefix), rev: kv.Rev}
+		if err := json.Unmarshal(kv.Value, &e.target); err != nil {
+			// Its event is read and dropped as unreadable if it is too.
+			s.logger.Warn("asynchronous invocations: unreadable index entry", "key", kv.Key, "err", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// indexQueue gives an index entry to every queued event without one: an
+// event whose enqueue stopped between its two writes, or one queued
+// before the index existed. It reads every event, once per start of the
+// unit.
+func (s *Service) indexQueue(ctx context.Context) error {
+	kvs, err := s.cat.List(ctx, asyncPrefix)
+	if err != nil {
+		return err
+	}
+	indexed, err := s.cat.List(ctx, asyncIndexPrefix)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(indexed))
+	for _, kv := range indexed {
+		have[strings.TrimPrefix(kv.Key, asyncIndexPrefix)] = true
+	}
+	for _, kv := range kvs {
+		name := strings.TrimPrefix(kv.Key, asyncPrefix)
+		if have[name] {
+			continue
+		}
+		var ev asyncEvent
+		_ = json.Unmarshal(kv.Value, &ev) // an unreadable one is dropped when it runs
+		idx, _ := json.Marshal(asyncTarget{ev.Account, ev.Region, ev.Function})
+		if _, err := s.cat.Put(ctx, asyncIndexPrefix+name, idx, 0); err != nil && !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+	}
 	return nil
 }
 
-// runAsync is the queue's unit: it starts every queued event not yet
-// running, up to the server's concurrency at once (each then waits for an
-// execution slot of its function), when woken and at least every
-// scanInterval (an event queued on another node of a cluster).
+// asyncState is what the unit knows of the events it started.
+type asyncState struct {
+	mu      sync.Mutex
+	running map[string]bool
+	// finished are the events taken off the queue since the last List of
+	// the index began: that List may still hold them.
+	finished map[string]bool
+	// failed are the events whose run ended without taking them off the
+	// queue (a storage error, the function unreadable): tried again after
+	// the next List, and their function's later events wait for them.
+	failed map[string]bool
+	// inFlight counts the running events per function (poolKey), and
+	// total all of them.
+	inFlight map[string]int
+	total    int
+	// limits are the functions' reserved concurrency (-1: none), read
+	// again after each List; only the unit's loop uses them.
+	limits map[string]int
+}
+
+// runAsync is the queue's unit. It starts queued events in arrival order
+// as far as the limits allow: a function's events one after another
+// within its reserved concurrency (a function at its limit has its later
+// events wait, unread, while other functions' events go by), and up to
+// the server's concurrency at once. It looks again whenever an event is
+// queued here or ends, and lists the index at least every scanInterval
+// (an event queued on another node of a cluster).
 func (s *Service) runAsync(ctx context.Context) {
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		running = map[string]bool{}
-		// finished are the events taken off the queue since the scan's
-		// List began: that List may still hold them.
-		finished = map[string]bool{}
-		slots    = make(chan struct{}, s.opts.Concurrency)
-	)
+	st := &asyncState{running: map[string]bool{}, finished: map[string]bool{}, failed: map[string]bool{},
+		inFlight: map[string]int{}, limits: map[string]int{}}
+	var wg sync.WaitGroup
 	defer wg.Wait()
+	ended := make(chan struct{}, 1)
+	var (
+		queue   []asyncEntry
+		indexed bool
+		list    = true
+	)
+	tick := time.NewTicker(scanInterval)
+	defer tick.Stop()
+	// What this node noted while the unit ran elsewhere (a cluster) is
+	// stale, and in the List below if still queued.
+	s.takeAsync()
 	for ctx.Err() == nil {
-		mu.Lock()
-		clear(finished)
-		mu.Unlock()
-		kvs, err := s.cat.List(ctx, asyncPrefix)
-		if err != nil && ctx.Err() == nil {
-			s.logger.Warn("asynchronous invocations: reading the queue", "err", err)
-		}
-		for _, kv := range kvs {
-			mu.Lock()
-			busy := running[kv.Key] || finished[kv.Key]
-			running[kv.Key] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Go(func() {
-				done := s.runEvent(ctx, kv)
-				<-slots
-				mu.Lock()
-				delete(running, kv.Key)
-				if done {
-					finished[kv.Key] = true
+		if !indexed {
+			if err := s.indexQueue(ctx); err != nil {
+				if ctx.Err() == nil {
+					s.logger.Warn("asynchronous invocations: indexing the queue", "err", err)
 				}
-				mu.Unlock()
-			})
+			} else {
+				indexed = true
+			}
 		}
+		added, missed := s.takeAsync()
+		if list || missed {
+			st.mu.Lock()
+			clear(st.finished)
+			clear(st.failed)
+			st.mu.Unlock()
+			clear(st.limits)
+			if q, err := s.listAsync(ctx); err == nil {
+				queue = q
+			} else if ctx.Err() == nil {
+				s.logger.Warn("asynchronous invocations: reading the queue", "err", err)
+			}
+		}
+		for _, e := range added {
+			if i, found := slices.BinarySearchFunc(queue, e.name, func(q asyncEntry, name string) int {
+				return strings.Compare(q.name, name)
+			}); !found {
+				queue = slices.Insert(queue, i, e)
+			}
+		}
+		queue = s.startAsync(ctx, st, queue, &wg, ended)
+		list = false
 		select {
 		case <-ctx.Done():
 		case <-s.asyncWake:
-		case <-time.After(scanInterval):
+		case <-ended:
+		case <-tick.C:
+			list = true
 		}
 	}
+}
+
+// startAsync starts what queue's events it may and returns the queue
+// without the finished ones.
+func (s *Service) startAsync(ctx context.Context, st *asyncState, queue []asyncEntry, wg *sync.WaitGroup, ended chan struct{}) []asyncEntry {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	queue = slices.DeleteFunc(queue, func(e asyncEntry) bool { return st.finished[e.name] })
+	blocked := map[string]bool{}
+	for _, e := range queue {
+		if st.total >= s.opts.Concurrency {
+			break
+		}
+		pool := e.pool()
+		if st.running[e.name] || blocked[pool] {
+			continue
+		}
+		if st.failed[e.name] {
+			blocked[pool] = true
+			continue
+		}
+		limit, ok := st.limits[pool]
+		if !ok {
+			st.mu.Unlock()
+			f, _, err := s.load(ctx, e.target.Account, e.target.Region, e.target.Function)
+			st.mu.Lock()
+			switch {
+			case err != nil:
+				blocked[pool] = true
+				continue
+			case f != nil && f.Reserved != nil:
+				limit = int(*f.Reserved)
+			default:
+				limit = -1 // a function gone: its events are dropped as they run
+			}
+			st.limits[pool] = limit
+		}
+		if limit >= 0 && st.inFlight[pool] >= limit {
+			blocked[pool] = true
+			continue
+		}
+		st.running[e.name] = true
+		st.inFlight[pool]++
+		st.total++
+		wg.Go(func() {
+			done := s.runQueued(ctx, e)
+			st.mu.Lock()
+			delete(st.running, e.name)
+			st.inFlight[pool]--
+			if st.inFlight[pool] == 0 {
+				delete(st.inFlight, pool)
+			}
+			st.total--
+			if done {
+				st.finished[e.name] = true
+			} else {
+				st.failed[e.name] = true
+			}
+			st.mu.Unlock()
+			select {
+			case ended <- struct{}{}:
+			default:
+			}
+		})
+	}
+	return queue
+}
+
+// runQueued reads an indexed event and runs it; it reports whether the
+// event left the queue.
+func (s *Service) runQueued(ctx context.Context, e asyncEntry) bool {
+	key := asyncPrefix + e.name
+	raw, rev, err := s.cat.Get(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// Its run ended but the server stopped before the index entry
+		// went.
+		return s.dequeue(ctx, storage.KV{}, e)
+	case err != nil:
+		if ctx.Err() == nil {
+			s.logger.Warn("asynchronous invocations: reading an event", "key", key, "err", err)
+		}
+		return false
+	}
+	return s.runEvent(ctx, storage.KV{Key: key, Value: raw, Rev: rev}, e)
 }
 
 // runEvent runs one queued event and takes it off the queue, unless the
 // unit is stopping (it then runs again after the restart). It reports
 // whether the event left the queue.
-func (s *Service) runEvent(ctx context.Context, kv storage.KV) bool {
+func (s *Service) runEvent(ctx context.Context, kv storage.KV, e asyncEntry) bool {
 	var ev asyncEvent
 	if err := json.Unmarshal(kv.Value, &ev); err != nil {
 		s.logger.Error("asynchronous invocation dropped: unreadable", "key", kv.Key, "err", err)
-		return s.dequeue(ctx, kv)
+		return s.dequeue(ctx, kv, e)
 	}
 	f, _, err := s.load(ctx, ev.Account, ev.Region, ev.Function)
 	switch {
 	case err != nil:
-		return false // read again at the next scan
+		return false // read again after the next List
 	case f == nil:
 		s.logger.Warn("asynchronous invocation dropped: the function is gone", "function", ev.Function, "request_id", ev.RequestID)
-		return s.dequeue(ctx, kv)
+		return s.dequeue(ctx, kv, e)
 	}
 	res, err := s.callWith(ctx, f, &invocation{id: ev.RequestID, payload: ev.Payload, clientContext: ev.ClientContext})
 	if err != nil || ctx.Err() != nil {
@@ -135,17 +374,26 @@ func (s *Service) runEvent(ctx context.Context, kv storage.KV) bool {
 	if res.functionError != "" {
 		s.logger.Info("asynchronous invocation failed", "function", f.Name, "request_id", ev.RequestID, "error", string(res.body))
 	}
-	return s.dequeue(ctx, kv)
+	return s.dequeue(ctx, kv, e)
 }
 
-// dequeue takes an event off the queue and reports whether it is gone.
-func (s *Service) dequeue(ctx context.Context, kv storage.KV) bool {
-	err := s.cat.Delete(ctx, kv.Key, kv.Rev)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		if ctx.Err() == nil {
-			s.logger.Warn("asynchronous invocations: taking an event off the queue", "key", kv.Key, "err", err)
+// dequeue takes an event (kv, none when its Key is empty) and then its
+// index entry off the queue, and reports whether both are gone. The
+// event goes first: an index entry left alone is dropped when it runs,
+// while an event left alone would be indexed and run again.
+func (s *Service) dequeue(ctx context.Context, kv storage.KV, e asyncEntry) bool {
+	gone := func(what, key string, err error) bool {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			if ctx.Err() == nil {
+				s.logger.Warn("asynchronous invocations: taking "+what+" off the queue", "key", key, "err", err)
+			}
+			return false
 		}
+		return true
+	}
+	if kv.Key != "" && !gone("an event", kv.Key, s.cat.Delete(ctx, kv.Key, kv.Rev)) {
 		return false
 	}
-	return true
+	key := asyncIndexPrefix + e.name
+	return gone("an index entry", key, s.cat.Delete(ctx, key, e.rev))
 }

@@ -107,6 +107,12 @@ type Service struct {
 	stats stats
 	// asyncWake wakes the unit that runs the queued Event invocations.
 	asyncWake chan struct{}
+	// asyncAdded are the events this node queued since the unit last
+	// looked (at most maxAsyncAdded; asyncMissed says some were left out,
+	// and the unit reads the queue's index again).
+	asyncMu     sync.Mutex
+	asyncAdded  []asyncEntry
+	asyncMissed bool
 	// ownRunner: the background runner is the service's own (Options had
 	// none), so Close stops it.
 	ownRunner bool
