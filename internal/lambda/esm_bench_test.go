@@ -76,9 +76,22 @@ func reportCPU(b *testing.B, count string, total int, selfStart time.Duration) {
 	b.ReportMetric(float64(instances), "instances")
 }
 
+// esmBatchSizes are the BatchSizes the throughput benchmarks run with:
+// the default (0: none given, 100 for Kinesis) and the largest allowed.
+var esmBatchSizes = []int32{0, 10_000}
+
+// batchName names a sub-benchmark by its BatchSize.
+func batchName(size int32) string {
+	if size == 0 {
+		return "BatchSize=default"
+	}
+	return "BatchSize=" + strconv.Itoa(int(size))
+}
+
 // esmBench starts a server with a 4-shard stream and a no-op
-// aws-lambda-go function mapped to it (BatchSize 500, no window).
-func esmBench(b *testing.B, latency bool, backlog int) (*kinesis.Client, string) {
+// aws-lambda-go function mapped to it (batchSize: 0 for the default, no
+// window).
+func esmBench(b *testing.B, latency bool, backlog int, batchSize int32) (*kinesis.Client, string) {
 	s := servertest.Start(b)
 	c, k := client(s), s.Kinesis()
 	ctx := context.Background()
@@ -102,10 +115,14 @@ func esmBench(b *testing.B, latency bool, backlog int) (*kinesis.Client, string)
 	if backlog > 0 {
 		b.ResetTimer()
 	}
-	if _, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+	in := &lambda.CreateEventSourceMappingInput{
 		FunctionName: aws.String("noop"), EventSourceArn: aws.String(streamARNPrefix + "bench"),
-		StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(500),
-	}); err != nil {
+		StartingPosition: types.EventSourcePositionTrimHorizon,
+	}
+	if batchSize > 0 {
+		in.BatchSize = aws.Int32(batchSize)
+	}
+	if _, err := c.CreateEventSourceMapping(ctx, in); err != nil {
 		b.Fatal(err)
 	}
 	if backlog == 0 {
@@ -130,7 +147,13 @@ func putBatch(b *testing.B, k *kinesis.Client, n, seq int) {
 // PutRecords of 500 by four clients at once while the mapping delivers
 // them; the rate is from the first put to the last record handled.
 func BenchmarkEventSourceMappingThroughput(b *testing.B) {
-	k, count := esmBench(b, false, 0)
+	for _, size := range esmBatchSizes {
+		b.Run(batchName(size), func(b *testing.B) { esmThroughput(b, size) })
+	}
+}
+
+func esmThroughput(b *testing.B, batchSize int32) {
+	k, count := esmBench(b, false, 0, batchSize)
 	const total, producers = 200_000, 4
 	b.ResetTimer()
 	start, cpu := time.Now(), selfCPU()
@@ -163,9 +186,14 @@ func BenchmarkEventSourceMappingThroughput(b *testing.B) {
 // in the stream before the mapping is created (TRIM_HORIZON); the rate is
 // from the creation to the last record handled.
 func BenchmarkEventSourceMappingBacklog(b *testing.B) {
+	for _, size := range esmBatchSizes {
+		b.Run(batchName(size), func(b *testing.B) { esmBacklog(b, size) })
+	}
+}
+
+func esmBacklog(b *testing.B, batchSize int32) {
 	const total = 200_000
-	start := time.Now()
-	_, count := esmBench(b, false, total)
+	_, count := esmBench(b, false, total, batchSize)
 	start, cpu := time.Now(), selfCPU()
 	for {
 		if n, _ := countFile(b, count); n >= total {
@@ -184,7 +212,7 @@ func BenchmarkEventSourceMappingBacklog(b *testing.B) {
 // 10 ms) for 10 s; the latency is from the record's arrival in the stream
 // (its ApproximateArrivalTimestamp, in milliseconds) to the handler.
 func BenchmarkEventSourceMappingLatency(b *testing.B) {
-	k, count := esmBench(b, true, 0)
+	k, count := esmBench(b, true, 0, 0)
 	b.ResetTimer()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

@@ -22,6 +22,13 @@ const (
 	errorPause     = time.Second
 	retryBaseDelay = 100 * time.Millisecond
 	retryMaxDelay  = 5 * time.Second
+	// functionReuse is how long a mapping's workers use the function
+	// they loaded before reading it from the catalog again: a catalog
+	// read and decode costs about as much server CPU as the Runtime API
+	// exchange of a batch of the default 100 records. A change of the
+	// function (code, configuration, concurrency) reaches the mapping's
+	// invocations within it.
+	functionReuse = time.Second
 	// maxEventBytes is the synchronous payload limit a batch fits in.
 	maxEventBytes = maxSyncPayload
 	// eventOverhead is the event's bytes around its records.
@@ -232,6 +239,38 @@ type poller struct {
 	running map[string]bool
 	wg      sync.WaitGroup
 	wake    chan struct{}
+
+	// fn is the mapped function as loaded at fnAt, shared by the shard
+	// workers and their lanes (function).
+	fnMu sync.Mutex
+	fn   *function
+	fnAt time.Time
+}
+
+// function returns the mapped function (nil when it does not exist):
+// the one loaded less than functionReuse ago, else read from the catalog.
+// cached says which: an invocation that fails with a reused function is
+// tried again with the function read afresh before a problem is reported.
+func (p *poller) function(ctx context.Context) (f *function, cached bool, err error) {
+	p.fnMu.Lock()
+	defer p.fnMu.Unlock()
+	if p.fn != nil && time.Since(p.fnAt) < functionReuse {
+		return p.fn, true, nil
+	}
+	m := p.m
+	f, _, err = p.s.load(ctx, m.Account, m.Region, m.FunctionName)
+	p.fn = nil
+	if err == nil && f != nil {
+		p.fn, p.fnAt = f, time.Now()
+	}
+	return f, false, err
+}
+
+// forget drops the reused function, so that the next use reads it.
+func (p *poller) forget() {
+	p.fnMu.Lock()
+	p.fn = nil
+	p.fnMu.Unlock()
 }
 
 func (p *poller) run(ctx context.Context) {
@@ -539,9 +578,8 @@ func (w *shardWorker) save(ctx context.Context) bool {
 // encode renders a read's records as the event's items, with the
 // function's role as their invokeIdentityArn.
 func (w *shardWorker) encode(ctx context.Context, recs []streams.Record) []item {
-	m := w.p.m
 	role := ""
-	if f, _, err := w.p.s.load(ctx, m.Account, m.Region, m.FunctionName); err == nil && f != nil {
+	if f, _, err := w.p.function(ctx); err == nil && f != nil {
 		role = f.Role
 	}
 	w.p.counters.Polled.Add(int64(len(recs)))
@@ -620,7 +658,7 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			w.p.failed(ctx, w.shardID, batch, "RecordAgeExceeded", invokes, result{})
 			return true
 		}
-		f, _, err := s.load(ctx, m.Account, m.Region, m.FunctionName)
+		f, cached, err := w.p.function(ctx)
 		if err != nil || f == nil {
 			// Before the invocation: not a retry.
 			s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function not found: "+m.functionArn())
@@ -632,6 +670,12 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			payload = w.windowPayload(batch, false)
 		}
 		res, err := s.call(ctx, f, payload)
+		if err != nil && cached && ctx.Err() == nil {
+			// The function may have changed or gone since it was
+			// read: read it again before reporting a problem.
+			w.p.forget()
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.setProcessingResult(ctx, m.UUID, "PROBLEM: "+err.Error())

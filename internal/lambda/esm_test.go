@@ -1,6 +1,7 @@
 package lambda_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,12 @@ func readLog(t *testing.T, path string) []logLine {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A line still being appended by a handler is left for the next read.
+	if i := bytes.LastIndexByte(raw, '\n'); i >= 0 {
+		raw = raw[:i+1]
+	} else {
+		raw = nil
 	}
 	var out []logLine
 	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
@@ -726,5 +733,52 @@ func TestEventSourceMappingProcessingResultSurvivesRestart(t *testing.T) {
 	}
 	if got := aws.ToString(list.EventSourceMappings[0].LastProcessingResult); got != failed {
 		t.Errorf("listed LastProcessingResult after a restart: %q, want %q", got, failed)
+	}
+}
+
+// A function deleted while its mapping runs: the batch that comes next
+// is not delivered, the mapping reports the function missing (not a
+// failure of reading its code, as a function the workers had loaded just
+// before would give), and once the function is back the batch is
+// delivered.
+func TestEventSourceMappingFunctionDeletedAndBack(t *testing.T) {
+	s := servertest.Start(t)
+	c, k := client(s), s.Kinesis()
+	ctx := context.Background()
+	arn := createStream(t, k, "gone", 1)
+	logPath := filepath.Join(t.TempDir(), "log")
+	esmFunction(t, c, "consumer", logPath, nil)
+	out, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+		FunctionName: aws.String("consumer"), EventSourceArn: aws.String(arn),
+		StartingPosition: types.EventSourcePositionTrimHorizon,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, k, "gone", [][2]string{{"pk", "first"}})
+	eventually(t, "the first record delivered", func() bool { return len(readLog(t, logPath)) == 1 })
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("consumer")}); err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, k, "gone", [][2]string{{"pk", "second"}})
+	const missing = "PROBLEM: Function not found: arn:aws:lambda:us-east-1:000000000000:function:consumer"
+	var last string
+	eventually(t, "the missing function reported", func() bool {
+		g, err := c.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: out.UUID})
+		if err == nil {
+			last = aws.ToString(g.LastProcessingResult)
+		}
+		if last != "No records processed" && last != "OK" && last != missing {
+			t.Fatalf("LastProcessingResult %q, want %q", last, missing)
+		}
+		return last == missing
+	})
+	if got := readLog(t, logPath); len(got) != 1 {
+		t.Fatalf("delivered with the function deleted: %+v", got)
+	}
+	esmFunction(t, c, "consumer", logPath, nil)
+	eventually(t, "the second record delivered", func() bool { return len(readLog(t, logPath)) == 2 })
+	if got := readLog(t, logPath); got[1].data != "second" {
+		t.Errorf("delivered %+v", got)
 	}
 }
