@@ -1,0 +1,206 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// Progress is reported during a long operation: what has been copied so
+// far.
+type Progress struct {
+	Counts
+	FileBytes int64 // bytes of the backup file written or read
+}
+
+// progressEvery is how many records pass between two progress reports (a
+// report also comes at the end of each shard).
+const progressEvery = 10000
+
+// Write writes a backup of everything src holds to w, reporting progress
+// (nil: none). engine and version go into the manifest.
+func Write(ctx context.Context, src storage.Exporter, w io.Writer, engine, version string, progress func(Progress)) (Counts, error) {
+	enc, err := newEncoder(w)
+	if err != nil {
+		return Counts{}, fmt.Errorf("backup: writing: %w", err)
+	}
+	if err := enc.manifest(Manifest{Format: Version, Created: time.Now().UTC().Truncate(time.Second), Millrace: version, Engine: engine}); err != nil {
+		return Counts{}, fmt.Errorf("backup: writing: %w", err)
+	}
+	s := &sink{enc: enc, progress: progress}
+	if err := src.Export(ctx, s); err != nil {
+		return s.c, fmt.Errorf("backup: %w", err)
+	}
+	if err := enc.end(s.c); err != nil {
+		return s.c, fmt.Errorf("backup: writing: %w", err)
+	}
+	s.report()
+	return s.c, nil
+}
+
+type sink struct {
+	enc      *encoder
+	c        Counts
+	progress func(Progress)
+	inShard  bool
+}
+
+func (s *sink) report() {
+	if s.progress != nil {
+		s.progress(Progress{Counts: s.c, FileBytes: s.enc.off})
+	}
+}
+
+func (s *sink) CatalogEntry(kv storage.KV) error {
+	s.c.CatalogEntries++
+	return s.enc.catalog(kv)
+}
+
+func (s *sink) Shard(sk storage.ShardKey, b storage.Bounds) error {
+	if s.inShard {
+		s.report()
+	}
+	s.inShard = true
+	s.c.Shards++
+	return s.enc.shard(sk, b)
+}
+
+func (s *sink) Record(r *storage.Record) error {
+	s.c.Records++
+	s.c.RecordBytes += uint64(r.Size())
+	if s.c.Records%progressEvery == 0 {
+		s.report()
+	}
+	return s.enc.record(r)
+}
+
+// Verify reads a whole backup, checking every checksum and its structure,
+// and returns its manifest and counts.
+func Verify(ctx context.Context, r io.Reader, progress func(Progress)) (Manifest, Counts, error) {
+	var m Manifest
+	d := NewDecoder(r)
+	var recs uint64
+	for {
+		if err := ctx.Err(); err != nil {
+			return m, Counts{}, err
+		}
+		it, err := d.Next()
+		if err == io.EOF {
+			return m, d.seen, nil
+		}
+		if err != nil {
+			return m, Counts{}, err
+		}
+		switch {
+		case it.Manifest != nil:
+			m = *it.Manifest
+		case it.Record != nil:
+			if recs++; recs%progressEvery == 0 && progress != nil {
+				progress(Progress{Counts: d.seen, FileBytes: d.off})
+			}
+		}
+	}
+}
+
+// Target is what a backup is restored into: an engine's catalog and log.
+type Target interface {
+	storage.Catalog
+	storage.Importer
+}
+
+// importBatch bounds the records handed to ImportRecords at once.
+const (
+	importBatchRecords = 1000
+	importBatchBytes   = 4 << 20
+)
+
+// Restore writes the backup read from r into dst, which must hold nothing
+// yet. It checks the file as it reads; callers that must not leave a
+// partial restore behind run Verify over the file first. Catalog entries
+// get new revisions (revisions only order writes to one engine).
+func Restore(ctx context.Context, r io.Reader, dst Target, progress func(Progress)) (Counts, error) {
+	existing, err := dst.List(ctx, "")
+	if err != nil {
+		return Counts{}, fmt.Errorf("restore: %w", err)
+	}
+	if len(existing) > 0 {
+		return Counts{}, fmt.Errorf("restore: the target already holds %d catalog entries (e.g. %q): restore only into an empty data directory", len(existing), existing[0].Key)
+	}
+	d := NewDecoder(r)
+	var (
+		cur     *ShardItem
+		pending []storage.Record
+		size    int
+	)
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := dst.ImportRecords(ctx, cur.Key, pending); err != nil {
+			return fmt.Errorf("restore: shard %d/%d: %w", cur.Key.Stream, cur.Key.Shard, err)
+		}
+		pending, size = pending[:0], 0
+		return nil
+	}
+	endShard := func() error {
+		if cur == nil {
+			return nil
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := dst.ImportBounds(ctx, cur.Key, cur.Bounds); err != nil {
+			return fmt.Errorf("restore: shard %d/%d: %w", cur.Key.Stream, cur.Key.Shard, err)
+		}
+		if progress != nil {
+			progress(Progress{Counts: d.seen, FileBytes: d.off})
+		}
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return d.seen, err
+		}
+		it, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return d.seen, nil
+		}
+		if err != nil {
+			return d.seen, err
+		}
+		switch {
+		case it.Catalog != nil:
+			if _, err := dst.Put(ctx, it.Catalog.Key, append([]byte(nil), it.Catalog.Value...), 0); err != nil {
+				return d.seen, fmt.Errorf("restore: catalog entry %q: %w", it.Catalog.Key, err)
+			}
+		case it.Shard != nil:
+			if err := endShard(); err != nil {
+				return d.seen, err
+			}
+			s := *it.Shard
+			cur = &s
+		case it.Record != nil:
+			r := *it.Record
+			// The decoder's slices are reused by its next frame.
+			buf := make([]byte, len(r.PartitionKey)+len(r.Data))
+			n := copy(buf, r.PartitionKey)
+			copy(buf[n:], r.Data)
+			r.PartitionKey, r.Data = buf[:n:n], buf[n:]
+			pending = append(pending, r)
+			size += len(buf)
+			if len(pending) >= importBatchRecords || size >= importBatchBytes {
+				if err := flush(); err != nil {
+					return d.seen, err
+				}
+			}
+		case it.End != nil:
+			if err := endShard(); err != nil {
+				return d.seen, err
+			}
+		}
+	}
+}
