@@ -22,18 +22,33 @@ type Progress struct {
 const progressEvery = 10000
 
 // Write writes a backup of everything src holds to w, reporting progress
-// (nil: none). engine and version go into the manifest.
-func Write(ctx context.Context, src storage.Exporter, w io.Writer, engine, version string, progress func(Progress)) (Counts, error) {
+// (nil: none). m is the manifest, whose Format and Created Write sets.
+// keyFile, when not nil, is called once every shard is copied (so that it
+// sees every key the copied records may need) and returns the KMS key
+// file's bytes, or nil for none.
+func Write(ctx context.Context, src storage.Exporter, w io.Writer, m Manifest, keyFile func() ([]byte, error), progress func(Progress)) (Counts, error) {
 	enc, err := newEncoder(w)
 	if err != nil {
 		return Counts{}, fmt.Errorf("backup: writing: %w", err)
 	}
-	if err := enc.manifest(Manifest{Format: Version, Created: time.Now().UTC().Truncate(time.Second), Millrace: version, Engine: engine}); err != nil {
+	m.Format, m.Created = Version, time.Now().UTC().Truncate(time.Second)
+	if err := enc.manifest(m); err != nil {
 		return Counts{}, fmt.Errorf("backup: writing: %w", err)
 	}
 	s := &sink{enc: enc, progress: progress}
 	if err := src.Export(ctx, s); err != nil {
 		return s.c, fmt.Errorf("backup: %w", err)
+	}
+	if keyFile != nil {
+		b, err := keyFile()
+		if err != nil {
+			return s.c, fmt.Errorf("backup: the KMS key file: %w", err)
+		}
+		if b != nil {
+			if err := enc.keyFile(b); err != nil {
+				return s.c, fmt.Errorf("backup: writing: %w", err)
+			}
+		}
 	}
 	if err := enc.end(s.c); err != nil {
 		return s.c, fmt.Errorf("backup: writing: %w", err)
@@ -119,16 +134,18 @@ const (
 )
 
 // Restore writes the backup read from r into dst, which must hold nothing
-// yet. It checks the file as it reads; callers that must not leave a
+// yet, and returns its manifest and KMS key file (nil when it has none)
+// for the caller to put in place. It checks the file as it reads; callers that must not leave a
 // partial restore behind run Verify over the file first. Catalog entries
 // get new revisions (revisions only order writes to one engine).
-func Restore(ctx context.Context, r io.Reader, dst Target, progress func(Progress)) (Counts, error) {
+func Restore(ctx context.Context, r io.Reader, dst Target, progress func(Progress)) (Restored, error) {
+	var res Restored
 	existing, err := dst.List(ctx, "")
 	if err != nil {
-		return Counts{}, fmt.Errorf("restore: %w", err)
+		return res, fmt.Errorf("restore: %w", err)
 	}
 	if len(existing) > 0 {
-		return Counts{}, fmt.Errorf("restore: the target already holds %d catalog entries (e.g. %q): restore only into an empty data directory", len(existing), existing[0].Key)
+		return res, fmt.Errorf("restore: the target already holds %d catalog entries (e.g. %q): restore only into an empty data directory", len(existing), existing[0].Key)
 	}
 	d := NewDecoder(r)
 	var (
@@ -163,23 +180,27 @@ func Restore(ctx context.Context, r io.Reader, dst Target, progress func(Progres
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return d.seen, err
+			res.Counts = d.seen
+			return res, err
 		}
 		it, err := d.Next()
 		if errors.Is(err, io.EOF) {
-			return d.seen, nil
+			res.Counts = d.seen
+			return res, nil
 		}
 		if err != nil {
-			return d.seen, err
+			res.Counts = d.seen
+			return res, err
 		}
 		switch {
 		case it.Catalog != nil:
 			if _, err := dst.Put(ctx, it.Catalog.Key, append([]byte(nil), it.Catalog.Value...), 0); err != nil {
-				return d.seen, fmt.Errorf("restore: catalog entry %q: %w", it.Catalog.Key, err)
+				return res, fmt.Errorf("restore: catalog entry %q: %w", it.Catalog.Key, err)
 			}
 		case it.Shard != nil:
 			if err := endShard(); err != nil {
-				return d.seen, err
+				res.Counts = d.seen
+				return res, err
 			}
 			s := *it.Shard
 			cur = &s
@@ -194,13 +215,26 @@ func Restore(ctx context.Context, r io.Reader, dst Target, progress func(Progres
 			size += len(buf)
 			if len(pending) >= importBatchRecords || size >= importBatchBytes {
 				if err := flush(); err != nil {
-					return d.seen, err
+					res.Counts = d.seen
+					return res, err
 				}
 			}
+		case it.Manifest != nil:
+			res.Manifest = *it.Manifest
+		case it.KeyFile != nil:
+			res.KeyFile = append([]byte(nil), it.KeyFile...)
 		case it.End != nil:
 			if err := endShard(); err != nil {
-				return d.seen, err
+				res.Counts = d.seen
+				return res, err
 			}
 		}
 	}
+}
+
+// Restored is what Restore hands back besides the engine's contents.
+type Restored struct {
+	Counts
+	Manifest Manifest
+	KeyFile  []byte
 }

@@ -57,7 +57,7 @@ func fill(t testing.TB, e *pebble.Engine) []storage.ShardKey {
 func backupOf(t testing.TB, e *pebble.Engine) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := Write(context.Background(), e, &buf, "pebble", "test", nil); err != nil {
+	if _, err := Write(context.Background(), e, &buf, Manifest{Engine: "pebble", Millrace: "test"}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -85,7 +85,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc != c {
+	if rc.Counts != c {
 		t.Errorf("restore counts %+v, verify counts %+v", rc, c)
 	}
 	want, _ := src.List(ctx, "")
@@ -192,7 +192,7 @@ func FuzzDecoder(f *testing.F) {
 	}
 	fill(f, e)
 	var buf bytes.Buffer
-	if _, err := Write(context.Background(), e, &buf, "pebble", "test", nil); err != nil {
+	if _, err := Write(context.Background(), e, &buf, Manifest{Engine: "pebble", Millrace: "test"}, nil, nil); err != nil {
 		f.Fatal(err)
 	}
 	e.Close()
@@ -216,4 +216,22 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestKeyFileTravels(t *testing.T) {
+	ctx := context.Background()
+	src := openMem(t)
+	fill(t, src)
+	var buf bytes.Buffer
+	key := []byte(`{"format":1,"keyringId":"k"}`)
+	if _, err := Write(ctx, src, &buf, Manifest{Engine: "pebble", KMSKeyringID: "k"}, func() ([]byte, error) { return key, nil }, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Restore(ctx, bytes.NewReader(buf.Bytes()), openMem(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.KeyFile, key) || res.Manifest.KMSKeyringID != "k" || res.Records != 14 {
+		t.Errorf("restored key file %q, keyring %q, %d records", res.KeyFile, res.Manifest.KMSKeyringID, res.Records)
+	}
 }

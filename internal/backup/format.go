@@ -21,10 +21,13 @@ import (
 //
 // crc is the CRC-32C (Castagnoli) of kind, length and payload. Kinds:
 //
-//	'M' manifest  JSON: {"format":1,"created":RFC 3339,"millrace":version,"engine":name}
+//	'M' manifest  JSON: {"format":1,"created":RFC 3339,"millrace":version,"engine":name,"kmsKeyringId":id}
 //	'C' catalog   uvarint len(key) | key | value
 //	'S' shard     stream u64 | shard u32 | first u64 | next u64 | last arrival i64
 //	'R' record    seq u64 | arrival i64 | uvarint len(partition key) | partition key | data
+//	'K' key file  the KMS key file's bytes, as the server keeps them (sealed
+//	              under kms-master-key when that is set); at most one, after
+//	              the shards
 //	'E' end       catalog entries u64 | shards u64 | records u64 | record bytes u64
 //
 // Records follow the shard frame they belong to, in sequence order; shards
@@ -40,6 +43,7 @@ const (
 	kindShard    = 'S'
 	kindRecord   = 'R'
 	kindEnd      = 'E'
+	kindKeyFile  = 'K'
 
 	// maxFrame bounds one frame: a catalog value (a Lambda function's code
 	// is the largest) or a record. The reader grows its buffer as bytes
@@ -66,6 +70,11 @@ type Manifest struct {
 	Created  time.Time `json:"created"`
 	Millrace string    `json:"millrace"`
 	Engine   string    `json:"engine"`
+	// KMSKeyringID names the keyring (the KMS key file) that the data
+	// directory's encrypted streams belong to, if it had one: restore
+	// writes it back, so that a server started without that key file
+	// refuses to start rather than serve records nobody can decrypt.
+	KMSKeyringID string `json:"kmsKeyringId,omitempty"`
 }
 
 // Counts are what a backup holds.
@@ -149,6 +158,12 @@ func (e *encoder) record(r *storage.Record) error {
 	return e.frame(kindRecord)
 }
 
+func (e *encoder) keyFile(b []byte) error {
+	e.start()
+	e.buf = append(e.buf, b...)
+	return e.frame(kindKeyFile)
+}
+
 func (e *encoder) end(c Counts) error {
 	e.start()
 	for _, v := range []uint64{c.CatalogEntries, c.Shards, c.Records, c.RecordBytes} {
@@ -166,6 +181,7 @@ type Item struct {
 	Catalog  *storage.KV
 	Shard    *ShardItem
 	Record   *storage.Record
+	KeyFile  []byte
 	End      *Counts
 }
 
@@ -187,6 +203,7 @@ type Decoder struct {
 
 	seen      Counts
 	manifest  bool
+	keyFile   bool
 	done      bool
 	inShard   bool
 	lastShard storage.ShardKey
@@ -283,7 +300,7 @@ func (d *Decoder) item(kind byte, p []byte) (Item, error) {
 		d.manifest = true
 		return Item{Manifest: &m}, nil
 	case kindCatalog:
-		if d.seen.Shards > 0 {
+		if d.seen.Shards > 0 || d.keyFile {
 			return Item{}, d.corrupt("a catalog entry after the shards")
 		}
 		l, k := binary.Uvarint(p)
@@ -293,6 +310,9 @@ func (d *Decoder) item(kind byte, p []byte) (Item, error) {
 		d.seen.CatalogEntries++
 		return Item{Catalog: &storage.KV{Key: string(p[k : k+int(l)]), Value: p[k+int(l):]}}, nil
 	case kindShard:
+		if d.keyFile {
+			return Item{}, d.corrupt("a shard after the key file")
+		}
 		if len(p) != shardFrameLen {
 			return Item{}, d.corrupt("shard frame of %d bytes", len(p))
 		}
@@ -338,6 +358,12 @@ func (d *Decoder) item(kind byte, p []byte) (Item, error) {
 		d.seen.Records++
 		d.seen.RecordBytes += uint64(len(r.PartitionKey) + len(r.Data))
 		return Item{Record: &r}, nil
+	case kindKeyFile:
+		if d.keyFile {
+			return Item{}, d.corrupt("a second key file")
+		}
+		d.keyFile = true
+		return Item{KeyFile: p}, nil
 	case kindEnd:
 		if len(p) != endFrameLen {
 			return Item{}, d.corrupt("end frame of %d bytes", len(p))

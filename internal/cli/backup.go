@@ -41,13 +41,17 @@ Two ways to reach the data:
   --data-dir DIR   the data directory of a stopped server, opened
                    directly (refused while a server holds it)
 
-FILE is written as FILE.partial and renamed once complete and checked;
-progress (records and bytes) goes to stderr.
+The backup also holds the KMS key file behind encrypted streams (as the
+data directory does, sealed when kms-master-key is set): keep backups as
+safe as the data directory. FILE is written as FILE.partial and renamed
+once complete and checked; progress (records and bytes) goes to stderr.
 
 Flags:
   --out FILE       where to write the backup (required)
   --password PW    the server's backup-password (default: the
                    backup-password setting, e.g. MILLRACE_BACKUP_PASSWORD)
+  --kms-key-file F with --data-dir: the KMS key file the server used, when
+                   kms-key-file put it outside the data directory
   --quiet          no progress lines
 
 A cluster is backed up with NATS's own tools (docs/cluster.md).
@@ -62,7 +66,8 @@ of a single-node server, which must not exist or be empty. A server
 started on DIR serves the same streams, shards (ids, hash ranges, parent
 links), records at the same sequence numbers with the same arrival
 timestamps, consumers, DynamoDB tables and checkpoints, Lambda, Firehose
-and analytics definitions.
+and analytics definitions. The KMS key file (for encrypted streams) is
+written to DIR/kms-keys.json, where the server looks by default.
 
 The whole file is read and checked first (every frame's CRC-32C, its
 structure and counts); a damaged or truncated file, or one written in a
@@ -108,6 +113,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	url := fs.String("url", "", "")
 	password := fs.String("password", "", "")
 	dataDir := fs.String("data-dir", "", "")
+	kmsKeyFile := fs.String("kms-key-file", "", "")
 	quiet := fs.Bool("quiet", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -122,6 +128,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	if *out == "" {
 		return usageError{errors.New("backup: --out FILE is required")}
 	}
+	if *kmsKeyFile != "" && *dataDir == "" {
+		return usageError{errors.New("backup: --kms-key-file goes with --data-dir (a running server sends the key file it uses)")}
+	}
 	if *dataDir != "" && (*url != "" || *password != "") {
 		return usageError{errors.New("backup: --data-dir reads a stopped server's directory; --url and --password are for a running server, not both")}
 	}
@@ -133,7 +142,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	progress := progressPrinter(stderr, "backup", *quiet)
 	var c backup.Counts
 	if *dataDir != "" {
-		c, err = backupDir(ctx, *dataDir, f, progress)
+		c, err = backupDir(ctx, *dataDir, *kmsKeyFile, f, progress)
 	} else {
 		c, err = backupURL(ctx, *url, *password, f, progress, lookupEnv)
 	}
@@ -159,7 +168,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 }
 
 // backupDir exports a stopped server's data directory.
-func backupDir(ctx context.Context, dir string, w io.Writer, progress func(backup.Progress)) (backup.Counts, error) {
+func backupDir(ctx context.Context, dir, keyFile string, w io.Writer, progress func(backup.Progress)) (backup.Counts, error) {
 	e, err := pebble.Open(pebble.Options{Dir: dir, MustExist: true})
 	if err != nil {
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held") {
@@ -167,7 +176,14 @@ func backupDir(ctx context.Context, dir string, w io.Writer, progress func(backu
 		}
 		return backup.Counts{}, fmt.Errorf("data directory %s holds no single-node database (a cluster node's is backed up with NATS's tools): %w", dir, err)
 	}
-	c, err := backup.Write(ctx, e, w, "pebble", versionString(), progress)
+	m := backup.Manifest{Engine: "pebble", Millrace: versionString()}
+	if m.KMSKeyringID, err = server.KeyringMarker(dir); err != nil {
+		return backup.Counts{}, errors.Join(err, e.Close())
+	}
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, server.DefaultKMSKeyFile)
+	}
+	c, err := backup.Write(ctx, e, w, m, func() ([]byte, error) { return server.ReadKeyFile(keyFile) }, progress)
 	return c, errors.Join(err, e.Close())
 }
 
@@ -262,7 +278,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("restore: %s: %w", *from, err)
 	}
-	fmt.Fprintf(stdout, "%s: format %d, written %s by millrace %s from %s: %s\n", *from, m.Format, m.Created.Format(time.RFC3339), m.Millrace, m.Engine, summary(c))
+	fmt.Fprintf(stdout, "%s: format %d, written %s by %s from %s: %s\n", *from, m.Format, m.Created.Format(time.RFC3339), m.Millrace, m.Engine, summary(c))
 	if *check {
 		return nil
 	}
@@ -309,6 +325,9 @@ func restoreDir(ctx context.Context, r io.Reader, dir string, progress func(back
 	if err != nil {
 		return err
 	}
-	_, err = backup.Restore(ctx, r, e, progress)
-	return errors.Join(err, e.Close())
+	res, err := backup.Restore(ctx, r, e, progress)
+	if err = errors.Join(err, e.Close()); err != nil {
+		return err
+	}
+	return server.PlaceKeyring(dir, res.Manifest.KMSKeyringID, res.KeyFile)
 }

@@ -3,13 +3,19 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/millrace/millrace/internal/backup"
+	"github.com/millrace/millrace/internal/config"
+	"github.com/millrace/millrace/internal/kms"
 	"github.com/millrace/millrace/internal/storage"
 )
 
@@ -26,7 +32,8 @@ const BackupUser = "backup"
 // when backup-password is empty, so that it does not exist unless turned
 // on, and 501 for an engine that cannot export (a cluster: JetStream has
 // its own backups).
-func withBackup(api http.Handler, password string, eng engine, logger *slog.Logger) http.Handler {
+func withBackup(api http.Handler, cfg config.Config, eng engine, logger *slog.Logger) http.Handler {
+	password := cfg.BackupPassword
 	want := sha256.Sum256([]byte(password))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != BackupPath || r.Method != http.MethodPost {
@@ -50,11 +57,22 @@ func withBackup(api http.Handler, password string, eng engine, logger *slog.Logg
 			http.Error(w, "this server's storage cannot be backed up through millrace: back up a cluster's JetStream streams with NATS's own tools (docs/cluster.md)", http.StatusNotImplemented)
 			return
 		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Cache-Control", "no-store")
 		start := time.Now()
 		logger.Info("backup started", "remote", r.RemoteAddr)
-		c, err := backup.Write(r.Context(), exp, w, "pebble", buildVersion(), nil)
+		m := backup.Manifest{Engine: "pebble", Millrace: buildVersion()}
+		var err error
+		var keyFile func() ([]byte, error)
+		if !cfg.InMemory {
+			if m.KMSKeyringID, err = KeyringMarker(cfg.DataDir); err != nil {
+				logger.Error("backup failed", "remote", r.RemoteAddr, "err", err)
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			keyFile = func() ([]byte, error) { return ReadKeyFile(KMSKeyFile(cfg)) }
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		c, err := backup.Write(r.Context(), exp, w, m, keyFile, nil)
 		if err != nil {
 			// The status is sent: the client sees a file with no end
 			// frame and refuses it.
@@ -73,4 +91,41 @@ func buildVersion() string {
 		return fmt.Sprintf("%s (%s)", info.Main.Version, info.GoVersion)
 	}
 	return ""
+}
+
+// KeyringMarker returns the id of the KMS keyring a data directory's
+// encrypted data belongs to, "" when it has no marker.
+func KeyringMarker(dataDir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, kms.MarkerName))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ReadKeyFile returns a KMS key file's bytes, nil when it does not exist.
+func ReadKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// PlaceKeyring puts a restored KMS key file (when the backup has one) and
+// keyring marker into a new data directory, where a server started on it
+// looks for them by default.
+func PlaceKeyring(dataDir, keyringID string, keyFile []byte) error {
+	if keyFile != nil {
+		if err := os.WriteFile(filepath.Join(dataDir, DefaultKMSKeyFile), keyFile, 0o600); err != nil {
+			return err
+		}
+	}
+	if keyringID != "" {
+		return os.WriteFile(filepath.Join(dataDir, kms.MarkerName), []byte(keyringID+"\n"), 0o600)
+	}
+	return nil
 }
