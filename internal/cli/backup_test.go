@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -91,6 +93,11 @@ func ddbClient(srv *servertest.Server) *dynamodb.Client {
 		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
 }
 
+func firehoseClient(srv *servertest.Server) *firehose.Client {
+	return firehose.New(firehose.Options{Region: servertest.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.AccessKeyID, servertest.SecretAccessKey, ""), HTTPClient: srv.HTTPClient()})
+}
+
 func putN(t *testing.T, c *kinesis.Client, stream string, n int, tag string) {
 	t.Helper()
 	var entries []types.PutRecordsRequestEntry
@@ -149,6 +156,25 @@ func TestBackupRestore(t *testing.T) {
 		"leaseKey": &ddbtypes.AttributeValueMemberS{Value: "shardId-000000000001"}, "checkpoint": &ddbtypes.AttributeValueMemberS{Value: "49000000000000000000000000001"}}}); err != nil {
 		t.Fatal(err)
 	}
+
+	fhc := firehoseClient(srv)
+	if _, err := fhc.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("to-s3"),
+		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
+			BucketARN: aws.String("arn:aws:s3:::bucket"), RoleARN: aws.String("arn:aws:iam::123456789012:role/firehose"), Prefix: aws.String("logs/"),
+			BufferingHints: &fhtypes.BufferingHints{SizeInMBs: aws.Int32(64), IntervalInSeconds: aws.Int32(900)}}}); err != nil {
+		t.Fatal(err)
+	}
+	describeFirehose := func(srv *servertest.Server) string {
+		out, err := firehoseClient(srv).DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("to-s3")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := out.DeliveryStreamDescription
+		s3 := d.Destinations[0].ExtendedS3DestinationDescription
+		return fmt.Sprintf("%s %s %s %s %s %s %d", aws.ToString(d.DeliveryStreamARN), d.DeliveryStreamStatus, d.CreateTimestamp.UTC(), aws.ToString(d.VersionId),
+			aws.ToString(s3.BucketARN), aws.ToString(s3.Prefix), aws.ToInt32(s3.BufferingHints.IntervalInSeconds))
+	}
+	wantFirehose := describeFirehose(srv)
 
 	// Writes go on during the online backup: the copy must still hold,
 	// per shard, a prefix of what the server ends up with.
@@ -263,6 +289,9 @@ func TestBackupRestore(t *testing.T) {
 					}
 				}
 			}
+			if got := describeFirehose(srv2); got != wantFirehose {
+				t.Errorf("Firehose stream restored\n%s\nwant\n%s", got, wantFirehose)
+			}
 			if got := scan(srv2); got != wantItems {
 				t.Errorf("DynamoDB items restored\n%s\nwant\n%s", got, wantItems)
 			}
@@ -283,6 +312,9 @@ func TestRestoreRefusesDamage(t *testing.T) {
 	srv, c := startServer(t)
 	createStream(t, c, "s", 1)
 	putN(t, c, "s", 10, "x")
+	if code, _, errOut := runCLI(t, nil, "backup", "--out", filepath.Join(t.TempDir(), "x"), "--url", srv.URL, "--password", "pw"); code != exitError || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "set backup-password") {
+		t.Errorf("backup from a server without backup-password: exit %d, %s", code, errOut)
+	}
 	srv.Stop(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "b.mrbk")
