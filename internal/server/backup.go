@@ -88,7 +88,7 @@ func withBackup(api http.Handler, cfg config.Config, eng engine, logger *slog.Lo
 // backup's manifest.
 func buildVersion() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
-		return fmt.Sprintf("%s (%s)", info.Main.Version, info.GoVersion)
+		return fmt.Sprintf("millrace %s %s", info.Main.Version, info.GoVersion)
 	}
 	return ""
 }
