@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/millrace/millrace/internal/storage"
+	"github.com/millrace/millrace/internal/storage/jetstream"
 	"github.com/millrace/millrace/internal/storage/pebble"
 )
 
@@ -25,7 +27,7 @@ func openMem(t testing.TB) *pebble.Engine {
 
 // fill writes catalog entries and three shards: one with several Appends,
 // one trimmed to its last Append, one trimmed empty.
-func fill(t testing.TB, e *pebble.Engine) []storage.ShardKey {
+func fill(t testing.TB, e engine) []storage.ShardKey {
 	t.Helper()
 	ctx := context.Background()
 	for i := range 5 {
@@ -54,7 +56,14 @@ func fill(t testing.TB, e *pebble.Engine) []storage.ShardKey {
 	return shards
 }
 
-func backupOf(t testing.TB, e *pebble.Engine) []byte {
+// engine is what the tests need of a storage engine.
+type engine interface {
+	storage.Log
+	storage.Catalog
+	storage.Exporter
+}
+
+func backupOf(t testing.TB, e engine) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if _, err := Write(context.Background(), e, &buf, Manifest{Engine: "pebble", Millrace: "test"}, nil, nil); err != nil {
@@ -233,5 +242,50 @@ func TestKeyFileTravels(t *testing.T) {
 	}
 	if !bytes.Equal(res.KeyFile, key) || res.Manifest.KMSKeyringID != "k" || res.Records != 14 {
 		t.Errorf("restored key file %q, keyring %q, %d records", res.KeyFile, res.Manifest.KMSKeyringID, res.Records)
+	}
+}
+
+// TestFromJetStream backs up the cluster engine (over one embedded NATS
+// server) and restores into Pebble: the same records at the same sequence
+// numbers, bounds and time lookups, and the next Append numbered above.
+func TestFromJetStream(t *testing.T) {
+	ctx := context.Background()
+	src, err := jetstream.Open(ctx, jetstream.Options{Embed: &jetstream.ServerOptions{Dir: filepath.Join(t.TempDir(), "nats")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	shards := fill(t, src)
+	file := backupOf(t, src)
+	dst := openMem(t)
+	res, err := Restore(ctx, bytes.NewReader(file), dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CatalogEntries != 5 || res.Shards != 3 || res.Records != 14 {
+		t.Errorf("restored %+v, want 5 entries, 3 shards, 14 records", res.Counts)
+	}
+	for _, sk := range shards {
+		wb, _ := src.Bounds(ctx, sk)
+		gb, _ := dst.Bounds(ctx, sk)
+		if gb != wb {
+			t.Errorf("shard %v bounds %+v, want %+v", sk, gb, wb)
+		}
+		wr, _ := src.Read(ctx, sk, 0, 1000, 1<<20)
+		gr, _ := dst.Read(ctx, sk, 0, 1000, 1<<20)
+		if !reflect.DeepEqual(normalize(gr), normalize(wr)) {
+			t.Errorf("shard %v records\n got %+v\nwant %+v", sk, gr, wr)
+		}
+		for _, at := range []int64{0, 1500, 2001, 4002, 99999} {
+			ws, _ := src.SeekTime(ctx, sk, at)
+			gs, _ := dst.SeekTime(ctx, sk, at)
+			if gs != ws {
+				t.Errorf("shard %v SeekTime(%d) = %d, want %d", sk, at, gs, ws)
+			}
+		}
+		ga, err := dst.Append(ctx, sk, 1, []storage.Entry{{PartitionKey: []byte("k")}})
+		if err != nil || ga.FirstSeq < wb.Next {
+			t.Errorf("shard %v: Append after the restore at %d (%v), want at or above %d", sk, ga.FirstSeq, err, wb.Next)
+		}
 	}
 }

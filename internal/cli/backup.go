@@ -24,13 +24,15 @@ const backupHelp = `Usage:
   millrace backup --out FILE [--url URL] [--password PW]
   millrace backup --out FILE --data-dir DIR
 
-Writes a backup of a single-node server to FILE: every catalog entry
+Writes a backup of a server to FILE: every catalog entry
 (streams, shards with their hash ranges and parents, consumers, DynamoDB
 tables such as KCL lease tables and their checkpoints, Lambda functions
 and mappings, Firehose and analytics definitions) and every shard's
-records with their sequence numbers and arrival timestamps. The copy is
-of one instant, across every shard and the catalog, taken while the
-server goes on serving (docs/running.md, "Backup and restore").
+records with their sequence numbers and arrival timestamps. From a
+single-node server the copy is of one instant, across every shard and the
+catalog, taken while the server goes on serving; from a cluster node
+(the whole cluster's data) each shard is copied as of one instant, the
+catalog first (docs/running.md, "Backup and restore").
 
 Two ways to reach the data:
   --url URL        a running server's base URL (default: http://ADDRESS
@@ -38,8 +40,8 @@ Two ways to reach the data:
                    server must have backup-password set, and this command
                    sends it (HTTP basic authentication: use TLS or a
                    trusted network)
-  --data-dir DIR   the data directory of a stopped server, opened
-                   directly (refused while a server holds it)
+  --data-dir DIR   the data directory of a stopped single-node server,
+                   opened directly (refused while a server holds it)
 
 The backup also holds the KMS key file behind encrypted streams (as the
 data directory does, sealed when kms-master-key is set): keep backups as
@@ -53,8 +55,6 @@ Flags:
   --kms-key-file F with --data-dir: the KMS key file the server used, when
                    kms-key-file put it outside the data directory
   --quiet          no progress lines
-
-A cluster is backed up with NATS's own tools (docs/cluster.md).
 `
 
 const restoreHelp = `Usage:
@@ -80,8 +80,10 @@ Flags:
   --check          only check FILE and print what it holds
   --quiet          no progress lines
 
-Restoring into a cluster is not supported: a cluster's JetStream streams
-are restored with NATS's own tools (docs/cluster.md).
+A backup of a cluster restores into a single-node data directory too, with
+the cluster's sequence numbers. Restoring into a cluster is not supported:
+a cluster's JetStream streams are restored with NATS's own tools
+(docs/cluster.md).
 `
 
 // progressPrinter prints a progress line at most once a second.
@@ -174,7 +176,7 @@ func backupDir(ctx context.Context, dir, keyFile string, w io.Writer, progress f
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held") {
 			return backup.Counts{}, fmt.Errorf("data directory %s is in use by a running server: back it up with --url (and backup-password), or stop it first: %w", dir, err)
 		}
-		return backup.Counts{}, fmt.Errorf("data directory %s holds no single-node database (a cluster node's is backed up with NATS's tools): %w", dir, err)
+		return backup.Counts{}, fmt.Errorf("data directory %s holds no single-node database (back a cluster node up with --url): %w", dir, err)
 	}
 	m := backup.Manifest{Engine: "pebble", Millrace: versionString()}
 	if m.KMSKeyringID, err = server.KeyringMarker(dir); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/server/servertest"
+	"github.com/millrace/millrace/internal/storage/jetstream"
 )
 
 // gotRecord is what a reader sees of one record.
@@ -350,5 +352,62 @@ func TestRestoreRefusesDamage(t *testing.T) {
 	}
 	if !bytes.HasPrefix(b, []byte("MRBACKUP")) {
 		t.Error("the backup does not start with its magic")
+	}
+}
+
+// TestBackupOfCluster backs up a server on the cluster engine (JetStream,
+// here one NATS server the test starts, as nats-url would reach) through
+// its backup endpoint and restores the copy into a single-node data
+// directory: a server on it serves the same shards and records, at the
+// cluster's sequence numbers.
+func TestBackupOfCluster(t *testing.T) {
+	const password = "pw"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ns, err := jetstream.StartServer(&jetstream.ServerOptions{Dir: t.TempDir(), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	srv, c := startServer(t, func(cfg *config.Config) {
+		cfg.NATSURL, cfg.ClusterReplicas = fmt.Sprintf("nats://127.0.0.1:%d", port), 1
+		cfg.BackupPassword = password
+	})
+	createStream(t, c, "s", 2)
+	putN(t, c, "s", 30, "clustered")
+	if _, err := c.SplitShard(t.Context(), &kinesis.SplitShardInput{StreamName: aws.String("s"), ShardToSplit: aws.String("shardId-000000000000"),
+		NewStartingHashKey: aws.String("85070591730234615865843651857942052864")}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, c, "s")
+	putN(t, c, "s", 30, "after")
+	wantDesc, wantShards, wantConsumers := streamView(t, c, "s")
+	if n := len(wantShards); n != 4 {
+		t.Fatalf("%d shards after the split, want 4", n)
+	}
+	total := 0
+	for _, sh := range wantShards {
+		total += len(sh.Records)
+	}
+	if total != 60 {
+		t.Fatalf("%d records read from the cluster engine, want 60", total)
+	}
+
+	file := filepath.Join(t.TempDir(), "cluster.mrbk")
+	if code, out, errOut := runCLI(t, nil, "backup", "--out", file, "--url", srv.URL, "--password", password); code != 0 {
+		t.Fatalf("backup of a cluster node: exit %d, %s%s", code, out, errOut)
+	}
+	restored := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := runCLI(t, nil, "restore", "--from", file, "--data-dir", restored, "--quiet"); code != 0 {
+		t.Fatalf("restore: exit %d, %s%s", code, out, errOut)
+	}
+	_, c2 := startServer(t, func(cfg *config.Config) { cfg.DataDir = restored })
+	desc, shards, consumers := streamView(t, c2, "s")
+	if desc != wantDesc || !reflect.DeepEqual(consumers, wantConsumers) || !reflect.DeepEqual(shards, wantShards) {
+		t.Errorf("restored from the cluster\n%s %v\n%+v\nwant\n%s %v\n%+v", desc, consumers, shards, wantDesc, wantConsumers, wantShards)
 	}
 }

@@ -141,7 +141,7 @@ func init() {
 			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
 				return clusterCmd(ctx, args, stdout, lookupEnv)
 			}, text(clusterHelp)},
-		{"backup", "--out FILE [flags]", "write a backup of a single-node server's streams, records and catalog",
+		{"backup", "--out FILE [flags]", "write a backup of a server's streams, records and catalog",
 			func(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
 				return runBackup(ctx, args, stdout, stderr, lookupEnv)
 			}, text(backupHelp)},

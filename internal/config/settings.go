@@ -337,7 +337,7 @@ var settings = []Setting{
 		Help:  "How long the CloudWatch API (GetMetricStatistics, GetMetricData, ListMetrics) keeps the one-minute aggregates of the Kinesis metrics, in the data directory; 1h to 10920h (455 days). CloudWatch keeps one-minute data 15 days.",
 		field: func(c *Config) any { return &c.MetricsRetention }},
 	{Name: "backup-password", kind: kindString,
-		Help:  "Password of a single-node server's backup endpoint, which millrace backup --url uses to copy the running server's streams and catalog; empty: the endpoint is off. Set it through the environment (MILLRACE_BACKUP_PASSWORD) or the config file, not a flag.",
+		Help:  "Password of the server's backup endpoint, which millrace backup --url uses to copy the running server's streams and catalog (a cluster node copies the whole cluster); empty: the endpoint is off. Set it through the environment (MILLRACE_BACKUP_PASSWORD) or the config file, not a flag.",
 		field: func(c *Config) any { return &c.BackupPassword }},
 	{Name: "audit-log", kind: kindString,
 		Help:  "File to write the audit log to (one CloudTrail-style JSON event per line); empty disables it.",

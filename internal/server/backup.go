@@ -30,8 +30,7 @@ const BackupUser = "backup"
 
 // withBackup serves BackupPath in front of api. The endpoint answers 404
 // when backup-password is empty, so that it does not exist unless turned
-// on, and 501 for an engine that cannot export (a cluster: JetStream has
-// its own backups).
+// on, and 501 for an engine that cannot export.
 func withBackup(api http.Handler, cfg config.Config, eng engine, logger *slog.Logger) http.Handler {
 	password := cfg.BackupPassword
 	want := sha256.Sum256([]byte(password))
@@ -54,12 +53,15 @@ func withBackup(api http.Handler, cfg config.Config, eng engine, logger *slog.Lo
 		}
 		exp, ok := eng.(storage.Exporter)
 		if !ok {
-			http.Error(w, "this server's storage cannot be backed up through millrace: back up a cluster's JetStream streams with NATS's own tools (docs/cluster.md)", http.StatusNotImplemented)
+			http.Error(w, "this server's storage engine cannot be backed up through millrace", http.StatusNotImplemented)
 			return
 		}
 		start := time.Now()
 		logger.Info("backup started", "remote", r.RemoteAddr)
 		m := backup.Manifest{Engine: "pebble", Millrace: buildVersion()}
+		if cfg.Clustered() {
+			m.Engine = "jetstream"
+		}
 		var err error
 		var keyFile func() ([]byte, error)
 		if !cfg.InMemory {
