@@ -47,6 +47,7 @@ The backup also holds the KMS key file behind encrypted streams (as the
 data directory does, sealed when kms-master-key is set): keep backups as
 safe as the data directory. FILE is written as FILE.partial and renamed
 once complete and checked; progress (records and bytes) goes to stderr.
+millrace restore makes a data directory of it.
 
 Flags:
   --out FILE       where to write the backup (required)
@@ -171,6 +172,11 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 
 // backupDir exports a stopped server's data directory.
 func backupDir(ctx context.Context, dir, keyFile string, w io.Writer, progress func(backup.Progress)) (backup.Counts, error) {
+	// Pebble would create a missing directory before finding no database
+	// in it.
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return backup.Counts{}, usageError{fmt.Errorf("backup: --data-dir %s is not a directory (%v)", dir, err)}
+	}
 	e, err := pebble.Open(pebble.Options{Dir: dir, MustExist: true})
 	if err != nil {
 		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held") {

@@ -343,6 +343,13 @@ func TestRestoreRefusesDamage(t *testing.T) {
 	if code, out, _ := runCLI(t, nil, "restore", "--from", file, "--check"); code != 0 || !strings.Contains(out, "format 1, written") || !strings.Contains(out, "from pebble") {
 		t.Errorf("restore --check: exit %d, %s", code, out)
 	}
+	missing := filepath.Join(dir, "missing")
+	if code, _, errOut := runCLI(t, nil, "backup", "--out", filepath.Join(dir, "m.mrbk"), "--data-dir", missing); code != exitUsage || !strings.Contains(errOut, "not a directory") {
+		t.Errorf("backup of a missing data directory: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("backup of a missing data directory created it (%v)", err)
+	}
 	// Not into a directory that holds anything.
 	if err := os.WriteFile(filepath.Join(dir, "data-file"), nil, 0o600); err != nil {
 		t.Fatal(err)
