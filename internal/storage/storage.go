@@ -26,6 +26,10 @@
 //   - After kill -9 at any instant, every acknowledged Append is there after
 //     restart, in order, with the same sequence numbers; nothing
 //     unacknowledged appears half-written.
+//
+// Optional interfaces, asked for with a type assertion: ShardCloser
+// (cluster engines), StatsReporter (monitoring), Exporter and Importer
+// (backup and restore, package backup).
 package storage
 
 import (
