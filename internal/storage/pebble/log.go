@@ -126,12 +126,17 @@ func readBounds(r pdb.Reader, sk storage.ShardKey) (storage.Bounds, error) {
 	if found && floor > next {
 		next = floor
 	}
-	if first == 0 {
+	switch {
+	case first == 0:
 		// No record stored: the shard is empty at its next position.
 		first = next
 		if found {
 			lastArrival = metaArrival
 		}
+	case found:
+		// Trim writes the last arrival it knows, never above the last
+		// record's; an import (ImportBounds) may set one above it.
+		lastArrival = max(lastArrival, metaArrival)
 	}
 	return storage.Bounds{First: first, Next: next, LastArrival: lastArrival}, nil
 }
