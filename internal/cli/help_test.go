@@ -6,7 +6,7 @@ import (
 )
 
 func TestHelpListsEveryCommandOnOneLine(t *testing.T) {
-	want := []string{"serve", "version", "cert", "policy", "kms", "bench", "health", "tail", "put", "streams", "sql", "agent", "cluster", "help"}
+	want := []string{"serve", "version", "cert", "policy", "kms", "bench", "health", "tail", "put", "streams", "sql", "agent", "cluster", "backup", "restore", "help"}
 	if len(commands) != len(want) {
 		t.Fatalf("%d commands, want %d (%v)", len(commands), len(want), want)
 	}

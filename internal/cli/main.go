@@ -141,6 +141,14 @@ func init() {
 			func(ctx context.Context, args []string, stdout, _ io.Writer, lookupEnv func(string) (string, bool)) error {
 				return clusterCmd(ctx, args, stdout, lookupEnv)
 			}, text(clusterHelp)},
+		{"backup", "--out FILE [flags]", "write a backup of a server's streams, records and catalog",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+				return runBackup(ctx, args, stdout, stderr, lookupEnv)
+			}, text(backupHelp)},
+		{"restore", "--from FILE --data-dir DIR", "restore a backup into a new single-node data directory",
+			func(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) error {
+				return runRestore(ctx, args, stdout, stderr)
+			}, text(restoreHelp)},
 		{"help", "[command]", "show the help of a command (serve by default)",
 			func(_ context.Context, args []string, stdout, _ io.Writer, _ func(string) (string, bool)) error {
 				return help(args, stdout)

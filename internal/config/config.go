@@ -176,12 +176,15 @@ type Config struct {
 	// ClusterSystemPassword opens the embedded NATS server's system
 	// account to the user "system" ("millrace cluster" commands).
 	ClusterSystemPassword string `toml:"cluster-system-password" yaml:"cluster-system-password"`
-	NATSURL               string `toml:"nats-url" yaml:"nats-url"`
-	NATSCreds             string `toml:"nats-creds" yaml:"nats-creds"`
-	NATSTLSCA             string `toml:"nats-tls-ca" yaml:"nats-tls-ca"`
-	NATSTLSCert           string `toml:"nats-tls-cert" yaml:"nats-tls-cert"`
-	NATSTLSKey            string `toml:"nats-tls-key" yaml:"nats-tls-key"`
-	NATSPrefix            string `toml:"nats-prefix" yaml:"nats-prefix"`
+	// BackupPassword opens the running server's backup endpoint
+	// ("millrace backup --url"); empty: the endpoint is off.
+	BackupPassword string `toml:"backup-password" yaml:"backup-password"`
+	NATSURL        string `toml:"nats-url" yaml:"nats-url"`
+	NATSCreds      string `toml:"nats-creds" yaml:"nats-creds"`
+	NATSTLSCA      string `toml:"nats-tls-ca" yaml:"nats-tls-ca"`
+	NATSTLSCert    string `toml:"nats-tls-cert" yaml:"nats-tls-cert"`
+	NATSTLSKey     string `toml:"nats-tls-key" yaml:"nats-tls-key"`
+	NATSPrefix     string `toml:"nats-prefix" yaml:"nats-prefix"`
 	// IAM holds the accounts, users and groups of the config file; nil
 	// when it declares none. A pointer keeps Config comparable.
 	IAM *IAM `toml:"-" yaml:"-"`

@@ -252,7 +252,7 @@ func TestEverySettingFromEverySource(t *testing.T) {
 		"cluster-replicas": "5", "cluster-tls-cert": "/etc/millrace/node.pem", "cluster-tls-key": "/etc/millrace/node-key.pem",
 		"cluster-tls-ca": "/etc/millrace/ca.pem", "nats-url": "tls://nats.example:4222", "nats-creds": "/etc/millrace/nats.creds",
 		"nats-tls-ca": "/etc/millrace/nats-ca.pem", "nats-tls-cert": "/etc/millrace/nats-client.pem",
-		"nats-tls-key": "/etc/millrace/nats-client-key.pem", "nats-prefix": "staging", "cluster-system-password": "pw",
+		"nats-tls-key": "/etc/millrace/nats-client-key.pem", "nats-prefix": "staging", "cluster-system-password": "pw", "backup-password": "bpw",
 	}
 	// A node either embeds a NATS server or connects to one, and keeps
 	// data in memory only alone: three passes set every setting.

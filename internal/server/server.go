@@ -294,7 +294,7 @@ func Start(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Serv
 		apiMetrics = mon.handler()
 	}
 	s.http = &http.Server{
-		Handler:           s.track(sec.filter(routes(router, apiMetrics, consoleHandler(cfg, apiMetrics != nil), quorumCheck(engine)))),
+		Handler:           s.track(sec.filter(routes(withBackup(router, cfg, engine, logger), apiMetrics, consoleHandler(cfg, apiMetrics != nil), quorumCheck(engine)))),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,

@@ -26,6 +26,10 @@
 //   - After kill -9 at any instant, every acknowledged Append is there after
 //     restart, in order, with the same sequence numbers; nothing
 //     unacknowledged appears half-written.
+//
+// Optional interfaces, asked for with a type assertion: ShardCloser
+// (cluster engines), StatsReporter (monitoring), Exporter and Importer
+// (backup and restore, package backup).
 package storage
 
 import (
@@ -200,4 +204,36 @@ type LatencyHistogram struct {
 // optional: monitoring asks for it with a type assertion.
 type StatsReporter interface {
 	EngineStats() EngineStats
+}
+
+// ExportSink receives an Export: every catalog entry, then every shard,
+// each with its bounds followed by its records in sequence order.
+type ExportSink interface {
+	CatalogEntry(kv KV) error
+	Shard(shard ShardKey, b Bounds) error
+	Record(r *Record) error
+}
+
+// Exporter is implemented by engines that can hand over a consistent copy
+// of everything they hold (a backup). Export calls the sink from one
+// goroutine; the Record passed to it is only valid during the call.
+type Exporter interface {
+	Export(ctx context.Context, sink ExportSink) error
+}
+
+// Importer is implemented by engines that a backup can be restored into.
+// Restoring is done into an engine that holds nothing yet, by one caller,
+// before any other use.
+type Importer interface {
+	// ImportRecords stores records in the shard with their own sequence
+	// numbers and arrivals, unlike Append. Within a call and across calls
+	// to one shard, sequence numbers must be strictly increasing and above
+	// every record the shard holds, and arrivals must not decrease. It is
+	// durable when it returns.
+	ImportRecords(ctx context.Context, shard ShardKey, records []Record) error
+	// ImportBounds sets what the shard's bounds cannot be learnt from its
+	// records: the next sequence number (when above the last record's)
+	// and the last arrival of a shard whose records were all trimmed. It
+	// is called after the shard's records are imported.
+	ImportBounds(ctx context.Context, shard ShardKey, b Bounds) error
 }

@@ -5,8 +5,10 @@
 # runs a Lambda function built with aws-lambda-go through the CLI and boto3,
 # delivers Firehose records to an S3 server (s3rver) with both,
 # restarts it on the same data directory to check that
-# every acknowledged record survives, and stops it. cluster.sh runs three
-# nodes of a cluster and its status and remove-node commands. metrics_agree.py checks
+# every acknowledged record survives, and stops it; then restores a backup
+# taken while it ran into a new data directory and checks the records there
+# (backup_cli.sh, boto3_test.py). cluster.sh runs three nodes of a cluster
+# and its status and remove-node commands. metrics_agree.py checks
 # that the bench's counts, GET /metrics and CloudWatch agree. Exits non-zero, naming
 # the failed step, on any failure.
 #
@@ -88,6 +90,7 @@ start_server() {
 		--listen "127.0.0.1:$port" \
 		--tls-listen "127.0.0.1:$tls_port" --tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem" \
 		--data-dir "$data_dir" \
+		--backup-password e2e-backup \
 		--create-delay 300ms \
 		--delete-delay 300ms \
 		--firehose-s3-endpoint "$s3_endpoint" --firehose-s3-access-key-id S3RVER --firehose-s3-secret-access-key S3RVER \
@@ -200,6 +203,10 @@ fh_state="$work/firehose-state.json"
 python3 "$here/firehose_test.py" write "$fh_state" || fail "Firehose write before restart"
 ddb_state="$work/ddb-durability.json"
 python3 "$here/ddb_test.py" write "$ddb_state" || fail "DynamoDB write before restart"
+bk_state="$work/backup-state.json"
+step "AWS CLI: records for the backup check, then millrace backup of the running server"
+bash "$here/backup_cli.sh" put "$bk_state" || fail "records before the backup (backup_cli.sh put)"
+"$work/millrace" backup --url "$endpoint" --password e2e-backup --out "$work/online.mrbk" --quiet || fail "millrace backup --url"
 
 step "restart: SIGTERM, then start again on the same data directory"
 stop_server || fail "server did not stop cleanly on SIGTERM (exit status $?)"
@@ -228,5 +235,14 @@ python3 "$here/auth_test.py" "$work/millrace" || fail "authentication end to end
 
 step "stop server"
 stop_server || fail "server did not stop cleanly on SIGTERM"
+
+step "millrace restore of the backup taken before the restart into a new data directory; a second server on it"
+"$work/millrace" restore --from "$work/online.mrbk" --data-dir "$work/restored" --quiet || fail "millrace restore"
+data_dir="$work/restored"
+start_server
+bash "$here/backup_cli.sh" verify "$bk_state" || fail "records after the restore (backup_cli.sh verify)"
+python3 "$here/boto3_test.py" verify "$state" || fail "boto3 records after the restore (boto3_test.py verify)"
+python3 "$here/ddb_test.py" verify "$ddb_state" || fail "DynamoDB items after the restore (ddb_test.py verify)"
+stop_server || fail "the server on the restored data did not stop cleanly on SIGTERM"
 
 echo "PASS: end-to-end (AWS CLI, boto3 and the JavaScript SDK)"

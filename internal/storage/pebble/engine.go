@@ -30,6 +30,9 @@ type Options struct {
 	InMemory bool
 	// Logger receives Pebble's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// MustExist makes Open fail when Dir holds no database, rather than
+	// create one (tools that read a data directory).
+	MustExist bool
 }
 
 // Tuning for a log of mostly incompressible record payloads, measured with
@@ -102,6 +105,7 @@ func Open(opts Options) (*Engine, error) {
 		LBaseMaxBytes:         lBaseMaxBytes,
 		FormatMajorVersion:    pdb.FormatNewest,
 		Logger:                pebbleLogger{logger},
+		ErrorIfNotExists:      opts.MustExist,
 	}
 	po.ApplyCompressionSettings(func() pdb.DBCompressionSettings { return pdb.DBCompressionNone })
 	po.Levels[0].BlockSize = blockSize

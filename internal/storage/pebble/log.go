@@ -72,10 +72,23 @@ func (e *Engine) lockShard(sk storage.ShardKey) (*shardState, error) {
 // loadShard rebuilds a shard's state from its first and last records and
 // its meta entry: a few seeks, whatever the shard's size.
 func (e *Engine) loadShard(sk storage.ShardKey, s *shardState) error {
-	lower := shardPrefix(prefixRecord, sk)
-	it, err := e.db.NewIter(&pdb.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	b, err := readBounds(e.db, sk)
 	if err != nil {
-		return fmt.Errorf("pebble: load shard: %w", err)
+		return err
+	}
+	s.loaded = true
+	s.next, s.lastArrival, s.first = b.Next, b.LastArrival, b.First
+	s.durable, s.durableArrival = b.Next, b.LastArrival
+	return nil
+}
+
+// readBounds works a shard's bounds out of what r holds (the database or a
+// snapshot of it): its first and last records and its meta entry.
+func readBounds(r pdb.Reader, sk storage.ShardKey) (storage.Bounds, error) {
+	lower := shardPrefix(prefixRecord, sk)
+	it, err := r.NewIter(&pdb.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return storage.Bounds{}, fmt.Errorf("pebble: load shard: %w", err)
 	}
 	defer it.Close()
 	var next, first uint64
@@ -83,29 +96,29 @@ func (e *Engine) loadShard(sk storage.ShardKey, s *shardState) error {
 	if it.Last() {
 		seq, err := recordKeySeq(it.Key())
 		if err != nil {
-			return err
+			return storage.Bounds{}, err
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("pebble: load shard: %w", err)
+			return storage.Bounds{}, fmt.Errorf("pebble: load shard: %w", err)
 		}
 		if lastArrival, _, _, err = decodeRecordValue(v); err != nil {
-			return err
+			return storage.Bounds{}, err
 		}
 		next = seq + 1
 		if !it.First() {
-			return fmt.Errorf("pebble: load shard: %w", it.Error())
+			return storage.Bounds{}, fmt.Errorf("pebble: load shard: %w", it.Error())
 		}
 		if first, err = recordKeySeq(it.Key()); err != nil {
-			return err
+			return storage.Bounds{}, err
 		}
 	}
 	if err := it.Error(); err != nil {
-		return fmt.Errorf("pebble: load shard: %w", err)
+		return storage.Bounds{}, fmt.Errorf("pebble: load shard: %w", err)
 	}
-	floor, metaArrival, found, err := e.shardMeta(sk)
+	floor, metaArrival, found, err := shardMeta(r, sk)
 	if err != nil {
-		return err
+		return storage.Bounds{}, err
 	}
 	if next < 1 {
 		next = 1
@@ -113,21 +126,23 @@ func (e *Engine) loadShard(sk storage.ShardKey, s *shardState) error {
 	if found && floor > next {
 		next = floor
 	}
-	if first == 0 {
+	switch {
+	case first == 0:
 		// No record stored: the shard is empty at its next position.
 		first = next
 		if found {
 			lastArrival = metaArrival
 		}
+	case found:
+		// Trim writes the last arrival it knows, never above the last
+		// record's; an import (ImportBounds) may set one above it.
+		lastArrival = max(lastArrival, metaArrival)
 	}
-	s.loaded = true
-	s.next, s.lastArrival, s.first = next, lastArrival, first
-	s.durable, s.durableArrival = next, lastArrival
-	return nil
+	return storage.Bounds{First: first, Next: next, LastArrival: lastArrival}, nil
 }
 
-func (e *Engine) shardMeta(sk storage.ShardKey) (floor uint64, arrival int64, found bool, err error) {
-	v, closer, err := e.db.Get(shardPrefix(prefixShardMeta, sk))
+func shardMeta(r pdb.Reader, sk storage.ShardKey) (floor uint64, arrival int64, found bool, err error) {
+	v, closer, err := r.Get(shardPrefix(prefixShardMeta, sk))
 	if errors.Is(err, pdb.ErrNotFound) {
 		return 0, 0, false, nil
 	}
