@@ -3,6 +3,7 @@
 # a running Millrace at $E2E_ENDPOINT: discover a stream's schema, create a
 # SQL application counting records per key in one-second windows, start it,
 # read its results from the output stream (they add up to the records put),
+# see a join of two in-application streams without a time bound refused,
 # tag and untag it, add a reference data source from an S3 object on the
 # S3 server at $E2E_S3_ENDPOINT (keys S3RVER) and delete it, then describe,
 # list, stop and delete it.
@@ -84,6 +85,25 @@ if a create-application --application-name "$app-bad" --runtime-environment SQL-
 	fail "a bad query was accepted"
 fi
 grep -q "CodeValidationException" "$tmp/bad.out" || fail "bad query: $(cat "$tmp/bad.out")"
+
+step "create-application with a join of two in-application streams without a time bound is refused"
+python3 - "$tmp/config.json" >"$tmp/unbounded.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["ApplicationCodeConfiguration"]["CodeContent"]["TextContent"] = '''CREATE OR REPLACE STREAM "LOW" (page VARCHAR(4), ms INTEGER);
+CREATE OR REPLACE PUMP "PL" AS INSERT INTO "LOW" SELECT STREAM "page", "ms" FROM "SOURCE_SQL_STREAM_001" WHERE "ms" < 5;
+CREATE OR REPLACE STREAM "HIGH" (page VARCHAR(4), ms INTEGER);
+CREATE OR REPLACE PUMP "PH" AS INSERT INTO "HIGH" SELECT STREAM "page", "ms" FROM "SOURCE_SQL_STREAM_001" WHERE "ms" >= 5;
+CREATE OR REPLACE STREAM "DEST" (page VARCHAR(4), lo INTEGER, hi INTEGER);
+CREATE OR REPLACE PUMP "PJ" AS INSERT INTO "DEST"
+SELECT STREAM l."page", l."ms", h."ms" FROM "LOW" AS l JOIN "HIGH" AS h ON l."page" = h."page";'''
+print(json.dumps(config))
+PY
+if a create-application --application-name "$app-unbounded" --runtime-environment SQL-1_0 \
+	--service-execution-role "$role" --application-configuration "file://$tmp/unbounded.json" >"$tmp/unbounded.out" 2>&1; then
+	fail "a join without a time bound was accepted"
+fi
+grep -q "(CodeValidationException).*needs a time bound" "$tmp/unbounded.out" || fail "join without a time bound: $(cat "$tmp/unbounded.out")"
 
 step "start-application from TRIM_HORIZON"
 a start-application --application-name "$app" \

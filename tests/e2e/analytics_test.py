@@ -10,7 +10,11 @@ $E2E_ENDPOINT, with Firehose writing to the S3 server at $E2E_S3_ENDPOINT
                               KDA's output contract); each gets every window once and the
                               counts match the records put; bad outputs and bad code are refused;
                               a reference data source from S3 is added and deleted; tags are
-                              added, listed and removed, and refused past AWS's limits
+                              added, listed and removed, and refused past AWS's limits; then a
+                              second application splits its source into orders and shipments
+                              with two pumps and a third joins them (KDA SQL's JOIN ... OVER
+                              (RANGE INTERVAL ... PRECEDING)) into a stream: exactly the pairs
+                              the records' arrival times make
 
 Any failure exits non-zero naming the step.
 """
@@ -46,6 +50,20 @@ CREATE OR REPLACE STREAM "TO_FIREHOSE" (page VARCHAR(8), ws BIGINT, n BIGINT);
 CREATE OR REPLACE PUMP "COPY1" AS INSERT INTO "TO_FIREHOSE" SELECT STREAM "page", "ws", "n" FROM "DEST";
 CREATE OR REPLACE STREAM "TO_LAMBDA" (page VARCHAR(8), ws BIGINT, n BIGINT);
 CREATE OR REPLACE PUMP "COPY2" AS INSERT INTO "TO_LAMBDA" SELECT STREAM "page", "ws", "n" FROM "DEST";'''
+
+# Orders and shipments arrive on one stream; two pumps split them and a
+# third joins each shipment with the orders of its id that arrived in the
+# 30 seconds before it.
+JOIN_CODE = '''CREATE OR REPLACE STREAM "ORDERS" (id INTEGER, at TIMESTAMP);
+CREATE OR REPLACE PUMP "O" AS INSERT INTO "ORDERS"
+  SELECT STREAM "id", ROWTIME FROM "SOURCE_SQL_STREAM_001" WHERE "kind" = 'order';
+CREATE OR REPLACE STREAM "SHIPS" (id INTEGER, at TIMESTAMP);
+CREATE OR REPLACE PUMP "S" AS INSERT INTO "SHIPS"
+  SELECT STREAM "id", ROWTIME FROM "SOURCE_SQL_STREAM_001" WHERE "kind" = 'ship';
+CREATE OR REPLACE STREAM "SHIPPED" (id INTEGER, waited BIGINT);
+CREATE OR REPLACE PUMP "J" AS INSERT INTO "SHIPPED"
+  SELECT STREAM s."id", UNIX_MILLIS(s."at") - UNIX_MILLIS(o."at")
+  FROM "SHIPS" AS s JOIN "ORDERS" OVER (RANGE INTERVAL '30' SECOND PRECEDING) AS o ON s."id" = o."id";'''
 
 
 def step(name):
@@ -277,7 +295,57 @@ CREATE OR REPLACE PUMP "P1" AS INSERT INTO "A" SELECT STREAM "page" FROM "SOURCE
             k.delete_stream(StreamName=name)
     finally:
         httpd.shutdown()
+    join_flow(k, kda, arn, suffix)
     step("ok")
+
+
+def join_flow(k, kda, arn, suffix):
+    src, dest, app = f"kda-join-in-{suffix}", f"kda-join-out-{suffix}", f"kda-join-{suffix}"
+    step("a join of two in-application streams: put orders 1-6, shipments 2, 4 and 9, then order 9")
+    for name in (src, dest):
+        k.create_stream(StreamName=name, ShardCount=1)
+    for name in (src, dest):
+        k.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1})
+    # One shard keeps the arrival order: order 9 arrives after its
+    # shipment, so it is not in the 30 seconds before it.
+    for kind, ids in (("order", range(1, 7)), ("ship", (2, 4, 9)), ("order", (9,))):
+        for i in ids:
+            k.put_record(StreamName=src, PartitionKey=str(i), Data=json.dumps({"kind": kind, "id": i}).encode())
+    events = [(json.loads(r["Data"]), int(r["ApproximateArrivalTimestamp"].timestamp() * 1000)) for r in read_stream(k, src)]
+    check(len(events) == 10, events)
+    want = sorted((s["id"], s_at - o_at) for s, s_at in events for o, o_at in events
+                  if s["kind"] == "ship" and o["kind"] == "order" and s["id"] == o["id"] and 0 <= s_at - o_at <= 30_000)
+    check([i for i, _ in want] == [2, 4], want)
+
+    step("create_application with the join, start_application from TRIM_HORIZON")
+    schema = {"RecordFormat": {"RecordFormatType": "JSON", "MappingParameters": {"JSONMappingParameters": {"RecordRowPath": "$"}}},
+              "RecordColumns": [{"Name": "kind", "Mapping": "$.kind", "SqlType": "VARCHAR(8)"},
+                                {"Name": "id", "Mapping": "$.id", "SqlType": "INTEGER"}]}
+    kda.create_application(ApplicationName=app, RuntimeEnvironment="SQL-1_0", ServiceExecutionRole=ROLE, ApplicationConfiguration={
+        "ApplicationCodeConfiguration": {"CodeContentType": "PLAINTEXT", "CodeContent": {"TextContent": JOIN_CODE}},
+        "SqlApplicationConfiguration": {
+            "Inputs": [{"NamePrefix": "SOURCE_SQL_STREAM", "InputSchema": schema, "KinesisStreamsInput": {"ResourceARN": arn(src)}}],
+            "Outputs": [{"Name": "SHIPPED", "DestinationSchema": {"RecordFormatType": "JSON"}, "KinesisStreamsOutput": {"ResourceARN": arn(dest)}}]}})
+    kda.start_application(ApplicationName=app, RunConfiguration={"SqlRunConfigurations": [
+        {"InputId": "1.1", "InputStartingPositionConfiguration": {"InputStartingPosition": "TRIM_HORIZON"}}]})
+
+    step("the output stream holds exactly the joined pairs, each once")
+    deadline = time.time() + 60
+    while True:
+        recs = read_stream(k, dest)
+        got = sorted((row["id"], row["waited"]) for row in (json.loads(r["Data"]) for r in recs))
+        if len(got) >= len(want) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    check(got == want, f"joined {got}, want {want}")
+    check(len({r["PartitionKey"] for r in recs}) == len(recs), f"a joined row written twice: {recs}")
+
+    step("the join's application stopped and deleted")
+    kda.stop_application(ApplicationName=app)
+    d = kda.describe_application(ApplicationName=app)["ApplicationDetail"]
+    kda.delete_application(ApplicationName=app, CreateTimestamp=d["CreateTimestamp"])
+    for name in (src, dest):
+        k.delete_stream(StreamName=name)
 
 
 def main():
