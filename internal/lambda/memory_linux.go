@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,9 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // cgroupDirName is the cgroup, under the server's own, that holds the
@@ -231,9 +232,19 @@ func (mc *memoryControl) close() {
 type memGroup struct {
 	version int
 	dir     string
-	// peakFile is cgroup v2's memory.peak, kept open: a reset written to
-	// it applies to what is read from it.
-	peakFile *os.File
+
+	// mu guards peakFD, which a stop may close while an invocation ends.
+	mu sync.Mutex
+	// peakFD is the file the peak is read from (v1
+	// memory.max_usage_in_bytes, v2 memory.peak), opened at first use
+	// and kept open so that each invocation's reset and read are
+	// one pwrite and one pread. cgroup v2 needs it kept open anyway: a
+	// reset written to memory.peak applies to what is read through the
+	// same open file.
+	peakFD   int
+	peakOpen bool
+	removed  bool
+	buf      [24]byte
 }
 
 // newGroup makes a cgroup limited to limitMiB; nil without cgroups.
@@ -302,46 +313,84 @@ func (g *memGroup) prepare(attr *syscall.SysProcAttr) (started func(pid int) err
 
 // resetPeak starts the measure of the peak over.
 func (g *memGroup) resetPeak() {
-	if g.version == 1 {
-		g.write("memory.max_usage_in_bytes", []byte("0"))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.openPeak() {
 		return
 	}
-	if g.peakFile == nil {
-		f, err := os.OpenFile(filepath.Join(g.dir, "memory.peak"), os.O_RDWR, 0)
-		if err != nil {
-			return
-		}
-		g.peakFile = f
+	if g.version == 1 {
+		pwriteString(g.peakFD, "0")
+		return
 	}
 	// Linux 6.12 and later; before, the peak is the instance's since
 	// its start.
-	g.peakFile.Write([]byte("reset\n"))
+	pwriteString(g.peakFD, "reset\n")
+}
+
+// openPeak opens peakFD if it is not open, and says whether it is; under
+// mu.
+func (g *memGroup) openPeak() bool {
+	if g.peakOpen || g.removed {
+		return g.peakOpen
+	}
+	name := "memory.peak"
+	if g.version == 1 {
+		name = "memory.max_usage_in_bytes"
+	}
+	fd, err := syscall.Open(filepath.Join(g.dir, name), syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	g.peakFD, g.peakOpen = fd, true
+	return true
+}
+
+// pwriteString writes s at the start of fd, without a copy of s.
+func pwriteString(fd int, s string) {
+	syscall.Pwrite(fd, unsafe.Slice(unsafe.StringData(s), len(s)), 0)
 }
 
 // peak is the cgroup's peak memory in bytes since resetPeak, -1 when
 // unknown.
 func (g *memGroup) peak() int64 {
-	var data []byte
-	if g.version == 1 {
-		data, _ = os.ReadFile(filepath.Join(g.dir, "memory.max_usage_in_bytes"))
-	} else if g.peakFile != nil {
-		buf := make([]byte, 32)
-		n, _ := g.peakFile.ReadAt(buf, 0)
-		data = buf[:n]
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.openPeak() {
+		return -1
 	}
-	n, err := strconv.ParseInt(string(bytes.TrimSpace(data)), 10, 64)
+	n, err := syscall.Pread(g.peakFD, g.buf[:], 0)
 	if err != nil {
 		return -1
+	}
+	return parseDecimal(g.buf[:n])
+}
+
+// parseDecimal is the unsigned decimal number that data holds, with
+// surrounding white space, -1 when it holds none.
+func parseDecimal(data []byte) int64 {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || len(data) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range data {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
 	}
 	return n
 }
 
 // remove kills whatever still runs in the cgroup and removes it.
 func (g *memGroup) remove() error {
-	if g.peakFile != nil {
-		g.peakFile.Close()
-		g.peakFile = nil
+	g.mu.Lock()
+	if g.peakOpen {
+		syscall.Close(g.peakFD)
+		g.peakOpen = false
 	}
+	g.removed = true
+	g.mu.Unlock()
 	var err error
 	for range 200 {
 		if g.version == 2 {
@@ -369,33 +418,135 @@ func (g *memGroup) remove() error {
 // children lists, which spares reading every process's stat at each
 // invocation; without them (a kernel built without), every process's.
 func procGroup(pgid int) []int {
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", pgid, pgid)); err != nil {
-		return procGroupScan(pgid)
+	r := procReaders.Get().(*procReader)
+	defer procReaders.Put(r)
+	return slices.Clone(r.group(pgid))
+}
+
+// procReader reads /proc with plain system calls into buffers it keeps,
+// which each invocation's accounting spares allocating, and the files
+// the runtime's poller.
+type procReader struct {
+	buf      []byte
+	dir      []byte
+	path     []byte
+	tids     []byte // the task ids of the process walked, NUL-separated
+	children []byte
+	pids     []int
+}
+
+var procReaders = sync.Pool{New: func() any {
+	return &procReader{buf: make([]byte, 8192), dir: make([]byte, 4096)}
+}}
+
+// pathOf is /proc/<pid>/<rest>[<tid>/<rest2>] in r.path.
+func (r *procReader) pathOf(pid int, rest string, tid []byte, rest2 string) string {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	r.path = append(r.path, rest...)
+	r.path = append(r.path, tid...)
+	r.path = append(r.path, rest2...)
+	return unsafe.String(unsafe.SliceData(r.path), len(r.path))
+}
+
+// read reads the file at path into r.buf (its first len(r.buf) bytes).
+func (r *procReader) read(path string) ([]byte, bool) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
 	}
-	pids := []int{pgid}
-	seen := map[int]bool{pgid: true}
-	for i := 0; i < len(pids); i++ {
-		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pids[i]) + "/task")
-		for _, task := range tasks {
-			children, err := os.ReadFile("/proc/" + strconv.Itoa(pids[i]) + "/task/" + task.Name() + "/children")
-			if err != nil {
+	defer syscall.Close(fd)
+	n := 0
+	for n < len(r.buf) {
+		m, err := syscall.Read(fd, r.buf[n:])
+		if err != nil {
+			return nil, false
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return r.buf[:n], true
+}
+
+// write writes data to the file at path.
+func (r *procReader) write(path string, data string) {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	syscall.Write(fd, unsafe.Slice(unsafe.StringData(data), len(data)))
+	syscall.Close(fd)
+}
+
+// group is procGroup in r.pids.
+func (r *procReader) group(pgid int) []int {
+	r.pids = append(r.pids[:0], pgid)
+	dir := r.dir
+	for i := 0; i < len(r.pids); i++ {
+		fd, err := syscall.Open(r.pathOf(r.pids[i], "/task", nil, ""), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			if i == 0 {
+				return procGroupScan(pgid)
+			}
+			continue
+		}
+		tids := r.tids[:0]
+		for {
+			n, err := syscall.ReadDirent(fd, dir)
+			if err != nil || n <= 0 {
+				break
+			}
+			// linux_dirent64: inode (8), offset (8), record length (2),
+			// type (1), name NUL-terminated.
+			for off := 0; off+19 <= n; {
+				reclen := int(dir[off+16]) | int(dir[off+17])<<8
+				name := dir[off+19 : off+reclen]
+				name = name[:bytes.IndexByte(name, 0)]
+				if parseDecimal(name) >= 0 {
+					tids = append(append(tids, name...), 0)
+				}
+				off += reclen
+			}
+		}
+		syscall.Close(fd)
+		r.tids = tids
+		for t := range bytes.SplitSeq(tids, []byte{0}) {
+			if len(t) == 0 {
 				continue
 			}
-			for c := range strings.FieldsSeq(string(children)) {
-				if pid, err := strconv.Atoi(c); err == nil && !seen[pid] && procPgrp(pid) == pgid {
-					seen[pid] = true
-					pids = append(pids, pid)
+			children, ok := r.read(r.pathOf(r.pids[i], "/task/", t, "/children"))
+			if !ok {
+				if i == 0 {
+					// No children lists in this kernel.
+					return procGroupScan(pgid)
+				}
+				continue
+			}
+			// Kept apart from r.buf, which reading their stat reuses.
+			r.children = append(r.children[:0], children...)
+			for c := range bytes.FieldsSeq(r.children) {
+				pid := int(parseDecimal(c))
+				if pid > 0 && !slices.Contains(r.pids, pid) && r.pgrp(pid) == pgid {
+					r.pids = append(r.pids, pid)
 				}
 			}
 		}
 	}
-	return pids
+	return r.pids
 }
 
 // procPgrp is pid's process group, -1 when unknown.
 func procPgrp(pid int) int {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	r := procReaders.Get().(*procReader)
+	defer procReaders.Put(r)
+	return r.pgrp(pid)
+}
+
+func (r *procReader) pgrp(pid int) int {
+	stat, ok := r.read(r.pathOf(pid, "/stat", nil, ""))
+	if !ok {
 		return -1
 	}
 	// pid (comm) state ppid pgrp ...: comm may hold anything, so the
@@ -404,15 +555,14 @@ func procPgrp(pid int) int {
 	if i < 0 {
 		return -1
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 3 {
-		return -1
+	f := 0
+	for field := range bytes.FieldsSeq(stat[i+1:]) {
+		if f == 2 {
+			return int(parseDecimal(field))
+		}
+		f++
 	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return -1
-	}
-	return n
+	return -1
 }
 
 // procGroupScan finds process group pgid's processes among all.
@@ -434,8 +584,10 @@ func procGroupScan(pgid int) []int {
 // procResetPeak resets the peak resident set size (VmHWM) of process
 // group pgid's processes, where the kernel allows it.
 func procResetPeak(pgid int) {
-	for _, pid := range procGroup(pgid) {
-		os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+	r := procReaders.Get().(*procReader)
+	defer procReaders.Put(r)
+	for _, pid := range r.group(pgid) {
+		r.write(r.pathOf(pid, "/clear_refs", nil, ""), "5")
 	}
 }
 
@@ -443,25 +595,22 @@ func procResetPeak(pgid int) {
 // pgid's processes in bytes (at least the group's peak), -1 when none
 // can be read.
 func procPeak(pgid int) int64 {
+	r := procReaders.Get().(*procReader)
+	defer procReaders.Put(r)
 	var total int64 = -1
-	for _, pid := range procGroup(pgid) {
-		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-		if err != nil {
+	for _, pid := range r.group(pgid) {
+		status, ok := r.read(r.pathOf(pid, "/status", nil, ""))
+		if !ok {
 			continue
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			v, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
-			if !ok {
-				continue
-			}
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				total = max(total, 0) + kb<<10
-			}
-			break
+		_, v, ok := bytes.Cut(status, []byte("\nVmHWM:"))
+		if !ok {
+			continue
 		}
-		f.Close()
+		v, _, _ = bytes.Cut(v, []byte("\n"))
+		if kb := parseDecimal(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))); kb >= 0 {
+			total = max(total, 0) + kb<<10
+		}
 	}
 	return total
 }

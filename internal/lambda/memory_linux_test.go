@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -116,4 +117,68 @@ func TestProcGroup(t *testing.T) {
 	if peak := procPeak(cmd.Process.Pid); peak <= 0 {
 		t.Errorf("peak of the group: %d", peak)
 	}
+}
+
+// TestMemoryGroupPeakReset: the cgroup's peak, read and reset through the
+// file kept open, is what the processes used since the last reset, not
+// since they started.
+func TestMemoryGroupPeakReset(t *testing.T) {
+	if err := MemoryLimitsSupported(); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("memory cgroups cannot be created here (%v); run as root with a writable /sys/fs/cgroup to test them", err)
+		}
+		t.Logf("memory cgroups cannot be made here: %v", err)
+		return
+	}
+	mc, err := newMemoryControl(MemoryLimitsOn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.close()
+	g, err := mc.newGroup(512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.remove()
+	// 64 MiB held in a shell variable, then freed.
+	cmd := exec.Command("sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a); echo "${#x}"; unset x; echo freed; read y`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	started, err := g.prepare(cmd.SysProcAttr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		started(-1)
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		cmd.Wait()
+	}()
+	if err := started(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	g.resetPeak()
+	lines := make([]byte, 0, 32)
+	buf := make([]byte, 32)
+	for !bytes.Contains(lines, []byte("freed\n")) {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("the shell's output %q: %v", lines, err)
+		}
+		lines = append(lines, buf[:n]...)
+	}
+	if peak := g.peak(); peak < 64<<20 {
+		t.Fatalf("peak after 64 MiB were held: %d bytes", peak)
+	}
+	if peak := g.peak(); peak < 64<<20 {
+		t.Errorf("peak read again: %d bytes", peak)
+	}
+	g.resetPeak()
+	if peak := g.peak(); peak < 0 || peak >= 64<<20 {
+		t.Errorf("peak after a reset, the 64 MiB freed: %d bytes", peak)
+	}
+	t.Logf("after the reset: %d bytes", g.peak())
 }
