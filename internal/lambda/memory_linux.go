@@ -418,28 +418,277 @@ func (g *memGroup) remove() error {
 // children lists, which spares reading every process's stat at each
 // invocation; without them (a kernel built without), every process's.
 func procGroup(pgid int) []int {
-	r := procReaders.Get().(*procReader)
-	defer procReaders.Put(r)
-	return slices.Clone(r.group(pgid))
+	var t procTree
+	defer t.close()
+	return slices.Clone(t.walk(pgid))
+}
+
+// procPeak is the sum of the peak resident set sizes of process group
+// pgid's processes in bytes (at least the group's peak), -1 when none
+// can be read.
+func procPeak(pgid int) int64 {
+	var t procTree
+	defer t.close()
+	return t.peak(pgid)
+}
+
+// procTree is an instance's processes (see procGroup) with the /proc
+// files its memory accounting reads kept open, so that an invocation's
+// reset and peak are a read per thread and process rather than an
+// open, read and close each, twice. It is walked again at each reset
+// and peak: processes forked since count, those gone are dropped.
+type procTree struct {
+	mu     sync.Mutex
+	closed bool
+	scan   bool // no children lists: every process in /proc is read
+	gen    int  // the walk's, marking the files still in use
+	procs  map[int]*procFiles
+	pids   []int // the last walk's
+	r      procReader
+}
+
+// procFiles are one process's /proc files kept open.
+type procFiles struct {
+	task, stat        int // its task directory and stat
+	status, clearRefs int // -1 until first used
+	children          map[int]*procFile
+	gen               int
+}
+
+// procFile is a thread's children list kept open.
+type procFile struct {
+	fd, gen int
+}
+
+func (pf *procFiles) close() {
+	syscall.Close(pf.task)
+	syscall.Close(pf.stat)
+	if pf.status >= 0 {
+		syscall.Close(pf.status)
+	}
+	if pf.clearRefs >= 0 {
+		syscall.Close(pf.clearRefs)
+	}
+	for _, c := range pf.children {
+		syscall.Close(c.fd)
+	}
+}
+
+// resetPeak resets the peak resident set size (VmHWM) of process group
+// pgid's processes, where the kernel allows it.
+func (t *procTree) resetPeak(pgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for _, pid := range t.walk(pgid) {
+		pf := t.procs[pid]
+		if pf.clearRefs < 0 {
+			fd, err := syscall.Open(t.r.pathOf(pid, "/clear_refs", nil, ""), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			pf.clearRefs = fd
+		}
+		pwriteString(pf.clearRefs, "5")
+	}
+}
+
+// peak is the sum of the peak resident set sizes of process group
+// pgid's processes in bytes (at least the group's peak), -1 when none
+// can be read.
+func (t *procTree) peak(pgid int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var total int64 = -1
+	if t.closed {
+		return total
+	}
+	for _, pid := range t.walk(pgid) {
+		pf := t.procs[pid]
+		if pf.status < 0 {
+			fd, err := syscall.Open(t.r.pathOf(pid, "/status", nil, ""), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			pf.status = fd
+		}
+		status, ok := t.r.pread(pf.status)
+		if !ok {
+			continue
+		}
+		_, v, ok := bytes.Cut(status, []byte("\nVmHWM:"))
+		if !ok {
+			continue
+		}
+		v, _, _ = bytes.Cut(v, []byte("\n"))
+		if kb := parseDecimal(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))); kb >= 0 {
+			total = max(total, 0) + kb<<10
+		}
+	}
+	return total
+}
+
+// close closes the files, once the instance has exited.
+func (t *procTree) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, pf := range t.procs {
+		pf.close()
+	}
+	t.procs, t.closed = nil, true
+}
+
+// walk finds process group pgid's processes, with their files open in
+// t.procs, and closes those of processes and threads no longer there.
+func (t *procTree) walk(pgid int) []int {
+	if t.procs == nil {
+		t.procs = map[int]*procFiles{}
+	}
+	t.gen++
+	t.pids = t.pids[:0]
+	if t.scan {
+		for _, pid := range procGroupScan(pgid) {
+			t.visit(pid, -1)
+		}
+	} else if t.visit(pgid, -1) {
+		for i := 0; i < len(t.pids); i++ {
+			if !t.walkChildren(pgid, i) {
+				// No children lists in this kernel.
+				t.scan = true
+				return t.walk(pgid)
+			}
+		}
+	}
+	for pid, pf := range t.procs {
+		if pf.gen != t.gen {
+			pf.close()
+			delete(t.procs, pid)
+		}
+	}
+	return t.pids
+}
+
+// visit adds pid to t.pids if it runs and, unless pgid is -1, is in
+// process group pgid.
+func (t *procTree) visit(pid, pgid int) bool {
+	pf := t.procs[pid]
+	stat, ok := []byte(nil), false
+	if pf != nil {
+		if stat, ok = t.r.pread(pf.stat); !ok {
+			// Gone, and the pid maybe someone else's now.
+			pf.close()
+			delete(t.procs, pid)
+			pf = nil
+		}
+	}
+	if pf == nil {
+		if pf = t.open(pid); pf == nil {
+			return false
+		}
+		t.procs[pid] = pf
+		if stat, ok = t.r.pread(pf.stat); !ok {
+			return false
+		}
+	}
+	if pgid >= 0 && statPgrp(stat) != pgid {
+		return false
+	}
+	pf.gen = t.gen
+	t.pids = append(t.pids, pid)
+	return true
+}
+
+// open opens pid's task directory and stat.
+func (t *procTree) open(pid int) *procFiles {
+	task, err := syscall.Open(t.r.pathOf(pid, "/task", nil, ""), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	stat, err := syscall.Open(t.r.pathOf(pid, "/stat", nil, ""), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		syscall.Close(task)
+		return nil
+	}
+	return &procFiles{task: task, stat: stat, status: -1, clearRefs: -1, children: map[int]*procFile{}}
+}
+
+// walkChildren visits the children of t.pids[i]'s threads; false when
+// the kernel has no children lists.
+func (t *procTree) walkChildren(pgid, i int) bool {
+	pid := t.pids[i]
+	pf := t.procs[pid]
+	r := &t.r
+	r.tids = r.tids[:0]
+	if _, err := syscall.Seek(pf.task, 0, 0); err != nil {
+		return true
+	}
+	for {
+		n, err := syscall.ReadDirent(pf.task, r.dir)
+		if err != nil || n <= 0 {
+			break
+		}
+		// linux_dirent64: inode (8), offset (8), record length (2),
+		// type (1), name NUL-terminated.
+		for off := 0; off+19 <= n; {
+			reclen := int(r.dir[off+16]) | int(r.dir[off+17])<<8
+			name := r.dir[off+19 : off+reclen]
+			if tid := parseDecimal(name[:bytes.IndexByte(name, 0)]); tid > 0 {
+				r.tids = append(r.tids, int(tid))
+			}
+			off += reclen
+		}
+	}
+	for _, tid := range r.tids {
+		c := pf.children[tid]
+		if c == nil {
+			fd, err := syscall.Open(r.pathOf(pid, "/task/", strconv.AppendInt(nil, int64(tid), 10), "/children"), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				if i == 0 && tid == pid && errors.Is(err, syscall.ENOENT) {
+					return false
+				}
+				continue
+			}
+			c = &procFile{fd: fd}
+			pf.children[tid] = c
+		}
+		c.gen = t.gen
+		children, ok := r.pread(c.fd)
+		if !ok {
+			continue
+		}
+		// Kept apart from r.buf, which visiting them reuses.
+		r.children = append(r.children[:0], children...)
+		for f := range bytes.FieldsSeq(r.children) {
+			if child := int(parseDecimal(f)); child > 0 && !slices.Contains(t.pids, child) {
+				t.visit(child, pgid)
+			}
+		}
+	}
+	for tid, c := range pf.children {
+		if c.gen != t.gen {
+			syscall.Close(c.fd)
+			delete(pf.children, tid)
+		}
+	}
+	return true
 }
 
 // procReader reads /proc with plain system calls into buffers it keeps,
-// which each invocation's accounting spares allocating, and the files
-// the runtime's poller.
+// which spares each invocation's accounting allocating them, and the
+// files the runtime's poller.
 type procReader struct {
 	buf      []byte
 	dir      []byte
 	path     []byte
-	tids     []byte // the task ids of the process walked, NUL-separated
+	tids     []int
 	children []byte
-	pids     []int
 }
 
-var procReaders = sync.Pool{New: func() any {
-	return &procReader{buf: make([]byte, 8192), dir: make([]byte, 4096)}
-}}
+var procReaders = sync.Pool{New: func() any { return new(procReader) }}
 
-// pathOf is /proc/<pid>/<rest>[<tid>/<rest2>] in r.path.
+// pathOf is /proc/<pid><rest><tid><rest2> in r.path.
 func (r *procReader) pathOf(pid int, rest string, tid []byte, rest2 string) string {
 	r.path = append(r.path[:0], "/proc/"...)
 	r.path = strconv.AppendInt(r.path, int64(pid), 10)
@@ -449,106 +698,49 @@ func (r *procReader) pathOf(pid int, rest string, tid []byte, rest2 string) stri
 	return unsafe.String(unsafe.SliceData(r.path), len(r.path))
 }
 
-// read reads the file at path into r.buf (its first len(r.buf) bytes).
+// pread reads fd from its start into r.buf (its first 8 KiB).
+func (r *procReader) pread(fd int) ([]byte, bool) {
+	if r.buf == nil {
+		r.buf, r.dir = make([]byte, 8192), make([]byte, 4096)
+	}
+	n := 0
+	for n < len(r.buf) {
+		m, err := syscall.Pread(fd, r.buf[n:], int64(n))
+		if err != nil {
+			return nil, false
+		}
+		n += m
+		if n < len(r.buf) {
+			// A short read: /proc files are read whole.
+			break
+		}
+	}
+	return r.buf[:n], true
+}
+
+// read reads the file at path into r.buf (its first 8 KiB).
 func (r *procReader) read(path string) ([]byte, bool) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
 	defer syscall.Close(fd)
-	n := 0
-	for n < len(r.buf) {
-		m, err := syscall.Read(fd, r.buf[n:])
-		if err != nil {
-			return nil, false
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-	}
-	return r.buf[:n], true
-}
-
-// write writes data to the file at path.
-func (r *procReader) write(path string, data string) {
-	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	syscall.Write(fd, unsafe.Slice(unsafe.StringData(data), len(data)))
-	syscall.Close(fd)
-}
-
-// group is procGroup in r.pids.
-func (r *procReader) group(pgid int) []int {
-	r.pids = append(r.pids[:0], pgid)
-	dir := r.dir
-	for i := 0; i < len(r.pids); i++ {
-		fd, err := syscall.Open(r.pathOf(r.pids[i], "/task", nil, ""), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			if i == 0 {
-				return procGroupScan(pgid)
-			}
-			continue
-		}
-		tids := r.tids[:0]
-		for {
-			n, err := syscall.ReadDirent(fd, dir)
-			if err != nil || n <= 0 {
-				break
-			}
-			// linux_dirent64: inode (8), offset (8), record length (2),
-			// type (1), name NUL-terminated.
-			for off := 0; off+19 <= n; {
-				reclen := int(dir[off+16]) | int(dir[off+17])<<8
-				name := dir[off+19 : off+reclen]
-				name = name[:bytes.IndexByte(name, 0)]
-				if parseDecimal(name) >= 0 {
-					tids = append(append(tids, name...), 0)
-				}
-				off += reclen
-			}
-		}
-		syscall.Close(fd)
-		r.tids = tids
-		for t := range bytes.SplitSeq(tids, []byte{0}) {
-			if len(t) == 0 {
-				continue
-			}
-			children, ok := r.read(r.pathOf(r.pids[i], "/task/", t, "/children"))
-			if !ok {
-				if i == 0 {
-					// No children lists in this kernel.
-					return procGroupScan(pgid)
-				}
-				continue
-			}
-			// Kept apart from r.buf, which reading their stat reuses.
-			r.children = append(r.children[:0], children...)
-			for c := range bytes.FieldsSeq(r.children) {
-				pid := int(parseDecimal(c))
-				if pid > 0 && !slices.Contains(r.pids, pid) && r.pgrp(pid) == pgid {
-					r.pids = append(r.pids, pid)
-				}
-			}
-		}
-	}
-	return r.pids
+	return r.pread(fd)
 }
 
 // procPgrp is pid's process group, -1 when unknown.
 func procPgrp(pid int) int {
 	r := procReaders.Get().(*procReader)
 	defer procReaders.Put(r)
-	return r.pgrp(pid)
-}
-
-func (r *procReader) pgrp(pid int) int {
 	stat, ok := r.read(r.pathOf(pid, "/stat", nil, ""))
 	if !ok {
 		return -1
 	}
+	return statPgrp(stat)
+}
+
+// statPgrp is the process group in a /proc/<pid>/stat, -1 when unknown.
+func statPgrp(stat []byte) int {
 	// pid (comm) state ppid pgrp ...: comm may hold anything, so the
 	// fields are counted from its closing parenthesis.
 	i := bytes.LastIndexByte(stat, ')')
@@ -579,38 +771,4 @@ func procGroupScan(pgid int) []int {
 		}
 	}
 	return pids
-}
-
-// procResetPeak resets the peak resident set size (VmHWM) of process
-// group pgid's processes, where the kernel allows it.
-func procResetPeak(pgid int) {
-	r := procReaders.Get().(*procReader)
-	defer procReaders.Put(r)
-	for _, pid := range r.group(pgid) {
-		r.write(r.pathOf(pid, "/clear_refs", nil, ""), "5")
-	}
-}
-
-// procPeak is the sum of the peak resident set sizes of process group
-// pgid's processes in bytes (at least the group's peak), -1 when none
-// can be read.
-func procPeak(pgid int) int64 {
-	r := procReaders.Get().(*procReader)
-	defer procReaders.Put(r)
-	var total int64 = -1
-	for _, pid := range r.group(pgid) {
-		status, ok := r.read(r.pathOf(pid, "/status", nil, ""))
-		if !ok {
-			continue
-		}
-		_, v, ok := bytes.Cut(status, []byte("\nVmHWM:"))
-		if !ok {
-			continue
-		}
-		v, _, _ = bytes.Cut(v, []byte("\n"))
-		if kb := parseDecimal(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))); kb >= 0 {
-			total = max(total, 0) + kb<<10
-		}
-	}
-	return total
 }

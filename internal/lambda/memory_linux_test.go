@@ -182,3 +182,55 @@ func TestMemoryGroupPeakReset(t *testing.T) {
 	}
 	t.Logf("after the reset: %d bytes", g.peak())
 }
+
+// TestProcTreeFollowsForks: the instance's process tree, kept between
+// invocations with its files open, takes in a process forked since the
+// last walk and lets go of one that exited.
+func TestProcTreeFollowsForks(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `read x; sleep 60 & echo "$!"; wait`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	var tree procTree
+	defer tree.close()
+	sh := cmd.Process.Pid
+	if pids := tree.walk(sh); !slices.Equal(pids, []int{sh}) {
+		t.Fatalf("the shell alone: %v", pids)
+	}
+	if peak := tree.peak(sh); peak <= 0 {
+		t.Errorf("peak of the shell: %d", peak)
+	}
+	io.WriteString(stdin, "\n")
+	line := make([]byte, 16)
+	n, err := out.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := strconv.Atoi(string(bytes.TrimSpace(line[:n])))
+	if err != nil {
+		t.Fatalf("the sleep's pid %q: %v", line[:n], err)
+	}
+	if pids := tree.walk(sh); !slices.Equal(pids, []int{sh, sleep}) {
+		t.Errorf("after the shell forked %d: %v", sleep, pids)
+	}
+	tree.resetPeak(sh)
+	if peak := tree.peak(sh); peak <= 0 {
+		t.Errorf("peak of the shell and the sleep: %d", peak)
+	}
+	syscall.Kill(sleep, syscall.SIGKILL)
+	// The shell's wait reaps it, then the shell exits.
+	cmd.Wait()
+	if pids := tree.walk(sh); len(pids) != 0 || len(tree.procs) != 0 {
+		t.Errorf("after both exited: %v, files kept for %d processes", pids, len(tree.procs))
+	}
+	if peak := tree.peak(sh); peak != -1 {
+		t.Errorf("peak of no processes: %d", peak)
+	}
+}
