@@ -337,9 +337,13 @@ func (g *memGroup) openPeak() bool {
 	if g.version == 1 {
 		name = "memory.max_usage_in_bytes"
 	}
-	fd, err := syscall.Open(filepath.Join(g.dir, name), syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	path := filepath.Join(g.dir, name)
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		// Read only, where the peak cannot be reset.
+		if fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err != nil {
+			return false
+		}
 	}
 	g.peakFD, g.peakOpen = fd, true
 	return true
