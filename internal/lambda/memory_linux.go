@@ -646,6 +646,15 @@ func (t *procTree) walkChildren(pgid, i int) bool {
 	}
 	for _, tid := range r.tids {
 		c := pf.children[tid]
+		children, ok := []byte(nil), false
+		if c != nil {
+			if children, ok = r.pread(c.fd); !ok {
+				// Gone, and the thread id maybe another's now.
+				syscall.Close(c.fd)
+				delete(pf.children, tid)
+				c = nil
+			}
+		}
 		if c == nil {
 			fd, err := syscall.Open(r.pathOf(pid, "/task/", strconv.AppendInt(nil, int64(tid), 10), "/children"), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 			if err != nil {
@@ -656,12 +665,11 @@ func (t *procTree) walkChildren(pgid, i int) bool {
 			}
 			c = &procFile{fd: fd}
 			pf.children[tid] = c
+			if children, ok = r.pread(c.fd); !ok {
+				continue
+			}
 		}
 		c.gen = t.gen
-		children, ok := r.pread(c.fd)
-		if !ok {
-			continue
-		}
 		// Kept apart from r.buf, which visiting them reuses.
 		r.children = append(r.children[:0], children...)
 		for f := range bytes.FieldsSeq(r.children) {
