@@ -86,6 +86,7 @@ type instance struct {
 	marker   []byte
 	mem      *memGroup // its memory cgroup, nil when limits are not enforced
 	memLimit int64     // mem's limit in bytes
+	procs    procTree  // its processes, measured when it has no cgroup
 
 	next     chan *invocation // handed to the /next long poll
 	exited   chan struct{}    // closed when the process has exited
@@ -183,6 +184,7 @@ func startInstance(r *runner, f *function, dir string, id int) (*instance, error
 		inst.mu.Lock()
 		inst.exitErr = err
 		inst.mu.Unlock()
+		inst.procs.close()
 		close(inst.exited)
 	}()
 	go func() {

@@ -46,7 +46,7 @@ func (inst *instance) resetPeak() {
 		inst.mem.resetPeak()
 		return
 	}
-	procResetPeak(inst.cmd.Process.Pid)
+	inst.procs.resetPeak(inst.cmd.Process.Pid)
 }
 
 // peakMemory is the instance's peak memory in bytes since resetPeak, -1
@@ -61,7 +61,7 @@ func (inst *instance) peakMemory() int64 {
 	if inst.dead() {
 		return -1
 	}
-	return procPeak(inst.cmd.Process.Pid)
+	return inst.procs.peak(inst.cmd.Process.Pid)
 }
 
 // limitMemory gives the instance a memory cgroup limited to f's

@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,9 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // cgroupDirName is the cgroup, under the server's own, that holds the
@@ -231,9 +232,19 @@ func (mc *memoryControl) close() {
 type memGroup struct {
 	version int
 	dir     string
-	// peakFile is cgroup v2's memory.peak, kept open: a reset written to
-	// it applies to what is read from it.
-	peakFile *os.File
+
+	// mu guards peakFD, which a stop may close while an invocation ends.
+	mu sync.Mutex
+	// peakFD is the file the peak is read from (v1
+	// memory.max_usage_in_bytes, v2 memory.peak), opened at first use
+	// and kept open so that each invocation's reset and read are
+	// one pwrite and one pread. cgroup v2 needs it kept open anyway: a
+	// reset written to memory.peak applies to what is read through the
+	// same open file.
+	peakFD   int
+	peakOpen bool
+	removed  bool
+	buf      [24]byte
 }
 
 // newGroup makes a cgroup limited to limitMiB; nil without cgroups.
@@ -302,46 +313,88 @@ func (g *memGroup) prepare(attr *syscall.SysProcAttr) (started func(pid int) err
 
 // resetPeak starts the measure of the peak over.
 func (g *memGroup) resetPeak() {
-	if g.version == 1 {
-		g.write("memory.max_usage_in_bytes", []byte("0"))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.openPeak() {
 		return
 	}
-	if g.peakFile == nil {
-		f, err := os.OpenFile(filepath.Join(g.dir, "memory.peak"), os.O_RDWR, 0)
-		if err != nil {
-			return
-		}
-		g.peakFile = f
+	if g.version == 1 {
+		pwriteString(g.peakFD, "0")
+		return
 	}
 	// Linux 6.12 and later; before, the peak is the instance's since
 	// its start.
-	g.peakFile.Write([]byte("reset\n"))
+	pwriteString(g.peakFD, "reset\n")
+}
+
+// openPeak opens peakFD if it is not open, and says whether it is; under
+// mu.
+func (g *memGroup) openPeak() bool {
+	if g.peakOpen || g.removed {
+		return g.peakOpen
+	}
+	name := "memory.peak"
+	if g.version == 1 {
+		name = "memory.max_usage_in_bytes"
+	}
+	path := filepath.Join(g.dir, name)
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		// Read only, where the peak cannot be reset.
+		if fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err != nil {
+			return false
+		}
+	}
+	g.peakFD, g.peakOpen = fd, true
+	return true
+}
+
+// pwriteString writes s at the start of fd, without a copy of s.
+func pwriteString(fd int, s string) {
+	syscall.Pwrite(fd, unsafe.Slice(unsafe.StringData(s), len(s)), 0)
 }
 
 // peak is the cgroup's peak memory in bytes since resetPeak, -1 when
 // unknown.
 func (g *memGroup) peak() int64 {
-	var data []byte
-	if g.version == 1 {
-		data, _ = os.ReadFile(filepath.Join(g.dir, "memory.max_usage_in_bytes"))
-	} else if g.peakFile != nil {
-		buf := make([]byte, 32)
-		n, _ := g.peakFile.ReadAt(buf, 0)
-		data = buf[:n]
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.openPeak() {
+		return -1
 	}
-	n, err := strconv.ParseInt(string(bytes.TrimSpace(data)), 10, 64)
+	n, err := syscall.Pread(g.peakFD, g.buf[:], 0)
 	if err != nil {
 		return -1
+	}
+	return parseDecimal(g.buf[:n])
+}
+
+// parseDecimal is the unsigned decimal number that data holds, with
+// surrounding white space, -1 when it holds none.
+func parseDecimal(data []byte) int64 {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || len(data) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range data {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
 	}
 	return n
 }
 
 // remove kills whatever still runs in the cgroup and removes it.
 func (g *memGroup) remove() error {
-	if g.peakFile != nil {
-		g.peakFile.Close()
-		g.peakFile = nil
+	g.mu.Lock()
+	if g.peakOpen {
+		syscall.Close(g.peakFD)
+		g.peakOpen = false
 	}
+	g.removed = true
+	g.mu.Unlock()
 	var err error
 	for range 200 {
 		if g.version == 2 {
@@ -369,50 +422,351 @@ func (g *memGroup) remove() error {
 // children lists, which spares reading every process's stat at each
 // invocation; without them (a kernel built without), every process's.
 func procGroup(pgid int) []int {
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d/children", pgid, pgid)); err != nil {
-		return procGroupScan(pgid)
+	var t procTree
+	defer t.close()
+	return slices.Clone(t.walk(pgid))
+}
+
+// procPeak is the sum of the peak resident set sizes of process group
+// pgid's processes in bytes (at least the group's peak), -1 when none
+// can be read.
+func procPeak(pgid int) int64 {
+	var t procTree
+	defer t.close()
+	return t.peak(pgid)
+}
+
+// procTree is an instance's processes (see procGroup) with the /proc
+// files its memory accounting reads kept open, so that an invocation's
+// reset and peak are a read per thread and process rather than an
+// open, read and close each, twice. It is walked again at each reset
+// and peak: processes forked since count, those gone are dropped.
+type procTree struct {
+	mu     sync.Mutex
+	closed bool
+	scan   bool // no children lists: every process in /proc is read
+	gen    int  // the walk's, marking the files still in use
+	procs  map[int]*procFiles
+	pids   []int // the last walk's
+	r      procReader
+}
+
+// procFiles are one process's /proc files kept open.
+type procFiles struct {
+	task, stat        int // its task directory and stat
+	status, clearRefs int // -1 until first used
+	children          map[int]*procFile
+	gen               int
+}
+
+// procFile is a thread's children list kept open.
+type procFile struct {
+	fd, gen int
+}
+
+func (pf *procFiles) close() {
+	syscall.Close(pf.task)
+	syscall.Close(pf.stat)
+	if pf.status >= 0 {
+		syscall.Close(pf.status)
 	}
-	pids := []int{pgid}
-	seen := map[int]bool{pgid: true}
-	for i := 0; i < len(pids); i++ {
-		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pids[i]) + "/task")
-		for _, task := range tasks {
-			children, err := os.ReadFile("/proc/" + strconv.Itoa(pids[i]) + "/task/" + task.Name() + "/children")
+	if pf.clearRefs >= 0 {
+		syscall.Close(pf.clearRefs)
+	}
+	for _, c := range pf.children {
+		syscall.Close(c.fd)
+	}
+}
+
+// resetPeak resets the peak resident set size (VmHWM) of process group
+// pgid's processes, where the kernel allows it.
+func (t *procTree) resetPeak(pgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for _, pid := range t.walk(pgid) {
+		pf := t.procs[pid]
+		if pf.clearRefs < 0 {
+			fd, err := syscall.Open(t.r.pathOf(pid, "/clear_refs", nil, ""), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
 			if err != nil {
 				continue
 			}
-			for c := range strings.FieldsSeq(string(children)) {
-				if pid, err := strconv.Atoi(c); err == nil && !seen[pid] && procPgrp(pid) == pgid {
-					seen[pid] = true
-					pids = append(pids, pid)
-				}
+			pf.clearRefs = fd
+		}
+		pwriteString(pf.clearRefs, "5")
+	}
+}
+
+// peak is the sum of the peak resident set sizes of process group
+// pgid's processes in bytes (at least the group's peak), -1 when none
+// can be read.
+func (t *procTree) peak(pgid int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var total int64 = -1
+	if t.closed {
+		return total
+	}
+	for _, pid := range t.walk(pgid) {
+		pf := t.procs[pid]
+		if pf.status < 0 {
+			fd, err := syscall.Open(t.r.pathOf(pid, "/status", nil, ""), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			pf.status = fd
+		}
+		status, ok := t.r.pread(pf.status)
+		if !ok {
+			continue
+		}
+		_, v, ok := bytes.Cut(status, []byte("\nVmHWM:"))
+		if !ok {
+			continue
+		}
+		v, _, _ = bytes.Cut(v, []byte("\n"))
+		if kb := parseDecimal(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))); kb >= 0 {
+			total = max(total, 0) + kb<<10
+		}
+	}
+	return total
+}
+
+// close closes the files, once the instance has exited.
+func (t *procTree) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, pf := range t.procs {
+		pf.close()
+	}
+	t.procs, t.closed = nil, true
+}
+
+// walk finds process group pgid's processes, with their files open in
+// t.procs, and closes those of processes and threads no longer there.
+func (t *procTree) walk(pgid int) []int {
+	if t.procs == nil {
+		t.procs = map[int]*procFiles{}
+	}
+	t.gen++
+	t.pids = t.pids[:0]
+	if t.scan {
+		for _, pid := range procGroupScan(pgid) {
+			t.visit(pid, -1)
+		}
+	} else if t.visit(pgid, -1) {
+		for i := 0; i < len(t.pids); i++ {
+			if !t.walkChildren(pgid, i) {
+				// No children lists in this kernel.
+				t.scan = true
+				return t.walk(pgid)
 			}
 		}
 	}
-	return pids
+	for pid, pf := range t.procs {
+		if pf.gen != t.gen {
+			pf.close()
+			delete(t.procs, pid)
+		}
+	}
+	return t.pids
+}
+
+// visit adds pid to t.pids if it runs and, unless pgid is -1, is in
+// process group pgid.
+func (t *procTree) visit(pid, pgid int) bool {
+	pf := t.procs[pid]
+	stat, ok := []byte(nil), false
+	if pf != nil {
+		if stat, ok = t.r.pread(pf.stat); !ok {
+			// Gone, and the pid maybe someone else's now.
+			pf.close()
+			delete(t.procs, pid)
+			pf = nil
+		}
+	}
+	if pf == nil {
+		if pf = t.open(pid); pf == nil {
+			return false
+		}
+		t.procs[pid] = pf
+		if stat, ok = t.r.pread(pf.stat); !ok {
+			return false
+		}
+	}
+	if pgid >= 0 && statPgrp(stat) != pgid {
+		return false
+	}
+	pf.gen = t.gen
+	t.pids = append(t.pids, pid)
+	return true
+}
+
+// open opens pid's task directory and stat.
+func (t *procTree) open(pid int) *procFiles {
+	task, err := syscall.Open(t.r.pathOf(pid, "/task", nil, ""), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	stat, err := syscall.Open(t.r.pathOf(pid, "/stat", nil, ""), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		syscall.Close(task)
+		return nil
+	}
+	return &procFiles{task: task, stat: stat, status: -1, clearRefs: -1, children: map[int]*procFile{}}
+}
+
+// walkChildren visits the children of t.pids[i]'s threads; false when
+// the kernel has no children lists.
+func (t *procTree) walkChildren(pgid, i int) bool {
+	pid := t.pids[i]
+	pf := t.procs[pid]
+	r := &t.r
+	r.tids = r.tids[:0]
+	if _, err := syscall.Seek(pf.task, 0, 0); err != nil {
+		return true
+	}
+	for {
+		n, err := syscall.ReadDirent(pf.task, r.dir)
+		if err != nil || n <= 0 {
+			break
+		}
+		// linux_dirent64: inode (8), offset (8), record length (2),
+		// type (1), name NUL-terminated.
+		for off := 0; off+19 <= n; {
+			reclen := int(r.dir[off+16]) | int(r.dir[off+17])<<8
+			name := r.dir[off+19 : off+reclen]
+			if tid := parseDecimal(name[:bytes.IndexByte(name, 0)]); tid > 0 {
+				r.tids = append(r.tids, int(tid))
+			}
+			off += reclen
+		}
+	}
+	for _, tid := range r.tids {
+		c := pf.children[tid]
+		children, ok := []byte(nil), false
+		if c != nil {
+			if children, ok = r.pread(c.fd); !ok {
+				// Gone, and the thread id maybe another's now.
+				syscall.Close(c.fd)
+				delete(pf.children, tid)
+				c = nil
+			}
+		}
+		if c == nil {
+			fd, err := syscall.Open(r.pathOf(pid, "/task/", strconv.AppendInt(nil, int64(tid), 10), "/children"), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				if i == 0 && tid == pid && errors.Is(err, syscall.ENOENT) {
+					return false
+				}
+				continue
+			}
+			c = &procFile{fd: fd}
+			pf.children[tid] = c
+			if children, ok = r.pread(c.fd); !ok {
+				continue
+			}
+		}
+		c.gen = t.gen
+		// Kept apart from r.buf, which visiting them reuses.
+		r.children = append(r.children[:0], children...)
+		for f := range bytes.FieldsSeq(r.children) {
+			if child := int(parseDecimal(f)); child > 0 && !slices.Contains(t.pids, child) {
+				t.visit(child, pgid)
+			}
+		}
+	}
+	for tid, c := range pf.children {
+		if c.gen != t.gen {
+			syscall.Close(c.fd)
+			delete(pf.children, tid)
+		}
+	}
+	return true
+}
+
+// procReader reads /proc with plain system calls into buffers it keeps,
+// which spares each invocation's accounting allocating them, and the
+// files the runtime's poller.
+type procReader struct {
+	buf      []byte
+	dir      []byte
+	path     []byte
+	tids     []int
+	children []byte
+}
+
+var procReaders = sync.Pool{New: func() any { return new(procReader) }}
+
+// pathOf is /proc/<pid><rest><tid><rest2> in r.path.
+func (r *procReader) pathOf(pid int, rest string, tid []byte, rest2 string) string {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	r.path = append(r.path, rest...)
+	r.path = append(r.path, tid...)
+	r.path = append(r.path, rest2...)
+	return unsafe.String(unsafe.SliceData(r.path), len(r.path))
+}
+
+// pread reads fd from its start into r.buf (its first 8 KiB).
+func (r *procReader) pread(fd int) ([]byte, bool) {
+	if r.buf == nil {
+		r.buf, r.dir = make([]byte, 8192), make([]byte, 4096)
+	}
+	n := 0
+	for n < len(r.buf) {
+		m, err := syscall.Pread(fd, r.buf[n:], int64(n))
+		if err != nil {
+			return nil, false
+		}
+		n += m
+		if n < len(r.buf) {
+			// A short read: /proc files are read whole.
+			break
+		}
+	}
+	return r.buf[:n], true
+}
+
+// read reads the file at path into r.buf (its first 8 KiB).
+func (r *procReader) read(path string) ([]byte, bool) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer syscall.Close(fd)
+	return r.pread(fd)
 }
 
 // procPgrp is pid's process group, -1 when unknown.
 func procPgrp(pid int) int {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	r := procReaders.Get().(*procReader)
+	defer procReaders.Put(r)
+	stat, ok := r.read(r.pathOf(pid, "/stat", nil, ""))
+	if !ok {
 		return -1
 	}
+	return statPgrp(stat)
+}
+
+// statPgrp is the process group in a /proc/<pid>/stat, -1 when unknown.
+func statPgrp(stat []byte) int {
 	// pid (comm) state ppid pgrp ...: comm may hold anything, so the
 	// fields are counted from its closing parenthesis.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
 		return -1
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 3 {
-		return -1
+	f := 0
+	for field := range bytes.FieldsSeq(stat[i+1:]) {
+		if f == 2 {
+			return int(parseDecimal(field))
+		}
+		f++
 	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return -1
-	}
-	return n
+	return -1
 }
 
 // procGroupScan finds process group pgid's processes among all.
@@ -429,39 +783,4 @@ func procGroupScan(pgid int) []int {
 		}
 	}
 	return pids
-}
-
-// procResetPeak resets the peak resident set size (VmHWM) of process
-// group pgid's processes, where the kernel allows it.
-func procResetPeak(pgid int) {
-	for _, pid := range procGroup(pgid) {
-		os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
-	}
-}
-
-// procPeak is the sum of the peak resident set sizes of process group
-// pgid's processes in bytes (at least the group's peak), -1 when none
-// can be read.
-func procPeak(pgid int) int64 {
-	var total int64 = -1
-	for _, pid := range procGroup(pgid) {
-		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			v, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
-			if !ok {
-				continue
-			}
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				total = max(total, 0) + kb<<10
-			}
-			break
-		}
-		f.Close()
-	}
-	return total
 }

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -115,5 +116,127 @@ func TestProcGroup(t *testing.T) {
 	}
 	if peak := procPeak(cmd.Process.Pid); peak <= 0 {
 		t.Errorf("peak of the group: %d", peak)
+	}
+}
+
+// TestMemoryGroupPeakReset: the cgroup's peak, read and reset through the
+// file kept open, is what the processes used since the last reset, not
+// since they started.
+func TestMemoryGroupPeakReset(t *testing.T) {
+	if err := MemoryLimitsSupported(); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("memory cgroups cannot be created here (%v); run as root with a writable /sys/fs/cgroup to test them", err)
+		}
+		mc, err := newMemoryControl(MemoryLimitsAuto, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, err := mc.newGroup(512); g != nil || err != nil {
+			t.Errorf("a cgroup made where memory cgroups cannot be: %v, %v", g, err)
+		}
+		return
+	}
+	mc, err := newMemoryControl(MemoryLimitsOn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.close()
+	g, err := mc.newGroup(512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.remove()
+	// 64 MiB held in a shell variable, then freed.
+	cmd := exec.Command("sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a); echo "${#x}"; unset x; echo freed; read y`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	started, err := g.prepare(cmd.SysProcAttr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		started(-1)
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		cmd.Wait()
+	}()
+	if err := started(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	g.resetPeak()
+	lines := make([]byte, 0, 32)
+	buf := make([]byte, 32)
+	for !bytes.Contains(lines, []byte("freed\n")) {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("the shell's output %q: %v", lines, err)
+		}
+		lines = append(lines, buf[:n]...)
+	}
+	if peak := g.peak(); peak < 64<<20 {
+		t.Fatalf("peak after 64 MiB were held: %d bytes", peak)
+	}
+	if peak := g.peak(); peak < 64<<20 {
+		t.Errorf("peak read again: %d bytes", peak)
+	}
+	g.resetPeak()
+	if peak := g.peak(); peak < 0 || peak >= 64<<20 {
+		t.Errorf("peak after a reset, the 64 MiB freed: %d bytes", peak)
+	}
+	t.Logf("after the reset: %d bytes", g.peak())
+}
+
+// TestProcTreeFollowsForks: the instance's process tree, kept between
+// invocations with its files open, takes in a process forked since the
+// last walk and lets go of one that exited.
+func TestProcTreeFollowsForks(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `read x; sleep 60 & echo "$!"; wait`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	var tree procTree
+	defer tree.close()
+	sh := cmd.Process.Pid
+	if pids := tree.walk(sh); !slices.Equal(pids, []int{sh}) {
+		t.Fatalf("the shell alone: %v", pids)
+	}
+	if peak := tree.peak(sh); peak <= 0 {
+		t.Errorf("peak of the shell: %d", peak)
+	}
+	io.WriteString(stdin, "\n")
+	line := make([]byte, 16)
+	n, err := out.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep, err := strconv.Atoi(string(bytes.TrimSpace(line[:n])))
+	if err != nil {
+		t.Fatalf("the sleep's pid %q: %v", line[:n], err)
+	}
+	if pids := tree.walk(sh); !slices.Equal(pids, []int{sh, sleep}) {
+		t.Errorf("after the shell forked %d: %v", sleep, pids)
+	}
+	tree.resetPeak(sh)
+	if peak := tree.peak(sh); peak <= 0 {
+		t.Errorf("peak of the shell and the sleep: %d", peak)
+	}
+	syscall.Kill(sleep, syscall.SIGKILL)
+	// The shell's wait reaps it, then the shell exits.
+	cmd.Wait()
+	if pids := tree.walk(sh); len(pids) != 0 || len(tree.procs) != 0 {
+		t.Errorf("after both exited: %v, files kept for %d processes", pids, len(tree.procs))
+	}
+	if peak := tree.peak(sh); peak != -1 {
+		t.Errorf("peak of no processes: %d", peak)
 	}
 }
