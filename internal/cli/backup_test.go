@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -176,7 +177,15 @@ func TestBackupRestore(t *testing.T) {
 		return fmt.Sprintf("%s %s %s %s %s %s %d", aws.ToString(d.DeliveryStreamARN), d.DeliveryStreamStatus, d.CreateTimestamp.UTC(), aws.ToString(d.VersionId),
 			aws.ToString(s3.BucketARN), aws.ToString(s3.Prefix), aws.ToInt32(s3.BufferingHints.IntervalInSeconds))
 	}
+	// A new delivery stream is CREATING for a moment: the backup is of an
+	// ACTIVE one.
 	wantFirehose := describeFirehose(srv)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(wantFirehose, " ACTIVE "); wantFirehose = describeFirehose(srv) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery stream did not become ACTIVE: %s", wantFirehose)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// Writes go on during the online backup: the copy must still hold,
 	// per shard, a prefix of what the server ends up with.
@@ -280,8 +289,8 @@ func TestBackupRestore(t *testing.T) {
 					gs, ws := g.shards[i], w.shards[i]
 					if n == "busy" && file == online {
 						// Written to during the backup: a prefix.
-						if len(gs.Records) > len(ws.Records) || !reflect.DeepEqual(gs.Records, ws.Records[:len(gs.Records)]) {
-							t.Errorf("busy shard %s: the restored records are not a prefix of the original's", ws.ID)
+						if len(gs.Records) > len(ws.Records) || !slices.Equal(gs.Records, ws.Records[:len(gs.Records)]) {
+							t.Errorf("busy shard %s: the restored records are not a prefix of the original's: %d restored, %d original; first difference: %s", ws.ID, len(gs.Records), len(ws.Records), firstDifference(gs.Records, ws.Records))
 						}
 						gs.Records, ws.Records = nil, nil
 						gs.EndSeq, ws.EndSeq = "", ""
@@ -417,4 +426,17 @@ func TestBackupOfCluster(t *testing.T) {
 	if desc != wantDesc || !reflect.DeepEqual(consumers, wantConsumers) || !reflect.DeepEqual(shards, wantShards) {
 		t.Errorf("restored from the cluster\n%s %v\n%+v\nwant\n%s %v\n%+v", desc, consumers, shards, wantDesc, wantConsumers, wantShards)
 	}
+}
+
+// firstDifference describes where two record lists first differ.
+func firstDifference(got, want []gotRecord) string {
+	for i := range got {
+		if i >= len(want) {
+			return fmt.Sprintf("record %d restored (%+v) is past the original's end", i, got[i])
+		}
+		if got[i] != want[i] {
+			return fmt.Sprintf("record %d restored %+v, original %+v", i, got[i], want[i])
+		}
+	}
+	return "none"
 }
