@@ -53,11 +53,18 @@ func (f *function) eventInvokeOutput() lambdaapi.FunctionEventInvokeConfig {
 		LastModified:             awsproto.TimestampPtr(c.LastModified),
 		MaximumRetryAttempts:     c.MaxRetryAttempts,
 		MaximumEventAgeInSeconds: c.MaxEventAge,
+		// No destinations: Lambda answers them as empty objects.
+		DestinationConfig: &lambdaapi.DestinationConfig{OnSuccess: &lambdaapi.OnSuccess{}, OnFailure: &lambdaapi.OnFailure{}},
 	}
 }
 
-func errNoEventInvokeConfig(arn string) error {
-	return awsproto.NewError("ResourceNotFoundException", "The function %s doesn't have an EventInvokeConfig", arn).
+// errNoEventInvokeConfig names the function by its qualified ARN
+// ($LATEST when the request gave no qualifier), as Lambda does.
+func errNoEventInvokeConfig(r ref) error {
+	if r.qualifier == "" {
+		r.qualifier = latest
+	}
+	return awsproto.NewError("ResourceNotFoundException", "The function %s doesn't have an EventInvokeConfig", r.arn()).
 		WithStatus(http.StatusNotFound).WithCapitalMessage()
 }
 
@@ -130,7 +137,7 @@ func (s *Service) setEventInvokeConfig(ctx context.Context, req *awsproto.RESTRe
 	c := &eventInvokeConfig{}
 	if !replace {
 		if f.EventInvoke == nil {
-			return nil, errNoEventInvokeConfig(r.arn())
+			return nil, errNoEventInvokeConfig(r)
 		}
 		*c = *f.EventInvoke
 	}
@@ -170,7 +177,7 @@ func (s *Service) getFunctionEventInvokeConfig(ctx context.Context, req *awsprot
 		return nil, err
 	}
 	if f.EventInvoke == nil {
-		return nil, errNoEventInvokeConfig(r.arn())
+		return nil, errNoEventInvokeConfig(r)
 	}
 	return respond(http.StatusOK, f.eventInvokeOutput())
 }
@@ -190,7 +197,7 @@ func (s *Service) deleteFunctionEventInvokeConfig(ctx context.Context, req *awsp
 		return nil, err
 	}
 	if f.EventInvoke == nil {
-		return nil, errNoEventInvokeConfig(r.arn())
+		return nil, errNoEventInvokeConfig(r)
 	}
 	f.EventInvoke = nil
 	if err := s.store(ctx, f, rev); err != nil {

@@ -32,7 +32,8 @@ func TestEventInvokeConfigOperations(t *testing.T) {
 	}
 
 	_, err := c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("cfg")})
-	wantCode("Get before Put", err, "ResourceNotFoundException", "doesn't have an EventInvokeConfig")
+	wantCode("Get before Put", err, "ResourceNotFoundException",
+		"The function "+aws.ToString(fn.FunctionArn)+":$LATEST doesn't have an EventInvokeConfig")
 	_, err = c.UpdateFunctionEventInvokeConfig(ctx, &lambda.UpdateFunctionEventInvokeConfigInput{
 		FunctionName: aws.String("cfg"), MaximumRetryAttempts: aws.Int32(1)})
 	wantCode("Update before Put", err, "ResourceNotFoundException", "doesn't have an EventInvokeConfig")
@@ -76,7 +77,8 @@ func TestEventInvokeConfigOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	if aws.ToString(put.FunctionArn) != aws.ToString(fn.FunctionArn)+":$LATEST" || aws.ToInt32(put.MaximumRetryAttempts) != 1 ||
-		aws.ToInt32(put.MaximumEventAgeInSeconds) != 600 || put.LastModified == nil {
+		aws.ToInt32(put.MaximumEventAgeInSeconds) != 600 || put.LastModified == nil ||
+		put.DestinationConfig == nil || put.DestinationConfig.OnFailure == nil || put.DestinationConfig.OnFailure.Destination != nil {
 		t.Fatalf("Put: %+v", put)
 	}
 	// Update changes only the members it names.
