@@ -7,7 +7,7 @@ const NamespaceLambda = "AWS/Lambda"
 
 // LambdaSource reports the Lambda metrics the service counts: per
 // function (dimension FunctionName) Invocations, Errors, Throttles,
-// Duration and, for the event source mappings' batches, IteratorAge; per
+// AsyncEventsDropped, Duration and, for the event source mappings' batches, IteratorAge; per
 // mapping whose MetricsConfig asks for EventCount (dimension
 // EventSourceMappingUUID) the event counts.
 type LambdaSource struct {
@@ -35,6 +35,7 @@ func (l *LambdaSource) Sample() []Sample {
 			Sample{Key: key("Invocations", unitCount), Origin: c, Kind: KindTotal, Sum: float64(calls), Count: float64(calls), HasCount: true},
 			Sample{Key: key("Errors", unitCount), Origin: c, Kind: KindRatio, Sum: float64(c.Errors.Load()), Count: float64(calls), HasCount: true},
 			Sample{Key: key("Throttles", unitCount), Origin: c, Kind: KindTotal, Sum: float64(c.Throttles.Load()), Count: float64(c.Throttles.Load()), HasCount: true},
+			Sample{Key: key("AsyncEventsDropped", unitCount), Origin: c, Kind: KindTotal, Sum: float64(c.AsyncEventsDropped.Load()), Count: float64(c.AsyncEventsDropped.Load()), HasCount: true},
 			Sample{Key: key("Duration", unitMilliseconds), Origin: &c.Duration, Kind: KindHistogram, Hist: c.Duration.Snapshot(), Scale: nsPerMs},
 			Sample{Key: key("IteratorAge", unitMilliseconds), Origin: &c.IteratorAge, Kind: KindHistogram, Hist: c.IteratorAge.Snapshot(), Scale: 1},
 		)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,10 +17,16 @@ import (
 // Event (asynchronous) invocations are queued in the catalog before Invoke
 // answers 202, so that an accepted event survives a restart, and run by
 // one background unit (asyncUnit): on one node of a cluster, and moved
-// with its lease. An event leaves the queue once its invocation ended
-// (success or function error, which goes to the server log); one stopped
-// by the server's shutdown stays queued and runs again after the
-// restart: at least once, as on Lambda.
+// with its lease. An event leaves the queue once its invocation ended:
+// on success, or on a function error (the function's error, a runtime
+// exit, a timeout: it goes to the server log) once the function's
+// MaximumRetryAttempts (eventinvoke.go) are used up; until then a failed
+// event is queued again under a key asyncRetryDelays later, its new
+// entries written before its old ones go. An event older than its
+// function's MaximumEventAgeInSeconds when its turn comes is dropped
+// (logged, counted in AsyncEventsDropped). One stopped by the server's
+// shutdown stays queued and runs again after the restart: at least
+// once, as on Lambda.
 //
 // Each event is two catalog entries with the same name: the event itself
 // (asyncPrefix, up to 256 KB of payload) and a small index entry
@@ -39,6 +46,16 @@ const (
 	maxAsyncAdded = 4096
 )
 
+// asyncRetryDelays are the waits before an Event invocation that failed
+// is tried again: the first retry, then every later one (AWS waits about
+// one minute, then two).
+var asyncRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+
+// retryDelay is the wait before retry number n (from 1).
+func retryDelay(n int) time.Duration {
+	return asyncRetryDelays[min(n, len(asyncRetryDelays))-1]
+}
+
 // asyncEvent is a queued Event invocation.
 type asyncEvent struct {
 	Account       string `json:"account"`
@@ -47,6 +64,11 @@ type asyncEvent struct {
 	RequestID     string `json:"requestId"`
 	Payload       []byte `json:"payload"`
 	ClientContext string `json:"clientContext,omitempty"`
+	// Queued is when Invoke accepted it (Unix nanoseconds; 0 in events
+	// queued before it was kept: the time in their key), and Retries how
+	// many times it was tried again since.
+	Queued  int64 `json:"queued,omitempty"`
+	Retries int   `json:"retries,omitempty"`
 }
 
 // asyncTarget is an index entry's value: the event's function.
@@ -67,26 +89,45 @@ func (e asyncEntry) pool() string {
 	return poolKey(e.target.Account, e.target.Region, e.target.Function)
 }
 
-// asyncKey orders the queue by arrival.
+// asyncKey orders the queue by arrival, or for a retry by the time it is
+// due.
 func asyncKey(now time.Time, requestID string) string {
 	return fmt.Sprintf("%s%020d-%s", asyncPrefix, now.UnixNano(), requestID)
+}
+
+// due is when the event a queue entry names may run: the time in its key.
+func (e asyncEntry) due() time.Time {
+	if len(e.name) < 20 {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(e.name[:20], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // enqueue stores an Event invocation of f and wakes the queue's unit. The
 // event is stored before its index entry, so that the unit never sees an
 // index entry whose event is still to come.
 func (s *Service) enqueue(ctx context.Context, f *function, inv *invocation) error {
-	raw, err := json.Marshal(asyncEvent{Account: f.Account, Region: f.Region, Function: f.Name,
-		RequestID: inv.id, Payload: inv.payload, ClientContext: inv.clientContext})
+	now := s.now()
+	return s.queueEvent(ctx, asyncKey(now, inv.id), asyncEvent{Account: f.Account, Region: f.Region, Function: f.Name,
+		RequestID: inv.id, Payload: inv.payload, ClientContext: inv.clientContext, Queued: now.UnixNano()})
+}
+
+// queueEvent stores ev under key, then its index entry, and wakes the
+// queue's unit.
+func (s *Service) queueEvent(ctx context.Context, key string, ev asyncEvent) error {
+	raw, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	key := asyncKey(s.now(), inv.id)
 	rev, err := s.cat.Put(ctx, key, raw, 0)
 	if err != nil {
 		return storageError("queueing an asynchronous invocation", err)
 	}
-	e := asyncEntry{name: strings.TrimPrefix(key, asyncPrefix), target: asyncTarget{f.Account, f.Region, f.Name}}
+	e := asyncEntry{name: strings.TrimPrefix(key, asyncPrefix), target: asyncTarget{ev.Account, ev.Region, ev.Function}}
 	idx, _ := json.Marshal(e.target)
 	e.rev, err = s.cat.Put(ctx, asyncIndexPrefix+e.name, idx, 0)
 	switch {
@@ -253,31 +294,51 @@ func (s *Service) runAsync(ctx context.Context) {
 				queue = slices.Insert(queue, i, e)
 			}
 		}
-		queue = s.startAsync(ctx, st, queue, &wg, ended)
+		var next time.Time
+		queue, next = s.startAsync(ctx, st, queue, &wg, ended)
 		list = false
+		var due *time.Timer
+		var dueC <-chan time.Time
+		if !next.IsZero() {
+			due = time.NewTimer(max(next.Sub(s.now()), 0))
+			dueC = due.C
+		}
 		select {
 		case <-ctx.Done():
 		case <-s.asyncWake:
 		case <-ended:
+		case <-dueC:
 		case <-tick.C:
 			list = true
+		}
+		if due != nil {
+			due.Stop()
 		}
 	}
 }
 
 // startAsync starts what queue's events it may and returns the queue
-// without the finished ones.
-func (s *Service) startAsync(ctx context.Context, st *asyncState, queue []asyncEntry, wg *sync.WaitGroup, ended chan struct{}) []asyncEntry {
+// without the finished ones, and when the first retry it left waiting is
+// due (zero: none). A retry not yet due holds up no other event.
+func (s *Service) startAsync(ctx context.Context, st *asyncState, queue []asyncEntry, wg *sync.WaitGroup, ended chan struct{}) ([]asyncEntry, time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	queue = slices.DeleteFunc(queue, func(e asyncEntry) bool { return st.finished[e.name] })
 	blocked := map[string]bool{}
+	now := s.now()
+	var next time.Time
 	for _, e := range queue {
 		if st.total >= s.opts.Concurrency {
 			break
 		}
 		pool := e.pool()
 		if st.running[e.name] || blocked[pool] {
+			continue
+		}
+		if due := e.due(); due.After(now) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
 			continue
 		}
 		if st.failed[e.name] {
@@ -328,7 +389,7 @@ func (s *Service) startAsync(ctx context.Context, st *asyncState, queue []asyncE
 			}
 		})
 	}
-	return queue
+	return queue, next
 }
 
 // runQueued reads an indexed event and runs it; it reports whether the
@@ -367,12 +428,45 @@ func (s *Service) runEvent(ctx context.Context, kv storage.KV, e asyncEntry) boo
 		s.logger.Warn("asynchronous invocation dropped: the function is gone", "function", ev.Function, "request_id", ev.RequestID)
 		return s.dequeue(ctx, kv, e)
 	}
+	queued := time.Unix(0, ev.Queued)
+	if ev.Queued == 0 {
+		queued = e.due()
+	}
+	if age := s.now().Sub(queued); age > f.maxEventAge() {
+		s.logger.Warn("asynchronous invocation dropped: older than the function's MaximumEventAgeInSeconds",
+			"function", f.Name, "request_id", ev.RequestID, "age", age.Round(time.Second), "retries", ev.Retries)
+		s.stats.function(f.Account, f.Region, f.Name).AsyncEventsDropped.Add(1)
+		return s.dequeue(ctx, kv, e)
+	}
 	res, err := s.callWith(ctx, f, &invocation{id: ev.RequestID, payload: ev.Payload, clientContext: ev.ClientContext})
 	if err != nil || ctx.Err() != nil {
 		return false
 	}
 	if res.functionError != "" {
-		s.logger.Info("asynchronous invocation failed", "function", f.Name, "request_id", ev.RequestID, "error", string(res.body))
+		if ev.Retries < f.retryAttempts() {
+			s.logger.Info("asynchronous invocation failed, to be retried", "function", f.Name, "request_id", ev.RequestID,
+				"retries", ev.Retries, "error", string(res.body))
+			return s.retry(ctx, kv, e, ev)
+		}
+		s.logger.Info("asynchronous invocation failed", "function", f.Name, "request_id", ev.RequestID,
+			"retries", ev.Retries, "error", string(res.body))
+	}
+	return s.dequeue(ctx, kv, e)
+}
+
+// retry queues a failed event again, due asyncRetryDelays later, and
+// then takes its old entries off the queue: a stop in between runs it
+// twice rather than never.
+func (s *Service) retry(ctx context.Context, kv storage.KV, e asyncEntry, ev asyncEvent) bool {
+	if ev.Queued == 0 {
+		ev.Queued = e.due().UnixNano()
+	}
+	ev.Retries++
+	if err := s.queueEvent(ctx, asyncKey(s.now().Add(retryDelay(ev.Retries)), ev.RequestID), ev); err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("asynchronous invocations: queueing a retry", "request_id", ev.RequestID, "err", err)
+		}
+		return false
 	}
 	return s.dequeue(ctx, kv, e)
 }

@@ -37,7 +37,7 @@ func TestEventQueueIndexRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := json.Marshal(asyncEvent{Account: f.Account, Region: f.Region, Function: f.Name, RequestID: "unindexed", Payload: []byte(`{}`)})
-	if _, err := eng.Put(ctx, asyncKey(time.Unix(1, 0), "unindexed"), ev, 0); err != nil {
+	if _, err := eng.Put(ctx, asyncKey(time.Now(), "unindexed"), ev, 0); err != nil {
 		t.Fatal(err)
 	}
 	orphan := asyncIndexPrefix + "00000000000000000002-orphan"

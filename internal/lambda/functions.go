@@ -42,6 +42,8 @@ type function struct {
 	RevisionID       string            `json:"revisionId"`
 	Reserved         *int32            `json:"reserved,omitempty"`
 	Tags             map[string]string `json:"tags,omitempty"`
+	// EventInvoke is its EventInvokeConfig; nil: none (the defaults).
+	EventInvoke *eventInvokeConfig `json:"eventInvoke,omitempty"`
 }
 
 // Defaults and limits of AWS.

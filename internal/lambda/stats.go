@@ -20,6 +20,9 @@ type FunctionCounters struct {
 	// IteratorAge is, for each batch a mapping finished, the age in
 	// milliseconds of its last record when it was finished.
 	IteratorAge metrics.Histogram
+	// AsyncEventsDropped counts the Event invocations dropped unrun for
+	// their age (MaximumEventAgeInSeconds).
+	AsyncEventsDropped atomic.Int64
 }
 
 // MappingCounters are one event source mapping's event counts, in the

@@ -30,6 +30,8 @@ var (
 			func(c *lambda.FunctionCounters) int64 { return c.Errors.Load() }},
 		{lambdaDesc("throttles_total", "Invoke calls refused with TooManyRequestsException. CloudWatch: Throttles (Sum).", functionLabels),
 			func(c *lambda.FunctionCounters) int64 { return c.Throttles.Load() }},
+		{lambdaDesc("async_events_dropped_total", "Event invocations dropped unrun, older than the function's MaximumEventAgeInSeconds. CloudWatch: AsyncEventsDropped (Sum).", functionLabels),
+			func(c *lambda.FunctionCounters) int64 { return c.AsyncEventsDropped.Load() }},
 	}
 	functionHistograms = []histogramDef[lambda.FunctionCounters]{
 		{lambdaDesc("duration_seconds", "Time per invocation. CloudWatch: Duration.", functionLabels),

@@ -112,6 +112,23 @@ expect "new variable" "$(lq 'Environment.Variables.GREETING' update-function-con
 	--environment 'Variables={GREETING=bonjour}')" bonjour
 invoke_echo "$fn" updated bonjour
 
+step "put-, get-, list-, delete-function-event-invoke-config"
+expect "put MaximumRetryAttempts" "$(lq MaximumRetryAttempts put-function-event-invoke-config --function-name "$fn" \
+	--maximum-retry-attempts 1 --maximum-event-age-in-seconds 600)" 1
+expect "get" "$(lq '[FunctionArn,MaximumRetryAttempts,MaximumEventAgeInSeconds]' get-function-event-invoke-config --function-name "$fn")" \
+	"arn:aws:lambda:us-east-1:000000000000:function:$fn:\$LATEST	1	600"
+expect "list" "$(lq 'FunctionEventInvokeConfigs[].MaximumEventAgeInSeconds' list-function-event-invoke-configs --function-name "$fn")" 600
+if l put-function-event-invoke-config --function-name "$fn" --maximum-retry-attempts 3 >/dev/null 2>"$tmp/err"; then
+	fail "put-function-event-invoke-config with 3 retries succeeded"
+fi
+grep -q "ValidationException" "$tmp/err" || fail "3 retries: $(cat "$tmp/err")"
+l delete-function-event-invoke-config --function-name "$fn" >/dev/null
+if l get-function-event-invoke-config --function-name "$fn" >/dev/null 2>"$tmp/err"; then
+	fail "get-function-event-invoke-config after delete succeeded"
+fi
+grep -q "ResourceNotFoundException" "$tmp/err" || fail "get after delete: $(cat "$tmp/err")"
+grep -q "doesn't have an EventInvokeConfig" "$tmp/err" || fail "get after delete: $(cat "$tmp/err")"
+
 step "create-event-source-mapping: a Kinesis stream into a function"
 esm_fn="e2e-cli-esm-$$"
 esm_stream="e2e-cli-esm-$$"

@@ -38,6 +38,10 @@ type Event struct {
 	// process it checks it may signal.
 	Peek string `json:"peek,omitempty"`
 	PID  int    `json:"pid,omitempty"`
+	// Fails is how many of its first attempts "flaky" fails: each
+	// appends its request id to Path as a line, and fails while Path
+	// holds at most Fails lines.
+	Fails int `json:"fails,omitempty"`
 }
 
 // Reply is what "echo" answers.
@@ -109,6 +113,27 @@ func handle(ctx context.Context, ev Event) (*Reply, error) {
 		return &Reply{Message: ev.Message}, nil
 	case "fail":
 		return nil, errors.New(ev.Message)
+	case "flaky":
+		lc, _ := lambdacontext.FromContext(ctx)
+		if lc == nil {
+			return nil, errors.New("no Lambda context")
+		}
+		f, err := os.OpenFile(ev.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		_, werr := f.WriteString(lc.AwsRequestID + "\n")
+		if err := errors.Join(werr, f.Close()); err != nil {
+			return nil, err
+		}
+		b, err := os.ReadFile(ev.Path)
+		if err != nil {
+			return nil, err
+		}
+		if n := strings.Count(string(b), "\n"); n <= ev.Fails {
+			return nil, fmt.Errorf("attempt %d fails", n)
+		}
+		return &Reply{Message: ev.Path}, nil
 	case "panic":
 		panic(ev.Message)
 	case "exit":
