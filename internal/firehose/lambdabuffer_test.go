@@ -113,8 +113,13 @@ func TestLambdaBufferHints(t *testing.T) {
 		t.Fatalf("invocations %q, want [ab c]: one by the size hint, split at 0.2 MiB", got)
 	}
 
-	put("d")
-	put("e")
+	// d and e in one call: one append, so one read takes both, before or
+	// after the clock moves (read apart, each would be flushed alone once
+	// its arrival is 60 s old).
+	if out, err := c.PutRecordBatch(t.Context(), &fh.PutRecordBatchInput{DeliveryStreamName: aws.String("hinted"),
+		Records: []fhtypes.Record{{Data: []byte("d")}, {Data: []byte("e")}}}); err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+		t.Fatalf("PutRecordBatch d, e: %v", err)
+	}
 	if got := fn.invocations(); len(got) != 2 {
 		t.Fatalf("invocations %q before the 60 s interval", got)
 	}
