@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -209,14 +208,9 @@ func backupURL(ctx context.Context, url, password string, w io.Writer, progress 
 			password = cfg.BackupPassword
 		}
 		if url == "" {
-			host, port, err := net.SplitHostPort(cfg.Listen)
-			if err != nil || port == "0" {
-				return backup.Counts{}, usageError{fmt.Errorf("backup: listen %q does not name a port to reach; pass --url", cfg.Listen)}
+			if url, err = listenURL("backup", cfg.Listen); err != nil {
+				return backup.Counts{}, err
 			}
-			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-				host = "127.0.0.1"
-			}
-			url = "http://" + net.JoinHostPort(host, port)
 		}
 	}
 	if password == "" {

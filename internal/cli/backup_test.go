@@ -440,3 +440,19 @@ func firstDifference(got, want []gotRecord) string {
 	}
 	return "none"
 }
+
+// TestBackupURLFromListen: without --url, backup reaches the server at its
+// listen setting, as health does, and says to pass --url when that names
+// no port to reach.
+func TestBackupURLFromListen(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "b.mrbk")
+	for _, c := range []struct{ listen, want string }{
+		{"127.0.0.1:0", `backup: listen "127.0.0.1:0" picks a free port at each start; pass --url`},
+		{"nonsense", `listen: "nonsense" is not host:port`},
+	} {
+		code, _, errOut := runCLI(t, map[string]string{"MILLRACE_LISTEN": c.listen, "MILLRACE_BACKUP_PASSWORD": "pw"}, "backup", "--out", out, "--quiet")
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("listen %s: exit %d, stderr %q, want %q", c.listen, code, errOut, c.want)
+		}
+	}
+}

@@ -93,15 +93,26 @@ func healthURL(lookupEnv func(string) (string, bool)) (string, error) {
 	if err != nil {
 		return "", usageError{fmt.Errorf("health: reading the listen setting (or pass --url): %w", err)}
 	}
-	host, port, err := net.SplitHostPort(cfg.Listen)
+	base, err := listenURL("health", cfg.Listen)
 	if err != nil {
-		return "", usageError{fmt.Errorf("health: listen %q is not host:port; pass --url", cfg.Listen)}
+		return "", err
+	}
+	return base + server.HealthPath, nil
+}
+
+// listenURL is the base URL of the plain listener a server binds with the
+// listen setting addr (an unspecified host reached on 127.0.0.1); cmd
+// names the command in errors, which say to pass --url.
+func listenURL(cmd, addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", usageError{fmt.Errorf("%s: listen %q is not host:port; pass --url", cmd, addr)}
 	}
 	if port == "0" {
-		return "", usageError{fmt.Errorf("health: listen %q picks a free port at each start; pass --url", cfg.Listen)}
+		return "", usageError{fmt.Errorf("%s: listen %q picks a free port at each start; pass --url", cmd, addr)}
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + server.HealthPath, nil
+	return "http://" + net.JoinHostPort(host, port), nil
 }
