@@ -351,6 +351,22 @@ def flow():
     except c.exceptions.InvalidParameterValueException:
         pass
 
+    step("event invoke config: put, update, get, list, delete")
+    ec = c.put_function_event_invoke_config(FunctionName=names[2], MaximumRetryAttempts=1)
+    check(ec["MaximumRetryAttempts"] == 1 and ec["FunctionArn"].endswith(f":{names[2]}:$LATEST"), ec)
+    ec = c.update_function_event_invoke_config(FunctionName=names[2], MaximumEventAgeInSeconds=600)
+    check(ec["MaximumRetryAttempts"] == 1 and ec["MaximumEventAgeInSeconds"] == 600, ec)
+    ec = c.get_function_event_invoke_config(FunctionName=names[2])
+    check(ec["MaximumRetryAttempts"] == 1 and ec["MaximumEventAgeInSeconds"] == 600, ec)
+    listed = c.list_function_event_invoke_configs(FunctionName=names[2])["FunctionEventInvokeConfigs"]
+    check(len(listed) == 1 and listed[0]["MaximumEventAgeInSeconds"] == 600, listed)
+    c.delete_function_event_invoke_config(FunctionName=names[2])
+    try:
+        c.get_function_event_invoke_config(FunctionName=names[2])
+        check(False, "get_function_event_invoke_config after delete succeeded")
+    except c.exceptions.ResourceNotFoundException:
+        pass
+
     step("list_functions paginator, one a page")
     listed = []
     for page in c.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 1}):
