@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,12 +60,22 @@ type Config struct {
 	// RateMBps, when not 0, paces the writers to offer this many MB/s (10^6
 	// bytes of record data per second) in total.
 	RateMBps float64
+	// Burst, when above 1 (with RateMBps), releases the workers' calls
+	// Burst at a time at the same instant: workers 0 to Burst-1 together,
+	// the next Burst workers together later, the groups spread evenly over
+	// each interval. The offered MB/s is the same as without it. 0 or 1
+	// spreads every worker's calls evenly.
+	Burst int
 
 	// ReadBack reads every shard back and verifies the records.
 	ReadBack bool
 	// PID, when not 0, is a local server process whose CPU time and memory
 	// are sampled from /proc.
 	PID int
+
+	// CPUProfile, when not nil, receives a CPU profile (pprof format) of
+	// this process during the write phase: the load generator's own cost.
+	CPUProfile io.Writer
 
 	// Progress receives live progress; nil for none. TTY selects one
 	// updating line instead of periodic lines.
@@ -101,6 +112,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("size: %d must be between %d and 1048576 bytes", c.Size, MinRecordSize)
 	case c.Duration < 0, c.Records < 0, c.RateMBps < 0:
 		return errors.New("duration, records and rate must not be negative")
+	case c.Burst < 0 || c.Burst > c.Workers:
+		return fmt.Errorf("burst: %d must be between 0 and workers (%d)", c.Burst, c.Workers)
+	case c.Burst > 1 && c.RateMBps == 0:
+		return fmt.Errorf("burst: %d needs a rate: without one every worker sends as soon as its last call is answered", c.Burst)
+	case c.Burst > 1 && c.Workers%c.Burst != 0:
+		return fmt.Errorf("burst: %d must divide workers (%d) into whole bursts", c.Burst, c.Workers)
 	case c.Duration == 0 && c.Records == 0:
 		return errors.New("duration or records must bound the run")
 	}
@@ -121,8 +138,11 @@ type workerState struct {
 	sent       uint32 // records numbered so far
 	acked      bitset
 	latencies  []time.Duration
-	errors     map[string]int64
-	putCalls   int64
+	// scheduled is, in burst mode, the instant each successful call (the
+	// same index in latencies) was released at: its burst.
+	scheduled []int64
+	errors    map[string]int64
+	putCalls  int64
 }
 
 // counters are read by the progress line while workers run.
@@ -218,30 +238,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	} else {
 		wctx, cancel = context.WithCancel(ctx)
 	}
-	var budget atomic.Int64
-	budget.Store(cfg.Records)
-	var interval time.Duration
-	if cfg.RateMBps > 0 {
-		perWorker := cfg.RateMBps * 1e6 / float64(cfg.Workers)
-		interval = time.Duration(float64(batch*cfg.Size) / perWorker * float64(time.Second))
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			cancel()
+			if proc != nil {
+				proc.stop()
+			}
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
 	}
 	stopProgress := startProgress(&cfg, &cnt)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i, w := range workers {
-		// With --rate the workers' calls are spread evenly over each
-		// interval (worker i a fraction i/W into it), so the server sees a
-		// steady stream of calls at the offered rate, not every worker's
-		// call at the same instant.
-		phase := start.Add(interval * time.Duration(i) / time.Duration(len(workers)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			write(wctx, ctx, &cfg, dc, w, tag, &cnt, &budget, interval, phase)
-		}()
+	elapsed := writePhase(wctx, ctx, &cfg, dc, workers, tag, &cnt, sleepUntil)
+	if cfg.CPUProfile != nil {
+		pprof.StopCPUProfile()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	cancel()
 	for _, w := range workers {
 		if w.conn != nil {
@@ -252,7 +262,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if proc != nil {
 		proc.sample()
 	}
-	res.Write = writeStats(workers, elapsed, cfg.Size)
+	res.Write = writeStats(workers, elapsed, cfg.Size, cfg.Burst)
 	for _, w := range workers {
 		for k, v := range w.errors {
 			res.Errors[k] += v
@@ -275,10 +285,70 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// writePhase runs the workers until ctx ends or the record budget is
+// spent and returns how long they ran. wait sleeps until a paced call's
+// instant (false when ctx ends first).
+func writePhase(ctx, callCtx context.Context, cfg *Config, dc dataClient, workers []*workerState, tag uint16, cnt *counters, wait waitFunc) time.Duration {
+	var budget atomic.Int64
+	budget.Store(cfg.Records)
+	interval := callInterval(cfg, len(workers[0].slots))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		phase := start.Add(phaseOf(i, len(workers), cfg.Burst, interval))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(ctx, callCtx, cfg, dc, w, tag, cnt, &budget, interval, phase, wait)
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// callInterval is the time between one worker's calls that offers
+// cfg.RateMBps over all workers; 0 without a rate.
+func callInterval(cfg *Config, batch int) time.Duration {
+	if cfg.RateMBps <= 0 {
+		return 0
+	}
+	perWorker := cfg.RateMBps * 1e6 / float64(cfg.Workers)
+	return time.Duration(float64(batch*cfg.Size) / perWorker * float64(time.Second))
+}
+
+// phaseOf is how far into each interval worker i of n sends. Without
+// bursts the workers' calls are spread evenly (worker i a fraction i/n
+// into it), so the server sees a steady stream of calls at the offered
+// rate, not every worker's call at the same instant; with bursts of b the
+// workers go in groups of b, each group at one instant and the groups
+// spread evenly.
+func phaseOf(i, n, burst int, interval time.Duration) time.Duration {
+	burst = max(burst, 1)
+	return interval * time.Duration(i/burst) / time.Duration(n/burst)
+}
+
+// waitFunc sleeps until at, for worker; false when ctx ends first.
+type waitFunc func(ctx context.Context, worker int, at time.Time) bool
+
+func sleepUntil(ctx context.Context, _ int, at time.Time) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // write is one worker's loop. It starts calls while ctx lasts; calls run
 // under callCtx, so that the end of the run does not cut off a call in
 // flight (which would count as failed although the server may store it).
-func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerState, tag uint16, cnt *counters, budget *atomic.Int64, interval time.Duration, start time.Time) {
+func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerState, tag uint16, cnt *counters, budget *atomic.Int64, interval time.Duration, start time.Time, wait waitFunc) {
 	n := len(w.slots)
 	next := start
 	for ctx.Err() == nil {
@@ -287,14 +357,8 @@ func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerSt
 		}
 		if interval > 0 {
 			next = next.Add(interval)
-			if d := time.Until(next); d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
+			if !wait(ctx, int(w.id), next) {
+				return
 			}
 		}
 		first := w.sent
@@ -320,6 +384,9 @@ func write(ctx, callCtx context.Context, cfg *Config, dc dataClient, w *workerSt
 		}
 		w.putCalls++
 		w.latencies = append(w.latencies, lat)
+		if cfg.Burst > 1 {
+			w.scheduled = append(w.scheduled, next.UnixNano())
+		}
 		ok := 0
 		for i, code := range out.codes {
 			if code != "" {

@@ -145,6 +145,10 @@ func TestValidate(t *testing.T) {
 		func(c *bench.Config) { c.Workers = 0 },
 		func(c *bench.Config) { c.Duration, c.Records = 0, 0 },
 		func(c *bench.Config) { c.Shards = 0 },
+		func(c *bench.Config) { c.Burst = 2 },                 // no rate
+		func(c *bench.Config) { c.Burst, c.RateMBps = 3, 25 }, // 4 workers
+		func(c *bench.Config) { c.Burst, c.RateMBps = 8, 25 }, // more than the workers
+		func(c *bench.Config) { c.Burst = -1 },
 	} {
 		cfg := bench.Defaults()
 		mod(&cfg)
@@ -153,6 +157,10 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	cfg := bench.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Burst, cfg.RateMBps = 4, 25
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

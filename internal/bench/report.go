@@ -36,11 +36,15 @@ type ConfigSummary struct {
 	Duration string  `json:"duration,omitempty"`
 	Records  int64   `json:"records,omitempty"`
 	RateMBps float64 `json:"rate_mbps,omitempty"`
+	Burst    int     `json:"burst,omitempty"`
 }
 
 func summarize(c *Config) ConfigSummary {
 	s := ConfigSummary{Endpoint: c.Endpoint, Client: c.Client, Op: c.Op, Shards: c.Shards, Workers: c.Workers,
 		Batch: c.Batch, Size: c.Size, Records: c.Records, RateMBps: c.RateMBps}
+	if c.Burst > 1 {
+		s.Burst = c.Burst
+	}
 	if c.Op == OpPutRecord {
 		s.Batch = 1
 	}
@@ -67,6 +71,12 @@ type WriteStats struct {
 	Shards map[string]ShardCount `json:"shards"`
 	// Latency of successful put calls, in milliseconds.
 	LatencyMs Latency `json:"latency_ms"`
+	// Bursts counts the bursts (--burst) whose every call succeeded;
+	// BurstLatencyMs[k] is the latency of the (k+1)-th of each such
+	// burst's calls to be answered, so the last entry is what the call
+	// that waits longest in a burst sees.
+	Bursts         int64     `json:"bursts,omitempty"`
+	BurstLatencyMs []Latency `json:"burst_latency_ms,omitempty"`
 }
 
 // ShardCount is what one shard stored or returned: records, bytes of
@@ -127,7 +137,7 @@ type ServerStats struct {
 	HWMMiB      float64 `json:"vmhwm_mib"`
 }
 
-func writeStats(workers []*workerState, elapsed time.Duration, size int) WriteStats {
+func writeStats(workers []*workerState, elapsed time.Duration, size, burst int) WriteStats {
 	var lat []time.Duration
 	ws := WriteStats{Seconds: elapsed.Seconds(), Shards: map[string]ShardCount{}}
 	for _, w := range workers {
@@ -155,7 +165,48 @@ func writeStats(workers []*workerState, elapsed time.Duration, size int) WriteSt
 		ws.MBps = float64(ws.Bytes) / 1e6 / s
 	}
 	ws.LatencyMs = percentiles(lat)
+	if burst > 1 {
+		ws.Bursts, ws.BurstLatencyMs = burstStats(workers, burst)
+	}
 	return ws
+}
+
+// burstStats groups the successful calls by the burst they were released
+// in (their group of workers and instant) and returns the number of
+// complete bursts and, for each rank k, the percentiles of the k-th
+// fastest call of each.
+func burstStats(workers []*workerState, burst int) (int64, []Latency) {
+	type key struct {
+		group int
+		at    int64
+	}
+	bursts := map[key][]time.Duration{}
+	for i, w := range workers {
+		for j, at := range w.scheduled {
+			k := key{i / burst, at}
+			bursts[k] = append(bursts[k], w.latencies[j])
+		}
+	}
+	ranks := make([][]time.Duration, burst)
+	var n int64
+	for _, lat := range bursts {
+		if len(lat) != burst {
+			continue
+		}
+		n++
+		slices.Sort(lat)
+		for r, d := range lat {
+			ranks[r] = append(ranks[r], d)
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	out := make([]Latency, burst)
+	for r := range ranks {
+		out[r] = percentiles(ranks[r])
+	}
+	return n, out
 }
 
 func percentiles(lat []time.Duration) Latency {
@@ -340,7 +391,14 @@ func startProgress(cfg *Config, cnt *counters) func() {
 func (r *Result) WriteTable(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "endpoint %s  stream %s  client %s  op %s\n", c.Endpoint, r.Stream, c.Client, c.Op)
-	fmt.Fprintf(w, "%d shards, %d workers, %d records x %d bytes per call\n\n", c.Shards, c.Workers, c.Batch, c.Size)
+	fmt.Fprintf(w, "%d shards, %d workers, %d records x %d bytes per call", c.Shards, c.Workers, c.Batch, c.Size)
+	if c.RateMBps > 0 {
+		fmt.Fprintf(w, ", %g MB/s offered", c.RateMBps)
+	}
+	if c.Burst > 1 {
+		fmt.Fprintf(w, " in bursts of %d calls", c.Burst)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := func(k, v string) { fmt.Fprintf(w, "  %-26s %s\n", k, v) }
 	ws := r.Write
 	fmt.Fprintln(w, "write")
@@ -350,6 +408,12 @@ func (r *Result) WriteTable(w io.Writer) {
 	tw("calls", fmt.Sprintf("%d (%.0f/s)", ws.Calls, float64(ws.Calls)/max(ws.Seconds, 1e-9)))
 	l := ws.LatencyMs
 	tw("latency ms", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
+	if len(ws.BurstLatencyMs) > 0 {
+		tw("bursts", fmt.Sprintf("%d complete", ws.Bursts))
+		for k, l := range ws.BurstLatencyMs {
+			tw(fmt.Sprintf("  call %d of %d answered", k+1, len(ws.BurstLatencyMs)), fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  max %.2f", l.P50, l.P90, l.P99, l.Max))
+		}
+	}
 	if rs := r.Read; rs != nil {
 		fmt.Fprintln(w, "read back")
 		tw("duration", fmt.Sprintf("%.2f s (%d GetRecords calls)", rs.Seconds, rs.Calls))

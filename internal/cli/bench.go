@@ -38,7 +38,7 @@ Flags:
 `
 
 // benchFlags binds the bench command's flags to cfg and returns their help.
-func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool) {
+func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool, cpuProfile *string) {
 	fs.StringVar(&cfg.Endpoint, "endpoint", cfg.Endpoint, "Kinesis endpoint URL.")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "Region to sign requests for.")
 	fs.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "Access key id to sign with (a 12-digit id selects that account on Millrace).")
@@ -54,18 +54,21 @@ func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool) {
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "How long to write; 0 with --records writes until the record count is reached.")
 	fs.Int64Var(&cfg.Records, "records", cfg.Records, "Stop after sending this many records (whole calls; 0: no limit).")
 	fs.Float64Var(&cfg.RateMBps, "rate", cfg.RateMBps, "Offered load in MB/s over all workers, their calls spread evenly in time (0: as fast as the server answers).")
+	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "With --rate: release the workers' calls this many at a time at the same instant (workers 0..N-1 together, then the next N, the groups spread evenly), the offered MB/s unchanged; must divide --workers. Reports the latency of the 1st to Nth call of each burst to be answered. 0 or 1: every call spread evenly.")
 	fs.BoolVar(&cfg.ReadBack, "read", cfg.ReadBack, "Read every shard back with GetRecords and verify the records (--read=false to skip).")
 	fs.IntVar(&cfg.PID, "pid", cfg.PID, "PID of a local server process: report its CPU time and RSS from /proc.")
 	fs.BoolVar(jsonOut, "json", *jsonOut, "Print the result as JSON instead of a table.")
+	fs.StringVar(cpuProfile, "cpuprofile", *cpuProfile, "Write a CPU profile of this load generator's write phase to this file (for go tool pprof): what the client itself costs.")
 }
 
 // runBench is the bench command.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := bench.Defaults()
 	var jsonOut bool
+	var cpuProfile string
 	fs := flag.NewFlagSet("millrace bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	benchFlags(fs, &cfg, &jsonOut)
+	benchFlags(fs, &cfg, &jsonOut, &cpuProfile)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			writeBenchHelp(stdout)
@@ -78,6 +81,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
 	}
 	cfg.Progress = stderr
 	cfg.TTY = isTerminal(stderr)
@@ -100,8 +111,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func writeBenchHelp(w io.Writer) {
 	cfg := bench.Defaults()
 	var jsonOut bool
+	var cpuProfile string
 	fs := flag.NewFlagSet("millrace bench", flag.ContinueOnError)
-	benchFlags(fs, &cfg, &jsonOut)
+	benchFlags(fs, &cfg, &jsonOut, &cpuProfile)
 	var b strings.Builder
 	b.WriteString(benchHelp)
 	fs.VisitAll(func(f *flag.Flag) {

@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,8 +20,9 @@ func TestBenchHelpListsEveryFlag(t *testing.T) {
 		}
 		cfg := bench.Defaults()
 		var j bool
+		var prof string
 		fs := flag.NewFlagSet("", flag.ContinueOnError)
-		benchFlags(fs, &cfg, &j)
+		benchFlags(fs, &cfg, &j, &prof)
 		fs.VisitAll(func(f *flag.Flag) {
 			if !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, f.Usage) {
 				t.Errorf("%q: help lacks --%s", args, f.Name)
@@ -36,6 +39,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--client", "curl"}, `client: "curl" must be sdk or raw`},
 		{[]string{"bench", "--batch", "0"}, "batch: 0 must be between 1 and 500"},
 		{[]string{"bench", "--nope"}, "flag provided but not defined"},
+		{[]string{"bench", "--burst", "4"}, "burst: 4 needs a rate"},
+		{[]string{"bench", "--burst", "3", "--rate", "25"}, "burst: 3 must divide workers (4)"},
 		{[]string{"bench", "stray"}, `unexpected argument "stray"`},
 	} {
 		code, _, errOut := runCLI(t, nil, tt.args...)
@@ -58,6 +63,26 @@ func TestBenchJSON(t *testing.T) {
 	}
 	if res.Write.Records != 200 || res.Read == nil || res.Read.Verified != 200 {
 		t.Fatalf("result %+v", res)
+	}
+	// Bursts of two: each worker's one call released together, reported
+	// as one burst with the latency of its first and second answer; the
+	// CPU profile of the write phase is written.
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, out, errOut = runCLI(t, nil, "bench", "--endpoint", srv.URL, "--client", "raw", "--workers", "2", "--burst", "2", "--rate", "50",
+		"--duration", "0", "--records", "200", "--batch", "100", "--size", "64", "--shards", "2", "--read=false", "--json", "--cpuprofile", prof)
+	if code != 0 {
+		t.Fatalf("burst: exit %d, stderr %q", code, errOut)
+	}
+	res = bench.Result{}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Config.Burst != 2 || res.Write.Records != 200 || res.Write.Bursts != 1 || len(res.Write.BurstLatencyMs) != 2 ||
+		res.Write.BurstLatencyMs[1].Max < res.Write.BurstLatencyMs[0].Max || !strings.Contains(out, `"burst_latency_ms"`) {
+		t.Fatalf("burst result %+v", res)
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Fatalf("cpu profile: %v", err)
 	}
 	code, out, _ = runCLI(t, nil, "bench", "--endpoint", srv.URL, "--duration", "0", "--records", "10", "--batch", "5", "--size", "16", "--shards", "1")
 	if code != 0 || !strings.Contains(out, "records/s") || !strings.Contains(out, "verified") {
