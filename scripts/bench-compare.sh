@@ -8,6 +8,13 @@
 #
 #   scripts/bench-compare.sh            # 3 rounds of 10 s per target
 #   ROUNDS=5 DURATION=20s scripts/bench-compare.sh
+#   RATE=25 BURST=4 scripts/bench-compare.sh  # latency: 25 MB/s offered
+#                                             # in bursts of four calls
+#
+# TARGETS picks the targets (default: all four, in this order).
+# BENCH_GOGC is the load generator's GOGC (default 400: the SDK client
+# spends a fifth of its CPU in GC at the default of 100, CPU that the
+# server under test shares on a small machine; "" for Go's default).
 #
 # Needs go, node and npm (kinesalite@3.3.3 and kinesis-local@0.6.2 are
 # installed from the npm registry into $BENCH_CACHE). Writes the raw JSON
@@ -20,6 +27,9 @@ OUT=${OUT:-$(mktemp -d /tmp/millrace-compare.XXXXXX)}
 BENCH_CACHE=${BENCH_CACHE:-$HOME/.cache/millrace-bench}
 TARGETS=${TARGETS:-"millrace-raw millrace-sdk kinesalite kinesis-mock"}
 PORT=${PORT:-45670}
+RATE=${RATE:-}
+BURST=${BURST:-}
+BENCH_GOGC=${BENCH_GOGC-400}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 mkdir -p "$OUT/results" "$BENCH_CACHE"
@@ -73,14 +83,20 @@ stop_target() {
 }
 trap 'stop_target' EXIT
 
+load=()
+if [ -n "$RATE" ]; then load+=(--rate "$RATE"); fi
+if [ -n "$BURST" ]; then load+=(--burst "$BURST"); fi
+benchenv=()
+if [ -n "$BENCH_GOGC" ]; then benchenv=(GOGC="$BENCH_GOGC"); fi
+
 for round in $(seq 1 "$ROUNDS"); do
   for t in $TARGETS; do
     client=sdk
     [ "$t" = millrace-raw ] && client=raw
     start_target "$t"
     echo "round $round: $t" >&2
-    if ! "$OUT/millrace" bench --endpoint "$endpoint" --client "$client" --shards 4 --workers 4 \
-      --batch 500 --size 1024 --duration "$DURATION" --pid "$pid" --json \
+    if ! env "${benchenv[@]}" "$OUT/millrace" bench --endpoint "$endpoint" --client "$client" --shards 4 --workers 4 \
+      --batch 500 --size 1024 --duration "$DURATION" "${load[@]}" --pid "$pid" --json \
       >"$OUT/results/$t.$round.json" 2>>"$OUT/bench.log"; then
       echo "  $t failed (see $OUT/bench.log)" >&2
     fi
@@ -108,10 +124,13 @@ cols = [
     ("write rec/s", lambda r: r["write"]["records_per_sec"]),
     ("p50 ms", lambda r: r["write"]["latency_ms"]["p50"]),
     ("p99 ms", lambda r: r["write"]["latency_ms"]["p99"]),
+    ("last of burst p99 ms", lambda r: r["write"]["burst_latency_ms"][-1]["p99"] if r["write"].get("burst_latency_ms") else None),
     ("read rec/s", lambda r: (r.get("read") or {}).get("records_per_sec")),
     ("server CPU ms/MB", lambda r: r["server"]["write_cpu_seconds"] * 1e3 / max(r["write"]["bytes"] / 1e6, 1e-9) if r.get("server") else None),
     ("peak RSS MiB", lambda r: (r.get("server") or {}).get("peak_rss_mib")),
 ]
+# Columns no run has a value for (the burst column without BURST) are left out.
+cols = [c for c in cols if any(c[1](r) is not None for rs in rows.values() for r in rs)] or cols
 base = med(rows.get("kinesalite", []), cols[0][1])
 print("| target | runs | " + " | ".join(c for c, _ in cols) + " | MB/s vs kinesalite | verified |")
 print("|---" * (len(cols) + 4) + "|")
