@@ -62,7 +62,7 @@ func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool, cpuProfile *
 }
 
 // runBench is the bench command.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	cfg := bench.Defaults()
 	var jsonOut bool
 	var cpuProfile string
@@ -83,11 +83,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err}
 	}
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpuprofile: %w", err)
+		f, ferr := os.Create(cpuProfile)
+		if ferr != nil {
+			return fmt.Errorf("cpuprofile: %w", ferr)
 		}
-		defer f.Close()
+		defer func() {
+			if e := f.Close(); e != nil && err == nil {
+				err = fmt.Errorf("cpuprofile: %w", e)
+			}
+		}()
 		cfg.CPUProfile = f
 	}
 	cfg.Progress = stderr
