@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math/bits"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -167,6 +168,13 @@ func (s *scanner) record(e *entryText) bool {
 // blobs base64-decodes every record's data into one buffer; each record's
 // Data is a full slice of it. It returns false for data the generic
 // decoder would reject or that is empty.
+//
+// From splitDecodeMin decoded bytes (a PutRecords call of 500 × 1 KiB is
+// 512 KiB) the records are decoded in two halves at once, the second on
+// its own goroutine: decoding is the largest step of such a call before
+// its WAL sync (about half a millisecond of a 3 ms call at 25 MB/s), and
+// the server is mostly idle at that load, so the call's latency drops by
+// about half of it while its CPU cost stays the same.
 func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)) bool {
 	total := 0
 	for i := range texts {
@@ -177,10 +185,32 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 		total += n
 	}
 	buf := make([]byte, total)
-	off := 0
-	for i := range texts {
-		src := data(i)
-		n, err := base64.StdEncoding.Strict().Decode(buf[off:], src)
+	if total < splitDecodeMin || len(texts) < 2 || runtime.GOMAXPROCS(0) < 2 {
+		return decodeInto(buf, 0, 0, len(texts), data, set)
+	}
+	// The halves meet at a record boundary; each decodes into a slice
+	// capped at its own end, because Decode may write scratch bytes past
+	// the text it decodes when dst has room (the next record overwrites
+	// them when one goroutine decodes both).
+	mid, midOff := 0, 0
+	for midOff < total/2 {
+		n, _ := awsproto.Base64Len(data(mid))
+		mid, midOff = mid+1, midOff+n
+	}
+	second := make(chan bool, 1)
+	go func() { second <- decodeInto(buf, midOff, mid, len(texts), data, set) }()
+	ok := decodeInto(buf[:midOff:midOff], 0, 0, mid, data, set)
+	return <-second && ok
+}
+
+// splitDecodeMin is the decoded size from which blobs decodes in two
+// halves at once.
+const splitDecodeMin = 128 << 10
+
+// decodeInto decodes records [from, to) into buf from off on.
+func decodeInto(buf []byte, off, from, to int, data func(i int) []byte, set func(i int, b []byte)) bool {
+	for i := from; i < to; i++ {
+		n, err := base64.StdEncoding.Strict().Decode(buf[off:], data(i))
 		if err != nil {
 			return false
 		}

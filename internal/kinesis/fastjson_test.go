@@ -161,6 +161,43 @@ func TestFastPutRecordsRandom(t *testing.T) {
 	}
 }
 
+// Bodies of splitDecodeMin and more are decoded in two halves at once:
+// every record still gets exactly its data (records of every length mod 3,
+// so padded texts meet at the split), and bad text in either half sends
+// the body to the generic decoder, whose error it then gets.
+func TestFastPutRecordsLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	in := kinesisapi.PutRecordsInput{StreamName: awsproto.Ptr("s")}
+	for size := 0; size < 2*splitDecodeMin; {
+		data := make([]byte, 1+rng.IntN(3000))
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		size += len(data)
+		in.Records = append(in.Records, kinesisapi.PutRecordsRequestEntry{Data: data, PartitionKey: awsproto.Ptr(fmt.Sprint(rng.Uint64()))})
+	}
+	body, _ := json.Marshal(&in)
+	var fast kinesisapi.PutRecordsInput
+	if !decodePutRecordsJSON(body, &fast) {
+		t.Fatal("fast path refused a large regular body")
+	}
+	if !reflect.DeepEqual(fast, in) {
+		t.Fatal("a large body decoded in halves differs from what was encoded")
+	}
+	checkFastPutRecords(t, body)
+
+	// A character base64 does not have, early and late in the body.
+	for _, at := range []int{len(body) / 10, len(body) * 9 / 10} {
+		i := at + bytes.Index(body[at:], []byte(`"Data":"`)) + len(`"Data":"`)
+		bad := bytes.Clone(body)
+		bad[i] = '*'
+		if decodePutRecordsJSON(bad, &fast) {
+			t.Errorf("fast path took a body with bad base64 at byte %d", i)
+		}
+		checkFastPutRecords(t, bad)
+	}
+}
+
 // The fast encoders write exactly what encoding/json writes.
 func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 	type genericGet kinesisapi.GetRecordsOutput
