@@ -106,7 +106,8 @@ func (svc *Service) getRecords(ctx context.Context, in *kinesisapi.GetRecordsInp
 	out := &kinesisapi.GetRecordsOutput{MillisBehindLatest: ptr(res.MillisBehindLatest)}
 	// One allocation for all the records' timestamps: pointers into it.
 	var arrivals []awsproto.Timestamp
-	if slices != nil && cap(slices.records) >= len(res.Records) {
+	// Records is never nil: an empty list is written as [], not null.
+	if slices != nil && slices.records != nil && cap(slices.records) >= len(res.Records) {
 		out.Records = slices.records[:len(res.Records)]
 		arrivals = slices.arrivals[:len(res.Records)]
 	} else {
