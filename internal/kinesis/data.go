@@ -84,6 +84,7 @@ func (svc *Service) getRecords(ctx context.Context, in *kinesisapi.GetRecordsInp
 	var res *streams.GetRecordsResult
 	var err error
 	var slices *getRecordsSlices
+	var out *kinesisapi.GetRecordsOutput
 	if awsproto.CanRunAfterResponse(ctx) {
 		// The response is written before anything else can see the
 		// records: their memory, and the response's slices, are taken
@@ -98,12 +99,15 @@ func (svc *Service) getRecords(ctx context.Context, in *kinesisapi.GetRecordsInp
 		}
 		awsproto.AfterResponse(ctx, func() {
 			release()
+			// The pooled slices keep no pointer into memory that is no
+			// longer the call's (a collection may drop the lease).
+			clear(out.Records)
 			getRecordsSlicesPool.Put(slices)
 		})
 	} else if res, err = svc.s.GetRecords(ctx, it, limit); err != nil {
 		return nil, err
 	}
-	out := &kinesisapi.GetRecordsOutput{MillisBehindLatest: ptr(res.MillisBehindLatest)}
+	out = &kinesisapi.GetRecordsOutput{MillisBehindLatest: ptr(res.MillisBehindLatest)}
 	// One allocation for all the records' timestamps: pointers into it.
 	var arrivals []awsproto.Timestamp
 	// Records is never nil: an empty list is written as [], not null.

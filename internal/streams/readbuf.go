@@ -59,6 +59,10 @@ type readLease struct {
 	srecs []storage.Record
 	recs  []Record
 	text  []byte
+	// foreign is how many of recs may point outside the lease (decrypted
+	// records), to be cleared on release so that the pool keeps no
+	// memory that is not its own.
+	foreign int
 }
 
 // readBuffers hands out leases within the budget.
@@ -115,6 +119,8 @@ func (b *readBuffers) acquire(ctx context.Context) *readLease {
 
 // release takes a lease back; nothing may use its memory afterwards.
 func (b *readBuffers) release(l *readLease) {
+	clear(l.recs[:l.foreign])
+	l.foreign = 0
 	b.pool.Put(l)
 	b.out.Add(-1)
 	<-b.slots

@@ -621,6 +621,11 @@ func (s *Streams) getRecords(ctx context.Context, shardIterator string, limit in
 			if err := s.openRecord(ctx, key, r, &rec); err != nil {
 				return nil, err
 			}
+			if l != nil {
+				// Decrypted records live outside the lease: its
+				// release forgets them.
+				l.foreign = len(out.Records) + 1
+			}
 		}
 		out.Records = append(out.Records, rec)
 		next = r.Seq + 1
