@@ -33,6 +33,39 @@ type RequestInfo struct {
 	Resources []string
 
 	authorizer Authorizer
+	// afterResponse holds what AfterResponse registered; afterOK is set
+	// by a router that runs it once the response is written.
+	afterResponse []func()
+	afterOK       bool
+}
+
+// AfterResponse registers fn to run once the request's response has been
+// written (every byte handed to the connection, or the write failed), and
+// reports whether it will: false when ctx is not a request served by a
+// router that does so, and then fn never runs. A handler uses it to take
+// back memory its output points into, such as read buffers.
+func AfterResponse(ctx context.Context, fn func()) bool {
+	info, ok := ctx.Value(infoKey{}).(*RequestInfo)
+	if !ok || info == nil || !info.afterOK {
+		return false
+	}
+	info.afterResponse = append(info.afterResponse, fn)
+	return true
+}
+
+// CanRunAfterResponse reports whether AfterResponse would register a
+// function for ctx's request.
+func CanRunAfterResponse(ctx context.Context) bool {
+	info, ok := ctx.Value(infoKey{}).(*RequestInfo)
+	return ok && info != nil && info.afterOK
+}
+
+// runAfterResponse runs what AfterResponse registered, last first.
+func (info *RequestInfo) runAfterResponse() {
+	for i := len(info.afterResponse) - 1; i >= 0; i-- {
+		info.afterResponse[i]()
+	}
+	info.afterResponse = nil
 }
 
 type infoKey struct{}

@@ -224,7 +224,11 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		HTTP:       req,
 		Secure:     req.TLS != nil,
 		authorizer: r.opts.Authorizer,
+		afterOK:    true,
 	}
+	// Whatever returns from here on has written its response (net/http's
+	// writers copy what they are given), also after a panic.
+	defer info.runAfterResponse()
 	ctx := WithInfo(req.Context(), info)
 	aerr := r.identify(req, body, svc.signingName, info)
 	if aerr != nil {

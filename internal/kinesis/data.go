@@ -2,6 +2,7 @@ package kinesis
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/millrace/millrace/internal/awsproto"
@@ -69,17 +70,57 @@ func (svc *Service) getShardIterator(ctx context.Context, in *kinesisapi.GetShar
 	return &kinesisapi.GetShardIteratorOutput{ShardIterator: ptr(it)}, nil
 }
 
+// getRecordsSlices are a GetRecords response's records and their
+// timestamps, reused across calls answered over HTTP.
+type getRecordsSlices struct {
+	records  []kinesisapi.Record
+	arrivals []awsproto.Timestamp
+}
+
+var getRecordsSlicesPool sync.Pool // of *getRecordsSlices
+
 func (svc *Service) getRecords(ctx context.Context, in *kinesisapi.GetRecordsInput) (*kinesisapi.GetRecordsOutput, error) {
-	res, err := svc.s.GetRecords(ctx, awsproto.Value(in.ShardIterator), int(awsproto.Value(in.Limit)))
-	if err != nil {
+	it, limit := awsproto.Value(in.ShardIterator), int(awsproto.Value(in.Limit))
+	var res *streams.GetRecordsResult
+	var err error
+	var slices *getRecordsSlices
+	var out *kinesisapi.GetRecordsOutput
+	if awsproto.CanRunAfterResponse(ctx) {
+		// The response is written before anything else can see the
+		// records: their memory, and the response's slices, are taken
+		// back once it is, for the next call.
+		var release func()
+		if res, release, err = svc.s.GetRecordsBuffered(ctx, it, limit); err != nil {
+			return nil, err
+		}
+		slices, _ = getRecordsSlicesPool.Get().(*getRecordsSlices)
+		if slices == nil {
+			slices = new(getRecordsSlices)
+		}
+		awsproto.AfterResponse(ctx, func() {
+			release()
+			// The pooled slices keep no pointer into memory that is no
+			// longer the call's (a collection may drop the lease).
+			clear(out.Records)
+			getRecordsSlicesPool.Put(slices)
+		})
+	} else if res, err = svc.s.GetRecords(ctx, it, limit); err != nil {
 		return nil, err
 	}
-	out := &kinesisapi.GetRecordsOutput{
-		Records:            make([]kinesisapi.Record, len(res.Records)),
-		MillisBehindLatest: ptr(res.MillisBehindLatest),
-	}
+	out = &kinesisapi.GetRecordsOutput{MillisBehindLatest: ptr(res.MillisBehindLatest)}
 	// One allocation for all the records' timestamps: pointers into it.
-	arrivals := make([]awsproto.Timestamp, len(res.Records))
+	var arrivals []awsproto.Timestamp
+	// Records is never nil: an empty list is written as [], not null.
+	if slices != nil && slices.records != nil && cap(slices.records) >= len(res.Records) {
+		out.Records = slices.records[:len(res.Records)]
+		arrivals = slices.arrivals[:len(res.Records)]
+	} else {
+		out.Records = make([]kinesisapi.Record, len(res.Records))
+		arrivals = make([]awsproto.Timestamp, len(res.Records))
+		if slices != nil {
+			slices.records, slices.arrivals = out.Records, arrivals
+		}
+	}
 	for i := range res.Records {
 		r := &res.Records[i]
 		arrivals[i] = awsproto.NewTimestamp(time.UnixMilli(r.Arrival))

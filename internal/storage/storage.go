@@ -29,7 +29,8 @@
 //
 // Optional interfaces, asked for with a type assertion: ShardCloser
 // (cluster engines), StatsReporter (monitoring), Exporter and Importer
-// (backup and restore, package backup).
+// (backup and restore, package backup), BufferReader (reads into the
+// caller's memory).
 package storage
 
 import (
@@ -125,6 +126,19 @@ type Log interface {
 	// key starts a new log (stream numbers are never reused, so the domain
 	// never does that).
 	DeleteShard(ctx context.Context, shard ShardKey) error
+}
+
+// BufferReader is implemented by engines that can copy what Read returns
+// into memory the caller provides, so that a caller which knows when it is
+// done with the records can use that memory again instead of leaving
+// garbage behind. It is optional: callers ask for it with a type
+// assertion and use Read otherwise.
+type BufferReader interface {
+	// ReadBuffer is Read, with the records appended to recs[:0] and their
+	// partition keys and data copied into buf while it has room (into
+	// memory of the engine's own once it has not). The records' slices
+	// alias buf, so they are valid only until the caller writes buf again.
+	ReadBuffer(ctx context.Context, shard ShardKey, from uint64, maxRecords, maxBytes int, recs []Record, buf []byte) ([]Record, error)
 }
 
 // ShardCloser is implemented by engines that several nodes append to at

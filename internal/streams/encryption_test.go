@@ -114,6 +114,21 @@ func readAll(t *testing.T, s *Streams, name string) map[string]Record {
 		for _, r := range res.Records {
 			out[string(r.Data)] = r
 		}
+		// The read buffers of GetRecords over HTTP give the same records.
+		buffered, release, err := s.GetRecordsBuffered(ctx, it, 0)
+		if err != nil {
+			t.Fatalf("GetRecordsBuffered: %v", err)
+		}
+		if len(buffered.Records) != len(res.Records) {
+			t.Errorf("GetRecordsBuffered: %d records, GetRecords %d", len(buffered.Records), len(res.Records))
+		}
+		for j, r := range buffered.Records {
+			if j < len(res.Records) && (string(r.Data) != string(res.Records[j].Data) || r.PartitionKey != res.Records[j].PartitionKey ||
+				r.EncryptionType != res.Records[j].EncryptionType || r.SequenceNumber != res.Records[j].SequenceNumber) {
+				t.Errorf("GetRecordsBuffered: record %d differs from GetRecords's", j)
+			}
+		}
+		release()
 	}
 	return out
 }

@@ -506,7 +506,33 @@ type GetRecordsResult struct {
 // default (10,000). Every call returns a new iterator, also when it returns no
 // records, except at the end of a closed shard, where it returns the shard's
 // children instead.
-func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit int) (res *GetRecordsResult, err error) {
+func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit int) (*GetRecordsResult, error) {
+	return s.getRecords(ctx, shardIterator, limit, nil)
+}
+
+// GetRecordsBuffered is GetRecords for a caller that is done with the
+// result at a point it knows, such as a GetRecords response once written:
+// the records are read into memory the server reuses (readbuf.go), and
+// release, which must be called exactly once when nothing uses the result
+// any more, hands it back. On error release is nil.
+func (s *Streams) GetRecordsBuffered(ctx context.Context, shardIterator string, limit int) (res *GetRecordsResult, release func(), err error) {
+	var l *readLease
+	res, err = s.getRecords(ctx, shardIterator, limit, &l)
+	switch {
+	case err != nil:
+		if l != nil {
+			s.readBufs.release(l)
+		}
+		return nil, nil, err
+	case l == nil:
+		return res, func() {}, nil
+	}
+	return res, func() { s.readBufs.release(l) }, nil
+}
+
+// getRecords is GetRecords; with lease set it reads into a lease from the
+// read buffers and leaves it in *lease (nil when it read without one).
+func (s *Streams) getRecords(ctx context.Context, shardIterator string, limit int, lease **readLease) (res *GetRecordsResult, err error) {
 	if limit == 0 {
 		limit = MaxGetRecordsLimit
 	}
@@ -540,7 +566,20 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 	}
 
 	cutoff := s.retentionCutoff(st, now)
-	recs, err := s.log.Read(ctx, key, pos, limit, maxGetRecordsBytes)
+	read := s.log.Read
+	maxBytes := maxGetRecordsBytes
+	var l *readLease
+	if lease != nil {
+		if l = s.readBufs.acquire(ctx); l == nil {
+			maxBytes = overdraftBytes
+		} else if br, ok := s.log.(storage.BufferReader); ok {
+			read = func(ctx context.Context, key storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
+				return br.ReadBuffer(ctx, key, from, maxRecords, maxBytes, l.srecs, l.buf)
+			}
+		}
+		*lease = l
+	}
+	recs, err := read(ctx, key, pos, limit, maxBytes)
 	if err != nil {
 		return nil, s.storageError("read", st, sh, err)
 	}
@@ -549,14 +588,19 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		if pos, err = s.log.SeekTime(ctx, key, cutoff); err != nil {
 			return nil, s.storageError("seek", st, sh, err)
 		}
-		if recs, err = s.log.Read(ctx, key, pos, limit, maxGetRecordsBytes); err != nil {
+		if recs, err = read(ctx, key, pos, limit, maxBytes); err != nil {
 			return nil, s.storageError("read", st, sh, err)
 		}
 	}
-	out.Records = make([]Record, 0, len(recs))
 	// The records' sequence numbers and partition keys are carved from
 	// shared chunks, not two allocations per record.
 	var text textArena
+	if l != nil {
+		out.Records = l.recs[:0]
+		text.buf = l.text[:0]
+	} else {
+		out.Records = make([]Record, 0, len(recs))
+	}
 	next := pos
 	for i := range recs {
 		r := &recs[i]
@@ -576,6 +620,11 @@ func (s *Streams) GetRecords(ctx context.Context, shardIterator string, limit in
 		if len(r.PartitionKey) == 0 { // encrypted (encryption.go)
 			if err := s.openRecord(ctx, key, r, &rec); err != nil {
 				return nil, err
+			}
+			if l != nil {
+				// Decrypted records live outside the lease: its
+				// release forgets them.
+				l.foreign = len(out.Records) + 1
 			}
 		}
 		out.Records = append(out.Records, rec)

@@ -259,6 +259,10 @@ type Options struct {
 	// KMS is the key service behind stream encryption (nil: a keyring in
 	// memory, for a server whose data does not survive it either).
 	KMS *kms.Keyring
+	// ReadBufferBudget is the most memory GetRecords calls answered over
+	// HTTP hold for their records at once (readbuf.go); 0:
+	// DefaultReadBufferBudget.
+	ReadBufferBudget int
 }
 
 // Defaults used for zero Options fields.
@@ -304,6 +308,8 @@ type Streams struct {
 	cat    storage.Catalog
 	logger *slog.Logger
 	keys   *keyring
+	// readBufs lends GetRecords calls answered over HTTP their memory.
+	readBufs *readBuffers
 
 	// mu guards streams and accounts. The data path takes only RLock.
 	mu       sync.RWMutex
@@ -359,6 +365,7 @@ func New(ctx context.Context, opts Options) (*Streams, error) {
 		accounts: make(map[accountKey]*AccountSettings),
 		ctx:      bg,
 		cancel:   cancel,
+		readBufs: newReadBuffers(opts.ReadBufferBudget),
 	}
 	if err := s.load(ctx); err != nil {
 		cancel()

@@ -385,6 +385,17 @@ const readArenaSize = 256 << 10
 // Read copies records out of Pebble into shared chunks; each record's
 // partition key and data are full slices that never overlap another's.
 func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
+	return e.read(ctx, sk, from, maxRecords, maxBytes, nil, nil)
+}
+
+// ReadBuffer is Read into the caller's memory (storage.BufferReader): the
+// records go into recs[:0], their bytes into buf while it has room, then
+// into chunks of the engine's own as Read's do.
+func (e *Engine) ReadBuffer(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int, recs []storage.Record, buf []byte) ([]storage.Record, error) {
+	return e.read(ctx, sk, from, maxRecords, maxBytes, recs[:0], buf[:cap(buf)])
+}
+
+func (e *Engine) read(ctx context.Context, sk storage.ShardKey, from uint64, maxRecords, maxBytes int, out []storage.Record, arena []byte) ([]storage.Record, error) {
 	done, err := e.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -410,9 +421,12 @@ func (e *Engine) Read(ctx context.Context, sk storage.ShardKey, from uint64, max
 	}
 	defer it.Close()
 
-	out := make([]storage.Record, 0, min(uint64(maxRecords), durable-from, 1024))
+	if out == nil {
+		out = make([]storage.Record, 0, min(uint64(maxRecords), durable-from, 1024))
+	}
 	total := 0
-	var arena []byte // records are carved out of shared chunks
+	// Records are carved out of shared chunks: the caller's buffer first,
+	// when it gave one.
 	for ok := it.First(); ok; ok = it.Next() {
 		seq, err := recordKeySeq(it.Key())
 		if err != nil {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T, dir string) Engine, opts ...Optio
 	t.Run("arrival-clamp", s.testArrivalClamp)
 	t.Run("all-or-nothing", s.testAllOrNothing)
 	t.Run("read-limits", s.testReadLimits)
+	t.Run("read-buffer", s.testReadBuffer)
 	t.Run("bounds", s.testBounds)
 	t.Run("seek-time", s.testSeekTime)
 	t.Run("trim", s.testTrim)

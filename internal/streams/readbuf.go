@@ -1,0 +1,127 @@
+package streams
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/millrace/millrace/internal/storage"
+)
+
+// Read buffers of the GetRecords API call.
+//
+// Every GetRecords copies its records out of the log into memory of its
+// own. Readers inside the server (enhanced fan-out, event source mappings,
+// Firehose, analytics) keep the records they get, but a GetRecords answered
+// over HTTP is done with them once its response is written: such a call
+// (GetRecordsBuffered) reads into a lease, one record-bytes buffer of the
+// per-call maximum with the call's record and string slices, which goes
+// back to a pool when the response is out, so that the next call reuses
+// the memory instead of allocating, zeroing and collecting it.
+//
+// Leases are also the server's budget for that memory: at most
+// ReadBufferBudget bytes of leases are out at once. A call that finds none
+// free waits up to readBufferWait for one; after that it reads at most
+// overdraftBytes of records into memory of its own (fewer records than it
+// could have had, never an error: AWS's GetRecords too returns fewer
+// records than are there), so a stalled client holding a lease slows
+// nobody down for longer than the wait. Memory of GetRecords calls in
+// flight is therefore at most the budget plus overdraftBytes (and its
+// records' entries) for each call beyond it.
+//
+// Free leases sit in a sync.Pool, so the memory of a server that stops
+// reading goes back to the runtime after a garbage collection or two.
+
+const (
+	// DefaultReadBufferBudget is the budget when Options.ReadBufferBudget
+	// is 0: three leases, enough for three shards read at the full 10 MiB
+	// per call at once.
+	DefaultReadBufferBudget = 3 * readLeaseBytes
+	// readLeaseBytes is what one lease holds at most: the per-call maximum
+	// of record bytes, and for the most records a call returns their
+	// storage and domain entries and their sequence numbers' text.
+	readLeaseBytes = maxGetRecordsBytes + MaxGetRecordsLimit*(int(unsafe.Sizeof(storage.Record{}))+int(unsafe.Sizeof(Record{}))+readLeaseTextPerRecord)
+	// readLeaseTextPerRecord is the text arena's room per record: a
+	// 56-digit sequence number and a short partition key (longer keys
+	// spill into chunks of the arena's own).
+	readLeaseTextPerRecord = 80
+	// readBufferWait is the longest a call waits for a lease.
+	readBufferWait = 50 * time.Millisecond
+	// overdraftBytes is the most record bytes a call without a lease reads.
+	overdraftBytes = 1 << 20
+)
+
+// readLease is the memory of one GetRecords call.
+type readLease struct {
+	buf   []byte // cap maxGetRecordsBytes
+	srecs []storage.Record
+	recs  []Record
+	text  []byte
+	// foreign is how many of recs may point outside the lease (decrypted
+	// records), to be cleared on release so that the pool keeps no
+	// memory that is not its own.
+	foreign int
+}
+
+// readBuffers hands out leases within the budget.
+type readBuffers struct {
+	slots chan struct{} // one element per lease out
+	pool  sync.Pool     // of *readLease
+	wait  time.Duration
+
+	// For tests and monitoring: leases out now and at most, and calls
+	// that read without one.
+	out, peak, overdrafts atomic.Int64
+}
+
+func newReadBuffers(budget int) *readBuffers {
+	if budget <= 0 {
+		budget = DefaultReadBufferBudget
+	}
+	return &readBuffers{slots: make(chan struct{}, max(1, budget/readLeaseBytes)), wait: readBufferWait}
+}
+
+// acquire returns a lease, or nil when none became free within the wait
+// (or ctx ended first): the caller then reads at most overdraftBytes into
+// memory of its own.
+func (b *readBuffers) acquire(ctx context.Context) *readLease {
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(b.wait)
+		defer t.Stop()
+		select {
+		case b.slots <- struct{}{}:
+		case <-t.C:
+			b.overdrafts.Add(1)
+			return nil
+		case <-ctx.Done():
+			b.overdrafts.Add(1)
+			return nil
+		}
+	}
+	n := b.out.Add(1)
+	for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
+	}
+	l, _ := b.pool.Get().(*readLease)
+	if l == nil {
+		l = &readLease{
+			buf:   make([]byte, 0, maxGetRecordsBytes),
+			srecs: make([]storage.Record, 0, MaxGetRecordsLimit),
+			recs:  make([]Record, 0, MaxGetRecordsLimit),
+			text:  make([]byte, 0, MaxGetRecordsLimit*readLeaseTextPerRecord),
+		}
+	}
+	return l
+}
+
+// release takes a lease back; nothing may use its memory afterwards.
+func (b *readBuffers) release(l *readLease) {
+	clear(l.recs[:l.foreign])
+	l.foreign = 0
+	b.pool.Put(l)
+	b.out.Add(-1)
+	<-b.slots
+}
