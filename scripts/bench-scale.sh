@@ -144,7 +144,10 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     w, r = x.get("write") or {}, x.get("read") or {}
     ar = r.get("after_restart") or {}
     rd = r.get("read") or {}
-    errs = {**(w.get("errors") or {}), **(r.get("errors") or {})}
+    errs = {}
+    for phase in (w, r):
+        for k, v in (phase.get("errors") or {}).items():
+            errs[k] = errs.get(k, 0) + v
     streams, shards = x["scenario"].split("x")
     verified = rd.get("verified", 0)
     want = int(streams) * int(shards) * (r.get("records_per_shard") or 0)

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
@@ -223,14 +226,19 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	bc := Config{Endpoint: cfg.Endpoint, Region: cfg.Region, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, Workers: cfg.Workers}
-	sdk := newSDKClient(&bc)
+	hc := httpClient(cfg.Workers)
+	hc.Transport = bufferedBodies{hc.Transport}
+	sdk := kinesis.New(kinesis.Options{
+		BaseEndpoint:     aws.String(cfg.Endpoint),
+		Region:           cfg.Region,
+		Credentials:      credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       hc,
+	})
 	// Connections dialed but never used are open on the server's side in
 	// the state net/http's graceful shutdown waits 5 seconds for: close
 	// them, so that a stop after the phase is not timed with that wait.
-	if c, ok := sdk.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
-		defer c.CloseIdleConnections()
-	}
+	defer hc.CloseIdleConnections()
 	res := &ScaleResult{Phase: cfg.Phase, Streams: cfg.Streams, Shards: cfg.Shards, Records: cfg.Records,
 		Size: cfg.Size, Workers: cfg.Workers, Errors: map[string]int64{}}
 	e := &errorTally{m: res.Errors}
@@ -251,6 +259,32 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 		err = fmt.Errorf("%s phase: calls or records failed: %v", cfg.Phase, res.Errors)
 	}
 	return res, err
+}
+
+// bufferedBodies hands the transport every request body in memory.
+// aws-sdk-go-v2 closes a request's body when the response headers arrive,
+// and its body then answers WriteTo with io.EOF; net/http, writing a body
+// it does not know to be in memory, checks for bytes beyond the
+// Content-Length with io.Copy after the headers have gone, and when the
+// answer is faster than that check the transport closes the connection
+// under the response being read ("use of closed network connection"; seen
+// here on a ListShards of 10,000 shards). A body in a bytes.Reader is
+// written with the headers.
+type bufferedBodies struct{ rt http.RoundTripper }
+
+func (b bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.rt.RoundTrip(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return b.rt.RoundTrip(r)
 }
 
 // errorTally counts errors by code from several goroutines.
