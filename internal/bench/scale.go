@@ -125,13 +125,17 @@ type ScaleResult struct {
 
 	// Read phase: from Since until DescribeStreamSummary has answered for
 	// every stream, the server's memory then, and the read-back.
-	ServedSeconds   float64    `json:"served_seconds,omitempty"`
-	AfterRestart    *ProcMem   `json:"after_restart,omitempty"`
-	ReadSeconds     float64    `json:"read_seconds,omitempty"`
-	Read            *ScaleRead `json:"read,omitempty"`
-	ReadPeakRSSMiB  float64    `json:"read_peak_rss_mib,omitempty"`
-	ReadCPUSeconds  float64    `json:"read_cpu_seconds,omitempty"`
-	WriteCPUSeconds float64    `json:"write_cpu_seconds,omitempty"`
+	ServedSeconds float64 `json:"served_seconds,omitempty"`
+	// ServedCPUSeconds is the server's CPU time from its start until every
+	// stream was served (with PID): steadier than ServedSeconds on a busy
+	// machine.
+	ServedCPUSeconds float64    `json:"served_cpu_seconds,omitempty"`
+	AfterRestart     *ProcMem   `json:"after_restart,omitempty"`
+	ReadSeconds      float64    `json:"read_seconds,omitempty"`
+	Read             *ScaleRead `json:"read,omitempty"`
+	ReadPeakRSSMiB   float64    `json:"read_peak_rss_mib,omitempty"`
+	ReadCPUSeconds   float64    `json:"read_cpu_seconds,omitempty"`
+	WriteCPUSeconds  float64    `json:"write_cpu_seconds,omitempty"`
 
 	// Server is the server's memory at the end of the phase.
 	Server *ProcMem `json:"server,omitempty"`
@@ -558,6 +562,7 @@ func scaleRead(ctx context.Context, cfg *ScaleConfig, sdk *kinesis.Client, res *
 		if cpu0, err = procCPU(cfg.PID); err != nil {
 			return fmt.Errorf("pid %d: %w", cfg.PID, err)
 		}
+		res.ServedCPUSeconds = cpu0
 		if proc, err = startProcSampler(cfg.PID); err != nil {
 			return err
 		}
