@@ -137,7 +137,7 @@ done
 
 python3 - "$OUT/results" >"$OUT/table.md" <<'PY'
 import glob, json, sys
-print("| binary | scenario | load | create s | write s | stop ms | restart to served ms (server CPU ms) | RSS / RssAnon after restart MiB | read s | read peak RSS MiB | verified | errors |")
+print("| binary | scenario | load | create s | write s | stop ms | restart to served ms (server CPU ms) | RSS / RssAnon after restart MiB | read s | read peak RSS / RssAnon MiB | verified | errors |")
 print("|---" * 12 + "|")
 for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     x = json.load(open(f))
@@ -152,10 +152,10 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     verified = rd.get("verified", 0)
     want = int(streams) * int(shards) * (r.get("records_per_shard") or 0)
     ok = "yes" if x["ok"] and verified == want and want > 0 else "NO (%d of %d)" % (verified, want)
-    print("| %s | %s × %s | %s | %.2f | %.2f | %.0f | %.0f (%.0f) | %.1f / %.1f | %.2f | %.1f | %s | %s |" % (
+    print("| %s | %s × %s | %s | %.2f | %.2f | %.0f | %.0f (%.0f) | %.1f / %.1f | %.2f | %.1f / %.1f | %s | %s |" % (
         x["bin"], streams, shards, x["load"].split()[0], w.get("create_seconds", 0), w.get("write_seconds", 0),
         x["stop_seconds"] * 1e3, r.get("served_seconds", 0) * 1e3, r.get("served_cpu_seconds", 0) * 1e3, ar.get("rss_mib", 0), ar.get("rss_anon_mib", 0),
-        r.get("read_seconds", 0), r.get("read_peak_rss_mib", 0), ok, ", ".join("%s %d" % kv for kv in errs.items()) or "none"))
+        r.get("read_seconds", 0), r.get("read_peak_rss_mib", 0), r.get("read_peak_rss_anon_mib", 0), ok, ", ".join("%s %d" % kv for kv in errs.items()) or "none"))
 PY
 cat "$OUT/table.md"
 exit $status

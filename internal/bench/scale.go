@@ -134,8 +134,12 @@ type ScaleResult struct {
 	ReadSeconds      float64    `json:"read_seconds,omitempty"`
 	Read             *ScaleRead `json:"read,omitempty"`
 	ReadPeakRSSMiB   float64    `json:"read_peak_rss_mib,omitempty"`
-	ReadCPUSeconds   float64    `json:"read_cpu_seconds,omitempty"`
-	WriteCPUSeconds  float64    `json:"write_cpu_seconds,omitempty"`
+	// ReadPeakRSSAnonMiB is the highest RssAnon of the same samples: VmRSS
+	// also counts the executable's resident pages, which vary with the
+	// page cache.
+	ReadPeakRSSAnonMiB float64 `json:"read_peak_rss_anon_mib,omitempty"`
+	ReadCPUSeconds     float64 `json:"read_cpu_seconds,omitempty"`
+	WriteCPUSeconds    float64 `json:"write_cpu_seconds,omitempty"`
 
 	// Server is the server's memory at the end of the phase.
 	Server *ProcMem `json:"server,omitempty"`
@@ -197,6 +201,52 @@ func ReadProcMem(pid int) (*ProcMem, error) {
 		*dst = kb / 1024
 	}
 	return m, sc.Err()
+}
+
+// memSampler samples a process's VmRSS and RssAnon every 100 ms and keeps
+// the highest of each.
+type memSampler struct {
+	pid   int
+	mu    sync.Mutex
+	peak  ProcMem
+	stopc chan struct{}
+	done  chan struct{}
+}
+
+func startMemSampler(pid int, first *ProcMem) *memSampler {
+	s := &memSampler{pid: pid, peak: *first, stopc: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopc:
+				return
+			case <-t.C:
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *memSampler) sample() {
+	if m, err := ReadProcMem(s.pid); err == nil {
+		s.mu.Lock()
+		s.peak.RSSMiB = max(s.peak.RSSMiB, m.RSSMiB)
+		s.peak.RSSAnonMiB = max(s.peak.RSSAnonMiB, m.RSSAnonMiB)
+		s.peak.HWMMiB = max(s.peak.HWMMiB, m.HWMMiB)
+		s.mu.Unlock()
+	}
+}
+
+// stop takes a last sample and returns the peaks.
+func (s *memSampler) stop() ProcMem {
+	close(s.stopc)
+	<-s.done
+	s.sample()
+	return s.peak
 }
 
 // scaleShard is one shard of a scale run.
@@ -552,7 +602,7 @@ func scaleRead(ctx context.Context, cfg *ScaleConfig, sdk *kinesis.Client, res *
 	}
 	res.ServedSeconds = time.Since(since).Seconds()
 	var cpu0 float64
-	var proc *procSampler
+	var proc *memSampler
 	if cfg.PID != 0 {
 		m, err := ReadProcMem(cfg.PID)
 		if err != nil {
@@ -563,9 +613,7 @@ func scaleRead(ctx context.Context, cfg *ScaleConfig, sdk *kinesis.Client, res *
 			return fmt.Errorf("pid %d: %w", cfg.PID, err)
 		}
 		res.ServedCPUSeconds = cpu0
-		if proc, err = startProcSampler(cfg.PID); err != nil {
-			return err
-		}
+		proc = startMemSampler(cfg.PID, m)
 	}
 	cfg.logf("every stream served %.0f ms after the start", res.ServedSeconds*1e3)
 
@@ -650,8 +698,8 @@ func scaleRead(ctx context.Context, cfg *ScaleConfig, sdk *kinesis.Client, res *
 	})
 	res.ReadSeconds = time.Since(start).Seconds()
 	if proc != nil {
-		st := proc.stop()
-		res.ReadPeakRSSMiB = st.PeakRSSMiB
+		peak := proc.stop()
+		res.ReadPeakRSSMiB, res.ReadPeakRSSAnonMiB = peak.RSSMiB, peak.RSSAnonMiB
 		if cpu, perr := procCPU(cfg.PID); perr == nil {
 			res.ReadCPUSeconds = cpu - cpu0
 		}

@@ -58,7 +58,7 @@ func TestRunScale(t *testing.T) {
 	if rd := r.Read; rd == nil || rd.Shards != 6 || rd.Records != 42 || rd.Verified != 42 || rd.Missing+rd.Duplicates+rd.Corrupt != 0 || len(r.Errors) != 0 {
 		t.Fatalf("read phase %+v: %+v", r, r.Read)
 	}
-	if r.ServedSeconds <= 0 || r.ServedCPUSeconds <= 0 || r.AfterRestart == nil || r.AfterRestart.RSSAnonMiB <= 0 || r.AfterRestart.RSSAnonMiB > r.AfterRestart.RSSMiB || r.ReadPeakRSSMiB <= 0 {
+	if r.ServedSeconds <= 0 || r.ServedCPUSeconds <= 0 || r.AfterRestart == nil || r.AfterRestart.RSSAnonMiB <= 0 || r.AfterRestart.RSSAnonMiB > r.AfterRestart.RSSMiB || r.ReadPeakRSSMiB <= 0 || r.ReadPeakRSSAnonMiB <= 0 || r.ReadPeakRSSAnonMiB > r.ReadPeakRSSMiB {
 		t.Fatalf("read phase %+v, after restart %+v", r, r.AfterRestart)
 	}
 	if !strings.Contains(progress.String(), "scale write: wrote 42 records") {
