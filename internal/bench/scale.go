@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -281,6 +282,8 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 		return nil, err
 	}
 	hc := httpClient(cfg.Workers)
+	conns := &connTracker{conns: map[net.Conn]struct{}{}}
+	hc.Transport.(*http.Transport).DialContext = conns.dial
 	hc.Transport = bufferedBodies{hc.Transport}
 	sdk := kinesis.New(kinesis.Options{
 		BaseEndpoint:     aws.String(cfg.Endpoint),
@@ -289,10 +292,12 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 		RetryMaxAttempts: 1,
 		HTTPClient:       hc,
 	})
-	// Connections dialed but never used are open on the server's side in
-	// the state net/http's graceful shutdown waits 5 seconds for: close
-	// them, so that a stop after the phase is not timed with that wait.
-	defer hc.CloseIdleConnections()
+	// A connection dialed for a call that another, freed, connection took
+	// over stays open unused, in the state net/http's graceful shutdown
+	// waits 5 seconds for, and it may be dialed after the last call: close
+	// every connection at the end, so that a stop after the phase does not
+	// wait.
+	defer conns.closeAll()
 	res := &ScaleResult{Phase: cfg.Phase, Streams: cfg.Streams, Shards: cfg.Shards, Records: cfg.Records,
 		Size: cfg.Size, Workers: cfg.Workers, Errors: map[string]int64{}}
 	e := &errorTally{m: res.Errors}
@@ -339,6 +344,38 @@ func (b bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return b.rt.RoundTrip(r)
+}
+
+// connTracker dials the client's connections and closes them all at the
+// end of a phase, dials still in flight included.
+type connTracker struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (t *connTracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		c.Close()
+		return nil, errors.New("the phase has ended")
+	}
+	t.conns[c] = struct{}{}
+	return c, nil
+}
+
+func (t *connTracker) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	for c := range t.conns {
+		c.Close()
+	}
 }
 
 // errorTally counts errors by code from several goroutines.
