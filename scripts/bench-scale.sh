@@ -14,6 +14,7 @@
 #   scripts/bench-scale.sh                          # both scenarios, once
 #   ROUNDS=2 SCENARIOS="1x10000" scripts/bench-scale.sh
 #   BINS="/tmp/base/millrace new" scripts/bench-scale.sh  # interleave two builds
+#   KEEP=1 SCENARIOS="1x10000" scripts/bench-scale.sh      # keep the data directories
 #
 # BINS names server binaries; "new" (the default) is one built from this
 # tree, which is also the client. Every round runs every scenario on every
