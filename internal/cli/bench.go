@@ -15,6 +15,7 @@ import (
 
 const benchHelp = `Usage:
   millrace bench [flags]
+  millrace bench scale --phase write|read [flags]
 
 Drives a Kinesis Data Streams endpoint (this server or any other) with
 PutRecords (or PutRecord) from several workers, then reads every shard back
@@ -33,6 +34,9 @@ limits off on the server, or the run measures throttling.
 Progress goes to stderr: one updating line on a terminal, a line every 5
 seconds otherwise. The summary goes to stdout, as a table or, with --json,
 as one JSON object. The exit status is 1 when read-back verification fails.
+
+millrace bench scale measures many streams or shards instead: creating and
+writing them, a restart, reading them back (millrace bench scale --help).
 
 Flags:
 `
@@ -63,6 +67,9 @@ func benchFlags(fs *flag.FlagSet, cfg *bench.Config, jsonOut *bool, cpuProfile *
 
 // runBench is the bench command.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	if len(args) > 0 && args[0] == "scale" {
+		return runBenchScale(ctx, args[1:], stdout, stderr)
+	}
 	cfg := bench.Defaults()
 	var jsonOut bool
 	var cpuProfile string

@@ -89,3 +89,58 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("exit %d, table %q", code, out)
 	}
 }
+
+func TestBenchScaleHelpAndUsage(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "bench", "scale", "--help")
+	if code != 0 || errOut != "" || !strings.Contains(out, "millrace bench scale --phase write|read") {
+		t.Fatalf("exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	cfg := bench.ScaleDefaults()
+	var since string
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	benchScaleFlags(fs, &cfg, &since)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(out, "--"+f.Name) {
+			t.Errorf("help lacks --%s", f.Name)
+		}
+	})
+	if _, out, _ := runCLI(t, nil, "bench", "--help"); !strings.Contains(out, "millrace bench scale") {
+		t.Errorf("bench help does not name bench scale:\n%s", out)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "scale", "--phase", "both"}, `phase: "both" must be write or read`},
+		{[]string{"bench", "scale", "--since", "yesterday"}, `since: "yesterday" is not a time in Unix nanoseconds`},
+		{[]string{"bench", "scale", "--size", "8"}, "size: 8 must be between 12 and 1048576 bytes"},
+		{[]string{"bench", "scale", "stray"}, `unexpected argument "stray"`},
+	} {
+		code, _, errOut := runCLI(t, nil, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q", tt.args, code, errOut)
+		}
+	}
+}
+
+// The two phases through the command line, with a restart between them.
+func TestBenchScalePhases(t *testing.T) {
+	srv := servertest.Start(t)
+	args := []string{"bench", "scale", "--endpoint", srv.URL, "--streams", "2", "--shards", "3", "--records", "4", "--size", "64", "--workers", "2"}
+	code, out, errOut := runCLI(t, nil, append(args, "--phase", "write")...)
+	var w bench.ScaleResult
+	if code != 0 || json.Unmarshal([]byte(out), &w) != nil || w.Written != 24 {
+		t.Fatalf("write: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	srv.Restart(t)
+	code, out, errOut = runCLI(t, nil, append(args, "--phase", "read")...)
+	var r bench.ScaleResult
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Read == nil || r.Read.Verified != 24 || r.Read.Missing != 0 {
+		t.Fatalf("read: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	// Reading more than was written fails the command, with the figures.
+	code, out, errOut = runCLI(t, nil, append(args, "--phase", "read", "--records", "5")...)
+	if code != exitError || !strings.Contains(errOut, "6 missing") || !strings.Contains(out, `"missing": 6`) {
+		t.Fatalf("read of 5: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+}

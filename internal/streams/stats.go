@@ -2,7 +2,6 @@ package streams
 
 import (
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,31 +160,24 @@ func (m *streamStats) shard(i uint32) *ShardCounters {
 	return c
 }
 
-// allShards returns the counters of shards 0 to n-1, creating the missing
-// ones in one copy of the list (Stats asks for every shard: creating
-// them one by one copied the list once per shard, quadratic in a
-// stream's shards).
-func (m *streamStats) allShards(n int) []*ShardCounters {
-	if p := m.shards.Load(); p != nil && len(*p) >= n && !slices.Contains((*p)[:n], nil) {
-		return *p
+// idleShard stands in Stats for every shard that has counted nothing
+// since the server started: zero, and never written (the data path gives a
+// shard counters of its own on first use, through shard). Counters for
+// every shard, created for Stats, cost about 260 bytes a shard for shards
+// that may never be used.
+var idleShard = func() *ShardCounters {
+	c := new(ShardCounters)
+	c.IteratorAge.Init(metrics.AgeBounds)
+	return c
+}()
+
+// shardForStats returns shard i's counters from a stream's list, or
+// idleShard when it has none.
+func shardForStats(list []*ShardCounters, i uint32) *ShardCounters {
+	if int(i) < len(list) && list[i] != nil {
+		return list[i]
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var cur []*ShardCounters
-	if p := m.shards.Load(); p != nil {
-		cur = *p
-	}
-	next := make([]*ShardCounters, max(len(cur), n))
-	copy(next, cur)
-	for i := range n {
-		if next[i] == nil {
-			c := new(ShardCounters)
-			c.IteratorAge.Init(metrics.AgeBounds)
-			next[i] = c
-		}
-	}
-	m.shards.Store(&next)
-	return next
+	return idleShard
 }
 
 // shardOrNil is shard on counters that may be absent.
@@ -392,7 +384,9 @@ type StreamStats struct {
 	Consumers         []ConsumerStats
 }
 
-// ShardStats are one shard's counters.
+// ShardStats are one shard's counters. A shard that had counted nothing
+// when Stats was taken has shared zero counters that stay zero (its own
+// are created on its first count): take Stats again to see later counts.
 type ShardStats struct {
 	ShardID  string
 	Counters *ShardCounters
@@ -426,9 +420,12 @@ func (s *Streams) Stats() []StreamStats {
 			Counters:          &m.StreamCounters,
 			Shards:            make([]ShardStats, len(st.Shards)),
 		}
-		all := m.allShards(len(st.Shards))
+		var list []*ShardCounters
+		if p := m.shards.Load(); p != nil {
+			list = *p
+		}
 		for i := range st.Shards {
-			ss.Shards[i] = ShardStats{ShardID: st.Shards[i].ID(), Counters: all[st.Shards[i].Index]}
+			ss.Shards[i] = ShardStats{ShardID: st.Shards[i].ID(), Counters: shardForStats(list, st.Shards[i].Index)}
 		}
 		live := make(map[string]bool, len(st.Consumers))
 		for i := range st.Consumers {

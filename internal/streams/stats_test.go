@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 )
@@ -172,26 +171,49 @@ func TestStatsSubscription(t *testing.T) {
 	}
 }
 
-// Counters created one at a time (the data path) and all at once (Stats)
-// are the same counters, whichever comes first, with no shard left out.
-func TestStatsAllShards(t *testing.T) {
-	m := newStreamStats()
-	first := m.shard(7)
-	all := m.allShards(10)
-	if len(all) != 10 || all[7] != first || slices.Contains(all, nil) {
-		t.Fatalf("allShards after shard(7): %d counters, 7 kept %v", len(all), all[7] == first)
+// Stats creates no counters for shards that have counted nothing: they
+// share zero counters that nothing writes, and a shard's first count gives
+// it counters of its own, which the next Stats shows.
+func TestStatsIdleShardsShareZeroCounters(t *testing.T) {
+	e := newEnv(t)
+	e.create("s", 4)
+	st := statsOf(e, "s")
+	if len(st.Shards) != 4 {
+		t.Fatalf("%d shards", len(st.Shards))
 	}
-	for i := range all {
-		if m.shard(uint32(i)) != all[i] {
-			t.Fatalf("shard(%d) differs from allShards", i)
+	for _, sh := range st.Shards {
+		if sh.Counters != idleShard || !sh.Counters.Idle() {
+			t.Fatalf("shard %s of an unused stream has counters of its own", sh.ShardID)
 		}
 	}
-	later := m.shard(12)
-	more := m.allShards(20)
-	if more[12] != later || more[3] != all[3] || slices.Contains(more, nil) {
-		t.Fatal("allShards(20) lost counters")
+	put(t, e, "s", PutEntry{PartitionKey: "k", Data: []byte("one")})
+	if !idleShard.Idle() {
+		t.Fatal("a put wrote the shared idle counters")
 	}
-	if got := m.allShards(5); len(got) < 5 || got[4] != all[4] {
-		t.Fatal("allShards(5) of a longer list")
+	var used, idle int
+	for _, sh := range statsOf(e, "s").Shards {
+		switch {
+		case sh.Counters == idleShard:
+			idle++
+		case sh.Counters.IncomingRecords.Load() == 1 && sh.Counters.IncomingBytes.Load() == 4: // data and key
+			used++
+		default:
+			t.Fatalf("shard %s: counters of its own with %d records", sh.ShardID, sh.Counters.IncomingRecords.Load())
+		}
+	}
+	if used != 1 || idle != 3 {
+		t.Fatalf("%d shards with the record's counts, %d idle; want 1 and 3", used, idle)
+	}
+	// The data path and Stats see the same counters.
+	m := newStreamStats()
+	c := m.shard(7)
+	if got := shardForStats(*m.shards.Load(), 7); got != c {
+		t.Fatal("Stats and the data path disagree on shard 7")
+	}
+	if got := shardForStats(*m.shards.Load(), 3); got != idleShard {
+		t.Fatal("shard 3 has counters before counting")
+	}
+	if got := shardForStats(*m.shards.Load(), 12); got != idleShard {
+		t.Fatal("shard 12, past the list, has counters")
 	}
 }
