@@ -8,8 +8,9 @@
 // recognises the streaming forms, records the window they ask for and
 // turns the rest into an ordinary SELECT, which Vitess's MySQL parser
 // parses; every scalar expression (filters, projections, group keys,
-// aggregate arguments, HAVING) is compiled to an expr-lang program with
-// SQL's NULL semantics supplied as functions (functions.go). What is left
+// aggregate arguments, HAVING) is compiled to a program of a small
+// expression language (eval.go) with SQL's NULL semantics supplied as
+// functions (functions.go). What is left
 // is the streaming part: input schemas (schema.go), event time,
 // watermarks and windows with keyed aggregate state (operator.go), joins
 // with reference tables (join.go, reference.go), window Top-N and KDA's

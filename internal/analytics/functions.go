@@ -7,14 +7,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/expr-lang/expr"
 )
 
-// The functions compiled expressions call. expr-lang's own operators do
-// not know SQL's NULL (any operation on NULL is NULL, and a NULL
-// condition is not true) or its mixing of numbers, text and timestamps,
-// so the translation of every SQL operator is a call to one of these.
+// The functions compiled expressions call. The expression language
+// (eval.go) has no operators of SQL's: SQL's NULL (any operation on NULL
+// is NULL, and a NULL condition is not true) and its mixing of numbers,
+// text and timestamps are here, and the translation of every SQL
+// operator is a call to one of these.
 
 func truth(v any) bool { b, _ := v.(bool); return b }
 
@@ -431,32 +430,32 @@ func mod(a, m int64) int64 {
 	return r
 }
 
-// exprOptions are the functions every compiled expression may call.
-var exprOptions = sync.OnceValue(makeExprOptions)
+// exprFuncs are the functions every compiled expression may call.
+var exprFuncs = sync.OnceValue(makeExprFuncs)
 
-func makeExprOptions() []expr.Option {
-	opts := []expr.Option{
-		expr.Function("sqlAnd", func(a ...any) (any, error) { return sqlAnd(a[0], a[1]), nil }),
-		expr.Function("sqlOr", func(a ...any) (any, error) { return sqlOr(a[0], a[1]), nil }),
-		expr.Function("sqlNot", func(a ...any) (any, error) { return sqlNot(a[0]), nil }),
-		expr.Function("sqlTrue", func(a ...any) (any, error) { return truth(a[0]), nil }),
-		expr.Function("sqlCmp", func(a ...any) (any, error) { return sqlCmp(a[0].(string), a[1], a[2]), nil }),
-		expr.Function("sqlArith", func(a ...any) (any, error) { return sqlArith(a[0].(string), a[1], a[2]), nil }),
-		expr.Function("sqlNeg", func(a ...any) (any, error) { return sqlNeg(a[0]), nil }),
-		expr.Function("sqlIn", func(a ...any) (any, error) { return sqlIn(a[0], a[1].([]any)), nil }),
-		expr.Function("sqlLike", func(a ...any) (any, error) { return sqlLike(a[0], a[1]), nil }),
-		expr.Function("sqlRegexp", func(a ...any) (any, error) { return sqlRegexp(a[0], a[1]), nil }),
-		expr.Function("sqlIsNull", func(a ...any) (any, error) { return a[0] == nil, nil }),
-		expr.Function("sqlCast", func(a ...any) (any, error) { return castTo(a[0], a[1].(string)), nil }),
+func makeExprFuncs() map[string]func(...any) (any, error) {
+	funcs := map[string]func(...any) (any, error){
+		"sqlAnd":    func(a ...any) (any, error) { return sqlAnd(a[0], a[1]), nil },
+		"sqlOr":     func(a ...any) (any, error) { return sqlOr(a[0], a[1]), nil },
+		"sqlNot":    func(a ...any) (any, error) { return sqlNot(a[0]), nil },
+		"sqlTrue":   func(a ...any) (any, error) { return truth(a[0]), nil },
+		"sqlCmp":    func(a ...any) (any, error) { return sqlCmp(a[0].(string), a[1], a[2]), nil },
+		"sqlArith":  func(a ...any) (any, error) { return sqlArith(a[0].(string), a[1], a[2]), nil },
+		"sqlNeg":    func(a ...any) (any, error) { return sqlNeg(a[0]), nil },
+		"sqlIn":     func(a ...any) (any, error) { return sqlIn(a[0], a[1].([]any)), nil },
+		"sqlLike":   func(a ...any) (any, error) { return sqlLike(a[0], a[1]), nil },
+		"sqlRegexp": func(a ...any) (any, error) { return sqlRegexp(a[0], a[1]), nil },
+		"sqlIsNull": func(a ...any) (any, error) { return a[0] == nil, nil },
+		"sqlCast":   func(a ...any) (any, error) { return castTo(a[0], a[1].(string)), nil },
 	}
 	for name, f := range scalarFunctions {
 		fn, lo, hi, n := f.fn, f.min, f.max, name
-		opts = append(opts, expr.Function("fn_"+name, func(args ...any) (any, error) {
+		funcs["fn_"+name] = func(args ...any) (any, error) {
 			if len(args) < lo || (hi >= 0 && len(args) > hi) {
 				return nil, fmt.Errorf("%s takes %d to %d arguments", strings.ToUpper(n), lo, hi)
 			}
 			return fn(args...)
-		}))
+		}
 	}
-	return opts
+	return funcs
 }

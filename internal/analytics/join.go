@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -77,7 +76,7 @@ type joinPlan struct {
 	streamNames, tableNames []string
 	// probes are the stream side of each equality of ON, tableCols the
 	// table's columns they equal (indices into the table's columns).
-	probes    []*vm.Program
+	probes    []*program
 	probeCols []int
 	tableCols []int
 	// index maps the table's key values to its rows: built once per

@@ -5,11 +5,9 @@ import (
 	"hash/fnv"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
-	"github.com/expr-lang/expr/vm"
 )
 
 // acc is one aggregate's state within one group and window.
@@ -278,17 +276,6 @@ func (p *plan) readsRow() bool {
 		}
 	}
 	return len(p.keyCols) != len(p.keys)
-}
-
-// machine is the expr-lang VM every program runs on; reusing it keeps
-// its stack between runs (the engine is single-threaded).
-var machines = sync.Pool{New: func() any { return new(vm.VM) }}
-
-func run(prog *vm.Program, env map[string]any) (any, error) {
-	m := machines.Get().(*vm.VM)
-	v, err := m.Run(prog, env)
-	machines.Put(m)
-	return v, err
 }
 
 func (o *operator) setRow(row []any, rowtime int64) {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -27,11 +25,11 @@ type aggSpec struct {
 	// approx counts distinct values exactly up to exactDistinct, then
 	// with a HyperLogLog sketch (APPROX_COUNT_DISTINCT).
 	approx bool
-	arg    *vm.Program // nil: COUNT(*)
-	argCol int         // >= 0: arg is that column alone, read without the VM
+	arg    *program // nil: COUNT(*)
+	argCol int      // >= 0: arg is that column alone, read without running a program
 }
 
-// plan is a query compiled: expr-lang programs over an environment whose
+// plan is a query compiled: programs over an environment whose
 // variables are the row's columns (c0, c1 ...), its ROWTIME (rowtime),
 // the group's keys (g0 ...), aggregates (a0 ...), window bounds (ws, we)
 // and the query's literals (k0 ...).
@@ -40,16 +38,16 @@ type plan struct {
 	schema  *Schema
 	grouped bool
 
-	filter   *vm.Program
-	keys     []*vm.Program
+	filter   *program
+	keys     []*program
 	aggs     []aggSpec
 	names    []string
-	outs     []*vm.Program
-	having   *vm.Program
+	outs     []*program
+	having   *program
 	timeCol  int // -1: ROWTIME
 	keyTexts []string
 	// keyCols[i] >= 0 when group key i is that column alone, read without
-	// the VM; used are the columns programs read from the environment.
+	// a program; used are the columns programs read from the environment.
 	keyCols []int
 	used    []int
 	// join is the stream's join with a reference table, if any; schema
@@ -278,7 +276,7 @@ func (c *compiler) column(name string) (int, bool) {
 	return 0, false
 }
 
-func (c *compiler) program(e sqlparser.Expr, sc scope) (*vm.Program, error) {
+func (c *compiler) program(e sqlparser.Expr, sc scope) (*program, error) {
 	src, err := c.translate(e, sc)
 	if err != nil {
 		return nil, err
@@ -286,10 +284,8 @@ func (c *compiler) program(e sqlparser.Expr, sc scope) (*vm.Program, error) {
 	return c.compileText(src, sqlparser.String(e))
 }
 
-func (c *compiler) compileText(src, sqlText string) (*vm.Program, error) {
-	base := exprOptions()
-	opts := append(base[:len(base):len(base)], expr.Env(c.p.env), expr.AllowUndefinedVariables())
-	prog, err := expr.Compile(src, opts...)
+func (c *compiler) compileText(src, sqlText string) (*program, error) {
+	prog, err := compileExpr(src, exprFuncs())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", sqlText, err)
 	}
@@ -304,7 +300,8 @@ func (c *compiler) constant(v any) string {
 	return name
 }
 
-// translate writes a SQL expression as expr-lang source.
+// translate writes a SQL expression in the expression language of
+// eval.go.
 func (c *compiler) translate(e sqlparser.Expr, sc scope) (string, error) {
 	if sc == groupScope {
 		text := sqlparser.CanonicalString(e)

@@ -182,7 +182,9 @@ func authorize(ctx context.Context, op, resource string) error {
 	return awsproto.Authorize(ctx, awsproto.AuthzRequest{Action: "kinesisanalytics:" + op, Resource: resource})
 }
 
-var appName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+// appName is compiled when first used (its repetition makes a program of
+// about 120 KB).
+var appName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`) })
 
 func (s *Service) load(ctx context.Context, name string) (*appRecord, uint64, error) {
 	info := awsproto.Info(ctx)
@@ -372,7 +374,7 @@ func (s *Service) createApplication(ctx context.Context, in *analyticsapi.Create
 	if err := s.checkRole(a); err != nil {
 		return nil, err
 	}
-	if !appName.MatchString(name) {
+	if !appName().MatchString(name) {
 		return nil, invalid("Application name %q must be 1 to 128 letters, digits, _, . or -.", name)
 	}
 	if in.RuntimeEnvironment == nil || *in.RuntimeEnvironment != analyticsapi.RuntimeEnvironmentSql10 {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -33,9 +32,9 @@ type intervalJoin struct {
 	// timeCols are each side's time column (an index into the joined
 	// row), -1 for the side's ROWTIME.
 	timeCols [2]int
-	keys     [2][]*vm.Program
+	keys     [2][]*program
 	keyCols  [2][]int // >= 0: the key is that column alone
-	on       *vm.Program
+	on       *program
 }
 
 // joinRow is a row one side keeps: its columns, its time, its ROWTIME,

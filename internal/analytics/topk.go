@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -111,7 +110,7 @@ func rewriteItemsTVF(q *Query, toks []token) (out []token, ok bool, err error) {
 
 // orderKey is one ORDER BY key of a windowed query.
 type orderKey struct {
-	prog *vm.Program
+	prog *program
 	desc bool
 }
 
@@ -182,7 +181,7 @@ func (c *compiler) compileOrder(sel *sqlparser.Select) error {
 				return err
 			}
 			p.names = append(p.names[:rn.At], append([]string{rn.Name}, p.names[rn.At:]...)...)
-			p.outs = append(p.outs[:rn.At], append([]*vm.Program{prog}, p.outs[rn.At:]...)...)
+			p.outs = append(p.outs[:rn.At], append([]*program{prog}, p.outs[rn.At:]...)...)
 			p.rowNumber = rn.At
 		}
 	}

@@ -17,16 +17,48 @@ type classPattern struct {
 	nonEmpty bool      // C+ rather than C*
 }
 
-// classPatterns maps a *regexp.Regexp made by NewPattern to its
-// *classPattern, for the patterns that have one.
-var classPatterns sync.Map
+// Pattern is a model pattern anchored to the whole value, as the Java
+// validators AWS uses match it. It is compiled when first matched: the
+// generated API packages declare hundreds, and compiling them all when
+// the server starts cost about 2 MB of heap that most runs never use.
+type Pattern struct {
+	text  string // as the model writes it, unanchored
+	once  sync.Once
+	re    *regexp.Regexp
+	class *classPattern // nil unless the pattern is one repeated class
+}
 
-// registerClassPattern records re's table when its text p is a repeated
-// character class.
-func registerClassPattern(re *regexp.Regexp, p string) {
-	if c := parseClassPattern(p); c != nil {
-		classPatterns.Store(re, c)
+// NewPattern returns the pattern p, anchored; p must compile (apigen
+// writes only patterns that do).
+func NewPattern(p string) *Pattern { return &Pattern{text: p} }
+
+func (p *Pattern) compile() {
+	p.once.Do(func() {
+		anchored := `^(?:` + p.text + `)$`
+		p.re = regexp.MustCompile(anchored)
+		p.class = parseClassPattern(anchored)
+	})
+}
+
+// Regexp is the compiled, anchored regular expression.
+func (p *Pattern) Regexp() *regexp.Regexp {
+	p.compile()
+	return p.re
+}
+
+// String is the anchored pattern's text.
+func (p *Pattern) String() string { return `^(?:` + p.text + `)$` }
+
+// MatchString reports whether s matches the whole pattern, by table when
+// the pattern has one.
+func (p *Pattern) MatchString(s string) bool {
+	p.compile()
+	if p.class != nil {
+		if m, known := p.class.match(s); known {
+			return m
+		}
 	}
+	return p.re.MatchString(s)
 }
 
 // parseClassPattern returns the table of the anchored pattern p, or nil
@@ -81,14 +113,4 @@ func (c *classPattern) match(s string) (matched, known bool) {
 		}
 	}
 	return matched, true
-}
-
-// matchPattern is re.MatchString(s), by table when re has one.
-func matchPattern(re *regexp.Regexp, s string) bool {
-	if c, ok := classPatterns.Load(re); ok {
-		if m, known := c.(*classPattern).match(s); known {
-			return m
-		}
-	}
-	return re.MatchString(s)
 }

@@ -2,7 +2,6 @@ package awsproto
 
 import (
 	"math/rand/v2"
-	"regexp"
 	"testing"
 )
 
@@ -44,7 +43,7 @@ func TestMatchPatternAgreesWithRegexp(t *testing.T) {
 	for _, p := range patternCases {
 		re := NewPattern(p)
 		for _, v := range values {
-			if got, want := matchPattern(re, v), re.MatchString(v); got != want {
+			if got, want := re.MatchString(v), re.Regexp().MatchString(v); got != want {
 				t.Fatalf("pattern %s, value %q: table says %v, regexp %v", p, v, got, want)
 			}
 		}
@@ -55,13 +54,13 @@ func FuzzMatchPattern(f *testing.F) {
 	for _, v := range []string{"", "stream-1", "a b", "é", "\n"} {
 		f.Add(v)
 	}
-	res := make([]*regexp.Regexp, len(patternCases))
+	res := make([]*Pattern, len(patternCases))
 	for i, p := range patternCases {
 		res[i] = NewPattern(p)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		for _, re := range res {
-			if got, want := matchPattern(re, v), re.MatchString(v); got != want {
+			if got, want := re.MatchString(v), re.Regexp().MatchString(v); got != want {
 				t.Fatalf("pattern %s, value %q: table says %v, regexp %v", re, v, got, want)
 			}
 		}
@@ -72,12 +71,12 @@ func BenchmarkMatchPattern(b *testing.B) {
 	re := NewPattern(`[a-zA-Z0-9_.-]+`)
 	b.Run("regexp", func(b *testing.B) {
 		for b.Loop() {
-			re.MatchString("millrace-bench-1796620814043867105")
+			re.Regexp().MatchString("millrace-bench-1796620814043867105")
 		}
 	})
 	b.Run("table", func(b *testing.B) {
 		for b.Loop() {
-			matchPattern(re, "millrace-bench-1796620814043867105")
+			re.MatchString("millrace-bench-1796620814043867105")
 		}
 	})
 }

