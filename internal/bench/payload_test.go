@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
@@ -98,4 +99,33 @@ func TestScanShardIDs(t *testing.T) {
 	if _, err := scanShardIDs([]byte(body), w, 3); err == nil {
 		t.Fatal("3 ShardIds read from a response with 2")
 	}
+}
+
+// FuzzScanGetRecordsData holds the decoding of records' data in GetRecords
+// responses to encoding/base64's StdEncoding: the same bytes from the same
+// text, and an error where it has one (padding, trailing bits, newlines,
+// characters outside the alphabet), after a valid run of any length so
+// that the vector code takes part of the text.
+func FuzzScanGetRecordsData(f *testing.F) {
+	f.Add([]byte("QUJD"), 0)
+	f.Add([]byte("QR=="), 7)
+	f.Add([]byte("QUJD\r\nRA=="), 64)
+	f.Add([]byte("QUJD-_=="), 200)
+	f.Fuzz(func(t *testing.T, text []byte, at int) {
+		if bytes.IndexByte(text, '"') >= 0 {
+			return
+		}
+		if at < 0 {
+			at = -at
+		}
+		valid := base64.StdEncoding.AppendEncode(nil, bytes.Repeat([]byte{0xFB, 0x0F, 0x61}, 40))
+		for _, data := range [][]byte{text, append(valid[:at%len(valid)/4*4:at%len(valid)/4*4], text...)} {
+			body := `{"Records":[{"Data":"` + string(data) + `","PartitionKey":"k"},{"Data":"` + string(data) + `","PartitionKey":"k"}]}`
+			want, werr := base64.StdEncoding.DecodeString(string(data))
+			recs, _, _, _, err := scanGetRecords([]byte(body))
+			if (err != nil) != (werr != nil) || err == nil && (len(recs) != 2 || !bytes.Equal(recs[0], want) || !bytes.Equal(recs[1], want)) {
+				t.Fatalf("%q: got %x %v, encoding/base64 %x %v", data, recs, err, want, werr)
+			}
+		}
+	})
 }

@@ -176,12 +176,14 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 		}
 		total += n
 	}
-	buf := make([]byte, total)
+	// Two bytes more: the room decodeBase64 asks for the last record's
+	// padding.
+	buf := make([]byte, total+2)
 	off := 0
 	for i := range texts {
 		src := data(i)
-		n, err := base64.StdEncoding.Strict().Decode(buf[off:], src)
-		if err != nil {
+		n, ok := decodeBase64(buf[off:], src)
+		if !ok {
 			return false
 		}
 		set(i, buf[off:off+n:off+n])
@@ -359,10 +361,11 @@ func decodePutRecordJSON(body []byte, in *kinesisapi.PutRecordInput) bool {
 	if !ok || n == 0 {
 		return false
 	}
-	data := make([]byte, n)
-	if _, err := base64.StdEncoding.Strict().Decode(data, vals[2]); err != nil {
+	data := make([]byte, decodedRoom(len(vals[2])))
+	if _, ok := decodeBase64(data, vals[2]); !ok {
 		return false
 	}
+	data = data[:n:n]
 	out := kinesisapi.PutRecordInput{Data: data}
 	for f, dst := range [...]**string{0: &out.StreamName, 1: &out.StreamARN, 3: &out.PartitionKey, 4: &out.ExplicitHashKey, 5: &out.SequenceNumberForOrdering} {
 		if dst != nil && seen[f] {
