@@ -86,7 +86,12 @@ func (s *scanner) str() ([]byte, bool) {
 
 // blob reads a string's raw text up to the next '"'. Text that is not
 // base64 (escapes, control or non-ASCII characters) fails to decode later,
-// so it is not checked here.
+// so it is not checked here. Raw '\r' and '\n', which JSON does not allow
+// in a string, are the exception: base64 decoding skips them, so the
+// decoders check instead that the text decoded to as many bytes as
+// Base64Len counts (each skipped character takes a place and gives no
+// data) and leave a body with them to the generic decoder, which refuses
+// it.
 func (s *scanner) blob() ([]byte, bool) {
 	if !s.next('"') {
 		return nil, false
@@ -182,9 +187,10 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 	off := 0
 	for i := range texts {
 		src := data(i)
+		want, _ := awsproto.Base64Len(src)
 		n, ok := decodeBase64(buf[off:], src)
-		if !ok {
-			return false
+		if !ok || n != want {
+			return false // a raw line break: see blob
 		}
 		set(i, buf[off:off+n:off+n])
 		off += n
@@ -362,8 +368,8 @@ func decodePutRecordJSON(body []byte, in *kinesisapi.PutRecordInput) bool {
 		return false
 	}
 	data := make([]byte, decodedRoom(len(vals[2])))
-	if _, ok := decodeBase64(data, vals[2]); !ok {
-		return false
+	if got, ok := decodeBase64(data, vals[2]); !ok || got != n {
+		return false // a raw line break: see blob
 	}
 	data = data[:n:n]
 	out := kinesisapi.PutRecordInput{Data: data}
