@@ -456,8 +456,8 @@ func scanGetRecords(resp []byte) ([][]byte, int64, string, int64, error) {
 // scratch. It walks the Records array once, member by member, in any
 // order: each string is found with one IndexByte for its closing quote,
 // so a record's base64 text is read once to find its end and once to
-// decode it (searching the whole response for each member's name read it
-// twice more and was half the scanning's CPU).
+// decode it (searching the whole response for every partition key, as
+// this did before, read it a third time).
 func scanGetRecordsInto(resp []byte, scratch *readScratch) ([][]byte, int64, string, int64, error) {
 	bad := func(what string) ([][]byte, int64, string, int64, error) {
 		return nil, 0, "", 0, fmt.Errorf("GetRecords response: %s", what)
