@@ -87,7 +87,12 @@ func (s *scanner) str() ([]byte, bool) {
 
 // blob reads a string's raw text up to the next '"'. Text that is not
 // base64 (escapes, control or non-ASCII characters) fails to decode later,
-// so it is not checked here.
+// so it is not checked here. Raw '\r' and '\n', which JSON does not allow
+// in a string, are the exception: base64 decoding skips them, so the
+// decoders check instead that the text decoded to as many bytes as
+// Base64Len counts (each skipped character takes a place and gives no
+// data) and leave a body with them to the generic decoder, which refuses
+// it.
 func (s *scanner) blob() ([]byte, bool) {
 	if !s.next('"') {
 		return nil, false
@@ -184,22 +189,25 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 		}
 		total += n
 	}
-	buf := make([]byte, total)
+	// Two bytes more per half: the room decodeBase64 asks for after the
+	// last record's data when it ends in padding.
+	buf := make([]byte, total+4)
 	if total < splitDecodeMin || len(texts) < 2 || runtime.GOMAXPROCS(0) < 2 {
 		return decodeInto(buf, 0, 0, len(texts), data, set)
 	}
-	// The halves meet at a record boundary; each decodes into a slice
-	// capped at its own end, because Decode may write scratch bytes past
-	// the text it decodes when dst has room (the next record overwrites
-	// them when one goroutine decodes both).
+	// The halves meet at a record boundary. The first decodes into a
+	// slice capped two bytes past its end and the second starts after
+	// those two bytes, because decoding may write scratch bytes past the
+	// data it decodes, within that room (the next record overwrites them
+	// when one goroutine decodes both).
 	mid, midOff := 0, 0
 	for midOff < total/2 {
 		n, _ := awsproto.Base64Len(data(mid))
 		mid, midOff = mid+1, midOff+n
 	}
 	second := make(chan bool, 1)
-	go func() { second <- decodeInto(buf, midOff, mid, len(texts), data, set) }()
-	ok := decodeInto(buf[:midOff:midOff], 0, 0, mid, data, set)
+	go func() { second <- decodeInto(buf, midOff+2, mid, len(texts), data, set) }()
+	ok := decodeInto(buf[:midOff+2:midOff+2], 0, 0, mid, data, set)
 	return <-second && ok
 }
 
@@ -207,12 +215,15 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 // halves at once.
 const splitDecodeMin = 128 << 10
 
-// decodeInto decodes records [from, to) into buf from off on.
+// decodeInto decodes records [from, to) into buf from off on; buf has the
+// room decodeBase64 asks for after the last one.
 func decodeInto(buf []byte, off, from, to int, data func(i int) []byte, set func(i int, b []byte)) bool {
 	for i := from; i < to; i++ {
-		n, err := base64.StdEncoding.Strict().Decode(buf[off:], data(i))
-		if err != nil {
-			return false
+		src := data(i)
+		want, _ := awsproto.Base64Len(src)
+		n, ok := decodeBase64(buf[off:], src)
+		if !ok || n != want {
+			return false // a raw line break: see blob
 		}
 		set(i, buf[off:off+n:off+n])
 		off += n
@@ -389,10 +400,11 @@ func decodePutRecordJSON(body []byte, in *kinesisapi.PutRecordInput) bool {
 	if !ok || n == 0 {
 		return false
 	}
-	data := make([]byte, n)
-	if _, err := base64.StdEncoding.Strict().Decode(data, vals[2]); err != nil {
-		return false
+	data := make([]byte, decodedRoom(len(vals[2])))
+	if got, ok := decodeBase64(data, vals[2]); !ok || got != n {
+		return false // a raw line break: see blob
 	}
+	data = data[:n:n]
 	out := kinesisapi.PutRecordInput{Data: data}
 	for f, dst := range [...]**string{0: &out.StreamName, 1: &out.StreamARN, 3: &out.PartitionKey, 4: &out.ExplicitHashKey, 5: &out.SequenceNumberForOrdering} {
 		if dst != nil && seen[f] {

@@ -58,6 +58,9 @@ var putRecordsBodies = []string{
 	`{"StreamName":"s","Records":[{"Data":"QUJD\nQUJD","PartitionKey":"k"}]}`,
 	`{"StreamName":"s","Records":[{"Data":"QU\"JD","PartitionKey":"k"}]}`,
 	`{"StreamName":"s","Records":[{"Data":"QUJDé","PartitionKey":"k"}]}`,
+	// Raw line breaks, which base64 decoding skips and JSON refuses.
+	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"QUJD\r\n\r\n\",\"PartitionKey\":\"k\"}]}",
+	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"QUJD\",\"PartitionKey\":\"k\"},{\"Data\":\"QUJD\nQUJD\n\n\n\",\"PartitionKey\":\"k\"}]}",
 	`[]`, `null`, ``, `{}`,
 }
 
@@ -70,6 +73,8 @@ var putRecordBodies = []string{
 	`{"StreamName":"s","PartitionKey":"a"}`,
 	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a","X":null}`,
 	`{"StreamName":"s","Data":"AAEC","PartitionKey":"a"`,
+	"{\"StreamName\":\"s\",\"Data\":\"QUJD\r\n\r\n\",\"PartitionKey\":\"a\"}",
+	"{\"StreamName\":\"s\",\"Data\":\"QU\nJDQUJ\rD\n\n\",\"PartitionKey\":\"a\"}",
 }
 
 // Every body decodes to the same value, or fails with the same error,
