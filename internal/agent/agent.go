@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/millrace/millrace/internal/sdkhttp"
 	"github.com/millrace/millrace/producer"
 )
 
@@ -207,6 +208,10 @@ func (a *Agent) awsConfig(ctx context.Context) (aws.Config, error) {
 	if a.opts.HTTPClient != nil {
 		awsCfg.HTTPClient = a.opts.HTTPClient
 	}
+	// Every call's body without io.WriterTo, so that the SDK never sends
+	// a PutRecordBatch again that the server had applied (see sdkhttp):
+	// its records would arrive twice.
+	awsCfg.HTTPClient = sdkhttp.PlainBodies(awsCfg.HTTPClient)
 	return awsCfg, nil
 }
 
