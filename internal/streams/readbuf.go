@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -31,8 +30,12 @@ import (
 // flight is therefore at most the budget plus overdraftBytes (and its
 // records' entries) for each call beyond it.
 //
-// Free leases sit in a sync.Pool, so the memory of a server that stops
-// reading goes back to the runtime after a garbage collection or two.
+// Free leases are kept, at most as many as the budget allows out at once,
+// and made once each: a pool the garbage collector empties (sync.Pool)
+// made a new lease after every other collection, and a new lease in
+// reused heap memory is zeroed whole, so reading many shards a few
+// records at a time kept tens of MiB of dead leases resident. A kept
+// lease holds only the pages its reads have touched.
 
 const (
 	// DefaultReadBufferBudget is the budget when Options.ReadBufferBudget
@@ -51,11 +54,18 @@ const (
 	readBufferWait = 50 * time.Millisecond
 	// overdraftBytes is the most record bytes a call without a lease reads.
 	overdraftBytes = 1 << 20
+	// leaseStartBytes is the record-bytes buffer of a new lease.
+	leaseStartBytes = 1 << 20
 )
 
 // readLease is the memory of one GetRecords call.
 type readLease struct {
-	buf   []byte // cap maxGetRecordsBytes
+	// buf starts at leaseStartBytes and grows on release to what a read
+	// needed, up to maxGetRecordsBytes: a lease that only ever serves
+	// small reads keeps a small buffer (making one of the maximum zeroes,
+	// and so makes resident, all of it).
+	buf   []byte
+	need  int // the most record bytes a read into the lease needed
 	srecs []storage.Record
 	recs  []Record
 	text  []byte
@@ -67,8 +77,8 @@ type readLease struct {
 
 // readBuffers hands out leases within the budget.
 type readBuffers struct {
-	slots chan struct{} // one element per lease out
-	pool  sync.Pool     // of *readLease
+	slots chan struct{}   // one element per lease out
+	free  chan *readLease // leases made and not out; capacity: the slots
 	wait  time.Duration
 
 	// For tests and monitoring: leases out now and at most, and calls
@@ -80,7 +90,8 @@ func newReadBuffers(budget int) *readBuffers {
 	if budget <= 0 {
 		budget = DefaultReadBufferBudget
 	}
-	return &readBuffers{slots: make(chan struct{}, max(1, budget/readLeaseBytes)), wait: readBufferWait}
+	n := max(1, budget/readLeaseBytes)
+	return &readBuffers{slots: make(chan struct{}, n), free: make(chan *readLease, n), wait: readBufferWait}
 }
 
 // acquire returns a lease, or nil when none became free within the wait
@@ -105,10 +116,12 @@ func (b *readBuffers) acquire(ctx context.Context) *readLease {
 	n := b.out.Add(1)
 	for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
 	}
-	l, _ := b.pool.Get().(*readLease)
-	if l == nil {
+	var l *readLease
+	select {
+	case l = <-b.free:
+	default:
 		l = &readLease{
-			buf:   make([]byte, 0, maxGetRecordsBytes),
+			buf:   make([]byte, 0, leaseStartBytes),
 			srecs: make([]storage.Record, 0, MaxGetRecordsLimit),
 			recs:  make([]Record, 0, MaxGetRecordsLimit),
 			text:  make([]byte, 0, MaxGetRecordsLimit*readLeaseTextPerRecord),
@@ -121,7 +134,22 @@ func (b *readBuffers) acquire(ctx context.Context) *readLease {
 func (b *readBuffers) release(l *readLease) {
 	clear(l.recs[:l.foreign])
 	l.foreign = 0
-	b.pool.Put(l)
+	if l.need > cap(l.buf) {
+		l.buf = make([]byte, 0, min(maxGetRecordsBytes, max(l.need, 2*cap(l.buf))))
+	}
+	l.need = 0
+	b.free <- l // never blocks: a lease out holds a slot
 	b.out.Add(-1)
 	<-b.slots
+}
+
+// noteRead records the record bytes a read into the lease returned, so
+// that release grows a buffer that was too small for them (the rest went
+// to memory of the engine's own).
+func (l *readLease) noteRead(recs []storage.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data) + len(recs[i].PartitionKey)
+	}
+	l.need = max(l.need, n)
 }

@@ -181,3 +181,33 @@ func TestGetRecordsBufferedOverdraft(t *testing.T) {
 		t.Error("a lease is still out")
 	}
 }
+
+// TestReadLeaseGrowsToWhatReadsNeed: a new lease's record buffer is small;
+// a read that needs more gets every record all the same (the rest in
+// memory of the engine's own), and the lease comes back with a buffer that
+// holds such a read, reused by the next call instead of a new lease.
+func TestReadLeaseGrowsToWhatReadsNeed(t *testing.T) {
+	eng, err := pebble.Open(pebble.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	e := newEnv(t, func(o *Options) { o.Log, o.Catalog, o.ReadBufferBudget = eng, eng, 1 })
+	e.create("g", 1)
+	want := fillShards(t, e, "g", 3000)["shardId-000000000000"] // about 3 MiB
+	ctx := context.Background()
+	for round := range 2 {
+		it := iter(t, e, "g", "shardId-000000000000", TrimHorizon, "")
+		if err := readShardBuffered(ctx, e.s, it, 0, want); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		l := <-e.s.readBufs.free
+		if cap(l.buf) < 3<<20 || cap(l.buf) > maxGetRecordsBytes {
+			t.Errorf("round %d: the lease's buffer holds %d bytes after a read of about 3 MiB", round, cap(l.buf))
+		}
+		e.s.readBufs.free <- l
+		if n := len(e.s.readBufs.free); n != 1 {
+			t.Errorf("round %d: %d free leases, want the one made", round, n)
+		}
+	}
+}

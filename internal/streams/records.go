@@ -574,7 +574,9 @@ func (s *Streams) getRecords(ctx context.Context, shardIterator string, limit in
 			maxBytes = overdraftBytes
 		} else if br, ok := s.log.(storage.BufferReader); ok {
 			read = func(ctx context.Context, key storage.ShardKey, from uint64, maxRecords, maxBytes int) ([]storage.Record, error) {
-				return br.ReadBuffer(ctx, key, from, maxRecords, maxBytes, l.srecs, l.buf)
+				recs, err := br.ReadBuffer(ctx, key, from, maxRecords, maxBytes, l.srecs, l.buf)
+				l.noteRead(recs)
+				return recs, err
 			}
 		}
 		*lease = l
