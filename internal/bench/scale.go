@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/millrace/millrace/internal/sdkhttp"
 )
 
 // Phases of a scale run. The server is stopped and started again between
@@ -284,13 +285,15 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 	hc := httpClient(cfg.Workers)
 	conns := &connTracker{conns: map[net.Conn]struct{}{}}
 	hc.Transport.(*http.Transport).DialContext = conns.dial
-	hc.Transport = bufferedBodies{hc.Transport}
 	sdk := kinesis.New(kinesis.Options{
 		BaseEndpoint:     aws.String(cfg.Endpoint),
 		Region:           cfg.Region,
 		Credentials:      credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       hc,
+		// Plain bodies: without them the SDK may have a connection closed
+		// under a response (seen on a ListShards of 10,000 shards) and send
+		// a call again (see sdkhttp).
+		HTTPClient: sdkhttp.PlainBodies(hc),
 	})
 	// A connection dialed for a call that another, freed, connection took
 	// over stays open unused, in the state net/http's graceful shutdown
@@ -318,32 +321,6 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 		err = fmt.Errorf("%s phase: calls or records failed: %v", cfg.Phase, res.Errors)
 	}
 	return res, err
-}
-
-// bufferedBodies hands the transport every request body in memory.
-// aws-sdk-go-v2 closes a request's body when the response headers arrive,
-// and its body then answers WriteTo with io.EOF; net/http, writing a body
-// it does not know to be in memory, checks for bytes beyond the
-// Content-Length with io.Copy after the headers have gone, and when the
-// answer is faster than that check the transport closes the connection
-// under the response being read ("use of closed network connection"; seen
-// here on a ListShards of 10,000 shards). A body in a bytes.Reader is
-// written with the headers.
-type bufferedBodies struct{ rt http.RoundTripper }
-
-func (b bufferedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return b.rt.RoundTrip(r)
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return b.rt.RoundTrip(r)
 }
 
 // connTracker dials the client's connections and closes them all at the
