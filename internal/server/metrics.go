@@ -95,6 +95,14 @@ func newMonitor(st *streams.Streams, engine any) *monitor {
 			Name: "millrace_subscriptions_open",
 			Help: "SubscribeToShard calls being served.",
 		}, func() float64 { return float64(st.OpenSubscriptions()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "millrace_get_records_buffers_leased",
+			Help: "GetRecords calls holding one of the server's read buffers (at most three), from the read until their response is written.",
+		}, func() float64 { out, _ := st.ReadBufferStats(); return float64(out) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "millrace_get_records_buffer_overdrafts_total",
+			Help: "GetRecords calls that found no read buffer free within 50 ms and read at most 1 MiB of records into memory of their own.",
+		}, func() float64 { _, n := st.ReadBufferStats(); return float64(n) }),
 		&kinesisCollector{streams: st},
 	)
 	if r, ok := engine.(storage.StatsReporter); ok {

@@ -191,7 +191,7 @@ func TestMetricsKinesis(t *testing.T) {
 	expect(t, m, "millrace_requests_total", map[string]string{"service": "kinesis", "operation": "PutRecord", "code": "OK"}, 3)
 	expect(t, m, "millrace_requests_total", map[string]string{"service": "kinesis", "operation": "PutRecord", "code": "ResourceNotFoundException"}, 1)
 	expect(t, m, "millrace_request_duration_seconds", map[string]string{"service": "kinesis", "operation": "GetRecords"}, 2)
-	for _, name := range []string{"millrace_storage_disk_bytes", "millrace_storage_wal_sync_seconds", "millrace_subscriptions_open", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, name := range []string{"millrace_storage_disk_bytes", "millrace_storage_wal_sync_seconds", "millrace_subscriptions_open", "millrace_get_records_buffers_leased", "millrace_get_records_buffer_overdrafts_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if _, ok := series(m, name, nil); !ok {
 			t.Errorf("no %s", name)
 		}

@@ -153,3 +153,10 @@ func (l *readLease) noteRead(recs []storage.Record) {
 	}
 	l.need = max(l.need, n)
 }
+
+// ReadBufferStats reports the GetRecords read buffers: leases out now, and
+// calls since the start that found none free within the wait and read at
+// most 1 MiB of records into memory of their own.
+func (s *Streams) ReadBufferStats() (leasesOut, overdrafts int64) {
+	return s.readBufs.out.Load(), s.readBufs.overdrafts.Load()
+}
