@@ -702,6 +702,15 @@ func (w *shardWorker) deliver(ctx context.Context, batch []item, retries int) bo
 			w.p.finished(f, batch)
 			return true
 		}
+		if cached {
+			// A function deleted under the invocation fails it (its
+			// instances are stopped): read it again, and report it
+			// missing rather than as a failure of its own.
+			w.p.forget()
+			if f, _, err := w.p.function(ctx); err != nil || f == nil {
+				continue
+			}
+		}
 		w.p.counters.FailedInvoke.Add(int64(len(batch) - from))
 		s.setProcessingResult(ctx, m.UUID, "PROBLEM: Function call failed")
 		batch = batch[from:]
