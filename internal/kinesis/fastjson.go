@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math/bits"
-	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -173,13 +172,6 @@ func (s *scanner) record(e *entryText) bool {
 // blobs base64-decodes every record's data into one buffer; each record's
 // Data is a full slice of it. It returns false for data the generic
 // decoder would reject or that is empty.
-//
-// From splitDecodeMin decoded bytes (a PutRecords call of 500 × 1 KiB is
-// 512 KiB) the records are decoded in two halves at once, the second on
-// its own goroutine: decoding is the largest step of such a call before
-// its WAL sync (about half a millisecond of a 3 ms call at 25 MB/s), and
-// the server is mostly idle at that load, so the call's latency drops by
-// about half of it while its CPU cost stays the same.
 func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)) bool {
 	total := 0
 	for i := range texts {
@@ -189,36 +181,11 @@ func blobs(texts []entryText, data func(i int) []byte, set func(i int, b []byte)
 		}
 		total += n
 	}
-	// Two bytes more per half: the room decodeBase64 asks for after the
-	// last record's data when it ends in padding.
-	buf := make([]byte, total+4)
-	if total < splitDecodeMin || len(texts) < 2 || runtime.GOMAXPROCS(0) < 2 {
-		return decodeInto(buf, 0, 0, len(texts), data, set)
-	}
-	// The halves meet at a record boundary. The first decodes into a
-	// slice capped two bytes past its end and the second starts after
-	// those two bytes, because decoding may write scratch bytes past the
-	// data it decodes, within that room (the next record overwrites them
-	// when one goroutine decodes both).
-	mid, midOff := 0, 0
-	for midOff < total/2 {
-		n, _ := awsproto.Base64Len(data(mid))
-		mid, midOff = mid+1, midOff+n
-	}
-	second := make(chan bool, 1)
-	go func() { second <- decodeInto(buf, midOff+2, mid, len(texts), data, set) }()
-	ok := decodeInto(buf[:midOff+2:midOff+2], 0, 0, mid, data, set)
-	return <-second && ok
-}
-
-// splitDecodeMin is the decoded size from which blobs decodes in two
-// halves at once.
-const splitDecodeMin = 128 << 10
-
-// decodeInto decodes records [from, to) into buf from off on; buf has the
-// room decodeBase64 asks for after the last one.
-func decodeInto(buf []byte, off, from, to int, data func(i int) []byte, set func(i int, b []byte)) bool {
-	for i := from; i < to; i++ {
+	// Two bytes more: the room decodeBase64 asks for after the last
+	// record's data when it ends in padding.
+	buf := make([]byte, total+2)
+	off := 0
+	for i := range texts {
 		src := data(i)
 		want, _ := awsproto.Base64Len(src)
 		n, ok := decodeBase64(buf[off:], src)
